@@ -1,0 +1,238 @@
+"""The EM loop over additive statistics.
+
+One iteration is a fold over row chunks: each chunk's E-step yields a
+:class:`MixtureStats` value, the values are added, and the M-step turns the
+sum into new parameters. Memory beyond the data is O(chunk_size × K); the
+same fold runs per thread or per Dask block once those backends exist.
+
+The engine assumes validated input (see :mod:`mixfit._validation`); the
+estimators do the checking, the restarts and the warnings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.special import logsumexp
+
+__all__ = ["EMResult", "MixtureParams", "MixtureStats", "e_step", "fit_em", "log_resp", "m_step"]
+
+
+@dataclass(frozen=True)
+class MixtureParams:
+    """Mixture weights and the family's component parameters.
+
+    Attributes
+    ----------
+    weights : ndarray of shape (n_components,)
+        Mixing proportions, summing to one.
+    components : object
+        The family's parameters (e.g. :class:`~mixfit.families.GaussianParams`).
+    """
+
+    weights: np.ndarray
+    components: object
+
+
+@dataclass(frozen=True)
+class MixtureStats:
+    """What an E-step over some samples contributes; ``a + b`` covers both sets.
+
+    Attributes
+    ----------
+    total_weight : float
+        Sum of the sample weights (the number of samples when unweighted).
+    log_likelihood : float
+        Weighted sum of the per-sample log-likelihoods ``log p(x)``.
+    resp_sum : ndarray of shape (n_components,)
+        Weighted sum of the responsibilities, float64.
+    components : object
+        The family's statistics, which support ``+``.
+    """
+
+    total_weight: float
+    log_likelihood: float
+    resp_sum: np.ndarray
+    components: object = field(repr=False)
+
+    def __add__(self, other):
+        if not isinstance(other, MixtureStats):
+            return NotImplemented
+        return MixtureStats(
+            self.total_weight + other.total_weight,
+            self.log_likelihood + other.log_likelihood,
+            self.resp_sum + other.resp_sum,
+            self.components + other.components,
+        )
+
+    @property
+    def mean_log_likelihood(self):
+        """Weighted mean per-sample log-likelihood, the quantity ``tol`` applies to."""
+        return self.log_likelihood / self.total_weight
+
+
+@dataclass(frozen=True)
+class EMResult:
+    """Outcome of one EM run from one initialisation.
+
+    Attributes
+    ----------
+    params : MixtureParams
+        Parameters after the last M-step.
+    lower_bound : float
+        Mean log-likelihood measured in the last E-step (-inf if no iteration ran).
+    lower_bounds : list of float
+        The same quantity for every iteration.
+    n_iter : int
+    converged : bool
+    """
+
+    params: MixtureParams
+    lower_bound: float
+    lower_bounds: list
+    n_iter: int
+    converged: bool
+
+
+def iter_chunks(n_samples, chunk_size):
+    """Slices covering ``range(n_samples)`` in blocks of ``chunk_size`` rows."""
+    for start in range(0, n_samples, chunk_size):
+        yield slice(start, min(start + chunk_size, n_samples))
+
+
+def _log_weights(weights):
+    # A user may give a zero weight: its component then never gets mass (-inf),
+    # which logsumexp handles without a warning.
+    with np.errstate(divide="ignore"):
+        return np.log(weights)
+
+
+def log_resp_block(family, X, params):
+    """Log responsibilities and log p(x) for a block of rows, in X's dtype.
+
+    Returns
+    -------
+    log_resp : ndarray of shape (n_samples, n_components)
+    log_norm : ndarray of shape (n_samples,)
+        ``log p(x) = logsumexp_k (log w_k + log p(x | θ_k))``, which never
+        overflows however far a sample lies from every component.
+    """
+    weighted = family.log_prob(X, params.components)
+    weighted += _log_weights(params.weights).astype(weighted.dtype, copy=False)
+    log_norm = logsumexp(weighted, axis=1)
+    weighted -= log_norm[:, None]
+    return weighted, log_norm
+
+
+def log_resp(family, X, params, chunk_size):
+    """:func:`log_resp_block` over all rows, chunk by chunk."""
+    n_samples = X.shape[0]
+    n_components = params.weights.shape[0]
+    out = np.empty((n_samples, n_components), dtype=X.dtype)
+    norm = np.empty(n_samples, dtype=X.dtype)
+    for rows in iter_chunks(n_samples, chunk_size):
+        out[rows], norm[rows] = log_resp_block(family, X[rows], params)
+    return out, norm
+
+
+def e_step(family, X, params, sample_weight=None, chunk_size=4096):
+    """Statistics of all rows under ``params``: the fold of per-chunk E-steps.
+
+    Parameters
+    ----------
+    family : component family
+    X : ndarray of shape (n_samples, n_features)
+    params : MixtureParams
+    sample_weight : ndarray of shape (n_samples,), optional
+    chunk_size : int
+
+    Returns
+    -------
+    MixtureStats
+    """
+    total = None
+    for rows in iter_chunks(X.shape[0], chunk_size):
+        block_log_resp, log_norm = log_resp_block(family, X[rows], params)
+        resp = np.exp(block_log_resp)
+        log_norm = log_norm.astype(np.float64)
+        if sample_weight is None:
+            weight = float(log_norm.shape[0])
+            log_lik = float(log_norm.sum())
+            resp_sum = resp.sum(axis=0, dtype=np.float64)
+            block_weight = None
+        else:
+            block_weight = sample_weight[rows]
+            weight = float(block_weight.sum())
+            log_lik = float(block_weight @ log_norm)
+            resp_sum = block_weight @ resp.astype(np.float64)
+        stats = MixtureStats(
+            weight, log_lik, resp_sum, family.stats(X[rows], resp, block_weight)
+        )
+        total = stats if total is None else total + stats
+    return total
+
+
+def m_step(family, stats, dtype):
+    """New mixture parameters from summed statistics.
+
+    Ten machine epsilons are added to every component's mass before
+    normalising (as scikit-learn), so an empty component keeps a tiny positive
+    weight instead of a log of zero.
+    """
+    mass = stats.resp_sum + 10 * np.finfo(np.float64).eps
+    weights = (mass / mass.sum()).astype(dtype)
+    return MixtureParams(weights, family.m_step(stats.components, dtype=dtype))
+
+
+def fit_em(
+    family,
+    X,
+    params,
+    *,
+    sample_weight=None,
+    tol=1e-3,
+    max_iter=100,
+    chunk_size=4096,
+    callback=None,
+):
+    """Run EM from ``params`` until the mean log-likelihood changes by less than ``tol``.
+
+    Parameters
+    ----------
+    family : component family
+    X : ndarray of shape (n_samples, n_features)
+    params : MixtureParams
+        Initial parameters.
+    sample_weight : ndarray of shape (n_samples,), optional
+        Multiplies each sample's responsibilities; weight 2 is a duplicated row.
+    tol : float
+        Convergence threshold on the change of the mean per-sample
+        log-likelihood between iterations (so it does not grow with n).
+    max_iter : int
+    chunk_size : int
+    callback : callable, optional
+        ``callback(iteration, params, log_likelihood)`` after every iteration,
+        with the updated parameters and the mean log-likelihood that this
+        iteration's E-step measured (that of the parameters before the update).
+
+    Returns
+    -------
+    EMResult
+    """
+    lower_bound = -np.inf
+    lower_bounds = []
+    converged = False
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):
+        previous = lower_bound
+        stats = e_step(family, X, params, sample_weight, chunk_size)
+        params = m_step(family, stats, X.dtype)
+        lower_bound = stats.mean_log_likelihood
+        lower_bounds.append(lower_bound)
+        if callback is not None:
+            callback(n_iter, params, lower_bound)
+        if abs(lower_bound - previous) < tol:
+            converged = True
+            break
+    return EMResult(params, lower_bound, lower_bounds, n_iter, converged)

@@ -1,0 +1,218 @@
+"""The Gaussian family: log-densities, additive statistics and the M-step.
+
+The family knows nothing of mixtures: it receives responsibilities as weights
+(the pomegranate idea), returns statistics as values that add, and turns summed
+statistics into parameters. The covariance shape is delegated to a strategy
+from :mod:`mixfit.families.covariance`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .covariance import CovarianceStructure, get_structure
+
+__all__ = ["GaussianFamily", "GaussianParams", "GaussianStats"]
+
+
+@dataclass(frozen=True)
+class GaussianParams:
+    """Parameters of K Gaussian components, in the data's dtype.
+
+    Attributes
+    ----------
+    means : ndarray of shape (n_components, n_features)
+    covariances : ndarray, shape set by the covariance structure
+    precisions_cholesky : ndarray, same shape as ``covariances``
+        ``P`` with ``inv(covariance) = P Pᵀ``.
+    """
+
+    means: np.ndarray
+    covariances: np.ndarray
+    precisions_cholesky: np.ndarray
+
+
+@dataclass(frozen=True)
+class GaussianStats:
+    """Weighted count, mean and centred scatter of each component, float64.
+
+    ``a + b`` is the statistics of the union of the samples behind ``a`` and
+    ``b``. The merge is Chan, Golub and LeVeque's pairwise update, so the
+    scatter stays centred: covariances are never formed as E[x²] − μ², which
+    cancels catastrophically in float32 and for data far from the origin.
+
+    Attributes
+    ----------
+    counts : ndarray of shape (n_components,)
+        Sum over samples of responsibility × sample weight.
+    means : ndarray of shape (n_components, n_features)
+        Weighted means (zero for a component with zero count).
+    scatter : ndarray
+        Centred scatter, shape set by ``structure`` (e.g. (K, d, d) for full).
+    structure : CovarianceStructure
+    """
+
+    counts: np.ndarray
+    means: np.ndarray
+    scatter: np.ndarray
+    structure: CovarianceStructure = field(compare=False, repr=False)
+
+    def __add__(self, other):
+        if not isinstance(other, GaussianStats):
+            return NotImplemented
+        if other.structure is not self.structure:
+            raise ValueError(
+                f"cannot add statistics of {self.structure.name!r} and "
+                f"{other.structure.name!r} covariance structures"
+            )
+        total = self.counts + other.counts
+        nonzero = total > 0
+        safe_total = np.where(nonzero, total, 1.0)
+        delta = other.means - self.means
+        share = np.where(nonzero, other.counts / safe_total, 0.0)
+        means = self.means + share[:, None] * delta
+        coef = np.where(nonzero, self.counts * other.counts / safe_total, 0.0)
+        scatter = self.scatter + other.scatter + self.structure.merge_correction(delta, coef)
+        return GaussianStats(total, means, scatter, self.structure)
+
+
+class GaussianFamily:
+    """Gaussian components with one of five covariance structures.
+
+    Parameters
+    ----------
+    covariance_type : {"identity", "spherical", "diag", "tied", "full"}
+    reg_covar : float, default=1e-6
+        Added to the diagonal of every estimated covariance so it stays positive
+        definite (ignored by ``"identity"``, whose covariance is fixed).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> family = GaussianFamily("diag")
+    >>> X = np.array([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]])
+    >>> stats = family.stats(X, np.ones((3, 1)))
+    >>> params = family.m_step(stats, dtype=X.dtype)
+    >>> params.means
+    array([[2., 3.]])
+    """
+
+    def __init__(self, covariance_type="full", reg_covar=1e-6):
+        self.structure = get_structure(covariance_type)
+        self.reg_covar = reg_covar
+
+    @property
+    def covariance_type(self):
+        return self.structure.name
+
+    def log_prob(self, X, params):
+        """Log-density of each sample under each component, shape (n, K), X's dtype."""
+        return self.structure.log_prob(X, params.means, params.precisions_cholesky)
+
+    def stats(self, X, resp, sample_weight=None):
+        """Statistics of a block of samples.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+        resp : ndarray of shape (n_samples, n_components)
+            Responsibilities (any non-negative weights per component).
+        sample_weight : ndarray of shape (n_samples,), optional
+
+        Returns
+        -------
+        GaussianStats
+        """
+        X = np.asarray(X, dtype=np.float64)
+        weighted = np.asarray(resp, dtype=np.float64)
+        if sample_weight is not None:
+            weighted = weighted * sample_weight[:, None]
+        counts = weighted.sum(axis=0)
+        nonzero = counts > 0
+        means = (weighted.T @ X) / np.where(nonzero, counts, 1.0)[:, None]
+        means[~nonzero] = 0.0
+        scatter = self.structure.chunk_scatter(X, weighted, means)
+        return GaussianStats(counts, means, scatter, self.structure)
+
+    def empty_stats(self, n_components, n_features):
+        """The zero of ``+``: statistics of no samples."""
+        shape = self.structure.scatter_shape(n_components, n_features)
+        return GaussianStats(
+            np.zeros(n_components),
+            np.zeros((n_components, n_features)),
+            np.zeros(shape),
+            self.structure,
+        )
+
+    def m_step(self, stats, dtype=np.float64):
+        """Parameters that maximise the expected log-likelihood given ``stats``.
+
+        A component with (near) zero count keeps a finite mean and a covariance of
+        ``reg_covar`` times the identity, as in scikit-learn; ten machine epsilons
+        are added to every count so nothing is divided by zero.
+        """
+        counts = stats.counts + 10 * np.finfo(np.float64).eps
+        n_features = stats.means.shape[1]
+        covariances = self.structure.covariances(
+            stats.scatter, counts, self.reg_covar, n_features
+        )
+        precisions_cholesky = self.structure.precisions_cholesky(covariances, dtype)
+        return GaussianParams(
+            means=stats.means.astype(dtype, copy=True),
+            covariances=covariances.astype(dtype, copy=False),
+            precisions_cholesky=precisions_cholesky,
+        )
+
+    def params_from_means(self, X, means, sample_weight=None):
+        """Parameters with the given means and the covariance of all the data.
+
+        Used by initialisations that only choose means (the lecture's, random
+        rows, k-means++): every component starts with the data's covariance under
+        this structure, a neutral shape that EM then refines.
+        """
+        n_components = means.shape[0]
+        pooled = self.stats(X, np.ones((X.shape[0], 1)), sample_weight)
+        one = self.m_step(pooled, dtype=np.float64)
+        # One component's covariance, broadcast to K (a no-op for "tied").
+        shape = self.structure.scatter_shape(n_components, X.shape[1])
+        covariances = np.broadcast_to(one.covariances, shape).copy()
+        return self.params_from_covariances(means, covariances, X.dtype)
+
+    def params_from_covariances(self, means, covariances, dtype):
+        """Parameters from means and covariances (structure-shaped)."""
+        covariances = np.asarray(covariances, dtype=np.float64)
+        return GaussianParams(
+            means=np.asarray(means, dtype=dtype),
+            covariances=covariances.astype(dtype),
+            precisions_cholesky=self.structure.precisions_cholesky(covariances, dtype),
+        )
+
+    def params_from_precisions(self, means, precisions, dtype):
+        """Parameters from means and precision matrices (structure-shaped)."""
+        precisions = np.asarray(precisions, dtype=np.float64)
+        precisions_cholesky = self.structure.precisions_cholesky_from_precisions(precisions)
+        covariances = self.structure.covariances_from_precisions_cholesky(
+            precisions_cholesky
+        )
+        return GaussianParams(
+            means=np.asarray(means, dtype=dtype),
+            covariances=covariances.astype(dtype),
+            precisions_cholesky=precisions_cholesky.astype(dtype),
+        )
+
+    def n_parameters(self, n_components, n_features):
+        """Free parameters of the components (means and covariances, not weights)."""
+        n_mean = n_components * n_features
+        return n_mean + self.structure.n_parameters(n_components, n_features)
+
+    def sample(self, params, component, n_samples, rng):
+        """Draw ``n_samples`` points from one component, shape (n_samples, n_features)."""
+        n_features = params.means.shape[1]
+        covariance = self.structure.component_covariance(
+            np.asarray(params.covariances, dtype=np.float64), component, n_features
+        )
+        return rng.multivariate_normal(
+            params.means[component].astype(np.float64), covariance, size=n_samples
+        )

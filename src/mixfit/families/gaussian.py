@@ -62,7 +62,7 @@ class GaussianStats:
     def __add__(self, other):
         if not isinstance(other, GaussianStats):
             return NotImplemented
-        if other.structure is not self.structure:
+        if type(other.structure) is not type(self.structure):
             raise ValueError(
                 f"cannot add statistics of {self.structure.name!r} and "
                 f"{other.structure.name!r} covariance structures"

@@ -16,6 +16,12 @@ import numpy as np
 DEFAULT_CHUNK_SIZE = 4096
 
 
+def row_chunks(n_samples, chunk_size):
+    """Slices covering ``range(n_samples)`` in blocks of ``chunk_size`` rows."""
+    for start in range(0, n_samples, chunk_size):
+        yield slice(start, min(start + chunk_size, n_samples))
+
+
 def check_positive_int(value, name, *, minimum=1):
     """Return ``value`` as an int, or raise if it is not an integer >= ``minimum``."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
@@ -91,7 +97,7 @@ def check_sample_weight(sample_weight, n_samples, dtype=np.float64):
         )
     if not sample_weight.sum() > 0:
         raise ValueError(
-            "sample_weight sums to 0, so there is nothing to fit; give at least one "
+            "sample_weight sums to zero, so there is nothing to fit; give at least one "
             "sample a positive weight."
         )
     return sample_weight

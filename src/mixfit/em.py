@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import logsumexp
 
+from ._validation import DEFAULT_CHUNK_SIZE, row_chunks
+
 __all__ = ["EMResult", "MixtureParams", "MixtureStats", "e_step", "fit_em", "log_resp", "m_step"]
 
 
@@ -95,12 +97,6 @@ class EMResult:
     converged: bool
 
 
-def iter_chunks(n_samples, chunk_size):
-    """Slices covering ``range(n_samples)`` in blocks of ``chunk_size`` rows."""
-    for start in range(0, n_samples, chunk_size):
-        yield slice(start, min(start + chunk_size, n_samples))
-
-
 def _log_weights(weights):
     # A user may give a zero weight: its component then never gets mass (-inf),
     # which logsumexp handles without a warning.
@@ -131,12 +127,12 @@ def log_resp(family, X, params, chunk_size):
     n_components = params.weights.shape[0]
     out = np.empty((n_samples, n_components), dtype=X.dtype)
     norm = np.empty(n_samples, dtype=X.dtype)
-    for rows in iter_chunks(n_samples, chunk_size):
+    for rows in row_chunks(n_samples, chunk_size):
         out[rows], norm[rows] = log_resp_block(family, X[rows], params)
     return out, norm
 
 
-def e_step(family, X, params, sample_weight=None, chunk_size=4096):
+def e_step(family, X, params, sample_weight=None, chunk_size=DEFAULT_CHUNK_SIZE):
     """Statistics of all rows under ``params``: the fold of per-chunk E-steps.
 
     Parameters
@@ -152,7 +148,7 @@ def e_step(family, X, params, sample_weight=None, chunk_size=4096):
     MixtureStats
     """
     total = None
-    for rows in iter_chunks(X.shape[0], chunk_size):
+    for rows in row_chunks(X.shape[0], chunk_size):
         block_log_resp, log_norm = log_resp_block(family, X[rows], params)
         resp = np.exp(block_log_resp)
         log_norm = log_norm.astype(np.float64)
@@ -193,7 +189,7 @@ def fit_em(
     sample_weight=None,
     tol=1e-3,
     max_iter=100,
-    chunk_size=4096,
+    chunk_size=DEFAULT_CHUNK_SIZE,
     callback=None,
 ):
     """Run EM from ``params`` until the mean log-likelihood changes by less than ``tol``.

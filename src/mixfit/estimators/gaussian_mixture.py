@@ -1,0 +1,402 @@
+"""``GaussianMixture``: the scikit-learn-compatible estimator over the EM engine."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .. import em
+from .._validation import (
+    check_chunk_size,
+    check_n_samples_at_least,
+    check_nonnegative_float,
+    check_positive_int,
+    check_sample_weight,
+)
+from ..families import GaussianFamily
+from ..families.covariance import get_structure
+from ..init import MIXTURE_INITS, initial_mixture_params, params_from_resp
+
+__all__ = ["GaussianMixture"]
+
+
+class GaussianMixture(DensityMixin, BaseEstimator):
+    """Gaussian mixture fitted by EM in the log domain, on row chunks.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of mixture components K.
+    covariance_type : {"full", "tied", "diag", "spherical", "identity"}, default="full"
+        ``"identity"`` is the lecture's model: unit covariances, only means and
+        weights are learned. The others are scikit-learn's.
+    tol : float, default=1e-3
+        EM stops when the mean per-sample log-likelihood changes by less than this.
+    reg_covar : float, default=1e-6
+        Added to the diagonal of every estimated covariance, keeping it positive
+        definite when a component sits on few points (not used by ``"identity"``).
+    max_iter : int, default=100
+        EM iterations per initialisation (0 keeps the initial parameters).
+    n_init : int, default=1
+        Initialisations to run; the one with the highest final log-likelihood is kept.
+    init_params : {"kmeans", "k-means++", "random", "random_from_data", "lecture"}, default="kmeans"
+        How initial parameters are chosen (see :func:`mixfit.init.initial_mixture_params`).
+    weights_init : array-like of shape (n_components,), optional
+        Initial weights; override those of ``init_params``.
+    means_init : array-like of shape (n_components, n_features), optional
+        Initial means.
+    precisions_init : array-like, optional
+        Initial precision matrices, in scikit-learn's shape for the covariance
+        type: (K,) spherical, (K, d) diag, (d, d) tied, (K, d, d) full.
+    resp_init : array-like of shape (n_samples, n_components), optional
+        Initial responsibilities for the samples passed to ``fit``; replaces
+        ``init_params``. Rows are normalised to sum to one.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisations; every restart is reproducible from it.
+    chunk_size : int, optional
+        Rows per chunk in the E-step; memory beyond the data is O(chunk_size × K).
+        Defaults to 4096.
+    verbose : int, default=0
+        1 prints each initialisation's result, 2 also each iteration.
+    callback : callable, optional
+        ``callback(iteration, params, log_likelihood)`` after every EM iteration
+        (``params`` is a :class:`mixfit.em.MixtureParams`).
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components,)
+    means_ : ndarray of shape (n_components, n_features)
+    covariances_ : ndarray, shape set by ``covariance_type``
+        ``(K,)`` of ones for ``"identity"``.
+    precisions_cholesky_ : ndarray, same shape as ``covariances_``
+    precisions_ : ndarray, same shape as ``covariances_``
+    converged_ : bool
+    n_iter_ : int
+    lower_bound_ : float
+        Mean per-sample log-likelihood at the last E-step of the best run.
+    lower_bounds_ : list of float
+        That quantity at every iteration of the best run.
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mixfit import GaussianMixture
+    >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]])
+    >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
+    >>> np.sort(gm.means_[:, 0])
+    array([ 1., 10.])
+    """
+
+    def __init__(
+        self,
+        n_components=1,
+        *,
+        covariance_type="full",
+        tol=1e-3,
+        reg_covar=1e-6,
+        max_iter=100,
+        n_init=1,
+        init_params="kmeans",
+        weights_init=None,
+        means_init=None,
+        precisions_init=None,
+        resp_init=None,
+        random_state=None,
+        chunk_size=None,
+        verbose=0,
+        callback=None,
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.resp_init = resp_init
+        self.random_state = random_state
+        self.chunk_size = chunk_size
+        self.verbose = verbose
+        self.callback = callback
+
+    # ------------------------------------------------------------------ fitting
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Fit the mixture by EM.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights; weight 2 is equivalent to a duplicated row.
+
+        Returns
+        -------
+        self
+        """
+        self.fit_predict(X, y, sample_weight=sample_weight)
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit the mixture and return the most probable component of each sample.
+
+        ``fit_predict(X)`` equals ``fit(X).predict(X)``: a final E-step runs on
+        the fitted parameters.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        settings = self._check_settings()
+        sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        check_n_samples_at_least(X, settings["n_components"], sample_weight=sample_weight)
+        family = GaussianFamily(self.covariance_type, settings["reg_covar"])
+        user_init = self._check_user_init(family, X, settings["n_components"])
+        rng = check_random_state(self.random_state)
+
+        best = None
+        for restart in range(settings["n_init"]):
+            params = self._initial_params(family, X, user_init, sample_weight, rng, settings)
+            if settings["max_iter"] == 0:
+                result = em.EMResult(params, -np.inf, [], 0, False)
+            else:
+                result = em.fit_em(
+                    family,
+                    X,
+                    params,
+                    sample_weight=sample_weight,
+                    tol=settings["tol"],
+                    max_iter=settings["max_iter"],
+                    chunk_size=settings["chunk_size"],
+                    callback=self._iteration_callback(),
+                )
+            if self.verbose:
+                print(
+                    f"Initialization {restart}: log-likelihood {result.lower_bound:.6g}, "
+                    f"{result.n_iter} iterations, converged={result.converged}"
+                )
+            if best is None or result.lower_bound > best.lower_bound:
+                best = result
+
+        if not best.converged and settings["max_iter"] > 0:
+            warnings.warn(
+                "Best performing initialization did not converge after "
+                f"{best.n_iter} iterations. Increase max_iter or tol, try other "
+                "init_params, or check for degenerate data.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        self._set_params_from(family, best.params)
+        self.converged_ = best.converged
+        self.n_iter_ = best.n_iter
+        self.lower_bound_ = best.lower_bound
+        self.lower_bounds_ = list(best.lower_bounds)
+        return self._log_resp(X)[0].argmax(axis=1)
+
+    def _check_settings(self):
+        """Validate the scalar constructor arguments; return them resolved."""
+        settings = {
+            "n_components": check_positive_int(self.n_components, "n_components"),
+            "tol": check_nonnegative_float(self.tol, "tol"),
+            "reg_covar": check_nonnegative_float(self.reg_covar, "reg_covar"),
+            "max_iter": check_positive_int(self.max_iter, "max_iter", minimum=0),
+            "n_init": check_positive_int(self.n_init, "n_init"),
+            "chunk_size": check_chunk_size(self.chunk_size),
+        }
+        get_structure(self.covariance_type)
+        if self.resp_init is None and (
+            not isinstance(self.init_params, str) or self.init_params not in MIXTURE_INITS
+        ):
+            raise ValueError(
+                f"init_params must be one of {list(MIXTURE_INITS)}, got "
+                f"{self.init_params!r}; to start from given responsibilities pass resp_init."
+            )
+        if self.callback is not None and not callable(self.callback):
+            raise TypeError(f"callback must be callable, got {type(self.callback).__name__}.")
+        return settings
+
+    def _check_user_init(self, family, X, n_components):
+        """Validate weights_init, means_init, precisions_init and resp_init."""
+        n_samples, n_features = X.shape
+        init = {}
+        if self.weights_init is not None:
+            weights = _finite_array(self.weights_init, "weights_init", (n_components,))
+            if (weights < 0).any() or (weights > 1).any():
+                raise ValueError("weights_init must lie in [0, 1]; got values outside.")
+            if not np.isclose(weights.sum(), 1.0, rtol=0, atol=1e-6):
+                raise ValueError(
+                    f"weights_init must sum to 1, got a sum of {weights.sum():.6g}; "
+                    "normalise it (weights_init / weights_init.sum())."
+                )
+            init["weights"] = weights
+        if self.means_init is not None:
+            init["means"] = _finite_array(self.means_init, "means_init", (n_components, n_features))
+        if self.precisions_init is not None:
+            shape = family.structure.precisions_shape(n_components, n_features)
+            precisions = _finite_array(self.precisions_init, "precisions_init", shape)
+            # Factorising is the check: it raises on non-symmetric or indefinite input.
+            family.structure.precisions_cholesky_from_precisions(precisions)
+            init["precisions"] = precisions
+        if self.resp_init is not None:
+            resp = _finite_array(self.resp_init, "resp_init", (n_samples, n_components))
+            row_sums = resp.sum(axis=1)
+            if (resp < 0).any() or not (row_sums > 0).all():
+                raise ValueError(
+                    "resp_init must be non-negative with a positive sum in every row."
+                )
+            init["resp"] = resp / row_sums[:, None]
+        return init
+
+    def _initial_params(self, family, X, user_init, sample_weight, rng, settings):
+        """First parameters of one restart: from init_params or resp_init, then overrides."""
+        chunk_size = settings["chunk_size"]
+        if "resp" in user_init:
+            params = params_from_resp(
+                family, X, user_init["resp"], sample_weight=sample_weight, chunk_size=chunk_size
+            )
+        else:
+            params = initial_mixture_params(
+                family,
+                X,
+                settings["n_components"],
+                self.init_params,
+                sample_weight=sample_weight,
+                random_state=rng,
+                chunk_size=chunk_size,
+            )
+        weights = user_init.get("weights", params.weights)
+        components = params.components
+        means = user_init.get("means", components.means)
+        if "precisions" in user_init:
+            components = family.params_from_precisions(means, user_init["precisions"], X.dtype)
+        elif "means" in user_init:
+            components = type(components)(
+                np.asarray(means, dtype=X.dtype),
+                components.covariances,
+                components.precisions_cholesky,
+            )
+        return em.MixtureParams(np.asarray(weights, dtype=X.dtype), components)
+
+    def _iteration_callback(self):
+        user = self.callback
+        verbose = self.verbose
+        if user is None and verbose < 2:
+            return None
+
+        def on_iteration(iteration, params, log_likelihood):
+            if verbose >= 2:
+                print(f"  iteration {iteration}: log-likelihood {log_likelihood:.8g}")
+            if user is not None:
+                user(iteration, params, log_likelihood)
+
+        return on_iteration
+
+    # --------------------------------------------------------- fitted parameters
+
+    def _set_params_from(self, family, params):
+        components = params.components
+        self._family = family
+        self.weights_ = params.weights
+        self.means_ = components.means
+        self.covariances_ = components.covariances
+        self.precisions_cholesky_ = components.precisions_cholesky
+        self.precisions_ = family.structure.precisions_from_cholesky(
+            components.precisions_cholesky
+        )
+
+    def _mixture_params(self):
+        check_is_fitted(self, "precisions_cholesky_")
+        from ..families import GaussianParams
+
+        return em.MixtureParams(
+            self.weights_,
+            GaussianParams(self.means_, self.covariances_, self.precisions_cholesky_),
+        )
+
+    def _log_resp(self, X):
+        params = self._mixture_params()
+        return em.log_resp(self._family, X, params, check_chunk_size(self.chunk_size))
+
+    def _validated(self, X):
+        check_is_fitted(self, "precisions_cholesky_")
+        return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+
+    # ---------------------------------------------------------------- inference
+
+    def predict(self, X):
+        """Most probable component of each sample, shape (n_samples,)."""
+        return self._log_resp(self._validated(X))[0].argmax(axis=1)
+
+    def predict_proba(self, X):
+        """Posterior probability of each component, shape (n_samples, n_components)."""
+        return np.exp(self._log_resp(self._validated(X))[0])
+
+    def score_samples(self, X):
+        """Log-likelihood ``log p(x)`` of each sample, shape (n_samples,)."""
+        return self._log_resp(self._validated(X))[1]
+
+    def score(self, X, y=None, sample_weight=None):
+        """Mean (weighted) per-sample log-likelihood of ``X``."""
+        log_lik = self.score_samples(X).astype(np.float64)
+        sample_weight = check_sample_weight(sample_weight, log_lik.shape[0])
+        return float(np.average(log_lik, weights=sample_weight))
+
+    def sample(self, n_samples=1):
+        """Draw samples from the fitted mixture.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features), the model's dtype
+        y : ndarray of shape (n_samples,)
+            Component of each draw.
+        """
+        params = self._mixture_params()
+        n_samples = check_positive_int(n_samples, "n_samples")
+        rng = check_random_state(self.random_state)
+        weights = self.weights_.astype(np.float64)
+        counts = rng.multinomial(n_samples, weights / weights.sum())
+        X = np.vstack(
+            [
+                self._family.sample(params.components, k, count, rng)
+                for k, count in enumerate(counts)
+            ]
+        ).astype(self.means_.dtype, copy=False)
+        y = np.repeat(np.arange(self.n_components), counts)
+        return X, y
+
+    def _n_parameters(self):
+        n_components, n_features = self.means_.shape
+        return self._family.n_parameters(n_components, n_features) + n_components - 1
+
+    def bic(self, X):
+        """Bayesian information criterion on ``X`` (lower is better)."""
+        n_samples = self._validated(X).shape[0]
+        return -2 * self.score(X) * n_samples + self._n_parameters() * np.log(n_samples)
+
+    def aic(self, X):
+        """Akaike information criterion on ``X`` (lower is better)."""
+        n_samples = self._validated(X).shape[0]
+        return -2 * self.score(X) * n_samples + 2 * self._n_parameters()
+
+
+def _finite_array(value, name, shape):
+    array = np.asarray(value)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be numeric, got dtype {array.dtype}.")
+    array = array.astype(np.float64)
+    if array.shape != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}, got {array.shape}.")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} holds NaN or infinite values; pass finite numbers.")
+    return array

@@ -1,0 +1,317 @@
+"""scikit-learn-compatible K-means on top of :mod:`mixfit.kmeans`."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    ClusterMixin,
+    TransformerMixin,
+)
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from mixfit import kmeans as engine
+from mixfit._validation import (
+    check_chunk_size,
+    check_n_samples_at_least,
+    check_nonnegative_float,
+    check_positive_int,
+    check_sample_weight,
+)
+from mixfit.init import kmeans_plusplus, lecture_means, random_from_data
+
+_INITS = {
+    "k-means++": kmeans_plusplus,
+    "random": random_from_data,
+    "lecture": lecture_means,
+}
+
+
+class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
+    """K-means clustering by Lloyd's algorithm, chunked and weighted.
+
+    Parameters
+    ----------
+    n_clusters : int, default=8
+        Number of clusters.
+    init : {"k-means++", "random", "lecture"} or array-like of shape \
+            (n_clusters, n_features), default="k-means++"
+        How to choose the initial centres: greedy k-means++; distinct rows drawn
+        ∝ weight; the lecture's data mean plus 1 % of the spread as noise; or the
+        given centres (then a single run is made whatever ``n_init`` says, since
+        every run would start from the same place).
+    n_init : int, default=1
+        Number of runs from different seeds; the run with the lowest inertia wins.
+    max_iter : int, default=300
+        Maximum number of iterations per run.
+    tol : float, default=1e-4
+        A run stops when the relative decrease of the inertia over one iteration
+        falls below ``tol`` (it also stops when no label changes).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisations; an int makes ``fit`` reproducible.
+    chunk_size : int or None, default=None
+        Rows per block in the distance computations (None: 4096). Memory beyond
+        the data is about ``chunk_size × n_clusters`` numbers.
+
+    Attributes
+    ----------
+    cluster_centers_ : ndarray of shape (n_clusters, n_features)
+        Centres, float32 for float32 input and float64 otherwise.
+    labels_ : ndarray of shape (n_samples,), int64
+        Nearest centre of each training row (equal to ``predict(X)``).
+    inertia_ : float
+        Weighted sum of squared distances of the training rows to their centres.
+    n_iter_ : int
+        Iterations of the winning run.
+    inertia_history_ : list of float
+        Inertia at each iteration of the winning run, before that iteration's update.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, when X has string column names.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [10.0, 0.0], [10.0, 1.0]])
+    >>> km = KMeans(n_clusters=2, random_state=0).fit(X)
+    >>> sorted(km.cluster_centers_.tolist())
+    [[0.0, 0.5], [10.0, 0.5]]
+    >>> km.inertia_
+    1.0
+    """
+
+    def __init__(
+        self,
+        n_clusters=8,
+        *,
+        init="k-means++",
+        n_init=1,
+        max_iter=300,
+        tol=1e-4,
+        random_state=None,
+        chunk_size=None,
+    ):
+        self.n_clusters = n_clusters
+        self.init = init
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.random_state = random_state
+        self.chunk_size = chunk_size
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # ClusterMixin empties this list; transform does keep float32.
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+    # -- validation --------------------------------------------------------
+
+    def _check_params(self):
+        check_positive_int(self.n_clusters, "n_clusters")
+        check_positive_int(self.n_init, "n_init")
+        check_positive_int(self.max_iter, "max_iter")
+        check_nonnegative_float(self.tol, "tol")
+        check_chunk_size(self.chunk_size)
+        if isinstance(self.init, str) and self.init not in _INITS:
+            raise ValueError(
+                f"init must be one of {sorted(_INITS)} or an array of shape "
+                f"(n_clusters, n_features), got {self.init!r}."
+            )
+
+    def _check_init_array(self, X):
+        centers = check_array(self.init, dtype=X.dtype, copy=True)
+        expected = (self.n_clusters, X.shape[1])
+        if centers.shape != expected:
+            raise ValueError(
+                f"init array has shape {centers.shape}, but n_clusters={self.n_clusters} "
+                f"and X has {X.shape[1]} features, so shape {expected} is needed; "
+                "pass one row per cluster or change n_clusters."
+            )
+        return centers
+
+    # -- fitting -------------------------------------------------------------
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Cluster X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data; float32 stays float32, anything else becomes float64.
+        y : Ignored
+        sample_weight : array-like of shape (n_samples,) or None
+            Non-negative weights; a row of integer weight ``w`` counts as ``w``
+            copies of the row.
+
+        Returns
+        -------
+        self : KMeans
+        """
+        self._check_params()
+        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        check_n_samples_at_least(X, self.n_clusters, "n_clusters", sample_weight)
+        chunk_size = check_chunk_size(self.chunk_size)
+
+        fixed_init = None if isinstance(self.init, str) else self._check_init_array(X)
+        n_runs = 1 if fixed_init is not None else self.n_init
+        rng = check_random_state(self.random_state)
+        seeds = rng.randint(np.iinfo(np.int32).max, size=n_runs)
+        # Distances are computed relative to the data mean: in float32 the GEMM
+        # formula ‖x‖² − 2x·c + ‖c‖² loses the digits that the offset holds.
+        self._shift = np.average(X, axis=0, weights=sample_weight).astype(np.float64)
+
+        best = None
+        for seed in seeds:
+            if fixed_init is not None:
+                centers_init = fixed_init
+            else:
+                centers_init = _INITS[self.init](
+                    X, self.n_clusters, sample_weight=sample_weight, random_state=seed
+                )
+            run = engine.lloyd(
+                X,
+                centers_init,
+                sample_weight=sample_weight,
+                max_iter=self.max_iter,
+                tol=self.tol,
+                chunk_size=chunk_size,
+                shift=self._shift,
+            )
+            if best is None or (
+                run.inertia < best.inertia
+                and not _same_partition(run.labels, best.labels, sample_weight)
+            ):
+                best = run
+
+        if not best.converged:
+            warnings.warn(
+                f"KMeans did not converge in max_iter={self.max_iter} iterations; "
+                "increase max_iter or tol.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        n_distinct = np.unique(_weighted_labels(best.labels, sample_weight)).size
+        if n_distinct < self.n_clusters:
+            warnings.warn(
+                f"Only {n_distinct} of n_clusters={self.n_clusters} clusters hold "
+                "samples, probably because X has fewer distinct rows than clusters; "
+                "reduce n_clusters.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        self.cluster_centers_ = best.centers
+        self.labels_ = best.labels
+        self.inertia_ = best.inertia
+        self.n_iter_ = best.n_iter
+        self.inertia_history_ = list(best.inertia_history)
+        self._n_features_out = self.cluster_centers_.shape[0]
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit, then return ``labels_`` (equal to ``fit(X).predict(X)``).
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,), int64
+        """
+        return self.fit(X, sample_weight=sample_weight).labels_
+
+    def fit_transform(self, X, y=None, sample_weight=None):
+        """Fit, then return the distances of X to the centres.
+
+        Returns
+        -------
+        distances : ndarray of shape (n_samples, n_clusters)
+        """
+        return self.fit(X, sample_weight=sample_weight).transform(X)
+
+    # -- using the fit -------------------------------------------------------
+
+    def _validate_for_prediction(self, X):
+        check_is_fitted(self)
+        return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+
+    def _assign(self, X):
+        return engine.assign(
+            X,
+            self.cluster_centers_,
+            chunk_size=check_chunk_size(self.chunk_size),
+            shift=self._shift,
+        )
+
+    def predict(self, X):
+        """Index of the nearest centre for each row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,), int64
+        """
+        return self._assign(self._validate_for_prediction(X))[0]
+
+    def transform(self, X):
+        """Euclidean distances to the centres, in X's floating dtype.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        distances : ndarray of shape (n_samples, n_clusters)
+        """
+        X = self._validate_for_prediction(X)
+        sq = engine.squared_distances(
+            X,
+            self.cluster_centers_,
+            chunk_size=check_chunk_size(self.chunk_size),
+            shift=self._shift,
+        )
+        return np.sqrt(sq, out=sq)
+
+    def score(self, X, y=None, sample_weight=None):
+        """Opposite of the (weighted) inertia of X for the fitted centres.
+
+        Returns
+        -------
+        score : float
+            ``-Σ w · ‖x − nearest centre‖²``; higher is better.
+        """
+        X = self._validate_for_prediction(X)
+        sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        _, min_sq_dist = self._assign(X)
+        weight = np.ones(X.shape[0]) if sample_weight is None else sample_weight
+        return -float(np.dot(weight, min_sq_dist))
+
+
+def _weighted_labels(labels, sample_weight):
+    """Labels of the rows that carry weight (zero-weight rows are not data)."""
+    return labels if sample_weight is None else labels[sample_weight > 0]
+
+
+def _same_partition(labels_a, labels_b, sample_weight):
+    """Whether two labelings group the weighted rows identically, up to renaming.
+
+    Restarts often reach the same clustering with the clusters numbered
+    differently and inertias that differ only by rounding; keeping the first one
+    makes the choice independent of that rounding (e.g. of row order).
+    """
+    a = _weighted_labels(labels_a, sample_weight)
+    b = _weighted_labels(labels_b, sample_weight)
+    n_labels = int(max(a.max(), b.max())) + 1
+    forward = np.full(n_labels, -1)
+    backward = np.full(n_labels, -1)
+    forward[a] = b
+    backward[b] = a
+    return bool(np.array_equal(forward[a], b) and np.array_equal(backward[b], a))

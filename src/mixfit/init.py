@@ -1,0 +1,465 @@
+"""Initial centres: k-means++, random rows, and the lecture's mean-plus-noise.
+
+Every sampler here treats a row of integer weight ``w`` exactly like ``w`` copies
+of the row, with the same ``random_state``:
+
+* each draw is ``u = rng.uniform() * total`` located in the cumulative sum of the
+  (weighted) masses, so a weight-2 row owns the same interval as two adjacent
+  copies, and a zero-weight row owns an empty interval and is never chosen;
+* the cumulative sum runs over the rows in a *canonical order* that depends only on
+  the row values (see :func:`_canonical_order`), not on their positions, so
+  shuffling the rows, or repeating them, does not move the intervals.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from mixfit._validation import (
+    DEFAULT_CHUNK_SIZE,
+    row_chunks,
+    check_chunk_size,
+    check_n_samples_at_least,
+    check_positive_int,
+    check_sample_weight,
+)
+from mixfit.kmeans import squared_distances
+
+__all__ = [
+    "MIXTURE_INITS",
+    "initial_mixture_params",
+    "kmeans_plusplus",
+    "lecture_means",
+    "params_from_labels",
+    "params_from_means",
+    "params_from_resp",
+    "random_from_data",
+]
+
+
+# ---------------------------------------------------------------------------
+# helpers
+
+
+def _check_inputs(X, n_clusters, sample_weight, *, picks_rows=True):
+    """Validate the arguments shared by the seeders; return (X, n_clusters, weight).
+
+    Seeders that pick rows (``picks_rows``) need at least ``n_clusters`` rows of
+    positive weight.
+    """
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(
+            f"X must be a 2-D array of shape (n_samples, n_features), got {X.ndim}-D; "
+            "reshape it, e.g. X.reshape(-1, 1) for a single feature."
+        )
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    if not np.all(np.isfinite(X)):
+        raise ValueError("X contains NaN or infinity; remove or impute those values.")
+    n_clusters = check_positive_int(n_clusters, "n_clusters")
+    weight = check_sample_weight(sample_weight, X.shape[0])
+    if picks_rows:
+        check_n_samples_at_least(X, n_clusters, "n_clusters", weight)
+    if weight is None:
+        weight = np.ones(X.shape[0])
+    return X, n_clusters, weight
+
+
+# splitmix64's finaliser: a bijection of uint64 that spreads every input bit over
+# the output, so that row keys differ even when the floats differ in one bit only.
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
+def _mix(bits):
+    bits = bits ^ (bits >> np.uint64(30))
+    bits = bits * _MIX1
+    bits = bits ^ (bits >> np.uint64(27))
+    bits = bits * _MIX2
+    return bits ^ (bits >> np.uint64(31))
+
+
+def _row_keys(X, chunk_size):
+    """A 64-bit hash of each row's values (equal rows get equal keys)."""
+    n_features = X.shape[1]
+    # Fixed odd multipliers: the key must not depend on the user's random_state,
+    # nor consume draws from it.
+    multipliers = _mix(np.arange(1, n_features + 1, dtype=np.uint64)) | np.uint64(1)
+    uint = np.uint64 if X.dtype.itemsize == 8 else np.uint32
+    keys = np.empty(X.shape[0], dtype=np.uint64)
+    for sl in row_chunks(X.shape[0], chunk_size):
+        # "+ 0" turns -0.0 into +0.0: they are the same point, so the same key.
+        block = np.ascontiguousarray(X[sl]) + 0
+        bits = _mix(block.view(uint).astype(np.uint64))
+        # uint64 arithmetic wraps modulo 2**64, which is what a hash wants.
+        keys[sl] = (bits * multipliers).sum(axis=1, dtype=np.uint64)
+    return keys
+
+
+def _adjacent_equal(X, order, pairs):
+    """For each index i in ``pairs``: whether rows ``order[i]`` and ``order[i+1]`` are equal."""
+    equal = np.empty(pairs.size, dtype=bool)
+    for sl in row_chunks(pairs.size, DEFAULT_CHUNK_SIZE):
+        first = X[order[pairs[sl]]]
+        second = X[order[pairs[sl] + 1]]
+        equal[sl] = np.all(first == second, axis=1)
+    return equal
+
+
+def _canonical_order(X, chunk_size):
+    """A row order that depends only on the multiset of row values.
+
+    Returns
+    -------
+    order : ndarray of shape (n_samples,), int64
+        Row indices; identical rows are adjacent.
+    new_group : ndarray of shape (n_samples,), bool
+        ``new_group[i]`` is True when ``X[order[i]]`` differs from the row before it.
+
+    Rows are sorted by a hash of their values; rows that share a hash but differ
+    (a collision, about n²/2⁶⁴ likely) are ordered by their values instead, so
+    the order never depends on where a row sat in X.
+    """
+    keys = _row_keys(X, chunk_size)
+    order = np.argsort(keys, kind="stable")
+    same_key = np.flatnonzero(keys[order][1:] == keys[order][:-1])
+    equal = _adjacent_equal(X, order, same_key)
+    if not equal.all():
+        # Rare: break the hash ties by the values (lexsort's last key is primary).
+        columns = tuple(X[:, j] for j in range(X.shape[1] - 1, -1, -1))
+        order = np.lexsort(columns + (keys,))
+        same_key = np.flatnonzero(keys[order][1:] == keys[order][:-1])
+        equal = _adjacent_equal(X, order, same_key)
+    new_group = np.ones(X.shape[0], dtype=bool)
+    new_group[same_key[equal] + 1] = False
+    return order, new_group
+
+
+def _draw(cum_mass, u):
+    """Positions whose cumulative-mass interval ``[cum[i-1], cum[i])`` holds ``u``.
+
+    ``side="right"`` is what keeps zero-mass positions out: their interval is
+    empty. ``u`` is below ``cum[-1]`` in exact arithmetic; rounding can put it
+    on the boundary, and then the last position with mass is taken.
+    """
+    pos = np.searchsorted(cum_mass, u, side="right")
+    last = np.searchsorted(cum_mass, cum_mass[-1], side="left")
+    return np.minimum(pos, last)
+
+
+def _shift(X, weight):
+    """Weighted mean (float64), subtracted before GEMMs to limit cancellation."""
+    return np.average(X, axis=0, weights=weight).astype(np.float64)
+
+
+# ---------------------------------------------------------------------------
+# public seeders
+
+
+def kmeans_plusplus(
+    X,
+    n_clusters,
+    *,
+    sample_weight=None,
+    random_state=None,
+    n_local_trials=None,
+    chunk_size=None,
+):
+    """Greedy k-means++ seeding (Arthur & Vassilvitskii, 2007), weighted.
+
+    The first centre is a row drawn with probability ∝ weight; each next centre
+    is the best (lowest resulting potential) of ``n_local_trials`` rows drawn
+    with probability ∝ weight × squared distance to the nearest chosen centre.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    n_clusters : int
+        Number of centres, at most the number of rows with positive weight.
+    sample_weight : array-like of shape (n_samples,) or None
+        Non-negative weights; zero-weight rows are never chosen, and a row of
+        integer weight ``w`` is equivalent to ``w`` copies of it.
+    random_state : int, RandomState instance or None
+    n_local_trials : int or None
+        Candidates per centre; None means ``2 + int(log(n_clusters))``.
+    chunk_size : int or None
+        Rows per GEMM block.
+
+    Returns
+    -------
+    centers : ndarray of shape (n_clusters, n_features), X's dtype
+        Rows of X. They are distinct as long as X has at least ``n_clusters``
+        distinct rows with positive weight.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [10.0, 0.0], [10.0, 1.0]])
+    >>> centers = kmeans_plusplus(X, 2, random_state=0)
+    >>> sorted(centers[:, 0].tolist())
+    [0.0, 10.0]
+    """
+    X, n_clusters, weight = _check_inputs(X, n_clusters, sample_weight)
+    chunk_size = check_chunk_size(chunk_size)
+    if n_local_trials is None:
+        n_local_trials = 2 + int(math.log(n_clusters))
+    n_local_trials = check_positive_int(n_local_trials, "n_local_trials")
+    rng = check_random_state(random_state)
+
+    order, _ = _canonical_order(X, chunk_size)
+    weight_sorted = weight[order]
+    cum_weight = np.cumsum(weight_sorted)
+    shift = _shift(X, weight)
+
+    centers = np.empty((n_clusters, X.shape[1]), dtype=X.dtype)
+    first = order[_draw(cum_weight, rng.uniform(size=1) * cum_weight[-1])[0]]
+    centers[0] = X[first]
+    closest = _exact_sq_dist(X, X[first], chunk_size)
+
+    for c in range(1, n_clusters):
+        cum_mass = np.cumsum(weight_sorted * closest[order])
+        if cum_mass[-1] > 0:
+            u = rng.uniform(size=n_local_trials) * cum_mass[-1]
+            positions = _draw(cum_mass, u)
+        else:
+            # Every positive-weight row already is a centre (fewer distinct rows
+            # than n_clusters): repeat rows, drawn ∝ weight.
+            u = rng.uniform(size=n_local_trials) * cum_weight[-1]
+            positions = _draw(cum_weight, u)
+        candidates = order[positions]
+        potentials = _candidate_potentials(
+            X, X[candidates], closest, weight, chunk_size, shift
+        )
+        # Potentials equal up to rounding are ties (summing w·d² over a weighted
+        # row or over its copies rounds differently): break them by canonical
+        # position, which does not depend on how the data were laid out.
+        tied = potentials <= potentials.min() * (1 + 1e-9)
+        best = order[positions[tied].min()]
+        centers[c] = X[best]
+        np.minimum(closest, _exact_sq_dist(X, X[best], chunk_size), out=closest)
+    return centers
+
+
+def _exact_sq_dist(X, point, chunk_size):
+    """``‖x − point‖²`` per row, float64, by differences rather than GEMM.
+
+    One centre costs one pass over X either way, and differences give an exact 0
+    for rows equal to ``point`` (the GEMM formula leaves a rounding residue), so
+    copies of a chosen centre get exactly zero mass and are not drawn again.
+    """
+    out = np.empty(X.shape[0], dtype=np.float64)
+    for sl in row_chunks(X.shape[0], chunk_size):
+        diff = X[sl] - point
+        out[sl] = np.einsum("ij,ij->i", diff, diff)
+    return out
+
+
+def _candidate_potentials(X, candidates, closest, weight, chunk_size, shift):
+    """Potential ``Σ w·min(closest, d²(x, cand))`` for each candidate, in float64.
+
+    Parameters
+    ----------
+    candidates : ndarray of shape (n_candidates, n_features)
+    closest : ndarray of shape (n_samples,)
+        Squared distance of each row to its nearest chosen centre.
+
+    Returns
+    -------
+    potentials : ndarray of shape (n_candidates,), float64
+    """
+    potentials = np.zeros(candidates.shape[0])
+    for sl in row_chunks(X.shape[0], chunk_size):
+        sq = squared_distances(X[sl], candidates, chunk_size=chunk_size, shift=shift)
+        sq = np.minimum(sq.astype(np.float64), closest[sl, None])
+        potentials += weight[sl] @ sq
+    return potentials
+
+
+def random_from_data(X, n_clusters, *, sample_weight=None, random_state=None):
+    """Distinct rows of X drawn without replacement, with probability ∝ weight.
+
+    Rows with equal values count as one row whose weight is their total weight, so
+    a row of integer weight ``w`` is equivalent to ``w`` copies of it. The draw is
+    successive sampling, done in one pass with exponential keys (Efraimidis &
+    Spirakis, 2006): each distinct row gets ``E / weight`` with ``E ~ Exp(1)``,
+    and the ``n_clusters`` smallest keys win.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    n_clusters : int
+    sample_weight : array-like of shape (n_samples,) or None
+        Non-negative weights; zero-weight rows are never chosen.
+    random_state : int, RandomState instance or None
+
+    Returns
+    -------
+    centers : ndarray of shape (n_clusters, n_features), X's dtype
+        Distinct rows when X has at least ``n_clusters`` distinct rows of positive
+        weight; otherwise all of those rows, then repeated in the same order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[0.0], [1.0], [1.0], [2.0]])
+    >>> np.unique(random_from_data(X, 3, random_state=0)).tolist()
+    [0.0, 1.0, 2.0]
+    """
+    X, n_clusters, weight = _check_inputs(X, n_clusters, sample_weight)
+    rng = check_random_state(random_state)
+    order, new_group = _canonical_order(X, check_chunk_size(None))
+    starts = np.flatnonzero(new_group)
+    group_weight = np.add.reduceat(weight[order], starts)
+    # Zero-weight groups get no key at all, so that the number of draws (and
+    # hence every later draw) is the same as for data without those rows.
+    positive = group_weight > 0
+    representatives = order[starts[positive]]
+    keys = rng.standard_exponential(size=representatives.size) / group_weight[positive]
+    ranked = representatives[np.argsort(keys, kind="stable")[:n_clusters]]
+    chosen = np.resize(ranked, n_clusters)  # repeats only when too few distinct rows
+    return X[chosen].copy()
+
+
+def lecture_means(X, n_clusters, *, sample_weight=None, random_state=None):
+    """The lecture's initialisation: the data mean plus a little noise.
+
+    ``means[k] = mean + 0.01 · std · z_k`` with ``z_k ~ N(0, I)``, where ``mean``
+    and ``std`` are the (weighted) per-feature mean and standard deviation.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    n_clusters : int
+    sample_weight : array-like of shape (n_samples,) or None
+    random_state : int, RandomState instance or None
+
+    Returns
+    -------
+    means : ndarray of shape (n_clusters, n_features), X's dtype
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[0.0, 10.0], [2.0, 10.0]])
+    >>> means = lecture_means(X, 3, random_state=0)
+    >>> bool(np.all(np.abs(means[:, 0] - 1.0) < 0.1)), means[:, 1].tolist()
+    (True, [10.0, 10.0, 10.0])
+    """
+    X, n_clusters, weight = _check_inputs(X, n_clusters, sample_weight, picks_rows=False)
+    rng = check_random_state(random_state)
+    mean = np.average(X, axis=0, weights=weight)
+    std = np.sqrt(np.average((X - mean) ** 2, axis=0, weights=weight))
+    noise = rng.standard_normal(size=(n_clusters, X.shape[1]))
+    return (mean + 0.01 * std * noise).astype(X.dtype)
+
+
+# --- Mixture initialisations: seeds above become a first set of parameters ---
+
+#: The names accepted by ``GaussianMixture(init_params=...)``.
+MIXTURE_INITS = ("kmeans", "k-means++", "random", "random_from_data", "lecture")
+
+
+def _stats_from_resp_blocks(family, X, resp_blocks, sample_weight, chunk_size):
+    """Fold the E-step statistics of given responsibilities, chunk by chunk."""
+    # Imported here: em imports nothing from init, but keep the module light.
+    from .em import MixtureStats
+
+    total = None
+    for rows in row_chunks(X.shape[0], chunk_size):
+        resp = resp_blocks(rows)
+        weight = None if sample_weight is None else sample_weight[rows]
+        resp_sum = resp.sum(axis=0) if weight is None else weight @ resp
+        block = MixtureStats(
+            float(resp.shape[0]) if weight is None else float(weight.sum()),
+            0.0,
+            resp_sum,
+            family.stats(X[rows], resp, weight),
+        )
+        total = block if total is None else total + block
+    return total
+
+
+def params_from_resp(family, X, resp, *, sample_weight=None, chunk_size=DEFAULT_CHUNK_SIZE):
+    """Mixture parameters from responsibilities, shape (n_samples, n_components)."""
+    from .em import m_step
+
+    resp = np.asarray(resp, dtype=np.float64)
+    stats = _stats_from_resp_blocks(
+        family, X, lambda rows: resp[rows], sample_weight, chunk_size
+    )
+    return m_step(family, stats, X.dtype)
+
+
+def params_from_labels(family, X, labels, n_components, *, sample_weight=None, chunk_size=DEFAULT_CHUNK_SIZE):
+    """Mixture parameters from hard labels, without an (n, K) one-hot matrix."""
+    from .em import m_step
+
+    eye = np.eye(n_components)
+    stats = _stats_from_resp_blocks(
+        family, X, lambda rows: eye[labels[rows]], sample_weight, chunk_size
+    )
+    return m_step(family, stats, X.dtype)
+
+
+def params_from_means(family, X, means, *, sample_weight=None):
+    """Equal weights, the given means and the whole data's covariance."""
+    from .em import MixtureParams
+
+    n_components = means.shape[0]
+    weights = np.full(n_components, 1.0 / n_components, dtype=X.dtype)
+    return MixtureParams(weights, family.params_from_means(X, means, sample_weight))
+
+
+def initial_mixture_params(
+    family, X, n_components, init, *, sample_weight=None, random_state=None, chunk_size=DEFAULT_CHUNK_SIZE
+):
+    """First parameters of a mixture, by name.
+
+    Parameters
+    ----------
+    family : component family
+    X : ndarray of shape (n_samples, n_features)
+    n_components : int
+    init : {"kmeans", "k-means++", "random", "random_from_data", "lecture"}
+        ``"kmeans"``: responsibilities from one K-means fit (k-means++ seeded).
+        ``"random"``: uniform random responsibilities, normalised per row.
+        ``"k-means++"``, ``"random_from_data"``, ``"lecture"``: means from that
+        seeding (the lecture's is data mean + 0.01 · std · noise), equal weights,
+        and every component with the covariance of the whole data.
+    sample_weight : ndarray of shape (n_samples,), optional
+    random_state : int, RandomState or None
+    chunk_size : int
+
+    Returns
+    -------
+    MixtureParams
+    """
+    rng = check_random_state(random_state)
+    if init == "kmeans":
+        from .estimators.kmeans import KMeans
+
+        labels = (
+            KMeans(n_components, n_init=1, random_state=rng, chunk_size=chunk_size)
+            .fit(X, sample_weight=sample_weight)
+            .labels_
+        )
+        return params_from_labels(
+            family, X, labels, n_components, sample_weight=sample_weight, chunk_size=chunk_size
+        )
+    if init == "random":
+        resp = rng.uniform(size=(X.shape[0], n_components))
+        resp /= resp.sum(axis=1, keepdims=True)
+        return params_from_resp(family, X, resp, sample_weight=sample_weight, chunk_size=chunk_size)
+    seeders = {
+        "k-means++": kmeans_plusplus,
+        "random_from_data": random_from_data,
+        "lecture": lecture_means,
+    }
+    if init not in seeders:
+        raise ValueError(f"init_params must be one of {list(MIXTURE_INITS)}, got {init!r}.")
+    means = seeders[init](X, n_components, sample_weight=sample_weight, random_state=rng)
+    return params_from_means(family, X, means, sample_weight=sample_weight)

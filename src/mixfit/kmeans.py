@@ -1,0 +1,410 @@
+"""The hard-assignment engine: Lloyd's algorithm over additive statistics.
+
+Pure functions on arrays that already went through :mod:`mixfit._validation`
+(2-D, finite, float32 or float64, weights float64 or None). Rows are processed in
+chunks so that memory beyond the data is ``O(chunk_size × n_clusters)``.
+
+The E-step of K-means is :func:`assign` (nearest centre by GEMM); its sufficient
+statistics are :class:`KMeansStats` (weighted counts, weighted sums, inertia),
+which add over chunks; the M-step is ``sums / counts``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import sparse
+
+from mixfit._validation import DEFAULT_CHUNK_SIZE, check_chunk_size, row_chunks
+
+__all__ = [
+    "KMeansResult",
+    "KMeansStats",
+    "assign",
+    "kmeans_stats",
+    "lloyd",
+    "squared_distances",
+]
+
+
+def _shifted(X_chunk, shift):
+    """Subtract ``shift`` (or nothing) from a chunk, staying in the chunk's dtype."""
+    if shift is None:
+        return X_chunk
+    return X_chunk - shift.astype(X_chunk.dtype, copy=False)
+
+
+def _shifted_centers(centers, shift, dtype):
+    # Centres are shifted in float64 and only then rounded to the working dtype,
+    # so float32 centres far from the origin keep their digits.
+    if shift is None:
+        return np.asarray(centers, dtype=dtype)
+    return (np.asarray(centers, dtype=np.float64) - shift).astype(dtype)
+
+
+def _row_sq_norms(X_chunk):
+    """Squared Euclidean norm of each row, in the chunk's dtype."""
+    return np.einsum("ij,ij->i", X_chunk, X_chunk)
+
+
+def squared_distances(X, centers, *, chunk_size, shift=None):
+    """Squared Euclidean distances from every row to every centre.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float32 or float64
+    centers : ndarray of shape (n_clusters, n_features)
+    chunk_size : int
+        Rows per GEMM block.
+    shift : ndarray of shape (n_features,) or None
+        A point subtracted from rows and centres before the GEMM (distances do
+        not change, but the cancellation in ``‖x‖² − 2x·c + ‖c‖²`` shrinks when
+        the shift is close to the data mean).
+
+    Returns
+    -------
+    sq_dist : ndarray of shape (n_samples, n_clusters), X's dtype
+        Non-negative (rounding can make the formula negative; those are clamped).
+    """
+    dtype = X.dtype
+    C = _shifted_centers(centers, shift, dtype)
+    c_sq = _row_sq_norms(C)
+    out = np.empty((X.shape[0], C.shape[0]), dtype=dtype)
+    for sl in row_chunks(X.shape[0], chunk_size):
+        Xc = _shifted(X[sl], shift)
+        block = out[sl]
+        np.matmul(Xc, C.T, out=block)
+        block *= -2
+        block += c_sq
+        block += _row_sq_norms(Xc)[:, None]
+        np.maximum(block, 0, out=block)
+    return out
+
+
+def _assign_chunk(Xc, C_neg2, c_sq, xx):
+    """Nearest centre for one (already shifted) chunk.
+
+    ``C_neg2`` is ``-2 * centres`` so that one GEMM plus one broadcast add gives
+    ``‖c‖² − 2x·c``; ``‖x‖²`` is constant along a row, so it is only added to the
+    winning entry.
+    """
+    partial = Xc @ C_neg2.T
+    partial += c_sq
+    labels = np.argmin(partial, axis=1)
+    best = np.take_along_axis(partial, labels[:, None], axis=1)[:, 0]
+    min_sq = best.astype(np.float64) + xx
+    np.maximum(min_sq, 0.0, out=min_sq)
+    return labels.astype(np.int64, copy=False), min_sq
+
+
+def assign(X, centers, *, chunk_size, x_squared_norms=None, shift=None):
+    """Label each row with its nearest centre (the K-means E-step).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float32 or float64
+    centers : ndarray of shape (n_clusters, n_features)
+        Cast to X's dtype: the GEMM runs in X's dtype.
+    chunk_size : int
+        Rows per GEMM block.
+    x_squared_norms : ndarray of shape (n_samples,) or None
+        Precomputed ``‖x − shift‖²`` (saves one pass per call inside a loop).
+    shift : ndarray of shape (n_features,) or None
+        See :func:`squared_distances`.
+
+    Returns
+    -------
+    labels : ndarray of shape (n_samples,), int64
+        Index of the nearest centre (the lowest index on ties).
+    min_sq_dist : ndarray of shape (n_samples,), float64
+        Squared distance to that centre, clamped at 0.
+    """
+    n_samples = X.shape[0]
+    labels = np.empty(n_samples, dtype=np.int64)
+    min_sq_dist = np.empty(n_samples, dtype=np.float64)
+    for sl, lab, dist in _iter_assign(X, centers, chunk_size, x_squared_norms, shift):
+        labels[sl] = lab
+        min_sq_dist[sl] = dist
+    return labels, min_sq_dist
+
+
+def _iter_assign(X, centers, chunk_size, x_squared_norms, shift):
+    """Yield ``(slice, labels, min_sq_dist)`` per chunk (shared by assign and lloyd)."""
+    C = _shifted_centers(centers, shift, X.dtype)
+    C_neg2 = -2 * C
+    c_sq = _row_sq_norms(C)
+    for sl in row_chunks(X.shape[0], chunk_size):
+        Xc = _shifted(X[sl], shift)
+        xx = _row_sq_norms(Xc) if x_squared_norms is None else x_squared_norms[sl]
+        labels, min_sq = _assign_chunk(Xc, C_neg2, c_sq, xx)
+        yield sl, labels, min_sq
+
+
+@dataclass(frozen=True, eq=False)
+class KMeansStats:
+    """Sufficient statistics of a hard assignment; additive over disjoint row sets.
+
+    Attributes
+    ----------
+    counts : ndarray of shape (n_clusters,), float64
+        Total sample weight per cluster.
+    sums : ndarray of shape (n_clusters, n_features), float64
+        Weighted sum of the rows per cluster.
+    inertia : float
+        Weighted sum of squared distances to the assigned centres.
+    """
+
+    counts: np.ndarray
+    sums: np.ndarray
+    inertia: float
+
+    @classmethod
+    def zeros(cls, n_clusters, n_features):
+        """The statistics of no rows (the identity of ``+``)."""
+        return cls(np.zeros(n_clusters), np.zeros((n_clusters, n_features)), 0.0)
+
+    def __add__(self, other):
+        if not isinstance(other, KMeansStats):
+            return NotImplemented
+        if self.sums.shape != other.sums.shape:
+            raise ValueError(
+                f"Cannot add KMeansStats of shapes {self.sums.shape} and "
+                f"{other.sums.shape}: both must come from the same n_clusters and "
+                "n_features."
+            )
+        return KMeansStats(
+            self.counts + other.counts,
+            self.sums + other.sums,
+            float(self.inertia) + float(other.inertia),
+        )
+
+
+def kmeans_stats(X, labels, min_sq_dist, n_clusters, sample_weight=None):
+    """Statistics of a block of rows with given labels.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    labels : ndarray of shape (n_samples,), int
+        Cluster of each row, in ``[0, n_clusters)``.
+    min_sq_dist : ndarray of shape (n_samples,)
+        Squared distance of each row to its centre (for the inertia).
+    n_clusters : int
+    sample_weight : ndarray of shape (n_samples,) or None
+
+    Returns
+    -------
+    stats : KMeansStats
+    """
+    n_samples = X.shape[0]
+    weight = np.ones(n_samples) if sample_weight is None else sample_weight
+    counts = np.bincount(labels, weights=weight, minlength=n_clusters)
+    # A (n_clusters, n_samples) one-hot matrix with the weights as values, in CSC
+    # form: one entry per column, so it is built without sorting, and its product
+    # with X is a single O(n_samples × n_features) pass accumulating in float64.
+    one_hot = sparse.csc_array(
+        (weight, labels, np.arange(n_samples + 1)), shape=(n_clusters, n_samples)
+    )
+    sums = np.asarray(one_hot @ X, dtype=np.float64)
+    inertia = float(np.dot(weight, min_sq_dist))
+    return KMeansStats(counts, sums, inertia)
+
+
+@dataclass(frozen=True, eq=False)
+class KMeansResult:
+    """Outcome of :func:`lloyd`.
+
+    Attributes
+    ----------
+    centers : ndarray of shape (n_clusters, n_features), X's dtype
+    labels : ndarray of shape (n_samples,), int64
+        Nearest of ``centers`` for each row (computed from the returned centres).
+    inertia : float
+        Weighted sum of squared distances to ``centers``.
+    n_iter : int
+        Number of iterations run (E-steps in the loop).
+    inertia_history : list of float
+        Objective at each iteration, for the centres *before* that iteration's update.
+    converged : bool
+        False when the loop stopped at ``max_iter``.
+    """
+
+    centers: np.ndarray
+    labels: np.ndarray
+    inertia: float
+    n_iter: int
+    inertia_history: list = field(default_factory=list)
+    converged: bool = False
+
+
+def _e_step(X, centers, sample_weight, chunk_size, x_squared_norms, shift):
+    """Assign all rows and fold their statistics chunk by chunk."""
+    n_clusters, n_features = centers.shape
+    labels = np.empty(X.shape[0], dtype=np.int64)
+    min_sq_dist = np.empty(X.shape[0], dtype=np.float64)
+    stats = KMeansStats.zeros(n_clusters, n_features)
+    for sl, lab, dist in _iter_assign(X, centers, chunk_size, x_squared_norms, shift):
+        labels[sl] = lab
+        min_sq_dist[sl] = dist
+        w = None if sample_weight is None else sample_weight[sl]
+        stats = stats + kmeans_stats(X[sl], lab, dist, n_clusters, w)
+    return labels, min_sq_dist, stats
+
+
+def _far_points(X, labels, min_sq_dist, centers, sample_weight, n_wanted):
+    """Up to ``n_wanted`` rows of distinct values, farthest from their centres first.
+
+    Only rows with positive weight that do not sit on their centre qualify: a
+    zero-weight row is not part of the data, and a row equal to its centre would
+    only duplicate that centre. The ranking uses the *unweighted* distance so that
+    a row of weight 2 ranks exactly like two copies of the row.
+    """
+    eligible = min_sq_dist > 0
+    if sample_weight is not None:
+        eligible &= sample_weight > 0
+    candidates = np.flatnonzero(eligible)
+    # Stable sort: ties go to the earlier row, so the choice is reproducible.
+    candidates = candidates[np.argsort(-min_sq_dist[candidates], kind="stable")]
+    chosen = []
+    while len(chosen) < n_wanted and candidates.size:
+        row = candidates[0]
+        # The GEMM formula can leave a rounding residue instead of an exact 0, so
+        # "on its centre" is decided by comparing the values themselves.
+        if not np.array_equal(X[row], centers[labels[row]]):
+            chosen.append(row)
+        # Copies of a chosen row would give two identical centres, one of them dead.
+        candidates = candidates[~_rows_equal_to(X, candidates, X[row])]
+    return chosen
+
+
+def _rows_equal_to(X, rows, value, block=DEFAULT_CHUNK_SIZE):
+    """Mask over ``rows``: whether ``X[rows[i]]`` equals ``value`` (blockwise gather)."""
+    mask = np.empty(rows.size, dtype=bool)
+    for sl in row_chunks(rows.size, block):
+        mask[sl] = np.all(X[rows[sl]] == value, axis=1)
+    return mask
+
+
+def _m_step(X, stats, centers, labels, min_sq_dist, sample_weight):
+    """New centres: weighted means, with empty clusters moved to far points.
+
+    A cluster without weight keeps no information, so it is re-seeded at a row
+    far from its current centre. This never raises the objective: the other
+    centres are the means of the same assignment, and the empty cluster
+    contributed nothing to it. When no eligible row is left (every row already
+    sits on a centre) the empty centre stays where it was; it is finite.
+    """
+    nonempty = stats.counts > 0
+    new = np.array(centers, dtype=np.float64)
+    new[nonempty] = stats.sums[nonempty] / stats.counts[nonempty, None]
+    empty = np.flatnonzero(~nonempty)
+    if empty.size:
+        far = _far_points(
+            X, labels, min_sq_dist, centers, sample_weight, empty.size
+        )
+        for cluster, row in zip(empty, far):
+            new[cluster] = X[row]
+    return new.astype(X.dtype)
+
+
+def _same_labels(labels, previous, positive):
+    """Whether the assignment of the rows that carry weight is unchanged."""
+    if previous is None:
+        return False
+    if positive is None:
+        return np.array_equal(labels, previous)
+    return not np.any((labels != previous) & positive)
+
+
+def lloyd(
+    X,
+    centers_init,
+    *,
+    sample_weight=None,
+    max_iter=300,
+    tol=1e-4,
+    chunk_size=None,
+    callback=None,
+    shift=None,
+):
+    """Lloyd's algorithm from given initial centres.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float32 or float64
+        Validated data (finite, 2-D).
+    centers_init : ndarray of shape (n_clusters, n_features)
+    sample_weight : ndarray of shape (n_samples,), float64, or None
+        Non-negative weights (a weight-``w`` row counts as ``w`` copies).
+    max_iter : int
+        Maximum number of iterations.
+    tol : float
+        Stop when the relative decrease of the objective,
+        ``(previous − current) / current``, falls below ``tol``.
+        The loop also stops as soon as the assignment stops changing.
+    chunk_size : int or None
+        Rows per block (None: :data:`mixfit._validation.DEFAULT_CHUNK_SIZE`).
+    callback : callable or None
+        ``callback(iteration, centers, inertia)`` after each E-step (iterations
+        count from 1), with the centres the inertia was measured for.
+    shift : ndarray of shape (n_features,) or None
+        Subtracted before the distance GEMMs (pass the data mean for float32
+        data far from the origin). Pass the same shift to :func:`assign` to
+        reproduce the returned labels bit for bit.
+
+    Returns
+    -------
+    result : KMeansResult
+    """
+    chunk_size = check_chunk_size(chunk_size)
+    dtype = X.dtype
+    centers = np.asarray(centers_init, dtype=dtype).copy()
+    x_squared_norms = np.empty(X.shape[0], dtype=dtype)
+    for sl in row_chunks(X.shape[0], chunk_size):
+        x_squared_norms[sl] = _row_sq_norms(_shifted(X[sl], shift))
+    positive = None
+    if sample_weight is not None and not np.all(sample_weight > 0):
+        positive = sample_weight > 0
+
+    history = []
+    previous_labels = None
+    converged = False
+    final = None  # (labels, inertia) when the last E-step used the returned centres
+    for iteration in range(max_iter):
+        labels, min_sq_dist, stats = _e_step(
+            X, centers, sample_weight, chunk_size, x_squared_norms, shift
+        )
+        history.append(stats.inertia)
+        if callback is not None:
+            callback(iteration + 1, centers, stats.inertia)
+        if _same_labels(labels, previous_labels, positive):
+            # The means of an unchanged assignment are the current centres.
+            converged = True
+            final = (labels, stats.inertia)
+            break
+        centers = _m_step(X, stats, centers, labels, min_sq_dist, sample_weight)
+        previous_labels = labels
+        if iteration > 0:
+            # (previous − current) / current < tol, multiplied out: the objective
+            # can reach exactly 0, and a division would then overflow.
+            if history[-2] - history[-1] < tol * history[-1]:
+                converged = True
+                break
+
+    if final is None:
+        # The loop ended after an update: label with the centres actually returned,
+        # so that fit_predict(X) equals fit(X).predict(X).
+        labels, min_sq_dist = assign(
+            X, centers, chunk_size=chunk_size, x_squared_norms=x_squared_norms, shift=shift
+        )
+        weight = np.ones(X.shape[0]) if sample_weight is None else sample_weight
+        final = (labels, float(np.dot(weight, min_sq_dist)))
+    return KMeansResult(
+        centers=centers,
+        labels=final[0],
+        inertia=final[1],
+        n_iter=len(history),
+        inertia_history=history,
+        converged=converged,
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -281,11 +282,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         if "precisions" in user_init:
             components = family.params_from_precisions(means, user_init["precisions"], X.dtype)
         elif "means" in user_init:
-            components = type(components)(
-                np.asarray(means, dtype=X.dtype),
-                components.covariances,
-                components.precisions_cholesky,
-            )
+            components = dataclasses.replace(components, means=np.asarray(means, dtype=X.dtype))
         return em.MixtureParams(np.asarray(weights, dtype=X.dtype), components)
 
     def _iteration_callback(self):

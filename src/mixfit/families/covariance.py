@@ -251,7 +251,28 @@ class Tied(Full):
         return covariances
 
 
-class Diag(CovarianceStructure):
+class _Variances(CovarianceStructure):
+    """Structures whose covariances are variances (diag, spherical): ``P = 1/sqrt(var)``."""
+
+    def precisions_cholesky(self, covariances, dtype):
+        positive = (covariances > 0).reshape(covariances.shape[0], -1).all(axis=1)
+        bad = np.flatnonzero(~positive)
+        if bad.size:
+            raise CollapsedComponentError(_collapse_message(f"component {bad[0]}", dtype))
+        return (1.0 / np.sqrt(covariances)).astype(dtype, copy=False)
+
+    def precisions_cholesky_from_precisions(self, precisions):
+        if not (precisions > 0).all():
+            raise ValueError(
+                f"precisions_init for {self.name!r} covariances must be positive numbers."
+            )
+        return np.sqrt(precisions)
+
+    def covariances_from_precisions_cholesky(self, precisions_chol):
+        return 1.0 / precisions_chol**2
+
+
+class Diag(_Variances):
     name = "diag"
 
     def scatter_shape(self, n_components, n_features):
@@ -271,22 +292,6 @@ class Diag(CovarianceStructure):
     def covariances(self, scatter, counts, reg_covar, n_features):
         return scatter / counts[:, None] + reg_covar
 
-    def precisions_cholesky(self, covariances, dtype):
-        bad = np.flatnonzero(~(covariances > 0).all(axis=1))
-        if bad.size:
-            raise CollapsedComponentError(_collapse_message(f"component {bad[0]}", dtype))
-        return (1.0 / np.sqrt(covariances)).astype(dtype, copy=False)
-
-    def precisions_cholesky_from_precisions(self, precisions):
-        if not (precisions > 0).all():
-            raise ValueError(
-                f"precisions_init for {self.name!r} covariances must be positive numbers."
-            )
-        return np.sqrt(precisions)
-
-    def covariances_from_precisions_cholesky(self, precisions_chol):
-        return 1.0 / precisions_chol**2
-
     def log_det_and_mahalanobis(self, X, means, precisions_chol):
         maha = _squared_distances(X, means, scale=precisions_chol)
         return np.log(precisions_chol).sum(axis=1), maha
@@ -298,7 +303,7 @@ class Diag(CovarianceStructure):
         return np.diag(covariances[k])
 
 
-class Spherical(CovarianceStructure):
+class Spherical(_Variances):
     name = "spherical"
 
     def scatter_shape(self, n_components, n_features):
@@ -313,22 +318,6 @@ class Spherical(CovarianceStructure):
     def covariances(self, scatter, counts, reg_covar, n_features):
         # The mean over features of the diagonal variances, as scikit-learn.
         return scatter / (counts * n_features) + reg_covar
-
-    def precisions_cholesky(self, covariances, dtype):
-        bad = np.flatnonzero(~(covariances > 0))
-        if bad.size:
-            raise CollapsedComponentError(_collapse_message(f"component {bad[0]}", dtype))
-        return (1.0 / np.sqrt(covariances)).astype(dtype, copy=False)
-
-    def precisions_cholesky_from_precisions(self, precisions):
-        if not (precisions > 0).all():
-            raise ValueError(
-                f"precisions_init for {self.name!r} covariances must be positive numbers."
-            )
-        return np.sqrt(precisions)
-
-    def covariances_from_precisions_cholesky(self, precisions_chol):
-        return 1.0 / precisions_chol**2
 
     def log_det_and_mahalanobis(self, X, means, precisions_chol):
         maha = _squared_distances(X, means) * precisions_chol**2

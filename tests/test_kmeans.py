@@ -433,3 +433,13 @@ def test_empty_cluster_from_a_far_centre_is_reseeded_by_the_estimator():
     model = KMeans(3, init=init).fit(X)
     assert np.bincount(model.labels_, minlength=3).min() > 0
     assert np.abs(model.cluster_centers_).max() < 100
+
+
+def test_estimator_callback_sees_each_iteration_of_the_run():
+    X = _blobs(5, centers=3, std=1.0)
+    seen = []
+    km = KMeans(3, random_state=0, callback=lambda i, c, j: seen.append((i, j))).fit(X)
+    assert [i for i, _ in seen] == list(range(1, km.n_iter_ + 1))
+    assert [j for _, j in seen] == km.inertia_history_
+    with pytest.raises(TypeError, match="callback must be callable"):
+        KMeans(3, callback="print").fit(X)

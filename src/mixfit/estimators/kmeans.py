@@ -57,6 +57,9 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
     chunk_size : int or None, default=None
         Rows per block in the distance computations (None: 4096). Memory beyond
         the data is about ``chunk_size × n_clusters`` numbers.
+    callback : callable or None, default=None
+        ``callback(iteration, centers, inertia)`` after every assignment step of
+        every run (iterations count from 1; ``inertia`` belongs to ``centers``).
 
     Attributes
     ----------
@@ -96,6 +99,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         tol=1e-4,
         random_state=None,
         chunk_size=None,
+        callback=None,
     ):
         self.n_clusters = n_clusters
         self.init = init
@@ -104,6 +108,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         self.tol = tol
         self.random_state = random_state
         self.chunk_size = chunk_size
+        self.callback = callback
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -119,6 +124,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         check_positive_int(self.max_iter, "max_iter")
         check_nonnegative_float(self.tol, "tol")
         check_chunk_size(self.chunk_size)
+        if self.callback is not None and not callable(self.callback):
+            raise TypeError(f"callback must be callable, got {type(self.callback).__name__}.")
         if isinstance(self.init, str) and self.init not in _INITS:
             raise ValueError(
                 f"init must be one of {sorted(_INITS)} or an array of shape "
@@ -183,6 +190,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
                 max_iter=self.max_iter,
                 tol=self.tol,
                 chunk_size=chunk_size,
+                callback=self.callback,
                 shift=self._shift,
             )
             if best is None or (

@@ -1,0 +1,21 @@
+"""Data sets: synthetic Gaussian mixtures (the lecture's generator) and MNIST.
+
+* **Synthetic mixtures** — :func:`make_mixture` draws labelled samples from any
+  Gaussian mixture; :func:`lecture_data` fixes the lecture's settings
+  (:data:`LECTURE_MEANS`, 1000 points, three equally likely components).
+* **IDX files** — :func:`read_idx` and :func:`write_idx` handle the whole IDX
+  format (every type code, any rank, gzipped or raw); :func:`load_mnist` reads
+  the four original MNIST files from a folder.
+"""
+
+from .idx import load_mnist, read_idx, write_idx
+from .synthetic import LECTURE_MEANS, lecture_data, make_mixture
+
+__all__ = [
+    "LECTURE_MEANS",
+    "lecture_data",
+    "load_mnist",
+    "make_mixture",
+    "read_idx",
+    "write_idx",
+]

@@ -1,0 +1,309 @@
+"""Static figures: clusters, posteriors, the log-likelihood curve, ellipses, the centre gallery."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from sklearn.utils import check_array
+from sklearn.utils.validation import check_is_fitted
+
+from .._validation import check_positive_int
+from ..families import GaussianFamily
+from ._common import (
+    _Plane,
+    _check_centres,
+    _check_points,
+    _check_resp,
+    _component_colours,
+    _component_entries,
+    _draw_crosses,
+    _draw_ellipses,
+    _label_axes,
+    _legend_outside,
+    _new_axes,
+    _posterior_colours,
+    _scatter,
+)
+
+
+
+def plot_clusters(X, labels, centers=None, *, title=None, ax=None):
+    """Samples coloured by cluster, with the centres as black-and-white crosses.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        With more than two features, the first two are drawn.
+    labels : array-like of shape (n_samples,)
+        Cluster of each sample (any sortable values; one colour per distinct value).
+    centers : array-like of shape (n_centers, n_features), optional
+    title : str, optional
+    ax : matplotlib.axes.Axes, optional
+        Draw here instead of on a new figure.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        One legend entry per cluster, then one for the centres, right of the axes.
+    """
+    X = _check_points(X)
+    labels = np.asarray(labels)
+    if labels.shape != (X.shape[0],):
+        raise ValueError(
+            f"labels must have shape ({X.shape[0]},), one per row of X, got {labels.shape}."
+        )
+    plane = _Plane.first_two(X.shape[1])
+    names, codes = np.unique(labels, return_inverse=True)
+    colours = _component_colours(len(names))
+    fig, ax = _new_axes(ax)
+    points = plane.points(X)
+    entries = []
+    for code, name in enumerate(names):
+        handle = _scatter(ax, points[codes == code], colours[code][None, :])
+        entries.append((handle, f"cluster {name}"))
+    if centers is not None:
+        centers = _check_centres(centers, X.shape[1], "centers")
+        entries.append(_draw_crosses(ax, plane.points(centers), "centres"))
+    _label_axes(ax, plane, title)
+    _legend_outside(ax, entries)
+    return fig
+
+
+def plot_posteriors(X, resp, means=None, *, title=None, ax=None):
+    """Samples coloured by their posteriors, with the means as crosses.
+
+    A sample's colour is ``resp @ colours``: for K ≤ 3 components the
+    responsibilities padded to three columns, read as RGB (a point red for
+    component 0, green for 1, blue for 2, and mixed in between); for larger K
+    the responsibility-weighted blend of a palette.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        With more than two features, the first two are drawn.
+    resp : array-like of shape (n_samples, n_components)
+        Posteriors ``q(h=k | x)``: rows in [0, 1] summing to 1.
+    means : array-like of shape (n_components, n_features), optional
+    title : str, optional
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    X = _check_points(X)
+    resp = _check_resp(resp, X.shape[0])
+    plane = _Plane.first_two(X.shape[1])
+    fig, ax = _new_axes(ax)
+    _scatter(ax, plane.points(X), _posterior_colours(resp))
+    entries = _component_entries(_component_colours(resp.shape[1]))
+    if means is not None:
+        means = _check_centres(means, X.shape[1], "means")
+        entries.append(_draw_crosses(ax, plane.points(means), "means"))
+    _label_axes(ax, plane, title)
+    _legend_outside(ax, entries)
+    return fig
+
+
+def plot_loglik(history, *, objective=None, ax=None):
+    """Log-likelihood and/or K-means objective per iteration (numbered from 1).
+
+    Parameters
+    ----------
+    history : array-like of shape (n_iter,) or None
+        Log-likelihood per iteration, e.g. ``GaussianMixture.lower_bounds_``
+        (the mean per-sample log-likelihood).
+    objective : array-like of shape (n_iter,), optional
+        An objective to minimise per iteration, e.g. ``KMeans.inertia_history_``.
+        Alone it is drawn on ``ax``; with ``history`` on a twin y-axis at the right.
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    series = []
+    if history is not None:
+        series.append((_check_history(history, "history"), "log-likelihood", "C0"))
+    if objective is not None:
+        series.append((_check_history(objective, "objective"), "objective (inertia)", "C1"))
+    if not series:
+        raise ValueError(
+            "nothing to plot: pass a log-likelihood history, objective=, or both "
+            "(e.g. plot_loglik(None, objective=kmeans.inertia_history_))."
+        )
+    fig, ax = _new_axes(ax)
+    lines = []
+    for position, (values, label, colour) in enumerate(series):
+        target = ax if position == 0 else ax.twinx()
+        (line,) = target.plot(np.arange(1, values.size + 1), values, marker="o",
+                              markersize=3, color=colour, label=label)
+        target.set_ylabel(label, color=colour)
+        lines.append(line)
+    ax.set_xlabel("iteration")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if len(lines) > 1:
+        ax.legend(lines, [line.get_label() for line in lines], loc="center right")
+    return fig
+
+
+def _check_history(values, name):
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 1 or values.size == 0 or not np.isfinite(values).all():
+        raise ValueError(
+            f"{name} must be a non-empty 1-D sequence of finite numbers (one per "
+            f"iteration), got shape {values.shape}."
+        )
+    return values
+
+
+def plot_ellipses(model, X=None, *, ax=None):
+    """The 1σ and 2σ ellipses of each component of a fitted Gaussian mixture.
+
+    Each ellipse comes from the eigen-decomposition of the component's 2 × 2
+    covariance: its axes lie along the eigenvectors, with half-lengths of 1 and
+    2 square roots of the eigenvalues (solid and dashed). With more than two
+    features the first two coordinates are drawn, with the *marginal*
+    covariance of those two (the top-left 2 × 2 block), which is the exact
+    distribution of those coordinates under each component.
+
+    Parameters
+    ----------
+    model : fitted GaussianMixture
+        Any covariance type (identity, spherical, diag, tied, full).
+    X : array-like of shape (n_samples, n_features), optional
+        Drawn under the ellipses, coloured by ``model.predict(X)``.
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        Two :class:`~matplotlib.patches.Ellipse` patches per component.
+    """
+    if not hasattr(model, "covariance_type"):
+        raise TypeError(
+            f"plot_ellipses needs a Gaussian mixture (with covariance_type, means_ and "
+            f"covariances_), got {type(model).__name__}."
+        )
+    check_is_fitted(model, ["means_", "covariances_"])
+    means = np.asarray(model.means_, dtype=np.float64)
+    n_components, n_features = means.shape
+    if n_features < 2:
+        raise ValueError("plot_ellipses needs at least 2 features; the model has 1.")
+    structure = GaussianFamily(model.covariance_type).structure
+    plane = _Plane.first_two(n_features)
+    covariances = [
+        plane.covariance(structure.component_covariance(model.covariances_, k, n_features))
+        for k in range(n_components)
+    ]
+    colours = _component_colours(n_components)
+    fig, ax = _new_axes(ax)
+    if X is not None:
+        X = _check_points(X)
+        _scatter(ax, plane.points(X), colours[model.predict(X)], alpha=0.6)
+    inner = _draw_ellipses(ax, plane.points(means), covariances, colours)
+    entries = [(patch, f"component {k}") for k, patch in enumerate(inner)]
+    entries.append(_draw_crosses(ax, plane.points(means), "means"))
+    # Equal units on both axes, or the ellipses' shapes and angles would lie.
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.autoscale_view()
+    _label_axes(ax, plane)
+    _legend_outside(ax, entries)
+    return fig
+
+
+def plot_centers(means, X=None, resp=None, *, top=5, image_shape=(28, 28)):
+    """The gallery of centres as images, each beside its most confident members.
+
+    Row k shows centre k as a grey image, then (when ``X`` and ``resp`` are
+    given) the ``top`` samples with the highest ``resp[:, k]``, most confident
+    first, each labelled with that posterior. Each image is scaled to its own
+    grey range.
+
+    Parameters
+    ----------
+    means : array-like of shape (n_components, n_features)
+        ``n_features`` must equal the number of pixels of ``image_shape``.
+    X : array-like of shape (n_samples, n_features), optional
+    resp : array-like of shape (n_samples, n_components), optional
+        Posteriors of ``X`` (e.g. ``model.predict_proba(X)``); pass it with ``X``.
+    top : int, default=5
+        Members shown per centre (fewer when ``X`` has fewer rows).
+    image_shape : tuple of two ints, default=(28, 28)
+        (height, width) of one image.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        ``n_components`` rows of ``1 + top`` image axes (1 without ``X``).
+    """
+    from matplotlib.figure import Figure
+
+    means = check_array(means, dtype=np.float64, input_name="means")
+    n_components, n_features = means.shape
+    image_shape = _check_image_shape(image_shape, n_features)
+    top = check_positive_int(top, "top", minimum=0)
+    if (X is None) != (resp is None):
+        raise ValueError(
+            "pass both X and resp (to show each centre's most confident members) "
+            "or neither (to show the centres alone)."
+        )
+    n_members = 0
+    if X is not None:
+        # Not check_array: a float copy of, say, MNIST would cost hundreds of MB
+        # to show a few rows; only the rows drawn are converted.
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != n_features or X.dtype.kind not in "biuf":
+            raise ValueError(
+                f"X must be a numeric array of shape (n_samples, {n_features}), like "
+                f"the means; got shape {X.shape} and dtype {X.dtype}."
+            )
+        resp = _check_resp(resp, X.shape[0])
+        if resp.shape[1] != n_components:
+            raise ValueError(
+                f"resp has {resp.shape[1]} columns but there are {n_components} "
+                "means; pass the posteriors of the model the means come from."
+            )
+        n_members = min(top, X.shape[0])
+
+    n_columns = 1 + n_members
+    fig = Figure(figsize=(1.3 * n_columns + 0.6, 1.3 * n_components + 0.3),
+                 layout="constrained")
+    axes = fig.subplots(n_components, n_columns, squeeze=False)
+    for k in range(n_components):
+        axes[k, 0].imshow(means[k].reshape(image_shape), cmap="gray")
+        axes[k, 0].set_ylabel(f"centre {k}")
+        if n_members:
+            # Stable sort: equal posteriors keep row order, so the gallery is reproducible.
+            members = np.argsort(-resp[:, k], kind="stable")[:n_members]
+            for column, row in enumerate(members, start=1):
+                axes[k, column].imshow(
+                    np.asarray(X[row], dtype=np.float64).reshape(image_shape), cmap="gray"
+                )
+                axes[k, column].set_xlabel(f"q={resp[row, k]:.2f}", fontsize=7)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    return fig
+
+
+def _check_image_shape(image_shape, n_features):
+    try:
+        shape = tuple(int(side) for side in image_shape)
+    except (TypeError, ValueError):
+        shape = None
+    if shape is None or len(shape) != 2 or min(shape) < 1:
+        raise ValueError(f"image_shape must be (height, width), got {image_shape!r}.")
+    if shape[0] * shape[1] != n_features:
+        side = math.isqrt(n_features)
+        hint = f" (e.g. image_shape=({side}, {side}))" if side * side == n_features else ""
+        raise ValueError(
+            f"image_shape {shape} holds {shape[0] * shape[1]} pixels but the means "
+            f"have {n_features} features; pass the shape of one image{hint}."
+        )
+    return shape
+
+

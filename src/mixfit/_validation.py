@@ -117,3 +117,132 @@ def check_n_samples_at_least(X, n_components, name="n_components", sample_weight
             f"n_samples = {n}{' with positive weight' if sample_weight is not None else ''}; "
             f"pass more data or reduce {name}."
         )
+
+
+def _describe_columns(columns, limit=8):
+    shown = ", ".join(str(c) for c in columns[:limit])
+    return shown + (f" and {len(columns) - limit} more" if len(columns) > limit else "")
+
+
+def check_finite(X, name="X"):
+    """Raise a ValueError that counts NaN and infinite values and names their columns."""
+    finite = np.isfinite(X)
+    if finite.all():
+        return
+    n_nan = int(np.isnan(X).sum())
+    n_inf = int((~finite).sum()) - n_nan
+    columns = np.flatnonzero(~finite.all(axis=0)).tolist()
+    parts = [f"{n_nan} NaN"] if n_nan else []
+    if n_inf:
+        parts.append(f"{n_inf} infinite (inf)")
+    raise ValueError(
+        f"{name} contains {' and '.join(parts)} value(s), in column(s) "
+        f"{_describe_columns(columns)}; mixfit needs finite numbers: drop those rows or "
+        "impute them (e.g. with sklearn.impute.SimpleImputer) before fitting."
+    )
+
+
+def check_data(estimator, X, *, reset, ensure_min_samples=1):
+    """Validate a data matrix for an estimator (``validate_data`` plus clearer errors).
+
+    Parameters
+    ----------
+    estimator : BaseEstimator
+        Receives ``n_features_in_`` (and ``feature_names_in_``) when ``reset``.
+    X : array-like of shape (n_samples, n_features)
+    reset : bool
+        True in ``fit``; False when the estimator checks new data against what it saw.
+    ensure_min_samples : int
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features), float32 or float64
+        float32 stays float32; other numeric input becomes float64.
+    """
+    from sklearn.utils.validation import validate_data
+
+    _check_ndim(X)
+    try:
+        X = validate_data(
+            estimator,
+            X,
+            dtype=[np.float64, np.float32],
+            ensure_all_finite=False,
+            ensure_min_samples=ensure_min_samples,
+            reset=reset,
+        )
+    except ValueError as error:
+        if "could not convert" not in str(error):
+            raise
+        raise ValueError(
+            f"X must be numeric, but {_first_non_numeric(X)}; encode or drop the "
+            "non-numeric columns first."
+        ) from None
+    check_finite(X)
+    return X
+
+
+def _check_ndim(X):
+    """Refuse anything but a 2-D table with a one-line message (not the whole array)."""
+    shape = getattr(X, "shape", None)
+    if shape is None and isinstance(X, (list, tuple)):
+        try:
+            shape = np.shape(X)
+        except ValueError:  # ragged nested lists: let validate_data explain
+            return
+    if shape is None or len(shape) == 2:
+        return  # other array-likes are left to validate_data
+    hint = (
+        "Reshape your data with X.reshape(-1, 1) for a single feature, or "
+        "X.reshape(1, -1) for a single sample"
+        if len(shape) < 2
+        else "flatten each sample into one row, e.g. X.reshape(len(X), -1)"
+    )
+    raise ValueError(
+        f"X must be a 2-D array of shape (n_samples, n_features), got {len(shape)}-D "
+        f"input of shape {tuple(shape)}; {hint}."
+    )
+
+
+def _first_non_numeric(X):
+    """Where the first value that is not a number sits, for the error message."""
+    array = np.asarray(X, dtype=object)
+    if array.ndim == 2:
+        for (row, column), value in np.ndenumerate(array):
+            try:
+                float(value)
+            except (TypeError, ValueError):
+                return f"row {row}, column {column} holds {value!r}"
+    return "some values are not numbers"
+
+
+#: Data whose largest magnitude lies outside [2**-MAX_EXPONENT, 2**MAX_EXPONENT] is
+#: scaled internally: squares of such values overflow or underflow in float32, and
+#: sums of squares over many rows do in float64.
+MAX_EXPONENT = 60
+
+#: Largest magnitude accepted (about 3.4e153): covariances, computed about the
+#: means, stay below (2·2**510)² = 2**1022, inside float64's range.
+LARGEST_MAGNITUDE = 2.0**510
+
+
+def data_scale(X):
+    """A power of two ``s`` such that ``X / s`` is safely in range, or 1.0.
+
+    Dividing by a power of two is exact in binary floating point, so a fit on
+    ``X / s`` with parameters scaled back is the fit on ``X`` that the arithmetic
+    could not represent: nothing is rounded differently.
+    """
+    largest = float(np.max(np.abs(X))) if X.size else 0.0
+    if largest == 0.0:
+        return 1.0
+    if largest > LARGEST_MAGNITUDE:
+        raise ValueError(
+            f"X holds values up to {largest:.3g}, beyond 2**510 (about 3.4e153): their "
+            "variances and squared distances cannot be represented in float64. Divide "
+            "X by a constant (e.g. its largest absolute value) before fitting."
+        )
+    exponent = np.frexp(largest)[1]
+    if -MAX_EXPONENT <= exponent <= MAX_EXPONENT:
+        return 1.0
+    return float(np.ldexp(1.0, int(exponent)))

@@ -9,15 +9,17 @@ import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from .. import em
 from .._validation import (
     check_chunk_size,
+    check_data,
     check_n_samples_at_least,
     check_nonnegative_float,
     check_positive_int,
     check_sample_weight,
+    data_scale,
 )
 from ..families import GaussianFamily
 from ..families.covariance import get_structure
@@ -28,6 +30,15 @@ __all__ = ["GaussianMixture"]
 
 class GaussianMixture(DensityMixin, BaseEstimator):
     """Gaussian mixture fitted by EM in the log domain, on row chunks.
+
+    float32 data gives float32 parameters and outputs, float64 gives float64.
+    Data whose largest magnitude is beyond 2**60 (about 1e18) or below 2**-60 is
+    fitted internally in units of a power of two — exact in binary floating point
+    — so squares and sums of squares neither overflow nor underflow; parameters,
+    log-likelihoods and ``reg_covar`` stay in the data's units. Such float32 data
+    is fitted, and its parameters kept, in float64, since its variances do not fit
+    in float32. The identity model refuses data beyond 2**60, where a unit
+    variance is meaningless.
 
     Parameters
     ----------
@@ -158,13 +169,30 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         labels : ndarray of shape (n_samples,)
         """
-        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        X = check_data(self, X, reset=True, ensure_min_samples=2)
         settings = self._check_settings()
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         check_n_samples_at_least(X, settings["n_components"], sample_weight=sample_weight)
         family = GaussianFamily(self.covariance_type, settings["reg_covar"])
         user_init = self._check_user_init(family, X, settings["n_components"])
         rng = check_random_state(self.random_state)
+
+        # Data too large or too small to square safely is fitted in units of a
+        # power of two (exact), with reg_covar converted so that it keeps its
+        # meaning in the data's units; parameters are converted back below.
+        scale = self._fit_scale(X)
+        log_scale = X.shape[1] * np.log(scale)
+        if scale != 1.0 and X.dtype == np.float32:
+            # Variances of such data do not fit in float32 (max ~3e38, smallest
+            # normal ~1e-38): fit, and keep the parameters, in float64.
+            X = X.astype(np.float64)
+        data = X
+        if scale != 1.0:
+            X = X / scale
+            family = GaussianFamily(
+                self.covariance_type, settings["reg_covar"] / scale / scale
+            )
+            user_init = _rescaled_init(user_init, 1.0 / scale)
 
         best = None
         for restart in range(settings["n_init"]):
@@ -180,11 +208,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                     tol=settings["tol"],
                     max_iter=settings["max_iter"],
                     chunk_size=settings["chunk_size"],
-                    callback=self._iteration_callback(),
+                    callback=self._iteration_callback(scale, log_scale),
                 )
             if self.verbose:
                 print(
-                    f"Initialization {restart}: log-likelihood {result.lower_bound:.6g}, "
+                    f"Initialization {restart}: log-likelihood "
+                    f"{result.lower_bound - log_scale:.6g}, "
                     f"{result.n_iter} iterations, converged={result.converged}"
                 )
             if best is None or result.lower_bound > best.lower_bound:
@@ -198,12 +227,30 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=2,
             )
-        self._set_params_from(family, best.params)
+        self._scale = scale
+        self._set_params_from(
+            GaussianFamily(self.covariance_type, settings["reg_covar"]),
+            _rescaled(best.params, scale),
+        )
         self.converged_ = best.converged
         self.n_iter_ = best.n_iter
-        self.lower_bound_ = best.lower_bound
-        self.lower_bounds_ = list(best.lower_bounds)
-        return self._log_resp(X)[0].argmax(axis=1)
+        self.lower_bound_ = best.lower_bound - log_scale
+        self.lower_bounds_ = [value - log_scale for value in best.lower_bounds]
+        return self._log_resp(data)[0].argmax(axis=1)
+
+    def _fit_scale(self, X):
+        """The power of two the fit works in (1.0 for ordinary data)."""
+        scale = data_scale(X)
+        if scale > 1.0 and self.covariance_type == "identity":
+            raise ValueError(
+                f"X holds values up to {np.abs(X).max():.3g}: the identity-covariance "
+                "model fixes every variance to 1, which at that scale makes every "
+                "sample infinitely unlikely under all but one component. Standardise "
+                "X first, or use covariance_type='spherical'."
+            )
+        # Tiny data needs no rescaling under the identity model: nothing is squared
+        # except differences against a unit variance.
+        return 1.0 if self.covariance_type == "identity" else scale
 
     def _check_settings(self):
         """Validate the scalar constructor arguments; return them resolved."""
@@ -285,17 +332,19 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             components = dataclasses.replace(components, means=np.asarray(means, dtype=X.dtype))
         return em.MixtureParams(np.asarray(weights, dtype=X.dtype), components)
 
-    def _iteration_callback(self):
+    def _iteration_callback(self, scale, log_scale):
+        """The engine's callback: progress printing and the user's callback, in data units."""
         user = self.callback
         verbose = self.verbose
         if user is None and verbose < 2:
             return None
 
         def on_iteration(iteration, params, log_likelihood):
+            log_likelihood -= log_scale
             if verbose >= 2:
                 print(f"  iteration {iteration}: log-likelihood {log_likelihood:.8g}")
             if user is not None:
-                user(iteration, params, log_likelihood)
+                user(iteration, _rescaled(params, scale), log_likelihood)
 
         return on_iteration
 
@@ -323,11 +372,21 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _log_resp(self, X):
         params = self._mixture_params()
-        return em.log_resp(self._family, X, params, check_chunk_size(self.chunk_size))
+        # Models fitted before scaling existed have no _scale: they are in data units.
+        scale = getattr(self, "_scale", 1.0)
+        if scale != 1.0:
+            X = X.astype(self.means_.dtype) / scale
+            params = _rescaled(params, 1.0 / scale)
+        log_resp, log_norm = em.log_resp(
+            self._family, X, params, check_chunk_size(self.chunk_size)
+        )
+        if scale != 1.0:
+            log_norm -= X.shape[1] * np.log(scale)
+        return log_resp, log_norm
 
     def _validated(self, X):
         check_is_fitted(self, "precisions_cholesky_")
-        return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return check_data(self, X, reset=False)
 
     # ---------------------------------------------------------------- inference
 
@@ -385,6 +444,23 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """Akaike information criterion on ``X`` (lower is better)."""
         n_samples = self._validated(X).shape[0]
         return -2 * self.score(X) * n_samples + 2 * self._n_parameters()
+
+
+def _rescaled(params, factor):
+    """Mixture parameters for data multiplied by ``factor`` (weights do not change)."""
+    if factor == 1.0:
+        return params
+    return em.MixtureParams(params.weights, params.components.rescaled(factor))
+
+
+def _rescaled_init(user_init, factor):
+    """User-given initial means and precisions for data multiplied by ``factor``."""
+    rescaled = dict(user_init)
+    if "means" in rescaled:
+        rescaled["means"] = rescaled["means"] * factor
+    if "precisions" in rescaled:
+        rescaled["precisions"] = rescaled["precisions"] / factor**2
+    return rescaled
 
 
 def _finite_array(value, name, shape):

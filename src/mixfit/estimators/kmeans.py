@@ -13,15 +13,17 @@ from sklearn.base import (
 )
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from mixfit import kmeans as engine
 from mixfit._validation import (
     check_chunk_size,
+    check_data,
     check_n_samples_at_least,
     check_nonnegative_float,
     check_positive_int,
     check_sample_weight,
+    data_scale,
 )
 from mixfit.init import kmeans_plusplus, lecture_means, random_from_data
 
@@ -34,6 +36,12 @@ _INITS = {
 
 class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
     """K-means clustering by Lloyd's algorithm, chunked and weighted.
+
+    float32 data gives float32 centres and distances, float64 gives float64.
+    Data whose largest magnitude is beyond 2**60 (about 1e18) or below 2**-60 is
+    clustered internally in units of a power of two (exact in binary floating
+    point), in float64, so squared distances neither overflow nor underflow;
+    centres, distances and inertia are returned in the data's units, in float64.
 
     Parameters
     ----------
@@ -162,12 +170,20 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         self : KMeans
         """
         self._check_params()
-        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        X = check_data(self, X, reset=True)
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         check_n_samples_at_least(X, self.n_clusters, "n_clusters", sample_weight)
         chunk_size = check_chunk_size(self.chunk_size)
 
         fixed_init = None if isinstance(self.init, str) else self._check_init_array(X)
+        # Data too large or too small to square safely is clustered in units of a
+        # power of two (exact); float32 then runs in float64, whose range holds
+        # the squared distances and the inertia. Results come back in data units.
+        self._scale = data_scale(X)
+        if self._scale != 1.0:
+            X = X.astype(np.float64) / self._scale
+            if fixed_init is not None:
+                fixed_init = fixed_init.astype(np.float64) / self._scale
         n_runs = 1 if fixed_init is not None else self.n_init
         rng = check_random_state(self.random_state)
         seeds = rng.randint(np.iinfo(np.int32).max, size=n_runs)
@@ -215,11 +231,12 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
                 ConvergenceWarning,
                 stacklevel=2,
             )
-        self.cluster_centers_ = best.centers
+        scale = self._scale
+        self.cluster_centers_ = best.centers * scale if scale != 1.0 else best.centers
         self.labels_ = best.labels
-        self.inertia_ = best.inertia
+        self.inertia_ = best.inertia * scale**2
         self.n_iter_ = best.n_iter
-        self.inertia_history_ = list(best.inertia_history)
+        self.inertia_history_ = [value * scale**2 for value in best.inertia_history]
         self._n_features_out = self.cluster_centers_.shape[0]
         return self
 
@@ -244,15 +261,18 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
     # -- using the fit -------------------------------------------------------
 
     def _validate_for_prediction(self, X):
+        """Checked data in the units the fit worked in, and the centres in them too."""
         check_is_fitted(self)
-        return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = check_data(self, X, reset=False)
+        # Models fitted before scaling existed have no _scale: they are in data units.
+        scale = getattr(self, "_scale", 1.0)
+        if scale == 1.0:
+            return X, self.cluster_centers_
+        return X.astype(np.float64) / scale, self.cluster_centers_ / scale
 
-    def _assign(self, X):
+    def _assign(self, X, centers):
         return engine.assign(
-            X,
-            self.cluster_centers_,
-            chunk_size=check_chunk_size(self.chunk_size),
-            shift=self._shift,
+            X, centers, chunk_size=check_chunk_size(self.chunk_size), shift=self._shift
         )
 
     def predict(self, X):
@@ -266,7 +286,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         -------
         labels : ndarray of shape (n_samples,), int64
         """
-        return self._assign(self._validate_for_prediction(X))[0]
+        return self._assign(*self._validate_for_prediction(X))[0]
 
     def transform(self, X):
         """Euclidean distances to the centres, in X's floating dtype.
@@ -279,14 +299,13 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         -------
         distances : ndarray of shape (n_samples, n_clusters)
         """
-        X = self._validate_for_prediction(X)
+        X, centers = self._validate_for_prediction(X)
         sq = engine.squared_distances(
-            X,
-            self.cluster_centers_,
-            chunk_size=check_chunk_size(self.chunk_size),
-            shift=self._shift,
+            X, centers, chunk_size=check_chunk_size(self.chunk_size), shift=self._shift
         )
-        return np.sqrt(sq, out=sq)
+        distances = np.sqrt(sq, out=sq)
+        scale = getattr(self, "_scale", 1.0)
+        return distances if scale == 1.0 else distances * scale
 
     def score(self, X, y=None, sample_weight=None):
         """Opposite of the (weighted) inertia of X for the fitted centres.
@@ -296,11 +315,11 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         score : float
             ``-Σ w · ‖x − nearest centre‖²``; higher is better.
         """
-        X = self._validate_for_prediction(X)
+        X, centers = self._validate_for_prediction(X)
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
-        _, min_sq_dist = self._assign(X)
+        _, min_sq_dist = self._assign(X, centers)
         weight = np.ones(X.shape[0]) if sample_weight is None else sample_weight
-        return -float(np.dot(weight, min_sq_dist))
+        return -float(np.dot(weight, min_sq_dist)) * getattr(self, "_scale", 1.0) ** 2
 
 
 def _weighted_labels(labels, sample_weight):

@@ -33,6 +33,22 @@ class GaussianParams:
     covariances: np.ndarray
     precisions_cholesky: np.ndarray
 
+    def rescaled(self, factor):
+        """The same distributions for data multiplied by ``factor``.
+
+        Means scale by ``factor``, covariances by ``factor²`` and precision
+        factors by ``1/factor``, whatever the covariance structure — except the
+        identity structure, whose covariance is fixed and cannot be rescaled
+        (the estimators never rescale it).
+        """
+        factor = float(factor)
+        dtype = self.means.dtype
+        return GaussianParams(
+            means=(self.means * factor).astype(dtype),
+            covariances=(self.covariances * factor**2).astype(dtype),
+            precisions_cholesky=(self.precisions_cholesky / factor).astype(dtype),
+        )
+
 
 @dataclass(frozen=True)
 class GaussianStats:

@@ -186,3 +186,12 @@ def test_kmeans_on_any_array_raises_or_fits_finite_centres(X, n_clusters):
             return
     assert np.isfinite(model.cluster_centers_).all()
     assert np.isfinite(model.inertia_)
+
+
+def test_tiny_data_with_regularisation_stays_finite():
+    # reg_covar (1e-6) swamps a spread of 1e-290: the fit must say so, not overflow
+    # reg_covar in the units of the data.
+    X = rng.normal(size=(50, 2)) * 1e-290
+    model = GaussianMixture(1, covariance_type="spherical").fit(X)
+    np.testing.assert_allclose(model.covariances_, 1e-6, rtol=1e-9)
+    assert np.isfinite(model.score_samples(X)).all()

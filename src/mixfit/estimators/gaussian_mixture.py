@@ -180,7 +180,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         # Data too large or too small to square safely is fitted in units of a
         # power of two (exact), with reg_covar converted so that it keeps its
         # meaning in the data's units; parameters are converted back below.
-        scale = self._fit_scale(X)
+        scale = self._fit_scale(X, settings["reg_covar"])
         log_scale = X.shape[1] * np.log(scale)
         if scale != 1.0 and X.dtype == np.float32:
             # Variances of such data do not fit in float32 (max ~3e38, smallest
@@ -238,7 +238,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.lower_bounds_ = [value - log_scale for value in best.lower_bounds]
         return self._log_resp(data)[0].argmax(axis=1)
 
-    def _fit_scale(self, X):
+    def _fit_scale(self, X, reg_covar):
         """The power of two the fit works in (1.0 for ordinary data)."""
         scale = data_scale(X)
         if scale > 1.0 and self.covariance_type == "identity":
@@ -250,7 +250,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             )
         # Tiny data needs no rescaling under the identity model: nothing is squared
         # except differences against a unit variance.
-        return 1.0 if self.covariance_type == "identity" else scale
+        if self.covariance_type == "identity":
+            return 1.0
+        if scale < 1.0 and reg_covar > 0:
+            # Variances far below reg_covar are swamped by it anyway; zooming in
+            # further would only overflow reg_covar / scale² in the fit's units.
+            floor = float(np.ldexp(1.0, int(np.frexp(np.sqrt(reg_covar))[1]) - 30))
+            scale = min(1.0, max(scale, floor))
+        return scale
 
     def _check_settings(self):
         """Validate the scalar constructor arguments; return them resolved."""

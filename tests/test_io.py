@@ -216,6 +216,57 @@ def test_file_without_scale_loads_with_unit_scale(tmp_path):
     np.testing.assert_array_equal(loaded.transform(X), km.transform(X))
 
 
+@pytest.mark.parametrize("max_iter", [1, 300])
+def test_kmeans_converged_round_trip(max_iter, tmp_path):
+    km, X = fitted_kmeans(max_iter=max_iter, tol=0)
+    assert km.converged_ is (max_iter == 300)
+    loaded = round_trip(km, tmp_path)
+    assert loaded.converged_ is km.converged_
+    header = json.loads(read_members(tmp_path / "model.mixfit")["model.json"])
+    assert header["fitted"]["converged_"] is km.converged_
+    assert_same_model(km, loaded, X)
+
+
+def without_converged(km, path):
+    """Save km as a file written before KMeans kept converged_."""
+    save(km, path)
+    members = read_members(path)
+    header = json.loads(members["model.json"])
+    del header["fitted"]["converged_"]
+    members["model.json"] = json.dumps(header)
+    write_members(path, members)
+
+
+@pytest.mark.parametrize("max_iter", [1, 300])
+def test_kmeans_file_without_converged_derives_it_from_n_iter(max_iter, tmp_path):
+    km, X = fitted_kmeans(max_iter=max_iter)
+    without_converged(km, tmp_path / "old.mixfit")
+    loaded = load(tmp_path / "old.mixfit")
+    assert loaded.converged_ is (km.n_iter_ < max_iter)
+    assert_same_model(km, loaded, X)
+
+
+def test_kmeans_file_without_converged_misreads_convergence_at_max_iter(tmp_path):
+    # The documented limit of the derivation: the file does not say more.
+    exact, _ = fitted_kmeans(max_iter=fitted_kmeans()[0].n_iter_)
+    assert exact.converged_ and exact.n_iter_ == exact.max_iter
+    without_converged(exact, tmp_path / "old.mixfit")
+    assert load(tmp_path / "old.mixfit").converged_ is False
+
+
+@pytest.mark.parametrize("value", [1, None, "true"])
+def test_kmeans_converged_must_be_a_json_bool(value, tmp_path):
+    km, _ = fitted_kmeans()
+    path = tmp_path / "model.mixfit"
+    save(km, path)
+    members = read_members(path)
+    header = json.loads(members["model.json"])
+    header["fitted"]["converged_"] = value
+    members["model.json"] = json.dumps(header)
+    write_members(path, members)
+    refuse(path, "fitted.converged_ must be a JSON bool")
+
+
 def test_callback_and_random_state_instance_are_stored_as_null(tmp_path):
     gm, X = fitted_gm(callback=lambda *args: None, random_state=np.random.RandomState(0))
     loaded = round_trip(gm, tmp_path)
@@ -396,6 +447,7 @@ HEADER_EDITS = {
     "nan lower bound": (set_in(["fitted", "lower_bound_"], "nan"), "lower_bound_"),
     "string in history": (set_in(["fitted", "lower_bounds_"], ["x"]), "lower_bounds_"),
     "converged string": (set_in(["fitted", "converged_"], "yes"), "converged_"),
+    "missing converged": (delete_in(["fitted", "converged_"]), "lacks the keys"),
     "n_features mismatch": (set_in(["fitted", "n_features_in_"], 4), "n_features_in_"),
     "names wrong length": (set_in(["fitted", "feature_names_in_"], ["a"]), "feature_names_in_"),
     "scale not power of 2": (set_in(["fitted", "_scale"], 3.0), "_scale"),

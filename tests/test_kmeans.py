@@ -316,6 +316,23 @@ def test_fit_predict_equals_fit_then_predict_and_transform_is_euclidean():
     assert model.get_feature_names_out().tolist() == [f"kmeans{i}" for i in range(5)]
 
 
+def test_converged_is_the_kept_runs_stopping_rule():
+    X = _blobs(1, centers=5, std=2.0)
+    init = X[:5].copy()  # the same start for every fit below
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        full = KMeans(5, init=init).fit(X)
+    assert full.converged_ is True and 1 < full.n_iter_ < full.max_iter
+    # Converging at the last allowed iteration is converging: no warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        exact = KMeans(5, init=init, max_iter=full.n_iter_).fit(X)
+    assert exact.converged_ is True and exact.n_iter_ == exact.max_iter
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        short = KMeans(5, init=init, max_iter=1, tol=0).fit(X)
+    assert short.converged_ is False and short.n_iter_ == 1
+
+
 def test_score_uses_sample_weight():
     X = _blobs(2)
     weight = np.random.RandomState(0).uniform(size=len(X))

@@ -254,7 +254,7 @@ def _fit(args):
     progress = _Progress("log-likelihood" if args.model == "gmm" else "inertia",
                          enabled=not args.quiet and _stderr_is_terminal())
     estimator.set_params(callback=progress if progress.enabled else None)
-    with _convergence_warnings(f"mixfit {args.command}") as warned:
+    with _convergence_warnings(f"mixfit {args.command}"):
         start = time.perf_counter()
         try:
             estimator.fit(X)
@@ -264,7 +264,7 @@ def _fit(args):
     # A callback is not a parameter worth saving (nor one a model file can hold).
     estimator.set_params(callback=None)
 
-    document = _fit_document(estimator, X, names, seconds, warned)
+    document = _fit_document(estimator, X, names, seconds)
     labels = estimator.predict(X) if args.labels else None
     # Files are written only now, after everything that could fail on the input.
     if args.out:
@@ -295,11 +295,11 @@ def _make_estimator(args):
                            covariance_type=args.covariance or "full", **options)
 
 
-def _fit_document(estimator, X, names, seconds, warned):
+def _fit_document(estimator, X, names, seconds):
     document = _model_header(estimator)
     document.update(n_samples=X.shape[0], n_features=X.shape[1], columns=names,
                     parameters=_parameter_summary(estimator), n_iter=int(estimator.n_iter_),
-                    converged=_converged(estimator, warned))
+                    converged=bool(estimator.converged_))
     if document["model"] == "gmm":
         document.update(log_likelihood=estimator.score(X), bic=estimator.bic(X),
                         aic=estimator.aic(X))
@@ -381,7 +381,7 @@ def _info(args):
     check_is_fitted(model)
     document = {"class": type(model).__name__, **_model_header(model),
                 "n_features": int(model.n_features_in_), "dtype": str(_centers(model).dtype),
-                "n_iter": int(model.n_iter_), "converged": _converged(model)}
+                "n_iter": int(model.n_iter_), "converged": bool(model.converged_)}
     for attribute, key in (("lower_bound_", "lower_bound"), ("inertia_", "inertia")):
         if hasattr(model, attribute):
             document[key] = getattr(model, attribute)
@@ -419,7 +419,7 @@ def _table(rows):
 # Describing a model
 # --------------------------------------------------------------------------- #
 
-_CONVERGED = {True: "converged", False: "NOT converged", None: "convergence unknown"}
+_CONVERGED = {True: "converged", False: "NOT converged"}
 
 
 def _model_header(model):
@@ -434,18 +434,6 @@ def _model_header(model):
 
 def _centers(model):
     return model.means_ if hasattr(model, "means_") else model.cluster_centers_
-
-
-def _converged(model, warned=None):
-    """Whether the fit converged; None when the model does not tell."""
-    if hasattr(model, "converged_"):
-        return bool(model.converged_)
-    if warned is not None:
-        # KMeans keeps no converged_ attribute but warns when it stops early.
-        return not any("did not converge" in message for message in warned)
-    if model.n_iter_ < getattr(model, "max_iter", math.inf):
-        return True
-    return None
 
 
 def _parameter_summary(model):
@@ -575,13 +563,13 @@ class _Progress:
 
 @contextlib.contextmanager
 def _convergence_warnings(prog):
-    """Show ConvergenceWarnings as one line each; yield their messages."""
+    """Show ConvergenceWarnings as one line each, each message once."""
     from sklearn.exceptions import ConvergenceWarning
 
     messages = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        yield messages
+        yield
     for warning in caught:
         if issubclass(warning.category, ConvergenceWarning):
             message = _one_line(warning.message)

@@ -79,6 +79,10 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         Weighted sum of squared distances of the training rows to their centres.
     n_iter_ : int
         Iterations of the winning run.
+    converged_ : bool
+        Whether the winning run met a stopping rule (``tol``, or no label
+        changed) within ``max_iter`` iterations; when False, ``fit`` warned
+        with a ConvergenceWarning.
     inertia_history_ : list of float
         Inertia at each iteration of the winning run, before that iteration's update.
     n_features_in_ : int
@@ -236,6 +240,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         self.labels_ = best.labels
         self.inertia_ = best.inertia * scale**2
         self.n_iter_ = best.n_iter
+        self.converged_ = bool(best.converged)
         self.inertia_history_ = [value * scale**2 for value in best.inertia_history]
         self._n_features_out = self.cluster_centers_.shape[0]
         return self

@@ -1,0 +1,82 @@
+"""Threads over row chunks, with BLAS kept to one thread inside them.
+
+The engines' E-steps are folds over chunks whose statistics add. Each chunk's
+work is numpy GEMMs and numba kernels that release the GIL, so plain threads
+run them in parallel; BLAS is limited to one thread meanwhile so that
+``n_jobs`` threads do not each start ``n_cores`` BLAS threads (the
+oversubscription scikit-learn also avoids). Results come back in chunk order
+and are summed in that order, so the thread count never changes a result.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
+
+from threadpoolctl import threadpool_limits
+
+from ._validation import row_chunks
+
+__all__ = ["available_cores", "check_n_jobs", "map_chunks"]
+
+
+def available_cores():
+    """Cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def check_n_jobs(n_jobs):
+    """Resolve ``n_jobs``: None or -1 → every available core, k ≥ 1 → k, −k → cores+1−k.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For anything but None or a non-zero integer.
+    """
+    import numbers
+
+    import numpy as np
+
+    if n_jobs is None:
+        return available_cores()
+    if isinstance(n_jobs, (bool, np.bool_)) or not isinstance(n_jobs, numbers.Integral):
+        raise TypeError(f"n_jobs must be None or a non-zero integer, got {n_jobs!r}.")
+    if n_jobs == 0:
+        raise ValueError("n_jobs must be None or a non-zero integer, got 0; use 1 for one thread.")
+    if n_jobs < 0:
+        return max(1, available_cores() + 1 + int(n_jobs))
+    return int(n_jobs)
+
+
+def map_chunks(function, n_samples, chunk_size, n_jobs):
+    """``[function(rows) for rows in row_chunks(n_samples, chunk_size)]``, on threads.
+
+    Parameters
+    ----------
+    function : callable
+        Takes a ``slice`` of rows; must be thread-safe (pure, or writing only to
+        its own rows of shared outputs).
+    n_samples, chunk_size : int
+    n_jobs : int
+        Threads (already resolved by :func:`check_n_jobs`); 1 runs inline.
+
+    Returns
+    -------
+    list
+        One result per chunk, in chunk order.
+    """
+    chunks = list(row_chunks(n_samples, chunk_size))
+    if n_jobs == 1 or len(chunks) == 1:
+        return [function(rows) for rows in chunks]
+    with threadpool_limits(limits=1, user_api="blas"):
+        with ThreadPoolExecutor(max_workers=min(n_jobs, len(chunks))) as pool:
+            return list(pool.map(function, chunks))
+
+
+def blas_limited(n_jobs):
+    """A context that limits BLAS to one thread when ``n_jobs`` threads will run."""
+    return threadpool_limits(limits=1, user_api="blas") if n_jobs > 1 else nullcontext()

@@ -59,10 +59,11 @@ def _field(value, name, spec):
     ``float``), ``bool``, ``str``, ``choice`` (argument: options), ``null``,
     ``array`` (null or a reference to the member named by the argument),
     ``init`` (a choice or an array reference), ``level`` (bool or int >= 0),
-    ``names`` (list of strings), ``scale`` (positive power of two), ``any``.
+    ``names`` (list of strings), ``scale`` (positive power of two), ``jobs`` (null or
+    a non-zero integer, as ``n_jobs``), ``any``.
     """
     kind, arg = spec
-    if value is None and kind in ("int?", "array", "null"):
+    if value is None and kind in ("int?", "array", "null", "jobs"):
         return None
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
     # Ints are finite whatever their size (math.isfinite would overflow on them).
@@ -70,6 +71,9 @@ def _field(value, name, spec):
     if kind in ("int", "int?"):
         accepted, wanted = isinstance(value, int) and finite and arg[0] <= value <= arg[1], \
             f"an integer in [{arg[0]}, {arg[1]}]"
+    elif kind == "jobs":
+        accepted = isinstance(value, int) and not isinstance(value, bool) and value != 0
+        wanted = "null or a non-zero integer"
     elif kind == "float":
         accepted, wanted = finite and value >= arg, f"a finite number >= {arg}"
     elif kind == "bound":
@@ -143,7 +147,8 @@ _POSITIVE = ("int", (1, math.inf))
 _NON_NEGATIVE = ("float", 0)
 _SEED = ("int?", (0, 2**32 - 1))  # the seeds numpy's RandomState accepts
 _COMMON_PARAMS = {"tol": _NON_NEGATIVE, "random_state": _SEED,
-                  "chunk_size": ("int?", (1, math.inf)), "callback": ("null", None)}
+                  "chunk_size": ("int?", (1, math.inf)), "callback": ("null", None),
+                  "n_jobs": ("jobs", None)}
 _COMMON_FITTED = {"n_iter_": _COUNT, "n_features_in_": _POSITIVE,
                   "feature_names_in_": ("names", None), "_scale": ("scale", None),
                   "converged_": ("bool", None)}
@@ -238,7 +243,8 @@ class _KMeansKind:
     fitted_arrays = ("cluster_centers_", "labels_", "_shift")
     array_params = {"init": "param_init"}
     params_spec = {"n_clusters": _POSITIVE, "init": ("init", (tuple(_KMEANS_INITS), "param_init")),
-                   "n_init": _POSITIVE, "max_iter": _POSITIVE, **_COMMON_PARAMS}
+                   "n_init": _POSITIVE, "max_iter": _POSITIVE,
+                   "algorithm": ("choice", ("auto", "lloyd", "hamerly")), **_COMMON_PARAMS}
     fitted_spec = {**_COMMON_FITTED, "inertia_": ("float", 0), "inertia_history_": ("floats", 0)}
     # Files written before KMeans kept converged_ lack it.
     optional_fitted = _OPTIONAL_FITTED + ("converged_",)

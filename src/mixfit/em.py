@@ -5,6 +5,14 @@ One iteration is a fold over row chunks: each chunk's E-step yields a
 sum into new parameters. Memory beyond the data is O(chunk_size × K); the
 same fold runs per thread or per Dask block once those backends exist.
 
+Two implementations of a chunk's E-step exist, chosen by ``kernel``:
+``"numba"`` (the default) uses the family's fused kernels where it has them
+(:meth:`~mixfit.families.GaussianFamily.kernel_e_step`: GEMMs and numba loops,
+see :mod:`mixfit._em_kernels`); ``"numpy"`` is the plain reference that the
+kernels are tested against. Chunks run on ``n_jobs`` threads and their
+statistics are added in chunk order, so neither the thread count nor the
+implementation changes a result beyond rounding.
+
 The engine assumes validated input (see :mod:`mixfit._validation`); the
 estimators do the checking, the restarts and the warnings.
 """
@@ -16,9 +24,22 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import logsumexp
 
-from ._validation import DEFAULT_CHUNK_SIZE, row_chunks
+from ._parallel import map_chunks
+from ._validation import DEFAULT_CHUNK_SIZE
 
-__all__ = ["EMResult", "MixtureParams", "MixtureStats", "e_step", "fit_em", "log_resp", "m_step"]
+#: The E-step implementations: fused kernels, and the numpy reference.
+KERNELS = ("numba", "numpy")
+
+__all__ = [
+    "KERNELS",
+    "EMResult",
+    "MixtureParams",
+    "MixtureStats",
+    "e_step",
+    "fit_em",
+    "log_resp",
+    "m_step",
+]
 
 
 @dataclass(frozen=True)
@@ -104,7 +125,17 @@ def _log_weights(weights):
         return np.log(weights)
 
 
-def log_resp_block(family, X, params):
+def _check_kernel(kernel):
+    if kernel not in KERNELS:
+        raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}.")
+
+
+def _uses_kernels(family, kernel):
+    _check_kernel(kernel)
+    return kernel == "numba" and hasattr(family, "kernel_e_step")
+
+
+def log_resp_block(family, X, params, kernel="numpy"):
     """Log responsibilities and log p(x) for a block of rows, in X's dtype.
 
     Returns
@@ -114,25 +145,56 @@ def log_resp_block(family, X, params):
         ``log p(x) = logsumexp_k (log w_k + log p(x | θ_k))``, which never
         overflows however far a sample lies from every component.
     """
-    weighted = family.log_prob(X, params.components)
+    if _uses_kernels(family, kernel):
+        weighted = family.kernel_log_prob(X, params.components)
+    else:
+        weighted = family.log_prob(X, params.components)
     weighted += _log_weights(params.weights).astype(weighted.dtype, copy=False)
     log_norm = logsumexp(weighted, axis=1)
     weighted -= log_norm[:, None]
     return weighted, log_norm
 
 
-def log_resp(family, X, params, chunk_size):
-    """:func:`log_resp_block` over all rows, chunk by chunk."""
+def log_resp(family, X, params, chunk_size, *, n_jobs=1, kernel="numba"):
+    """:func:`log_resp_block` over all rows, chunk by chunk, on ``n_jobs`` threads."""
     n_samples = X.shape[0]
     n_components = params.weights.shape[0]
     out = np.empty((n_samples, n_components), dtype=X.dtype)
     norm = np.empty(n_samples, dtype=X.dtype)
-    for rows in row_chunks(n_samples, chunk_size):
-        out[rows], norm[rows] = log_resp_block(family, X[rows], params)
+
+    def one(rows):
+        out[rows], norm[rows] = log_resp_block(family, X[rows], params, kernel)
+
+    map_chunks(one, n_samples, chunk_size, n_jobs)
     return out, norm
 
 
-def e_step(family, X, params, sample_weight=None, chunk_size=DEFAULT_CHUNK_SIZE):
+def _numpy_chunk(family, X, params, block_weight):
+    """The reference E-step of one chunk: numpy log-densities, logsumexp, family.stats."""
+    block_log_resp, log_norm = log_resp_block(family, X, params)
+    resp = np.exp(block_log_resp)
+    log_norm = log_norm.astype(np.float64)
+    if block_weight is None:
+        weight = float(log_norm.shape[0])
+        log_lik = float(log_norm.sum())
+        resp_sum = resp.sum(axis=0, dtype=np.float64)
+    else:
+        weight = float(block_weight.sum())
+        log_lik = float(block_weight @ log_norm)
+        resp_sum = block_weight @ resp.astype(np.float64)
+    return MixtureStats(weight, log_lik, resp_sum, family.stats(X, resp, block_weight))
+
+
+def e_step(
+    family,
+    X,
+    params,
+    sample_weight=None,
+    chunk_size=DEFAULT_CHUNK_SIZE,
+    *,
+    n_jobs=1,
+    kernel="numba",
+):
     """Statistics of all rows under ``params``: the fold of per-chunk E-steps.
 
     Parameters
@@ -142,30 +204,31 @@ def e_step(family, X, params, sample_weight=None, chunk_size=DEFAULT_CHUNK_SIZE)
     params : MixtureParams
     sample_weight : ndarray of shape (n_samples,), optional
     chunk_size : int
+    n_jobs : int, default=1
+        Threads (resolved by :func:`mixfit._parallel.check_n_jobs`).
+    kernel : {"numba", "numpy"}, default="numba"
 
     Returns
     -------
     MixtureStats
     """
-    total = None
-    for rows in row_chunks(X.shape[0], chunk_size):
-        block_log_resp, log_norm = log_resp_block(family, X[rows], params)
-        resp = np.exp(block_log_resp)
-        log_norm = log_norm.astype(np.float64)
-        if sample_weight is None:
-            weight = float(log_norm.shape[0])
-            log_lik = float(log_norm.sum())
-            resp_sum = resp.sum(axis=0, dtype=np.float64)
-            block_weight = None
-        else:
-            block_weight = sample_weight[rows]
-            weight = float(block_weight.sum())
-            log_lik = float(block_weight @ log_norm)
-            resp_sum = block_weight @ resp.astype(np.float64)
-        stats = MixtureStats(
-            weight, log_lik, resp_sum, family.stats(X[rows], resp, block_weight)
+    fused = _uses_kernels(family, kernel)
+    if fused:
+        log_weights = _log_weights(np.asarray(params.weights, dtype=np.float64))
+
+    def one(rows):
+        block_weight = None if sample_weight is None else sample_weight[rows]
+        if not fused:
+            return _numpy_chunk(family, X[rows], params, block_weight)
+        log_lik, weight, resp_sum, stats = family.kernel_e_step(
+            X[rows], log_weights, params.components, block_weight
         )
-        total = stats if total is None else total + stats
+        return MixtureStats(float(weight), float(log_lik), resp_sum, stats)
+
+    parts = map_chunks(one, X.shape[0], chunk_size, n_jobs)
+    total = parts[0]
+    for part in parts[1:]:
+        total = total + part
     return total
 
 
@@ -191,6 +254,8 @@ def fit_em(
     max_iter=100,
     chunk_size=DEFAULT_CHUNK_SIZE,
     callback=None,
+    n_jobs=1,
+    kernel="numba",
 ):
     """Run EM from ``params`` until the mean log-likelihood changes by less than ``tol``.
 
@@ -211,6 +276,10 @@ def fit_em(
         ``callback(iteration, params, log_likelihood)`` after every iteration,
         with the updated parameters and the mean log-likelihood that this
         iteration's E-step measured (that of the parameters before the update).
+    n_jobs : int, default=1
+        Threads over row chunks; the result does not depend on it.
+    kernel : {"numba", "numpy"}, default="numba"
+        Fused kernels, or the numpy reference.
 
     Returns
     -------
@@ -222,7 +291,9 @@ def fit_em(
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
         previous = lower_bound
-        stats = e_step(family, X, params, sample_weight, chunk_size)
+        stats = e_step(
+            family, X, params, sample_weight, chunk_size, n_jobs=n_jobs, kernel=kernel
+        )
         params = m_step(family, stats, X.dtype)
         lower_bound = stats.mean_log_likelihood
         lower_bounds.append(lower_bound)

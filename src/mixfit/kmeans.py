@@ -11,14 +11,19 @@ which add over chunks; the M-step is ``sums / counts``.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import sparse
+from threadpoolctl import threadpool_limits
 
+from mixfit import _kmeans_kernels as kernels
 from mixfit._validation import DEFAULT_CHUNK_SIZE, check_chunk_size, row_chunks
 
 __all__ = [
+    "ALGORITHMS",
     "KMeansResult",
     "KMeansStats",
     "assign",
@@ -26,6 +31,33 @@ __all__ = [
     "lloyd",
     "squared_distances",
 ]
+
+
+#: Values of ``algorithm`` for :func:`lloyd`.
+ALGORITHMS = ("auto", "lloyd", "hamerly")
+
+#: From this many clusters on, ``algorithm="auto"`` prunes with Hamerly's bounds.
+HAMERLY_MIN_CLUSTERS = 32
+
+#: Rows per thread task: a fixed multiple of the chunk, so that the order in which
+#: partial statistics are summed (hence every rounding) never depends on n_jobs.
+_BLOCK_ROWS = 16384
+
+
+def auto_chunk_size(n_clusters, itemsize):
+    """Rows per chunk such that a ``(chunk, n_clusters)`` distance block is ~128 KiB.
+
+    Small enough to stay in L2 between the GEMM and the fused kernel, clipped to
+    [256, 4096] rows so that the GEMM stays efficient and per-chunk overhead small.
+    """
+    rows = (1 << 17) // max(1, n_clusters * itemsize)
+    return int(min(DEFAULT_CHUNK_SIZE, max(256, 1 << max(0, rows.bit_length() - 1))))
+
+
+def _resolve_chunk_size(chunk_size, n_clusters, dtype):
+    if chunk_size is None:
+        return auto_chunk_size(n_clusters, np.dtype(dtype).itemsize)
+    return check_chunk_size(chunk_size)
 
 
 def _shifted(X_chunk, shift):
@@ -98,7 +130,7 @@ def _assign_chunk(Xc, C_neg2, c_sq, xx):
     return labels.astype(np.int64, copy=False), min_sq
 
 
-def assign(X, centers, *, chunk_size, x_squared_norms=None, shift=None):
+def assign(X, centers, *, chunk_size, x_squared_norms=None, shift=None, kernel="numba", n_jobs=1):
     """Label each row with its nearest centre (the K-means E-step).
 
     Parameters
@@ -106,12 +138,16 @@ def assign(X, centers, *, chunk_size, x_squared_norms=None, shift=None):
     X : ndarray of shape (n_samples, n_features), float32 or float64
     centers : ndarray of shape (n_clusters, n_features)
         Cast to X's dtype: the GEMM runs in X's dtype.
-    chunk_size : int
-        Rows per GEMM block.
+    chunk_size : int or None
+        Rows per GEMM block (None: chosen from the number of centres).
     x_squared_norms : ndarray of shape (n_samples,) or None
         Precomputed ``‖x − shift‖²`` (saves one pass per call inside a loop).
     shift : ndarray of shape (n_features,) or None
         See :func:`squared_distances`.
+    kernel : {"numba", "numpy"}
+        The fused numba pass (threaded) or the numpy reference; same labels.
+    n_jobs : int
+        Threads for the numba kernel.
 
     Returns
     -------
@@ -120,6 +156,15 @@ def assign(X, centers, *, chunk_size, x_squared_norms=None, shift=None):
     min_sq_dist : ndarray of shape (n_samples,), float64
         Squared distance to that centre, clamped at 0.
     """
+    if kernel == "numba":
+        chunk_size = _resolve_chunk_size(chunk_size, centers.shape[0], X.dtype)
+        with _Runner(n_jobs, len(_blocks(X.shape[0], chunk_size))) as runner:
+            labels, min_sq_dist, _ = _fused_e_step(
+                X, centers, None, chunk_size, x_squared_norms, shift, runner
+            )
+        return labels, min_sq_dist
+    if kernel != "numpy":
+        raise ValueError(f"kernel must be 'numba' or 'numpy', got {kernel!r}.")
     n_samples = X.shape[0]
     labels = np.empty(n_samples, dtype=np.int64)
     min_sq_dist = np.empty(n_samples, dtype=np.float64)
@@ -252,6 +297,172 @@ def _e_step(X, centers, sample_weight, chunk_size, x_squared_norms, shift):
     return labels, min_sq_dist, stats
 
 
+class _Runner:
+    """Runs per-block functions on a thread pool kept for one fit, BLAS at one thread.
+
+    Blocks are fixed row ranges and their results come back in block order, so
+    the thread count never changes a sum. A single block runs inline.
+    """
+
+    def __init__(self, n_jobs, n_blocks):
+        self.n_threads = max(1, min(int(n_jobs), n_blocks))
+        self._stack = ExitStack()
+
+    def __enter__(self):
+        if self.n_threads > 1:
+            self._stack.enter_context(threadpool_limits(limits=1, user_api="blas"))
+            self.pool = self._stack.enter_context(ThreadPoolExecutor(self.n_threads))
+        return self
+
+    def __exit__(self, *exc):
+        return self._stack.__exit__(*exc)
+
+    def map(self, function, blocks):
+        if self.n_threads == 1 or len(blocks) == 1:
+            return [function(rows) for rows in blocks]
+        return list(self.pool.map(function, blocks))
+
+
+def _blocks(n_samples, chunk_size):
+    return list(row_chunks(n_samples, chunk_size * max(1, _BLOCK_ROWS // chunk_size)))
+
+
+def _sum_parts(parts, n_clusters, n_features):
+    counts = np.zeros(n_clusters)
+    sums = np.zeros((n_clusters, n_features))
+    inertia = 0.0
+    for part_counts, part_sums, part_inertia in parts:
+        counts += part_counts
+        sums += part_sums
+        inertia += part_inertia
+    return KMeansStats(counts, sums, inertia)
+
+
+class _Gemm:
+    """The GEMM side of one iteration: ``(x − shift) · (−2c)`` and ``‖c − shift‖²``."""
+
+    def __init__(self, centers, shift, dtype):
+        C = _shifted_centers(centers, shift, dtype)
+        self.C_neg2 = -2 * C
+        self.c_sq = _row_sq_norms(C)
+        self.shift = None if shift is None else shift.astype(dtype)
+        # Bounds the GEMM's rounding error on a difference of two squared
+        # distances: 2 × (n_features + 8) ulps of ‖x − shift‖² + max‖c − shift‖²,
+        # doubled for safety, plus a float64 margin for drifting bounds.
+        self.c_max_sq = float(np.max(self.c_sq.astype(np.float64)))
+        eps = float(np.finfo(dtype).eps)
+        self.tau_coef = 4.0 * (C.shape[1] + 8) * eps + 1e-12
+
+    def partial(self, X_rows):
+        """``(n_clusters, rows)`` block: centres along the rows, for the kernels' scans."""
+        Xc = X_rows if self.shift is None else X_rows - self.shift
+        return self.C_neg2 @ Xc.T, Xc
+
+
+def _fused_e_step(X, centers, sample_weight, chunk_size, x_squared_norms, shift, runner):
+    """:func:`_e_step` with a GEMM and one fused numba pass per chunk, on threads."""
+    n_samples, n_features = X.shape
+    n_clusters = centers.shape[0]
+    labels = np.empty(n_samples, dtype=np.int64)
+    min_sq_dist = np.empty(n_samples, dtype=np.float64)
+    gemm = _Gemm(centers, shift, X.dtype)
+    no_weight = np.empty(0)
+
+    def block(rows):
+        counts = np.zeros(n_clusters)
+        sums = np.zeros((n_clusters, n_features))
+        inertia = 0.0
+        for start in range(rows.start, rows.stop, chunk_size):
+            sl = slice(start, min(start + chunk_size, rows.stop))
+            X_rows = X[sl]
+            partial, Xc = gemm.partial(X_rows)
+            x_sq = _row_sq_norms(Xc) if x_squared_norms is None else x_squared_norms[sl]
+            w = no_weight if sample_weight is None else sample_weight[sl]
+            inertia += kernels.lloyd_chunk(
+                partial, gemm.c_sq, x_sq, X_rows, w, labels[sl], min_sq_dist[sl], sums, counts
+            )
+        return counts, sums, inertia
+
+    parts = runner.map(block, _blocks(n_samples, chunk_size))
+    return labels, min_sq_dist, _sum_parts(parts, n_clusters, n_features)
+
+
+class _Hamerly:
+    """Hamerly's pruned E-step: per row a label and a lower bound, kept across iterations.
+
+    Gives the labels of :func:`_fused_e_step` (see :mod:`mixfit._kmeans_kernels`
+    for why the pruning is exact); distances of rows that keep their centre are
+    computed directly rather than by the GEMM, so they and the inertia agree
+    with the unpruned path to rounding.
+    """
+
+    def __init__(self, X, sample_weight, chunk_size, x_squared_norms, shift, runner):
+        self.X, self.weight, self.chunk_size = X, sample_weight, chunk_size
+        self.x_sq, self.shift, self.runner = x_squared_norms, shift, runner
+        n_samples = X.shape[0]
+        self.labels = np.zeros(n_samples, dtype=np.int64)
+        self.lower = np.full(n_samples, -np.inf)  # no bound yet: every row is computed
+        self.previous = None
+        self.blocks = _blocks(n_samples, chunk_size)
+
+    def _centre_geometry(self, centers64):
+        n_clusters = centers64.shape[0]
+        drift = np.zeros(n_clusters)
+        if self.previous is not None:
+            drift = np.sqrt(((centers64 - self.previous) ** 2).sum(axis=1))
+            drift *= 1 + 1e-12  # an upper bound despite its own rounding
+        order = np.argsort(drift)
+        drift_argmax = int(order[-1])
+        drift_second = float(drift[order[-2]]) if n_clusters > 1 else 0.0
+        C = centers64 - centers64.mean(axis=0)
+        c_sq = np.einsum("ij,ij->i", C, C)
+        between = c_sq[:, None] + c_sq[None, :] - 2.0 * (C @ C.T)
+        np.fill_diagonal(between, np.inf)
+        # A lower bound despite the GEMM's float64 rounding.
+        slack = 4.0 * (C.shape[1] + 8) * np.finfo(np.float64).eps * 2.0 * c_sq.max()
+        nearest = np.maximum(between.min(axis=1) - slack, 0.0) if n_clusters > 1 else np.full(
+            n_clusters, np.inf
+        )
+        return drift, drift_argmax, drift_second, 0.5 * np.sqrt(nearest)
+
+    def __call__(self, centers):
+        X, weight, chunk_size = self.X, self.weight, self.chunk_size
+        n_samples, n_features = X.shape
+        n_clusters = centers.shape[0]
+        centers64 = np.asarray(centers, dtype=np.float64)
+        drift, drift_argmax, drift_second, half_gap = self._centre_geometry(centers64)
+        gemm = _Gemm(centers, self.shift, X.dtype)
+        labels, lower = self.labels, self.lower
+        min_sq_dist = np.empty(n_samples, dtype=np.float64)
+        no_weight = np.empty(0)
+
+        def block(rows):
+            counts = np.zeros(n_clusters)
+            sums = np.zeros((n_clusters, n_features))
+            w = no_weight if weight is None else weight[rows]
+            todo = np.empty(rows.stop - rows.start, dtype=np.int64)
+            inertia, n_todo = kernels.hamerly_screen(
+                X[rows], w, self.x_sq[rows], centers64, labels[rows], lower[rows],
+                half_gap, drift, drift_argmax, drift_second, gemm.tau_coef,
+                gemm.c_max_sq, min_sq_dist[rows], sums, counts, todo,
+            )
+            todo = todo[:n_todo] + rows.start
+            for start in range(0, n_todo, chunk_size):
+                idx = todo[start:start + chunk_size]
+                X_rows = X[idx]
+                partial, _ = gemm.partial(X_rows)
+                inertia += kernels.hamerly_full(
+                    partial, gemm.c_sq, self.x_sq[idx], X_rows,
+                    no_weight if weight is None else weight[idx], idx,
+                    gemm.tau_coef, gemm.c_max_sq, labels, lower, min_sq_dist, sums, counts,
+                )
+            return counts, sums, inertia
+
+        parts = self.runner.map(block, self.blocks)
+        self.previous = centers64
+        return labels.copy(), min_sq_dist, _sum_parts(parts, n_clusters, n_features)
+
+
 def _far_points(X, labels, min_sq_dist, centers, sample_weight, n_wanted):
     """Up to ``n_wanted`` rows of distinct values, farthest from their centres first.
 
@@ -327,6 +538,9 @@ def lloyd(
     chunk_size=None,
     callback=None,
     shift=None,
+    algorithm="auto",
+    kernel="numba",
+    n_jobs=1,
 ):
     """Lloyd's algorithm from given initial centres.
 
@@ -344,7 +558,7 @@ def lloyd(
         ``(previous − current) / current``, falls below ``tol``.
         The loop also stops as soon as the assignment stops changing.
     chunk_size : int or None
-        Rows per block (None: :data:`mixfit._validation.DEFAULT_CHUNK_SIZE`).
+        Rows per block (None: about 128 KiB of distances per chunk, 256 to 4096 rows).
     callback : callable or None
         ``callback(iteration, centers, inertia)`` after each E-step (iterations
         count from 1), with the centres the inertia was measured for.
@@ -352,12 +566,60 @@ def lloyd(
         Subtracted before the distance GEMMs (pass the data mean for float32
         data far from the origin). Pass the same shift to :func:`assign` to
         reproduce the returned labels bit for bit.
+    algorithm : {"auto", "lloyd", "hamerly"}
+        "lloyd" computes every distance each iteration; "hamerly" keeps a bound
+        per row and skips the rows whose centre provably stays the same (same
+        labels as "lloyd", inertia equal to rounding; pays off for many
+        clusters); "auto" uses "hamerly" from
+        :data:`HAMERLY_MIN_CLUSTERS` clusters on (with ``kernel="numba"``).
+    kernel : {"numba", "numpy"}
+        "numba": a GEMM plus one fused pass per chunk (argmin, distances,
+        statistics), on ``n_jobs`` threads. "numpy": the plain reference
+        implementation (GEMM, ``np.argmin``, sparse one-hot sums), one thread,
+        ``algorithm="lloyd"`` only; kept to test the kernels against.
+    n_jobs : int
+        Threads (resolved, ≥ 1); results do not depend on it.
 
     Returns
     -------
     result : KMeansResult
     """
-    chunk_size = check_chunk_size(chunk_size)
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}.")
+    if kernel not in ("numba", "numpy"):
+        raise ValueError(f"kernel must be 'numba' or 'numpy', got {kernel!r}.")
+    n_clusters = np.shape(centers_init)[0]
+    if algorithm == "auto":
+        pays = kernel == "numba" and n_clusters >= HAMERLY_MIN_CLUSTERS
+        algorithm = "hamerly" if pays else "lloyd"
+    if kernel == "numpy" and algorithm == "hamerly":
+        raise ValueError("algorithm='hamerly' needs kernel='numba'.")
+    if kernel == "numpy":
+        chunk_size = check_chunk_size(chunk_size)
+        return _lloyd_loop(
+            X, centers_init, sample_weight, max_iter, tol, chunk_size, callback, shift,
+            lambda x_sq, runner: lambda c: _e_step(X, c, sample_weight, chunk_size, x_sq, shift),
+            None,
+        )
+    chunk_size = _resolve_chunk_size(chunk_size, n_clusters, X.dtype)
+
+    def e_step_factory(x_sq, runner):
+        if algorithm == "hamerly":
+            return _Hamerly(X, sample_weight, chunk_size, x_sq, shift, runner)
+        return lambda c: _fused_e_step(X, c, sample_weight, chunk_size, x_sq, shift, runner)
+
+    with _Runner(n_jobs, len(_blocks(X.shape[0], chunk_size))) as runner:
+        return _lloyd_loop(
+            X, centers_init, sample_weight, max_iter, tol, chunk_size, callback, shift,
+            e_step_factory, runner,
+        )
+
+
+def _lloyd_loop(
+    X, centers_init, sample_weight, max_iter, tol, chunk_size, callback, shift,
+    e_step_factory, runner,
+):
+    """The loop of :func:`lloyd`, with the E-step it is given (numpy, fused or pruned)."""
     dtype = X.dtype
     centers = np.asarray(centers_init, dtype=dtype).copy()
     x_squared_norms = np.empty(X.shape[0], dtype=dtype)
@@ -371,10 +633,9 @@ def lloyd(
     previous_labels = None
     converged = False
     final = None  # (labels, inertia) when the last E-step used the returned centres
+    e_step = e_step_factory(x_squared_norms, runner)
     for iteration in range(max_iter):
-        labels, min_sq_dist, stats = _e_step(
-            X, centers, sample_weight, chunk_size, x_squared_norms, shift
-        )
+        labels, min_sq_dist, stats = e_step(centers)
         history.append(stats.inertia)
         if callback is not None:
             callback(iteration + 1, centers, stats.inertia)
@@ -395,11 +656,18 @@ def lloyd(
     if final is None:
         # The loop ended after an update: label with the centres actually returned,
         # so that fit_predict(X) equals fit(X).predict(X).
-        labels, min_sq_dist = assign(
-            X, centers, chunk_size=chunk_size, x_squared_norms=x_squared_norms, shift=shift
-        )
-        weight = np.ones(X.shape[0]) if sample_weight is None else sample_weight
-        final = (labels, float(np.dot(weight, min_sq_dist)))
+        if runner is None:
+            labels, min_sq_dist = assign(
+                X, centers, chunk_size=chunk_size, x_squared_norms=x_squared_norms,
+                shift=shift, kernel="numpy",
+            )
+            weight = np.ones(X.shape[0]) if sample_weight is None else sample_weight
+            final = (labels, float(np.dot(weight, min_sq_dist)))
+        else:
+            labels, _, stats = _fused_e_step(
+                X, centers, sample_weight, chunk_size, x_squared_norms, shift, runner
+            )
+            final = (labels, stats.inertia)
     return KMeansResult(
         centers=centers,
         labels=final[0],

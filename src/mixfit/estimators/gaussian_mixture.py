@@ -12,6 +12,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .. import em
+from .._parallel import check_n_jobs
 from .._validation import (
     check_chunk_size,
     check_data,
@@ -73,6 +74,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     chunk_size : int, optional
         Rows per chunk in the E-step; memory beyond the data is O(chunk_size × K).
         Defaults to 4096.
+    n_jobs : int, optional
+        Threads over row chunks in EM and in predict/score: None or -1 uses
+        every available core, −k all but k−1. Results do not depend on it.
     verbose : int, default=0
         1 prints each initialisation's result, 2 also each iteration.
     callback : callable, optional
@@ -121,6 +125,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         resp_init=None,
         random_state=None,
         chunk_size=None,
+        n_jobs=None,
         verbose=0,
         callback=None,
     ):
@@ -137,6 +142,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.resp_init = resp_init
         self.random_state = random_state
         self.chunk_size = chunk_size
+        self.n_jobs = n_jobs
         self.verbose = verbose
         self.callback = callback
 
@@ -209,6 +215,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                     max_iter=settings["max_iter"],
                     chunk_size=settings["chunk_size"],
                     callback=self._iteration_callback(scale, log_scale),
+                    n_jobs=settings["n_jobs"],
                 )
             if self.verbose:
                 print(
@@ -268,6 +275,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             "max_iter": check_positive_int(self.max_iter, "max_iter", minimum=0),
             "n_init": check_positive_int(self.n_init, "n_init"),
             "chunk_size": check_chunk_size(self.chunk_size),
+            "n_jobs": check_n_jobs(self.n_jobs),
         }
         get_structure(self.covariance_type)
         if self.resp_init is None and (
@@ -385,7 +393,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             X = X.astype(self.means_.dtype) / scale
             params = _rescaled(params, 1.0 / scale)
         log_resp, log_norm = em.log_resp(
-            self._family, X, params, check_chunk_size(self.chunk_size)
+            self._family,
+            X,
+            params,
+            check_chunk_size(self.chunk_size),
+            n_jobs=check_n_jobs(getattr(self, "n_jobs", None)),
         )
         if scale != 1.0:
             log_norm -= X.shape[1] * np.log(scale)

@@ -16,6 +16,7 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from mixfit import kmeans as engine
+from mixfit._parallel import check_n_jobs
 from mixfit._validation import (
     check_chunk_size,
     check_data,
@@ -63,8 +64,18 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisations; an int makes ``fit`` reproducible.
     chunk_size : int or None, default=None
-        Rows per block in the distance computations (None: 4096). Memory beyond
-        the data is about ``chunk_size × n_clusters`` numbers.
+        Rows per block in the distance computations (None: chosen so that a
+        block of distances, ``chunk_size × n_clusters`` numbers, stays in the
+        CPU cache: 256 to 4096 rows). Memory beyond the data is about
+        ``n_jobs × chunk_size × n_clusters`` numbers.
+    algorithm : {"auto", "lloyd", "hamerly"}, default="auto"
+        "lloyd" computes all distances at every iteration; "hamerly" keeps one
+        bound per sample and skips the samples whose centre provably does not
+        change (the same labels as "lloyd"; one more float64 per sample of
+        memory); "auto" uses "hamerly" from 32 clusters on, where it pays.
+    n_jobs : int or None, default=None
+        Threads for the distance computations: None or -1 uses every available
+        core, ``-k`` all but ``k − 1``. Results do not depend on it.
     callback : callable or None, default=None
         ``callback(iteration, centers, inertia)`` after every assignment step of
         every run (iterations count from 1; ``inertia`` belongs to ``centers``).
@@ -112,6 +123,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         random_state=None,
         chunk_size=None,
         callback=None,
+        algorithm="auto",
+        n_jobs=None,
     ):
         self.n_clusters = n_clusters
         self.init = init
@@ -121,6 +134,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         self.random_state = random_state
         self.chunk_size = chunk_size
         self.callback = callback
+        self.algorithm = algorithm
+        self.n_jobs = n_jobs
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -136,6 +151,11 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         check_positive_int(self.max_iter, "max_iter")
         check_nonnegative_float(self.tol, "tol")
         check_chunk_size(self.chunk_size)
+        check_n_jobs(self.n_jobs)
+        if self.algorithm not in engine.ALGORITHMS:
+            raise ValueError(
+                f"algorithm must be one of {list(engine.ALGORITHMS)}, got {self.algorithm!r}."
+            )
         if self.callback is not None and not callable(self.callback):
             raise TypeError(f"callback must be callable, got {type(self.callback).__name__}.")
         if isinstance(self.init, str) and self.init not in _INITS:
@@ -177,7 +197,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         X = check_data(self, X, reset=True)
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         check_n_samples_at_least(X, self.n_clusters, "n_clusters", sample_weight)
-        chunk_size = check_chunk_size(self.chunk_size)
+        chunk_size = self.chunk_size  # None: the engine chooses from n_clusters
+        n_jobs = check_n_jobs(self.n_jobs)
 
         fixed_init = None if isinstance(self.init, str) else self._check_init_array(X)
         # Data too large or too small to square safely is clustered in units of a
@@ -212,6 +233,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
                 chunk_size=chunk_size,
                 callback=self.callback,
                 shift=self._shift,
+                algorithm=self.algorithm,
+                n_jobs=n_jobs,
             )
             if best is None or (
                 run.inertia < best.inertia
@@ -277,7 +300,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
 
     def _assign(self, X, centers):
         return engine.assign(
-            X, centers, chunk_size=check_chunk_size(self.chunk_size), shift=self._shift
+            X, centers, chunk_size=self.chunk_size, shift=self._shift,
+            n_jobs=check_n_jobs(getattr(self, "n_jobs", None)),
         )
 
     def predict(self, X):

@@ -28,6 +28,12 @@ from __future__ import annotations
 import numpy as np
 from scipy import linalg
 
+from .._em_kernels import (
+    mahalanobis_blocks,
+    mahalanobis_scaled,
+    moments_diag,
+)
+
 _LOG_2PI = np.log(2.0 * np.pi)
 
 
@@ -119,6 +125,34 @@ class CovarianceStructure:
         n_features = X.shape[1]
         return -0.5 * (n_features * _LOG_2PI + maha) + log_det
 
+    # The kernel path (mixfit._em_kernels): the same quantities as
+    # ``log_det_and_mahalanobis`` and ``chunk_scatter`` by GEMMs and numba loops;
+    # the numpy methods above are the reference they are tested against.
+
+    def kernel_mahalanobis(self, X, means, precisions_chol):
+        """``(log_det (K,) float64, maha (n, K) float64)`` by the kernels."""
+        raise NotImplementedError
+
+    def kernel_stats(self, X, weighted_resp, counts, reference):
+        """Weighted means and centred scatter of a chunk, via moments about ``reference``.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features), float32 or float64
+        weighted_resp : ndarray of shape (n_samples, n_components), float64
+        counts : ndarray of shape (n_components,)
+            Column sums of ``weighted_resp``.
+        reference : ndarray of shape (n_components, n_features)
+            A point near each component (the current means); any value is
+            correct, a near one keeps ``S2 − S1 S1ᵀ / N`` free of cancellation.
+
+        Returns
+        -------
+        means : ndarray of shape (n_components, n_features), float64
+        scatter : ndarray of shape ``scatter_shape``, float64
+        """
+        raise NotImplementedError
+
     def n_parameters(self, n_components, n_features):
         """Free covariance parameters (means and weights are counted elsewhere)."""
         raise NotImplementedError
@@ -153,6 +187,53 @@ def _squared_distances(X, means, scale=None):
     return out
 
 
+def _centre_of(means):
+    """A point among the means: whitening GEMMs act on data centred there."""
+    return means.astype(np.float64).mean(axis=0)
+
+
+def _reference(reference, dtype):
+    """The reference in the data's dtype, and exactly that value in float64."""
+    rounded = np.ascontiguousarray(reference, dtype=dtype)
+    return rounded, rounded.astype(np.float64)
+
+
+def _shifted_to_centred(first, counts, reference):
+    """Chunk means from first moments about ``reference``; zero for empty components."""
+    nonzero = counts > 0
+    safe = np.where(nonzero, counts, 1.0)
+    means = np.where(nonzero[:, None], reference + first / safe[:, None], 0.0)
+    return means, nonzero, safe
+
+
+def _diag_moments(X, weighted_resp, counts, reference, with_second=True):
+    n_components, n_features = reference.shape
+    ref = np.ascontiguousarray(reference, dtype=np.float64)
+    first = np.zeros((n_components, n_features))
+    second = np.zeros((n_components if with_second else 0, n_features))
+    moments_diag(X, weighted_resp, ref, first, second)
+    means, nonzero, safe = _shifted_to_centred(first, counts, ref)
+    if not with_second:
+        return means, None
+    scatter = np.where(nonzero[:, None], second - first**2 / safe[:, None], 0.0)
+    return means, scatter
+
+
+def _scaled_mahalanobis(X, means, scale):
+    maha = np.empty((X.shape[0], means.shape[0]))
+    mahalanobis_scaled(
+        X,
+        np.ascontiguousarray(means, dtype=X.dtype),
+        np.ascontiguousarray(scale, dtype=X.dtype),
+        maha,
+    )
+    return maha
+
+
+#: Elements of the whitened block ``Y`` (rows × K·d) the full kernel holds at once.
+_WHITENED_BLOCK = 1 << 18
+
+
 class Full(CovarianceStructure):
     name = "full"
 
@@ -171,6 +252,9 @@ class Full(CovarianceStructure):
         return coef[:, None, None] * delta[:, :, None] * delta[:, None, :]
 
     def covariances(self, scatter, counts, reg_covar, n_features):
+        # Products of float32 chunks leave rounding-level asymmetry; a covariance
+        # is symmetric by definition, and samplers and Cholesky expect it.
+        scatter = 0.5 * (scatter + np.swapaxes(scatter, -1, -2))
         covariances = scatter / counts[:, None, None]
         idx = np.arange(scatter.shape[1])
         covariances[:, idx, idx] += reg_covar
@@ -202,6 +286,49 @@ class Full(CovarianceStructure):
         log_det = np.log(np.diagonal(precisions_chol, axis1=1, axis2=2)).sum(axis=1)
         return log_det.astype(X.dtype, copy=False), maha
 
+    def kernel_mahalanobis(self, X, means, precisions_chol):
+        # y_k = (x − c) P_k − (μ_k − c) P_k: one GEMM against all K factors
+        # stacked (d × K·d), on data centred at c so nothing far from the
+        # origin is squared; then a numba pass for ‖y_k − b_k‖².
+        n_components, n_features = means.shape
+        dtype = X.dtype
+        centre = _centre_of(means)
+        chol = np.asarray(precisions_chol, dtype=np.float64)
+        stacked = np.ascontiguousarray(
+            chol.transpose(1, 0, 2).reshape(n_features, n_components * n_features),
+            dtype=dtype,
+        )
+        offsets = np.einsum("kd,kde->ke", means.astype(np.float64) - centre, chol)
+        offsets = np.ascontiguousarray(offsets, dtype=dtype)
+        centred = X - centre.astype(dtype)
+        maha = np.empty((X.shape[0], n_components))
+        block = max(1, _WHITENED_BLOCK // (n_components * n_features))
+        for start in range(0, X.shape[0], block):
+            rows = slice(start, start + block)
+            mahalanobis_blocks(centred[rows] @ stacked, offsets, maha[rows])
+        log_det = np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
+        return log_det, maha
+
+    def kernel_stats(self, X, weighted_resp, counts, reference):
+        # One GEMM per component on the shifted, weighted chunk, in X's dtype
+        # (faster than a numba triple loop at every d measured, 8 to 32);
+        # each chunk's sums are moved to float64 before they add.
+        n_components, n_features = reference.shape
+        ref, ref64 = _reference(reference, X.dtype)
+        weights = weighted_resp.astype(X.dtype, copy=False)
+        first = np.zeros((n_components, n_features))
+        second = np.zeros((n_components, n_features, n_features))
+        for k in range(n_components):
+            if counts[k] <= 0:
+                continue
+            shifted = X - ref[k]
+            first[k] = weights[:, k] @ shifted
+            second[k] = (shifted * weights[:, k, None]).T @ shifted
+        means, nonzero, safe = _shifted_to_centred(first, counts, ref64)
+        scatter = second - first[:, :, None] * (first / safe[:, None])[:, None, :]
+        scatter[~nonzero] = 0.0
+        return means, scatter
+
     def n_parameters(self, n_components, n_features):
         return n_components * n_features * (n_features + 1) // 2
 
@@ -222,6 +349,7 @@ class Tied(Full):
         return (coef[:, None] * delta).T @ delta
 
     def covariances(self, scatter, counts, reg_covar, n_features):
+        scatter = 0.5 * (scatter + scatter.T)  # see Full.covariances
         covariance = scatter / counts.sum()
         covariance.flat[:: scatter.shape[0] + 1] += reg_covar
         return covariance
@@ -243,6 +371,20 @@ class Tied(Full):
         maha = _squared_distances(y, (means @ precisions_chol).astype(X.dtype, copy=False))
         log_det = np.log(np.diag(precisions_chol)).sum()
         return np.full(means.shape[0], log_det, dtype=X.dtype), maha
+
+    def kernel_mahalanobis(self, X, means, precisions_chol):
+        # One whitening GEMM of the centred chunk, then plain squared distances.
+        centre = _centre_of(means)
+        chol = np.asarray(precisions_chol, dtype=np.float64)
+        whitened = (X - centre.astype(X.dtype)) @ chol.astype(X.dtype)
+        offsets = (means.astype(np.float64) - centre) @ chol
+        maha = _scaled_mahalanobis(whitened, offsets, np.ones_like(offsets))
+        log_det = np.log(np.diag(chol)).sum()
+        return np.full(means.shape[0], log_det), maha
+
+    def kernel_stats(self, X, weighted_resp, counts, reference):
+        means, scatter = super().kernel_stats(X, weighted_resp, counts, reference)
+        return means, scatter.sum(axis=0)
 
     def n_parameters(self, n_components, n_features):
         return n_features * (n_features + 1) // 2
@@ -296,6 +438,13 @@ class Diag(_Variances):
         maha = _squared_distances(X, means, scale=precisions_chol)
         return np.log(precisions_chol).sum(axis=1), maha
 
+    def kernel_mahalanobis(self, X, means, precisions_chol):
+        chol = np.asarray(precisions_chol, dtype=np.float64)
+        return np.log(chol).sum(axis=1), _scaled_mahalanobis(X, means, chol)
+
+    def kernel_stats(self, X, weighted_resp, counts, reference):
+        return _diag_moments(X, weighted_resp, counts, reference)
+
     def n_parameters(self, n_components, n_features):
         return n_components * n_features
 
@@ -324,6 +473,15 @@ class Spherical(_Variances):
         log_det = X.shape[1] * np.log(precisions_chol)
         return log_det, maha
 
+    def kernel_mahalanobis(self, X, means, precisions_chol):
+        chol = np.asarray(precisions_chol, dtype=np.float64)
+        scale = np.repeat(chol[:, None], means.shape[1], axis=1)
+        return means.shape[1] * np.log(chol), _scaled_mahalanobis(X, means, scale)
+
+    def kernel_stats(self, X, weighted_resp, counts, reference):
+        means, scatter = _diag_moments(X, weighted_resp, counts, reference)
+        return means, scatter.sum(axis=1)
+
     def n_parameters(self, n_components, n_features):
         return n_components
 
@@ -349,6 +507,14 @@ class Identity(Spherical):
 
     def log_det_and_mahalanobis(self, X, means, precisions_chol):
         return np.zeros(means.shape[0], dtype=X.dtype), _squared_distances(X, means)
+
+    def kernel_mahalanobis(self, X, means, precisions_chol):
+        maha = _scaled_mahalanobis(X, means, np.ones(means.shape))
+        return np.zeros(means.shape[0]), maha
+
+    def kernel_stats(self, X, weighted_resp, counts, reference):
+        means, _ = _diag_moments(X, weighted_resp, counts, reference, with_second=False)
+        return means, np.zeros(reference.shape[0])
 
     def n_parameters(self, n_components, n_features):
         return 0

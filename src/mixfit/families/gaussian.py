@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .covariance import CovarianceStructure, get_structure
+from .._em_kernels import normalise
+from .covariance import _LOG_2PI, CovarianceStructure, get_structure
 
 __all__ = ["GaussianFamily", "GaussianParams", "GaussianStats"]
 
@@ -126,6 +127,54 @@ class GaussianFamily:
     def log_prob(self, X, params):
         """Log-density of each sample under each component, shape (n, K), X's dtype."""
         return self.structure.log_prob(X, params.means, params.precisions_cholesky)
+
+    def kernel_log_prob(self, X, params):
+        """:meth:`log_prob` by the kernels of :mod:`mixfit._em_kernels`."""
+        log_det, maha = self.structure.kernel_mahalanobis(
+            X, params.means, params.precisions_cholesky
+        )
+        log_prob = log_det - 0.5 * (X.shape[1] * _LOG_2PI + maha)
+        return log_prob.astype(X.dtype, copy=False)
+
+    def kernel_e_step(self, X, log_weights, params, sample_weight=None):
+        """One chunk's E-step and statistics in fused kernels.
+
+        The same quantities as :meth:`log_prob`, a logsumexp and :meth:`stats` of
+        the responsibilities, without (n, K) temporaries in X's dtype: the
+        responsibilities are formed per row in float64, and the moments are
+        taken about the current means (see :mod:`mixfit._em_kernels`).
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+        log_weights : ndarray of shape (n_components,)
+            Log mixture weights (``-inf`` for a zero weight).
+        params : GaussianParams
+        sample_weight : ndarray of shape (n_samples,), optional
+
+        Returns
+        -------
+        log_likelihood, total_weight : float
+        resp_sum : ndarray of shape (n_components,)
+        stats : GaussianStats
+        """
+        log_det, maha = self.structure.kernel_mahalanobis(
+            X, params.means, params.precisions_cholesky
+        )
+        const = np.asarray(log_weights, dtype=np.float64) + log_det - 0.5 * X.shape[1] * _LOG_2PI
+        weights = (
+            np.empty(0) if sample_weight is None
+            else np.ascontiguousarray(sample_weight, dtype=np.float64)
+        )
+        weighted_resp = np.empty(maha.shape)
+        log_likelihood, total_weight, resp_sum = normalise(
+            maha, const, weights, weighted_resp
+        )
+        means, scatter = self.structure.kernel_stats(
+            X, weighted_resp, resp_sum, params.means.astype(np.float64)
+        )
+        stats = GaussianStats(resp_sum, means, scatter, self.structure)
+        return log_likelihood, total_weight, resp_sum, stats
 
     def stats(self, X, resp, sample_weight=None):
         """Statistics of a block of samples.

@@ -1,0 +1,152 @@
+"""numba kernels of the Gaussian E-step and of the M-step's statistics.
+
+These are the fast path of :mod:`mixfit.em`; the numpy code in
+:mod:`mixfit.families.covariance` is the reference they are tested against
+(``kernel="numpy"``). Every kernel works on one chunk of rows, releases the GIL
+(so :func:`mixfit._parallel.map_chunks` runs chunks on threads) and accumulates
+in float64 whatever the data's dtype.
+
+Moments are taken about a **reference point per component** (the current
+means, known when the E-step starts): ``S1_k = Σ w r (x − m_k)`` and
+``S2_k = Σ w r (x − m_k)(x − m_k)ᵀ``. Since m_k sits near the component's data,
+``S2 − S1 S1ᵀ / N`` (the scatter about the chunk's own mean) does not cancel;
+the conversion happens per chunk, so the statistics that leave a chunk are the
+centred ones of :class:`~mixfit.families.GaussianStats` and ``+`` stays Chan's
+merge, whatever reference each chunk used.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = [
+    "mahalanobis_blocks",
+    "mahalanobis_scaled",
+    "moments_diag",
+    "moments_full",
+    "normalise",
+]
+
+# Reassociation lets the reductions vectorise; no flag that assumes finite values
+# (zero mixture weights give -inf log-weights).
+_FAST = {"reassoc", "contract", "nsz", "arcp"}
+
+
+@njit(nogil=True, cache=True, fastmath=_FAST)
+def mahalanobis_scaled(X, means, scale, out):
+    """``out[i, k] = Σ_j ((X[i, j] − means[k, j]) · scale[k, j])²``, accumulated in float64."""
+    n_samples, n_features = X.shape
+    n_components = means.shape[0]
+    for i in range(n_samples):
+        for k in range(n_components):
+            acc = 0.0
+            for j in range(n_features):
+                t = (X[i, j] - means[k, j]) * scale[k, j]
+                acc += t * t
+            out[i, k] = acc
+
+
+@njit(nogil=True, cache=True, fastmath=_FAST)
+def mahalanobis_blocks(Y, offsets, out):
+    """``out[i, k] = ‖Y[i, k·d:(k+1)·d] − offsets[k]‖²`` (Y holds K whitened copies of a row)."""
+    n_samples = Y.shape[0]
+    n_components, n_features = offsets.shape
+    for i in range(n_samples):
+        for k in range(n_components):
+            base = k * n_features
+            acc = 0.0
+            for j in range(n_features):
+                t = Y[i, base + j] - offsets[k, j]
+                acc += t * t
+            out[i, k] = acc
+
+
+@njit(nogil=True, cache=True)
+def normalise(maha, const, sample_weight, weighted_resp):
+    """Responsibilities × sample weight from Mahalanobis distances, per row in float64.
+
+    ``log p(x, k) = const[k] − maha[i, k] / 2``; the logsumexp over k gives
+    ``log p(x)``. An empty ``sample_weight`` means weight one.
+
+    Returns
+    -------
+    log_likelihood, total_weight : float
+        Weighted sums over the rows.
+    resp_sum : ndarray of shape (n_components,)
+        Column sums of ``weighted_resp``.
+    """
+    n_samples, n_components = maha.shape
+    weighted = sample_weight.shape[0] > 0
+    resp_sum = np.zeros(n_components)
+    joint = np.empty(n_components)
+    log_likelihood = 0.0
+    total_weight = 0.0
+    for i in range(n_samples):
+        top = -np.inf
+        for k in range(n_components):
+            value = const[k] - 0.5 * maha[i, k]
+            joint[k] = value
+            if value > top:
+                top = value
+        total = 0.0
+        for k in range(n_components):
+            value = np.exp(joint[k] - top)
+            joint[k] = value
+            total += value
+        weight = sample_weight[i] if weighted else 1.0
+        scale = weight / total
+        for k in range(n_components):
+            value = joint[k] * scale
+            weighted_resp[i, k] = value
+            resp_sum[k] += value
+        if weight != 0.0:
+            log_likelihood += weight * (top + np.log(total))
+        total_weight += weight
+    return log_likelihood, total_weight, resp_sum
+
+
+@njit(nogil=True, cache=True)
+def moments_diag(X, weighted_resp, reference, first, second):
+    """Moments about ``reference`` per feature, added into float64 arrays.
+
+    ``first[k] += Σ_i w_ik (x_i − m_k)`` and ``second[k] += Σ_i w_ik (x_i − m_k)²``
+    (both (K, d)); ``second`` may have zero rows to skip it (identity model).
+    """
+    n_samples, n_features = X.shape
+    n_components = reference.shape[0]
+    with_second = second.shape[0] > 0
+    for i in range(n_samples):
+        for k in range(n_components):
+            w = weighted_resp[i, k]
+            if w == 0.0:
+                continue
+            for j in range(n_features):
+                z = X[i, j] - reference[k, j]
+                wz = w * z
+                first[k, j] += wz
+                if with_second:
+                    second[k, j] += wz * z
+
+
+@njit(nogil=True, cache=True)
+def moments_full(X, weighted_resp, reference, first, second):
+    """Like :func:`moments_diag` with the upper triangle of ``Σ w (x − m)(x − m)ᵀ``.
+
+    ``second`` has shape (K, d, d); the caller mirrors the upper triangle.
+    """
+    n_samples, n_features = X.shape
+    n_components = reference.shape[0]
+    z = np.empty(n_features)
+    for i in range(n_samples):
+        for k in range(n_components):
+            w = weighted_resp[i, k]
+            if w == 0.0:
+                continue
+            for j in range(n_features):
+                z[j] = X[i, j] - reference[k, j]
+                first[k, j] += w * z[j]
+            for a in range(n_features):
+                wa = w * z[a]
+                for b in range(a, n_features):
+                    second[k, a, b] += wa * z[b]

@@ -1,0 +1,162 @@
+"""The numba K-means kernels against the numpy reference path of mixfit.kmeans."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+from mixfit.estimators.kmeans import KMeans
+from mixfit.kmeans import assign, auto_chunk_size, lloyd
+
+RTOL = {np.float32: 1e-6, np.float64: 1e-12}
+
+
+def _data(seed, n_samples, n_features, n_blobs, dtype):
+    rng = np.random.RandomState(seed)
+    means = rng.normal(scale=3.0, size=(n_blobs, n_features))
+    X = means[rng.randint(n_blobs, size=n_samples)] + rng.normal(size=(n_samples, n_features))
+    return X.astype(dtype), rng
+
+
+def _fit(X, init, **kwargs):
+    params = dict(tol=0, max_iter=30, shift=X.mean(axis=0).astype(np.float64))
+    params.update(kwargs)
+    return lloyd(X, init, **params)
+
+
+def _assert_same_fit(a, b, dtype, X=None):
+    np.testing.assert_array_equal(a.labels, b.labels)
+    assert a.n_iter == b.n_iter and a.converged == b.converged
+    np.testing.assert_allclose(a.centers, b.centers, rtol=RTOL[dtype], atol=RTOL[dtype])
+    # Inertia near 0 is all rounding: compare it on the scale of the data's spread.
+    spread = 0.0 if X is None else float(((X - X.mean(axis=0)) ** 2).sum())
+    atol = 10 * RTOL[dtype] * spread
+    assert a.inertia == pytest.approx(b.inertia, rel=10 * RTOL[dtype], abs=atol)
+    np.testing.assert_allclose(
+        a.inertia_history, b.inertia_history, rtol=10 * RTOL[dtype], atol=atol
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("n_clusters,chunk_size", [(1, 100), (3, 64), (17, None), (40, 1000)])
+def test_fused_kernel_equals_numpy_reference(dtype, weighted, n_clusters, chunk_size):
+    X, rng = _data(n_clusters, 3000, 5, 6, dtype)
+    weight = rng.uniform(0.0, 3.0, size=len(X)) if weighted else None
+    init = X[rng.choice(len(X), n_clusters, replace=False)]
+    reference = _fit(X, init, sample_weight=weight, kernel="numpy", chunk_size=chunk_size)
+    fused = _fit(X, init, sample_weight=weight, algorithm="lloyd", chunk_size=chunk_size)
+    _assert_same_fit(fused, reference, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("n_clusters", [2, 33, 80])
+def test_hamerly_gives_the_labels_of_the_unpruned_fit(dtype, weighted, n_clusters):
+    X, rng = _data(n_clusters, 5000, 4, 12, dtype)
+    weight = rng.uniform(0.0, 3.0, size=len(X)) if weighted else None
+    init = X[rng.choice(len(X), n_clusters, replace=False)]
+    for tol in (0, 1e-4):
+        reference = _fit(X, init, sample_weight=weight, kernel="numpy", tol=tol, max_iter=60)
+        unpruned = _fit(X, init, sample_weight=weight, algorithm="lloyd", tol=tol, max_iter=60)
+        pruned = _fit(X, init, sample_weight=weight, algorithm="hamerly", tol=tol, max_iter=60)
+        _assert_same_fit(pruned, unpruned, dtype)
+        _assert_same_fit(pruned, reference, dtype)
+
+
+def test_hamerly_callback_sees_the_unpruned_inertia():
+    X, rng = _data(5, 4000, 3, 8, np.float64)
+    init = X[:50].copy()
+    seen = {}
+    for algorithm in ("lloyd", "hamerly"):
+        seen[algorithm] = []
+        _fit(X, init, algorithm=algorithm,
+             callback=lambda i, c, j, out=seen[algorithm]: out.append((i, c.copy(), j)))
+    assert [i for i, _, _ in seen["lloyd"]] == [i for i, _, _ in seen["hamerly"]]
+    for (_, c_a, j_a), (_, c_b, j_b) in zip(seen["lloyd"], seen["hamerly"]):
+        np.testing.assert_allclose(c_a, c_b, rtol=1e-12)
+        assert j_a == pytest.approx(j_b, rel=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("algorithm", ["lloyd", "hamerly"])
+def test_more_clusters_than_distinct_points(dtype, algorithm):
+    rng = np.random.RandomState(0)
+    X = np.repeat(rng.normal(size=(7, 3)), 50, axis=0).astype(dtype)
+    init = np.concatenate([X[::50], X[::50][:5] + dtype(0.25)])  # 12 centres, 7 points
+    reference = _fit(X, init, kernel="numpy")
+    fit = _fit(X, init, algorithm=algorithm)
+    _assert_same_fit(fit, reference, dtype, X)
+
+
+@pytest.mark.parametrize("algorithm", ["lloyd", "hamerly"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_thread_count_does_not_change_the_result(algorithm, dtype):
+    # Enough rows for several thread blocks.
+    X, rng = _data(1, 40_000, 3, 10, dtype)
+    weight = rng.uniform(0.5, 2.0, size=len(X))
+    init = X[:40].copy()
+    one = _fit(X, init, sample_weight=weight, algorithm=algorithm, n_jobs=1, chunk_size=1000)
+    two = _fit(X, init, sample_weight=weight, algorithm=algorithm, n_jobs=2, chunk_size=1000)
+    np.testing.assert_array_equal(one.labels, two.labels)
+    np.testing.assert_array_equal(one.centers, two.centers)
+    assert one.inertia_history == two.inertia_history and one.inertia == two.inertia
+
+
+@pytest.mark.parametrize("algorithm", ["lloyd", "hamerly"])
+@pytest.mark.parametrize("chunk_size", [1, 37, 256, 5000, 30_000])
+def test_chunk_size_changes_nothing_beyond_rounding(algorithm, chunk_size):
+    X, rng = _data(2, 20_000, 4, 9, np.float64)
+    init = X[:35].copy()
+    reference = _fit(X, init, kernel="numpy", chunk_size=4096)
+    _assert_same_fit(_fit(X, init, algorithm=algorithm, chunk_size=chunk_size), reference,
+                     np.float64)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("chunk_size", [None, 1, 100])
+def test_assign_kernel_equals_reference(dtype, chunk_size):
+    X, rng = _data(3, 2500, 6, 5, dtype)
+    centers = rng.normal(scale=3.0, size=(20, 6))
+    shift = X.mean(axis=0).astype(np.float64)
+    ref_labels, ref_dist = assign(X, centers, chunk_size=chunk_size or 4096, shift=shift,
+                                  kernel="numpy")
+    labels, dist = assign(X, centers, chunk_size=chunk_size, shift=shift, n_jobs=2)
+    np.testing.assert_array_equal(labels, ref_labels)
+    np.testing.assert_allclose(dist, ref_dist, rtol=RTOL[dtype], atol=0)
+
+
+def test_float32_far_from_the_origin_is_pruned_exactly():
+    # ‖x‖ ≫ the distances: the rounding bound of the GEMM must hold after the shift.
+    X, rng = _data(4, 6000, 8, 40, np.float64)
+    X32 = (X + 1e4).astype(np.float32)
+    init = X32[rng.choice(len(X32), 40, replace=False)]
+    _assert_same_fit(_fit(X32, init, algorithm="hamerly"), _fit(X32, init, kernel="numpy"),
+                     np.float32)
+
+
+def test_estimator_algorithms_agree_and_bad_values_are_refused():
+    X, _ = _data(5, 3000, 3, 40, np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fits = [KMeans(40, random_state=0, algorithm=a, n_jobs=j).fit(X)
+                for a, j in [("lloyd", 1), ("hamerly", 2), ("auto", None)]]
+    for fit in fits[1:]:
+        np.testing.assert_array_equal(fit.labels_, fits[0].labels_)
+        np.testing.assert_allclose(fit.cluster_centers_, fits[0].cluster_centers_, rtol=1e-12)
+        np.testing.assert_array_equal(fit.predict(X), fit.labels_)
+    with pytest.raises(ValueError, match="algorithm must be one of"):
+        KMeans(3, algorithm="elkan").fit(X)
+    with pytest.raises(ValueError, match="n_jobs"):
+        KMeans(3, n_jobs=0).fit(X)
+    with pytest.raises(ValueError, match="needs kernel='numba'"):
+        lloyd(X, X[:3], algorithm="hamerly", kernel="numpy")
+
+
+def test_auto_chunk_size_keeps_the_block_small():
+    assert auto_chunk_size(64, 4) == 512
+    assert auto_chunk_size(1024, 4) == 256
+    assert auto_chunk_size(3, 8) == 4096
+    for k in (1, 10, 100, 10_000):
+        assert 256 <= auto_chunk_size(k, 8) <= 4096

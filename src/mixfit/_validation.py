@@ -124,8 +124,48 @@ def _describe_columns(columns, limit=8):
     return shown + (f" and {len(columns) - limit} more" if len(columns) > limit else "")
 
 
+def column_means(X, sample_weight=None):
+    """(Weighted) mean of each column in float64, chunk by chunk (no copy of X)."""
+    return _column_moments(X, sample_weight)[0]
+
+
+def _column_moments(X, sample_weight):
+    """(Weighted) column means and mean squared row norm, float64, chunk by chunk."""
+    total = np.zeros(X.shape[1])
+    squares = 0.0
+    for rows in row_chunks(X.shape[0], DEFAULT_CHUNK_SIZE):
+        block = X[rows].astype(np.float64)
+        weight = None if sample_weight is None else sample_weight[rows]
+        total += block.sum(axis=0) if weight is None else weight @ block
+        norms = np.einsum("ij,ij->i", block, block)
+        squares += norms.sum() if weight is None else weight @ norms
+    count = X.shape[0] if sample_weight is None else sample_weight.sum()
+    return total / count, squares / count
+
+
+def distance_shift(X, sample_weight=None):
+    """The point to subtract before GEMM distances, or zeros when none is needed.
+
+    ‖x‖² − 2x·c + ‖c‖² loses the digits that ‖x‖² holds beyond the squared
+    distances; subtracting the data mean first keeps them, at the cost of one more
+    pass over each chunk. That only matters when the data sit far from the origin
+    compared with their spread (more than 2 standard deviations here), so data
+    near the origin skip it.
+    """
+    mean, mean_square_norm = _column_moments(X, sample_weight)
+    offset = float(mean @ mean)
+    spread = max(mean_square_norm - offset, 0.0)
+    return mean if offset > 4.0 * spread else np.zeros_like(mean)
+
+
 def check_finite(X, name="X"):
     """Raise a ValueError that counts NaN and infinite values and names their columns."""
+    # Fast path without an n × d boolean temporary: the float64 sum of finite
+    # values is finite unless float64 data sits near its own overflow limit.
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.sum(X, dtype=np.float64)
+    if X.size == 0 or np.isfinite(total):
+        return
     finite = np.isfinite(X)
     if finite.all():
         return
@@ -233,7 +273,8 @@ def data_scale(X):
     ``X / s`` with parameters scaled back is the fit on ``X`` that the arithmetic
     could not represent: nothing is rounded differently.
     """
-    largest = float(np.max(np.abs(X))) if X.size else 0.0
+    # max(max, −min) rather than max(abs(X)): no n × d temporary.
+    largest = float(max(X.max(), -X.min())) if X.size else 0.0
     if largest == 0.0:
         return 1.0
     if largest > LARGEST_MAGNITUDE:

@@ -20,6 +20,7 @@ from sklearn.utils import check_random_state
 
 from mixfit._validation import (
     DEFAULT_CHUNK_SIZE,
+    column_means,
     row_chunks,
     check_chunk_size,
     check_n_samples_at_least,
@@ -153,7 +154,7 @@ def _draw(cum_mass, u):
 
 def _shift(X, weight):
     """Weighted mean (float64), subtracted before GEMMs to limit cancellation."""
-    return np.average(X, axis=0, weights=weight).astype(np.float64)
+    return column_means(X, weight)
 
 
 # ---------------------------------------------------------------------------

@@ -60,6 +60,11 @@ def _resolve_chunk_size(chunk_size, n_clusters, dtype):
     return check_chunk_size(chunk_size)
 
 
+def _effective_shift(shift):
+    """None for no shift or an all-zero one: subtracting zero is a wasted pass."""
+    return None if shift is None or not np.any(shift) else shift
+
+
 def _shifted(X_chunk, shift):
     """Subtract ``shift`` (or nothing) from a chunk, staying in the chunk's dtype."""
     if shift is None:
@@ -100,6 +105,7 @@ def squared_distances(X, centers, *, chunk_size, shift=None):
         Non-negative (rounding can make the formula negative; those are clamped).
     """
     dtype = X.dtype
+    shift = _effective_shift(shift)
     C = _shifted_centers(centers, shift, dtype)
     c_sq = _row_sq_norms(C)
     out = np.empty((X.shape[0], C.shape[0]), dtype=dtype)
@@ -156,6 +162,7 @@ def assign(X, centers, *, chunk_size, x_squared_norms=None, shift=None, kernel="
     min_sq_dist : ndarray of shape (n_samples,), float64
         Squared distance to that centre, clamped at 0.
     """
+    shift = _effective_shift(shift)
     if kernel == "numba":
         chunk_size = _resolve_chunk_size(chunk_size, centers.shape[0], X.dtype)
         with _Runner(n_jobs, len(_blocks(X.shape[0], chunk_size))) as runner:
@@ -584,6 +591,7 @@ def lloyd(
     -------
     result : KMeansResult
     """
+    shift = _effective_shift(shift)
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}.")
     if kernel not in ("numba", "numpy"):

@@ -20,6 +20,7 @@ from mixfit._parallel import check_n_jobs
 from mixfit._validation import (
     check_chunk_size,
     check_data,
+    distance_shift,
     check_n_samples_at_least,
     check_nonnegative_float,
     check_positive_int,
@@ -212,9 +213,10 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         n_runs = 1 if fixed_init is not None else self.n_init
         rng = check_random_state(self.random_state)
         seeds = rng.randint(np.iinfo(np.int32).max, size=n_runs)
-        # Distances are computed relative to the data mean: in float32 the GEMM
-        # formula ‖x‖² − 2x·c + ‖c‖² loses the digits that the offset holds.
-        self._shift = np.average(X, axis=0, weights=sample_weight).astype(np.float64)
+        # Data far from the origin get their distances relative to the data mean:
+        # in float32 the GEMM formula ‖x‖² − 2x·c + ‖c‖² loses the digits that
+        # the offset holds (zeros otherwise, which skips the subtraction).
+        self._shift = distance_shift(X, sample_weight)
 
         best = None
         for seed in seeds:

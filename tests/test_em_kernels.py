@@ -137,3 +137,87 @@ def test_estimator_n_jobs_does_not_change_the_fit():
     np.testing.assert_array_equal(fits[0].lower_bounds_, fits[1].lower_bounds_)
     np.testing.assert_array_equal(fits[0].covariances_, fits[1].covariances_)
     np.testing.assert_array_equal(fits[0].predict(X), fits[1].predict(X))
+
+
+# ------------------------------------------------------------ the fused sweep
+
+
+def test_vector_exp_is_within_an_ulp_of_numpy():
+    from mixfit._em_sweep import exp_nonpositive
+
+    rng = np.random.default_rng(6)
+    t = np.concatenate(
+        [-rng.exponential(5, 20000), -rng.uniform(0, 708, 20000), [0.0, -0.0, -1e-300, -708.0]]
+    )
+    out = np.empty_like(t)
+    exp_nonpositive(t, out, np.empty_like(t))
+    expected = np.exp(t)
+    ulps = np.abs(out - expected) / np.spacing(expected)
+    assert ulps.max() <= 2
+    # Below exp(-708) (subnormal results) and at -inf (a zero mixture weight): exactly 0.
+    tails = np.array([-708.5, -745.0, -1e308, -np.inf])
+    out = np.empty_like(tails)
+    exp_nonpositive(tails, out, np.empty_like(tails))
+    assert np.all(out == 0.0)
+
+
+@pytest.mark.parametrize("covariance_type", ["tied", "full"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sweep_and_chunk_paths_agree_beyond_the_sweep_width(covariance_type, dtype, monkeypatch):
+    # Wide data take the per-chunk GEMM path; both fast paths and the reference agree.
+    from mixfit.families import covariance
+
+    family, X, params, weight = setup(covariance_type, dtype, True, seed=7, n_features=9)
+    reference = em.e_step(family, X, params, weight, chunk_size=97, kernel="numpy")
+    swept = em.e_step(family, X, params, weight, chunk_size=97)
+    monkeypatch.setattr(covariance, "_FULL_SWEEP_MAX_FEATURES", 8)
+    monkeypatch.setattr(covariance, "_TIED_SWEEP_MAX_FEATURES", 8)
+    assert family.sweep_e_step(X, np.zeros(3), params.components, None, 97, 1) is None
+    chunked = em.e_step(family, X, params, weight, chunk_size=97)
+    assert_stats_close(swept, reference, RTOL[dtype])
+    assert_stats_close(chunked, reference, RTOL[dtype])
+
+
+@pytest.mark.parametrize("covariance_type", ["tied", "full"])
+def test_sweep_accepts_lower_triangular_precision_factors(covariance_type):
+    # precisions_init gives lower factors (as scikit-learn); the sweep re-factors them.
+    family, X, params, weight = setup(covariance_type, np.float64, True, seed=8)
+    upper = params.components.precisions_cholesky
+    precisions = family.structure.precisions_from_cholesky(upper)
+    lower_params = family.params_from_precisions(params.components.means, precisions, X.dtype)
+    assert np.any(np.tril(lower_params.precisions_cholesky, -1))
+    lower = em.MixtureParams(params.weights, lower_params)
+    assert_stats_close(
+        em.e_step(family, X, lower, weight), em.e_step(family, X, params, weight), 1e-10
+    )
+
+
+@pytest.mark.parametrize("covariance_type", ALL)
+def test_sweep_gives_a_zero_weight_component_no_mass(covariance_type):
+    family, X, params, _ = setup(covariance_type, np.float64, False, seed=9)
+    zero = em.MixtureParams(np.array([0.5, 0.5, 0.0]), params.components)
+    fused = em.e_step(family, X, zero)
+    reference = em.e_step(family, X, zero, kernel="numpy")
+    assert fused.resp_sum[2] == 0.0
+    assert np.all(np.isfinite(fused.components.scatter))
+    assert_stats_close(fused, reference, 1e-10)
+
+
+def test_tied_sweep_keeps_well_separated_components_accurate():
+    # The tied sweep subtracts the between-component scatter from the scatter
+    # about one centre: the rounding is eps · (separation / spread)² relative,
+    # 2e-10 here with components 1e3 standard deviations apart.
+    rng = np.random.default_rng(10)
+    X = rng.normal(size=(4000, 3))
+    X[2000:] += 1e3
+    family = GaussianFamily("tied", reg_covar=0)
+    resp = np.zeros((4000, 2))
+    resp[:2000, 0] = resp[2000:, 1] = 1.0
+    stats = em.MixtureStats(4000, 0.0, resp.sum(0), family.stats(X, resp))
+    params = em.m_step(family, stats, np.float64)
+    fused = em.e_step(family, X, params, chunk_size=512)
+    reference = em.e_step(family, X, params, chunk_size=512, kernel="numpy")
+    expected = reference.components.scatter
+    np.testing.assert_allclose(
+        fused.components.scatter, expected, rtol=0, atol=1e-9 * np.abs(expected).max()
+    )

@@ -18,7 +18,7 @@ from threadpoolctl import threadpool_limits
 
 from ._validation import row_chunks
 
-__all__ = ["available_cores", "check_n_jobs", "map_chunks"]
+__all__ = ["available_cores", "check_n_jobs", "map_chunks", "map_ranges"]
 
 
 def available_cores():
@@ -80,3 +80,24 @@ def map_chunks(function, n_samples, chunk_size, n_jobs):
 def blas_limited(n_jobs):
     """A context that limits BLAS to one thread when ``n_jobs`` threads will run."""
     return threadpool_limits(limits=1, user_api="blas") if n_jobs > 1 else nullcontext()
+
+
+def map_ranges(function, n_items, n_jobs):
+    """Call ``function(begin, end)`` on ``n_jobs`` contiguous shares of ``range(n_items)``.
+
+    For kernels that walk many chunks in one call (numba, GIL released, no
+    BLAS inside): one call per thread instead of one per chunk, so the Python
+    cost of a pass does not grow with the number of rows. Each call must
+    write only to its own items' slots of shared outputs.
+    """
+    n_parts = max(1, min(n_jobs, n_items))
+    bounds = [n_items * part // n_parts for part in range(n_parts + 1)]
+    if n_parts == 1:
+        function(0, n_items)
+        return
+    with ThreadPoolExecutor(max_workers=n_parts) as pool:
+        futures = [
+            pool.submit(function, begin, end) for begin, end in zip(bounds, bounds[1:])
+        ]
+        for future in futures:
+            future.result()

@@ -39,6 +39,7 @@ __all__ = [
     "fit_em",
     "log_resp",
     "m_step",
+    "predict_labels",
 ]
 
 
@@ -169,6 +170,21 @@ def log_resp(family, X, params, chunk_size, *, n_jobs=1, kernel="numba"):
     return out, norm
 
 
+def predict_labels(family, X, params, chunk_size, *, n_jobs=1, kernel="numba"):
+    """``log_resp(...)[0].argmax(axis=1)`` without holding the (n, K) array.
+
+    Each chunk's responsibilities are reduced to labels at once, so memory
+    beyond X is the labels plus O(chunk_size × K).
+    """
+    labels = np.empty(X.shape[0], dtype=np.intp)
+
+    def one(rows):
+        labels[rows] = log_resp_block(family, X[rows], params, kernel)[0].argmax(axis=1)
+
+    map_chunks(one, X.shape[0], chunk_size, n_jobs)
+    return labels
+
+
 def _numpy_chunk(family, X, params, block_weight):
     """The reference E-step of one chunk: numpy log-densities, logsumexp, family.stats."""
     block_log_resp, log_norm = log_resp_block(family, X, params)
@@ -215,6 +231,14 @@ def e_step(
     fused = _uses_kernels(family, kernel)
     if fused:
         log_weights = _log_weights(np.asarray(params.weights, dtype=np.float64))
+        swept = None
+        if hasattr(family, "sweep_e_step"):
+            swept = family.sweep_e_step(
+                X, log_weights, params.components, sample_weight, chunk_size, n_jobs
+            )
+        if swept is not None:
+            log_lik, weight, resp_sum, stats = swept
+            return MixtureStats(float(weight), float(log_lik), resp_sum, stats)
 
     def one(rows):
         block_weight = None if sample_weight is None else sample_weight[rows]

@@ -33,6 +33,8 @@ from .._em_kernels import (
     mahalanobis_scaled,
     moments_diag,
 )
+from .._em_sweep import sweep_diag, sweep_full, sweep_tied
+from .._parallel import map_ranges
 
 _LOG_2PI = np.log(2.0 * np.pi)
 
@@ -153,6 +155,27 @@ class CovarianceStructure:
         """
         raise NotImplementedError
 
+    def sweep(self, X, sample_weight, means, precisions_chol, log_weights, chunk_size, n_jobs):
+        """E-step and statistics of all rows in one fused pass (:mod:`mixfit._em_sweep`).
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+        sample_weight : ndarray of shape (n_samples,) or None
+        means, precisions_chol : ndarray
+            The current parameters (in X's dtype).
+        log_weights : ndarray of shape (n_components,), float64
+        chunk_size, n_jobs : int
+            Rows per partial sum, and threads.
+
+        Returns
+        -------
+        SweepResult or None
+            None where the structure has no sweep for this shape (the caller
+            then takes the per-chunk path).
+        """
+        return None
+
     def n_parameters(self, n_components, n_features):
         """Free covariance parameters (means and weights are counted elsewhere)."""
         raise NotImplementedError
@@ -229,6 +252,110 @@ def _scaled_mahalanobis(X, means, scale):
     )
     return maha
 
+
+class SweepResult:
+    """Totals of one fused sweep: ``Σ w log p(x)``, ``Σ w``, ``Σ r`` and the statistics.
+
+    Attributes
+    ----------
+    log_likelihood, total_weight : float
+    resp_sum : ndarray of shape (n_components,)
+    means : ndarray of shape (n_components, n_features), float64
+    scatter : ndarray, the structure's scatter shape, float64
+    """
+
+    __slots__ = ("log_likelihood", "total_weight", "resp_sum", "means", "scatter")
+
+    def __init__(self, log_likelihood, total_weight, resp_sum, means, scatter):
+        self.log_likelihood = log_likelihood
+        self.total_weight = total_weight
+        self.resp_sum = resp_sum
+        self.means = means
+        self.scatter = scatter
+
+
+def _run_sweep(kernel, X, sample_weight, params, chunk_size, n_jobs, n_components, second_shape):
+    """Run a sweep kernel over every chunk on ``n_jobs`` threads; per-chunk totals summed in order.
+
+    Returns ``(log_likelihood, total_weight, resp_sum, first, second)``; the
+    partial sums are per chunk, so how chunks are shared between threads does
+    not change the result.
+    """
+    n_samples, n_features = X.shape
+    n_chunks = max(1, -(-n_samples // chunk_size))
+    weights = (
+        np.empty(0) if sample_weight is None
+        else np.ascontiguousarray(sample_weight, dtype=np.float64)
+    )
+    log_likelihood = np.zeros(n_chunks)
+    total_weight = np.zeros(n_chunks)
+    resp_sum = np.zeros((n_chunks, n_components))
+    first = np.zeros((n_chunks, n_components, n_features))
+    second = np.zeros((n_chunks,) + second_shape)
+
+    def run(begin, end):
+        kernel(
+            X, weights, *params, chunk_size, begin, end,
+            log_likelihood, total_weight, resp_sum, first, second,
+        )
+
+    map_ranges(run, n_chunks, n_jobs)
+    return (
+        float(log_likelihood.sum()), float(total_weight.sum()),
+        resp_sum.sum(axis=0), first.sum(axis=0), second.sum(axis=0),
+    )
+
+
+def _sweep_const(log_weights, log_det, n_features):
+    """``log w_k + log det P_k − d/2 · log 2π`` in float64."""
+    return np.asarray(log_weights, dtype=np.float64) + log_det - 0.5 * n_features * _LOG_2PI
+
+
+def _mirror_upper(upper):
+    """Symmetric matrices from their upper triangles (last two axes)."""
+    lower = np.tril(np.swapaxes(upper, -1, -2), -1)
+    return np.triu(upper) + lower
+
+
+def _upper_factor(chol):
+    """An upper-triangular ``U`` with ``U Uᵀ = chol cholᵀ`` (the sweeps' whitening needs one).
+
+    Factors from fitting are upper triangular already; those built from a
+    user's ``precisions_init`` are lower (as scikit-learn's), and are
+    re-factored here: with J the exchange matrix, ``J chol_lower(J A J) J``.
+    """
+    chol = np.ascontiguousarray(chol, dtype=np.float64)
+    if not np.any(np.tril(chol, -1)):
+        return chol
+    precision = chol @ np.swapaxes(chol, -1, -2)
+    flipped = precision[..., ::-1, ::-1]
+    lower = np.linalg.cholesky(flipped)
+    return np.ascontiguousarray(lower[..., ::-1, ::-1])
+
+
+def _variance_sweep(X, sample_weight, means, scale, log_weights, log_det, chunk_size,
+                    n_jobs, with_second):
+    """The diag-type sweep: weighted means and per-feature centred scatter (K, d)."""
+    n_components, n_features = means.shape
+    means64 = np.ascontiguousarray(means, dtype=np.float64)
+    const = _sweep_const(log_weights, log_det, n_features)
+    params = (means64, np.ascontiguousarray(scale, dtype=np.float64), const, with_second)
+    log_lik, weight, resp_sum, first, second = _run_sweep(
+        sweep_diag, X, sample_weight, params, chunk_size, n_jobs, n_components,
+        (n_components, n_features),
+    )
+    new_means, nonzero, safe = _shifted_to_centred(first, resp_sum, means64)
+    scatter = None
+    if with_second:
+        scatter = np.where(nonzero[:, None], second - first**2 / safe[:, None], 0.0)
+    return log_lik, weight, resp_sum, new_means, scatter
+
+
+#: Largest d for which the fused sweep replaces the GEMM path (measured: see
+#: docs/benchmarks.md; the sweep's triangular whitening is d²/2 scalar-vector
+#: operations per row and component, which GEMMs beat as d grows).
+_FULL_SWEEP_MAX_FEATURES = 64
+_TIED_SWEEP_MAX_FEATURES = 64
 
 #: Elements of the whitened block ``Y`` (rows × K·d) the full kernel holds at once.
 _WHITENED_BLOCK = 1 << 18
@@ -329,6 +456,26 @@ class Full(CovarianceStructure):
         scatter[~nonzero] = 0.0
         return means, scatter
 
+    def sweep(self, X, sample_weight, means, precisions_chol, log_weights, chunk_size, n_jobs):
+        n_components, n_features = means.shape
+        if n_features > _FULL_SWEEP_MAX_FEATURES:
+            return None
+        chol = _upper_factor(precisions_chol)
+        means64 = np.ascontiguousarray(means, dtype=np.float64)
+        log_det = np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
+        const = _sweep_const(log_weights, log_det, n_features)
+        # Whitening and scatter run in X's dtype (see sweep_full).
+        work = (means64.astype(X.dtype), chol.astype(X.dtype))
+        log_lik, weight, resp_sum, first, second = _run_sweep(
+            sweep_full, X, sample_weight, work + (const,), chunk_size, n_jobs,
+            n_components, (n_components, n_features, n_features),
+        )
+        new_means, nonzero, safe = _shifted_to_centred(first, resp_sum, means64)
+        second = _mirror_upper(second)
+        scatter = second - first[:, :, None] * (first / safe[:, None])[:, None, :]
+        scatter[~nonzero] = 0.0
+        return SweepResult(log_lik, weight, resp_sum, new_means, scatter)
+
     def n_parameters(self, n_components, n_features):
         return n_components * n_features * (n_features + 1) // 2
 
@@ -385,6 +532,27 @@ class Tied(Full):
     def kernel_stats(self, X, weighted_resp, counts, reference):
         means, scatter = super().kernel_stats(X, weighted_resp, counts, reference)
         return means, scatter.sum(axis=0)
+
+    def sweep(self, X, sample_weight, means, precisions_chol, log_weights, chunk_size, n_jobs):
+        n_components, n_features = means.shape
+        if n_features > _TIED_SWEEP_MAX_FEATURES:
+            return None
+        chol = _upper_factor(precisions_chol)
+        means64 = np.ascontiguousarray(means, dtype=np.float64)
+        centre = _centre_of(means)
+        offsets = np.ascontiguousarray((means64 - centre) @ chol)
+        log_det = np.full(n_components, np.log(np.diag(chol)).sum())
+        const = _sweep_const(log_weights, log_det, n_features)
+        log_lik, weight, resp_sum, first, second = _run_sweep(
+            sweep_tied, X, sample_weight, (means64, centre, chol, offsets, const),
+            chunk_size, n_jobs, n_components, (n_features, n_features),
+        )
+        new_means, _, _ = _shifted_to_centred(first, resp_sum, means64)
+        # Within scatter = scatter about c − between-component scatter (module
+        # docstring of mixfit._em_sweep); empty components have zero count.
+        between = new_means - centre
+        scatter = _mirror_upper(second) - (resp_sum[:, None] * between).T @ between
+        return SweepResult(log_lik, weight, resp_sum, new_means, scatter)
 
     def n_parameters(self, n_components, n_features):
         return n_features * (n_features + 1) // 2
@@ -445,6 +613,14 @@ class Diag(_Variances):
     def kernel_stats(self, X, weighted_resp, counts, reference):
         return _diag_moments(X, weighted_resp, counts, reference)
 
+    def sweep(self, X, sample_weight, means, precisions_chol, log_weights, chunk_size, n_jobs):
+        chol = np.asarray(precisions_chol, dtype=np.float64)
+        log_lik, weight, resp_sum, new_means, scatter = _variance_sweep(
+            X, sample_weight, means, chol, log_weights, np.log(chol).sum(axis=1),
+            chunk_size, n_jobs, with_second=True,
+        )
+        return SweepResult(log_lik, weight, resp_sum, new_means, scatter)
+
     def n_parameters(self, n_components, n_features):
         return n_components * n_features
 
@@ -482,6 +658,16 @@ class Spherical(_Variances):
         means, scatter = _diag_moments(X, weighted_resp, counts, reference)
         return means, scatter.sum(axis=1)
 
+    def sweep(self, X, sample_weight, means, precisions_chol, log_weights, chunk_size, n_jobs):
+        chol = np.asarray(precisions_chol, dtype=np.float64)
+        n_features = means.shape[1]
+        scale = np.repeat(chol[:, None], n_features, axis=1)
+        log_lik, weight, resp_sum, new_means, scatter = _variance_sweep(
+            X, sample_weight, means, scale, log_weights, n_features * np.log(chol),
+            chunk_size, n_jobs, with_second=True,
+        )
+        return SweepResult(log_lik, weight, resp_sum, new_means, scatter.sum(axis=1))
+
     def n_parameters(self, n_components, n_features):
         return n_components
 
@@ -515,6 +701,14 @@ class Identity(Spherical):
     def kernel_stats(self, X, weighted_resp, counts, reference):
         means, _ = _diag_moments(X, weighted_resp, counts, reference, with_second=False)
         return means, np.zeros(reference.shape[0])
+
+    def sweep(self, X, sample_weight, means, precisions_chol, log_weights, chunk_size, n_jobs):
+        n_components = means.shape[0]
+        log_lik, weight, resp_sum, new_means, _ = _variance_sweep(
+            X, sample_weight, means, np.ones(means.shape), log_weights,
+            np.zeros(n_components), chunk_size, n_jobs, with_second=False,
+        )
+        return SweepResult(log_lik, weight, resp_sum, new_means, np.zeros(n_components))
 
     def n_parameters(self, n_components, n_features):
         return 0

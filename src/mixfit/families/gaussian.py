@@ -176,6 +176,26 @@ class GaussianFamily:
         stats = GaussianStats(resp_sum, means, scatter, self.structure)
         return log_likelihood, total_weight, resp_sum, stats
 
+    def sweep_e_step(self, X, log_weights, params, sample_weight, chunk_size, n_jobs):
+        """The E-step and statistics of all rows in one fused pass, where the structure has one.
+
+        Same quantities as :meth:`kernel_e_step` summed over every chunk, from
+        one numba call per thread (:mod:`mixfit._em_sweep`).
+
+        Returns
+        -------
+        (log_likelihood, total_weight, resp_sum, stats) or None
+            None where the structure has no sweep for this shape.
+        """
+        result = self.structure.sweep(
+            X, sample_weight, params.means, params.precisions_cholesky, log_weights,
+            chunk_size, n_jobs,
+        )
+        if result is None:
+            return None
+        stats = GaussianStats(result.resp_sum, result.means, result.scatter, self.structure)
+        return result.log_likelihood, result.total_weight, result.resp_sum, stats
+
     def stats(self, X, resp, sample_weight=None):
         """Statistics of a block of samples.
 

@@ -1,0 +1,385 @@
+"""One fused sweep over all rows: E-step, log-likelihood and moments together.
+
+The per-chunk path of :mod:`mixfit.em` calls numpy and numba several times per
+chunk of rows; with few features those calls cost more than the arithmetic
+(n=1e6 rows of d=8 are ~250 chunks, each a dozen array operations). Here one
+numba call per thread walks its share of the chunks and does everything for a
+row block before the next one is read:
+
+1. the block of rows is transposed into a (d, B) float64 buffer, so that every
+   inner loop below runs over the B rows of the block — contiguous, and
+   vectorised by LLVM whatever d and K are (loops over d = 8 or K = 8 would
+   fall into scalar remainders);
+2. the log-densities ``log w_k + log N(x | μ_k, Σ_k)`` of the block, per structure;
+3. the logsumexp per row with :func:`exp_nonpositive`, a vectorisable exp
+   (numba has no vector exp without Intel's SVML, which pip's llvmlite lacks);
+4. the responsibilities times the sample weight, and the moments of the block
+   about the current means, added into the chunk's float64 partial sums.
+
+Partial sums are kept **per chunk** (``chunk_size`` rows, the unit of the rest
+of the engine) and added in chunk order by the caller, so neither the number
+of threads nor how chunks are shared between them changes a result.
+
+Moments are taken about one reference per component — the current means —
+for every chunk, so they add directly; the conversion to centred statistics
+happens once, after the sum (see :mod:`mixfit.families.covariance`). The tied
+structure instead accumulates the scatter of all rows about a single centre
+``c`` and subtracts the between-component part once (``W = Σ w (x − c)(x − c)ᵀ
+− Σ_k N_k (x̄_k − c)(x̄_k − c)ᵀ``): its relative rounding error is
+``eps · (spread of the means / within-component spread)²``, negligible in
+float64 unless components are ~1e6 standard deviations apart.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = [
+    "BLOCK",
+    "exp_nonpositive",
+    "sweep_diag",
+    "sweep_full",
+    "sweep_tied",
+]
+
+#: Rows per block: the transposed block and the (K, BLOCK) work arrays stay in L1/L2.
+BLOCK = 128
+
+# Reassociation lets the reductions over a block vectorise; nothing here
+# assumes finite values (a zero mixture weight gives a log-weight of -inf).
+_FAST = {"reassoc", "contract", "nsz", "arcp"}
+
+# exp(t) = 2**n · exp(r), n = round(t / ln 2), |r| ≤ ln(2)/2 (Cody–Waite split of
+# ln 2 so that t − n·ln 2 is exact), exp(r) by its Taylor polynomial of degree 13
+# (truncation error < 1e-17 relative on that interval). 2**n is built in the
+# exponent bits: adding 1.5·2**52 rounds t/ln 2 to an integer held in the low
+# mantissa bits, which a shift by 52 moves into the exponent field.
+_LOG2E = 1.4426950408889634
+_LN2_HI = 0.6931471803691238
+_LN2_LO = 1.9082149292705877e-10
+_ROUND_SHIFT = 6755399441055744.0  # 1.5 · 2**52
+_EXP_BIAS = 1023 << 52
+# Below this the result would be subnormal; the sweep calls it 0 (np.exp gives
+# < 3e-308, nothing that changes a sum of terms of which the largest is 1).
+_EXP_FLOOR = -708.0
+_C = [1.0 / np.prod(np.arange(1.0, k + 1)) for k in range(14)]
+(_C0, _C1, _C2, _C3, _C4, _C5, _C6, _C7, _C8, _C9, _C10, _C11, _C12, _C13) = _C
+
+
+@njit(nogil=True, cache=True, fastmath={"contract"})
+def exp_nonpositive(t, out, scratch):
+    """``out[:m] = exp(t[:m])`` for ``t ≤ 0`` (``-inf`` allowed), m = len(t), vectorisable.
+
+    Within 2 units in the last place of ``np.exp`` for ``t ≥ -708``; 0 below.
+    ``scratch`` is a float64 buffer of at least ``len(t)`` elements.
+    """
+    m = t.shape[0]
+    bits = scratch.view(np.int64)
+    for i in range(m):
+        x = max(t[i], _EXP_FLOOR)
+        shifted = x * _LOG2E + _ROUND_SHIFT
+        n = shifted - _ROUND_SHIFT
+        r = x - n * _LN2_HI
+        r = r - n * _LN2_LO
+        p = _C13
+        p = p * r + _C12
+        p = p * r + _C11
+        p = p * r + _C10
+        p = p * r + _C9
+        p = p * r + _C8
+        p = p * r + _C7
+        p = p * r + _C6
+        p = p * r + _C5
+        p = p * r + _C4
+        p = p * r + _C3
+        p = p * r + _C2
+        p = p * r + _C1
+        p = p * r + _C0
+        out[i] = p
+        scratch[i] = shifted
+    for i in range(m):
+        bits[i] = (bits[i] << 52) + _EXP_BIAS
+    for i in range(m):
+        out[i] = out[i] * scratch[i] if t[i] >= _EXP_FLOOR else 0.0
+
+
+@njit(nogil=True, cache=True)
+def _transpose_block(X, start, m, xt):
+    """``xt[j, i] = X[start + i, j]`` in float64."""
+    n_features = X.shape[1]
+    for i in range(m):
+        for j in range(n_features):
+            xt[j, i] = X[start + i, j]
+
+
+@njit(nogil=True, cache=True, fastmath=_FAST)
+def _normalise_block(joint, m, sample_weight, start, resp, top, total, scratch, resp_sum):
+    """Responsibilities × weight of a block from its joint log-densities.
+
+    ``joint[k, i] = log w_k + log p(x_i | k)``; writes ``resp[k, :m]``, adds
+    their row sums into ``resp_sum`` and returns ``(Σ w log p(x), Σ w)``.
+    An empty ``sample_weight`` means weight one.
+    """
+    n_components = joint.shape[0]
+    weighted = sample_weight.shape[0] > 0
+    for i in range(m):
+        top[i] = joint[0, i]
+    for k in range(1, n_components):
+        for i in range(m):
+            top[i] = max(top[i], joint[k, i])
+    for i in range(m):
+        total[i] = 0.0
+    for k in range(n_components):
+        for i in range(m):
+            scratch[i] = joint[k, i] - top[i]
+        exp_nonpositive(scratch[:m], resp[k], scratch[m:])
+        for i in range(m):
+            total[i] += resp[k, i]
+    log_likelihood = 0.0
+    weight_sum = 0.0
+    for i in range(m):
+        weight = sample_weight[start + i] if weighted else 1.0
+        if weight != 0.0:
+            log_likelihood += weight * (top[i] + np.log(total[i]))
+        weight_sum += weight
+        total[i] = weight / total[i]
+    for k in range(n_components):
+        acc = 0.0
+        for i in range(m):
+            value = resp[k, i] * total[i]
+            resp[k, i] = value
+            acc += value
+        resp_sum[k] += acc
+    return log_likelihood, weight_sum
+
+
+@njit(nogil=True, cache=True, fastmath=_FAST)
+def _first_moments(xt, m, resp, means, first):
+    """``first[k, j] += Σ_i resp[k, i] (x_ij − μ_kj)`` over a block."""
+    n_components, n_features = means.shape
+    for k in range(n_components):
+        for j in range(n_features):
+            mu = means[k, j]
+            acc = 0.0
+            for i in range(m):
+                acc += resp[k, i] * (xt[j, i] - mu)
+            first[k, j] += acc
+
+
+@njit(nogil=True, cache=True, fastmath=_FAST)
+def sweep_diag(
+    X, sample_weight, means, scale, const, with_second, chunk_size, chunk_begin, chunk_end,
+    log_likelihood, weight, resp_sum, first, second,
+):
+    """Fused sweep for variance structures (identity, spherical, diag).
+
+    ``log p(x, k) = const[k] − ½ Σ_j ((x_j − μ_kj) · scale_kj)²``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float32 or float64, C-contiguous
+    sample_weight : ndarray of shape (n_samples,) or (0,), float64
+    means, scale : ndarray of shape (n_components, n_features), float64
+        Means (also the moments' reference) and ``1/σ`` per feature.
+    const : ndarray of shape (n_components,), float64
+        ``log w_k + log det P_k − d/2 · log 2π``.
+    with_second : bool
+        Accumulate second moments (False for the identity model).
+    chunk_size, chunk_begin, chunk_end : int
+        This call covers chunks ``chunk_begin … chunk_end − 1``.
+    log_likelihood, weight : ndarray of shape (n_chunks,)
+    resp_sum : ndarray of shape (n_chunks, n_components)
+    first, second : ndarray of shape (n_chunks, n_components, n_features)
+        Per-chunk outputs, zero on entry: ``Σ w log p(x)``, ``Σ w``, ``Σ r``,
+        ``Σ r (x − μ)`` and ``Σ r (x − μ)²`` (r: responsibility × weight).
+    """
+    n_samples, n_features = X.shape
+    n_components = means.shape[0]
+    xt = np.empty((n_features, BLOCK))
+    joint = np.empty((n_components, BLOCK))
+    resp = np.empty((n_components, BLOCK))
+    acc = np.empty(BLOCK)
+    top = np.empty(BLOCK)
+    total = np.empty(BLOCK)
+    scratch = np.empty(2 * BLOCK)
+    for chunk in range(chunk_begin, chunk_end):
+        stop = min(n_samples, (chunk + 1) * chunk_size)
+        for start in range(chunk * chunk_size, stop, BLOCK):
+            m = min(BLOCK, stop - start)
+            _transpose_block(X, start, m, xt)
+            for k in range(n_components):
+                for i in range(m):
+                    acc[i] = 0.0
+                for j in range(n_features):
+                    mu = means[k, j]
+                    s = scale[k, j]
+                    for i in range(m):
+                        t = (xt[j, i] - mu) * s
+                        acc[i] += t * t
+                c = const[k]
+                for i in range(m):
+                    joint[k, i] = c - 0.5 * acc[i]
+            ll, ws = _normalise_block(
+                joint, m, sample_weight, start, resp, top, total, scratch, resp_sum[chunk]
+            )
+            log_likelihood[chunk] += ll
+            weight[chunk] += ws
+            for k in range(n_components):
+                for j in range(n_features):
+                    mu = means[k, j]
+                    s1 = 0.0
+                    s2 = 0.0
+                    for i in range(m):
+                        z = xt[j, i] - mu
+                        rz = resp[k, i] * z
+                        s1 += rz
+                        s2 += rz * z
+                    first[chunk, k, j] += s1
+                    if with_second:
+                        second[chunk, k, j] += s2
+
+
+@njit(nogil=True, cache=True, fastmath=_FAST)
+def _whiten_block(xt, m, centre, chol, yt):
+    """``yt[:, i] = Pᵀ (x_i − centre)`` for an upper-triangular ``P`` (y_a = Σ_{b≤a} z_b P_ba)."""
+    n_features = xt.shape[0]
+    for a in range(n_features):
+        for i in range(m):
+            yt[a, i] = 0
+        for b in range(a + 1):
+            p = chol[b, a]
+            c = centre[b]
+            for i in range(m):
+                yt[a, i] += (xt[b, i] - c) * p
+
+
+@njit(nogil=True, cache=True, fastmath=_FAST)
+def sweep_tied(
+    X, sample_weight, means, centre, chol, offsets, const, chunk_size, chunk_begin, chunk_end,
+    log_likelihood, weight, resp_sum, first, second,
+):
+    """Fused sweep for a tied covariance with precision factor ``chol`` (upper, d × d).
+
+    ``log p(x, k) = const[k] − ½ ‖Pᵀ(x − c) − offsets_k‖²`` with
+    ``offsets_k = Pᵀ(μ_k − c)``. Outputs as :func:`sweep_diag`, except
+    ``second`` of shape (n_chunks, d, d): the upper triangle of
+    ``Σ w (x − c)(x − c)ᵀ`` over all rows (see the module docstring).
+    """
+    n_samples, n_features = X.shape
+    n_components = means.shape[0]
+    xt = np.empty((n_features, BLOCK))
+    yt = np.empty((n_features, BLOCK))
+    joint = np.empty((n_components, BLOCK))
+    resp = np.empty((n_components, BLOCK))
+    acc = np.empty(BLOCK)
+    top = np.empty(BLOCK)
+    total = np.empty(BLOCK)
+    scratch = np.empty(2 * BLOCK)
+    weighted = sample_weight.shape[0] > 0
+    for chunk in range(chunk_begin, chunk_end):
+        stop = min(n_samples, (chunk + 1) * chunk_size)
+        for start in range(chunk * chunk_size, stop, BLOCK):
+            m = min(BLOCK, stop - start)
+            _transpose_block(X, start, m, xt)
+            _whiten_block(xt, m, centre, chol, yt)
+            for k in range(n_components):
+                for i in range(m):
+                    acc[i] = 0.0
+                for a in range(n_features):
+                    o = offsets[k, a]
+                    for i in range(m):
+                        t = yt[a, i] - o
+                        acc[i] += t * t
+                c = const[k]
+                for i in range(m):
+                    joint[k, i] = c - 0.5 * acc[i]
+            ll, ws = _normalise_block(
+                joint, m, sample_weight, start, resp, top, total, scratch, resp_sum[chunk]
+            )
+            log_likelihood[chunk] += ll
+            weight[chunk] += ws
+            _first_moments(xt, m, resp, means, first[chunk])
+            # Σ w (x − c)(x − c)ᵀ: reuse yt for the centred block (and acc for w).
+            for a in range(n_features):
+                c = centre[a]
+                for i in range(m):
+                    yt[a, i] = xt[a, i] - c
+            for i in range(m):
+                acc[i] = sample_weight[start + i] if weighted else 1.0
+            for a in range(n_features):
+                for i in range(m):
+                    top[i] = acc[i] * yt[a, i]
+                for b in range(a, n_features):
+                    s = 0.0
+                    for i in range(m):
+                        s += top[i] * yt[b, i]
+                    second[chunk, a, b] += s
+
+
+@njit(nogil=True, cache=True, fastmath=_FAST)
+def sweep_full(
+    X, sample_weight, means, chol, const, chunk_size, chunk_begin, chunk_end,
+    log_likelihood, weight, resp_sum, first, second,
+):
+    """Fused sweep for full covariances, ``chol[k]`` upper triangular (K, d, d).
+
+    ``log p(x, k) = const[k] − ½ ‖P_kᵀ (x − μ_k)‖²``. Outputs as
+    :func:`sweep_diag`, except ``second`` of shape (n_chunks, K, d, d): the
+    upper triangle of ``Σ r (x − μ_k)(x − μ_k)ᵀ``.
+
+    The d²-per-component work (whitening, scatter) runs in X's dtype, with
+    ``means`` and ``chol`` given in that dtype: float32 data get twice the
+    vector width. Sums over a block of rows are formed in that dtype and then
+    added to the float64 chunk totals; responsibilities are float64 throughout.
+    """
+    n_samples, n_features = X.shape
+    n_components = means.shape[0]
+    zero = np.zeros(1, dtype=X.dtype)[0]
+    xt = np.empty((n_features, BLOCK), dtype=X.dtype)
+    yt = np.empty((n_features, BLOCK), dtype=X.dtype)
+    maha = np.empty(BLOCK, dtype=X.dtype)
+    weighted_z = np.empty(BLOCK, dtype=X.dtype)
+    joint = np.empty((n_components, BLOCK))
+    resp = np.empty((n_components, BLOCK))
+    top = np.empty(BLOCK)
+    total = np.empty(BLOCK)
+    scratch = np.empty(2 * BLOCK)
+    for chunk in range(chunk_begin, chunk_end):
+        stop = min(n_samples, (chunk + 1) * chunk_size)
+        for start in range(chunk * chunk_size, stop, BLOCK):
+            m = min(BLOCK, stop - start)
+            _transpose_block(X, start, m, xt)
+            for k in range(n_components):
+                _whiten_block(xt, m, means[k], chol[k], yt)
+                for i in range(m):
+                    maha[i] = zero
+                for a in range(n_features):
+                    for i in range(m):
+                        maha[i] += yt[a, i] * yt[a, i]
+                c = const[k]
+                for i in range(m):
+                    joint[k, i] = c - 0.5 * maha[i]
+            ll, ws = _normalise_block(
+                joint, m, sample_weight, start, resp, top, total, scratch, resp_sum[chunk]
+            )
+            log_likelihood[chunk] += ll
+            weight[chunk] += ws
+            for k in range(n_components):
+                # yt ← x − μ_k, then Σ r z_a z_b from r z_a.
+                for a in range(n_features):
+                    mu = means[k, a]
+                    s1 = 0.0
+                    for i in range(m):
+                        z = xt[a, i] - mu
+                        yt[a, i] = z
+                        s1 += resp[k, i] * z
+                    first[chunk, k, a] += s1
+                for a in range(n_features):
+                    for i in range(m):
+                        weighted_z[i] = resp[k, i] * yt[a, i]
+                    for b in range(a, n_features):
+                        s = zero
+                        for i in range(m):
+                            s += weighted_z[i] * yt[b, i]
+                        second[chunk, k, a, b] += s

@@ -243,7 +243,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.n_iter_ = best.n_iter
         self.lower_bound_ = best.lower_bound - log_scale
         self.lower_bounds_ = [value - log_scale for value in best.lower_bounds]
-        return self._log_resp(data)[0].argmax(axis=1)
+        return self._labels(data)
 
     def _fit_scale(self, X, reg_covar):
         """The power of two the fit works in (1.0 for ordinary data)."""
@@ -385,13 +385,28 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             GaussianParams(self.means_, self.covariances_, self.precisions_cholesky_),
         )
 
-    def _log_resp(self, X):
+    def _scaled_data_and_params(self, X):
         params = self._mixture_params()
         # Models fitted before scaling existed have no _scale: they are in data units.
         scale = getattr(self, "_scale", 1.0)
         if scale != 1.0:
             X = X.astype(self.means_.dtype) / scale
             params = _rescaled(params, 1.0 / scale)
+        return X, params, scale
+
+    def _labels(self, X):
+        """``_log_resp(X)[0].argmax(axis=1)``, chunk by chunk (no (n, K) array)."""
+        X, params, _ = self._scaled_data_and_params(X)
+        return em.predict_labels(
+            self._family,
+            X,
+            params,
+            check_chunk_size(self.chunk_size),
+            n_jobs=check_n_jobs(getattr(self, "n_jobs", None)),
+        )
+
+    def _log_resp(self, X):
+        X, params, scale = self._scaled_data_and_params(X)
         log_resp, log_norm = em.log_resp(
             self._family,
             X,
@@ -411,7 +426,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def predict(self, X):
         """Most probable component of each sample, shape (n_samples,)."""
-        return self._log_resp(self._validated(X))[0].argmax(axis=1)
+        return self._labels(self._validated(X))
 
     def predict_proba(self, X):
         """Posterior probability of each component, shape (n_samples, n_components)."""

@@ -82,7 +82,16 @@ def _shifted_centers(centers, shift, dtype):
 
 def _row_sq_norms(X_chunk):
     """Squared Euclidean norm of each row, in the chunk's dtype."""
+    return _vecdot(X_chunk, X_chunk)
+
+
+def _einsum_sq_norms(X_chunk, _=None):
     return np.einsum("ij,ij->i", X_chunk, X_chunk)
+
+
+# numpy ≥ 2's vecdot is 1.5× faster than einsum on long rows and 3× on short
+# ones (its per-call overhead is what a lecture-sized fit pays).
+_vecdot = getattr(np, "vecdot", _einsum_sq_norms)
 
 
 def squared_distances(X, centers, *, chunk_size, shift=None):
@@ -136,7 +145,7 @@ def _assign_chunk(Xc, C_neg2, c_sq, xx):
     return labels.astype(np.int64, copy=False), min_sq
 
 
-def assign(X, centers, *, chunk_size, x_squared_norms=None, shift=None, kernel="numba", n_jobs=1):
+def assign(X, centers, *, chunk_size, shift=None, kernel="numba", n_jobs=1):
     """Label each row with its nearest centre (the K-means E-step).
 
     Parameters
@@ -146,8 +155,6 @@ def assign(X, centers, *, chunk_size, x_squared_norms=None, shift=None, kernel="
         Cast to X's dtype: the GEMM runs in X's dtype.
     chunk_size : int or None
         Rows per GEMM block (None: chosen from the number of centres).
-    x_squared_norms : ndarray of shape (n_samples,) or None
-        Precomputed ``‖x − shift‖²`` (saves one pass per call inside a loop).
     shift : ndarray of shape (n_features,) or None
         See :func:`squared_distances`.
     kernel : {"numba", "numpy"}
@@ -163,33 +170,30 @@ def assign(X, centers, *, chunk_size, x_squared_norms=None, shift=None, kernel="
         Squared distance to that centre, clamped at 0.
     """
     shift = _effective_shift(shift)
-    if kernel == "numba":
-        chunk_size = _resolve_chunk_size(chunk_size, centers.shape[0], X.dtype)
-        with _Runner(n_jobs, len(_blocks(X.shape[0], chunk_size))) as runner:
-            labels, min_sq_dist, _ = _fused_e_step(
-                X, centers, None, chunk_size, x_squared_norms, shift, runner
-            )
-        return labels, min_sq_dist
-    if kernel != "numpy":
-        raise ValueError(f"kernel must be 'numba' or 'numpy', got {kernel!r}.")
     n_samples = X.shape[0]
     labels = np.empty(n_samples, dtype=np.int64)
     min_sq_dist = np.empty(n_samples, dtype=np.float64)
-    for sl, lab, dist in _iter_assign(X, centers, chunk_size, x_squared_norms, shift):
+    if kernel == "numba":
+        chunk_size = _resolve_chunk_size(chunk_size, centers.shape[0], X.dtype)
+        with _Runner(n_jobs, len(_blocks(n_samples, chunk_size))) as runner:
+            _fused_e_step(X, centers, None, chunk_size, None, shift, runner, labels, min_sq_dist)
+        return labels, min_sq_dist
+    if kernel != "numpy":
+        raise ValueError(f"kernel must be 'numba' or 'numpy', got {kernel!r}.")
+    for sl, lab, dist in _iter_assign(X, centers, chunk_size, shift):
         labels[sl] = lab
         min_sq_dist[sl] = dist
     return labels, min_sq_dist
 
 
-def _iter_assign(X, centers, chunk_size, x_squared_norms, shift):
-    """Yield ``(slice, labels, min_sq_dist)`` per chunk (shared by assign and lloyd)."""
+def _iter_assign(X, centers, chunk_size, shift):
+    """Yield ``(slice, labels, min_sq_dist)`` per chunk (the numpy reference path)."""
     C = _shifted_centers(centers, shift, X.dtype)
     C_neg2 = -2 * C
     c_sq = _row_sq_norms(C)
     for sl in row_chunks(X.shape[0], chunk_size):
         Xc = _shifted(X[sl], shift)
-        xx = _row_sq_norms(Xc) if x_squared_norms is None else x_squared_norms[sl]
-        labels, min_sq = _assign_chunk(Xc, C_neg2, c_sq, xx)
+        labels, min_sq = _assign_chunk(Xc, C_neg2, c_sq, _row_sq_norms(Xc))
         yield sl, labels, min_sq
 
 
@@ -290,13 +294,13 @@ class KMeansResult:
     converged: bool = False
 
 
-def _e_step(X, centers, sample_weight, chunk_size, x_squared_norms, shift):
-    """Assign all rows and fold their statistics chunk by chunk."""
+def _e_step(X, centers, sample_weight, chunk_size, shift):
+    """Assign all rows and fold their statistics chunk by chunk (numpy reference)."""
     n_clusters, n_features = centers.shape
     labels = np.empty(X.shape[0], dtype=np.int64)
     min_sq_dist = np.empty(X.shape[0], dtype=np.float64)
     stats = KMeansStats.zeros(n_clusters, n_features)
-    for sl, lab, dist in _iter_assign(X, centers, chunk_size, x_squared_norms, shift):
+    for sl, lab, dist in _iter_assign(X, centers, chunk_size, shift):
         labels[sl] = lab
         min_sq_dist[sl] = dist
         w = None if sample_weight is None else sample_weight[sl]
@@ -308,7 +312,9 @@ class _Runner:
     """Runs per-block functions on a thread pool kept for one fit, BLAS at one thread.
 
     Blocks are fixed row ranges and their results come back in block order, so
-    the thread count never changes a sum. A single block runs inline.
+    the thread count never changes a sum. With one thread (or one block) the
+    blocks run inline and neither a pool nor threadpoolctl is touched: both cost
+    more than a small fit.
     """
 
     def __init__(self, n_jobs, n_blocks):
@@ -334,88 +340,172 @@ def _blocks(n_samples, chunk_size):
     return list(row_chunks(n_samples, chunk_size * max(1, _BLOCK_ROWS // chunk_size)))
 
 
+#: Stands for "no sample weights" / "no distances wanted" in the kernels' arguments.
+_NOTHING = np.empty(0)
+
+
 def _sum_parts(parts, n_clusters, n_features):
+    """Per-block ``(counts, sums, inertia, n_changed)`` summed in block order."""
+    if len(parts) == 1:
+        counts, sums, inertia, n_changed = parts[0]
+        return n_changed, KMeansStats(counts, sums, inertia)
     counts = np.zeros(n_clusters)
     sums = np.zeros((n_clusters, n_features))
     inertia = 0.0
-    for part_counts, part_sums, part_inertia in parts:
+    n_changed = 0
+    for part_counts, part_sums, part_inertia, part_changed in parts:
         counts += part_counts
         sums += part_sums
         inertia += part_inertia
-    return KMeansStats(counts, sums, inertia)
+        n_changed += part_changed
+    return n_changed, KMeansStats(counts, sums, inertia)
 
 
 class _Gemm:
     """The GEMM side of one iteration: ``(x − shift) · (−2c)`` and ``‖c − shift‖²``."""
 
-    def __init__(self, centers, shift, dtype):
+    def __init__(self, centers, shift, dtype, bounds=False):
         C = _shifted_centers(centers, shift, dtype)
         self.C_neg2 = -2 * C
         self.c_sq = _row_sq_norms(C)
         self.shift = None if shift is None else shift.astype(dtype)
-        # Bounds the GEMM's rounding error on a difference of two squared
-        # distances: 2 × (n_features + 8) ulps of ‖x − shift‖² + max‖c − shift‖²,
-        # doubled for safety, plus a float64 margin for drifting bounds.
-        self.c_max_sq = float(np.max(self.c_sq.astype(np.float64)))
-        eps = float(np.finfo(dtype).eps)
-        self.tau_coef = 4.0 * (C.shape[1] + 8) * eps + 1e-12
         # BLAS runs a product with few output columns (K) and a long inner
         # dimension (d) about 25% faster as X·Cᵀ than as C·Xᵀ (measured at
         # d=784, K=10); the (K, rows) block the kernels scan is then a small copy.
         self.rows_first = C.shape[1] >= 4 * C.shape[0]
-        self.C_neg2_t = np.ascontiguousarray(self.C_neg2.T)
+        if self.rows_first:
+            self.C_neg2_t = np.ascontiguousarray(self.C_neg2.T)
+        if bounds:
+            # Bounds the GEMM's rounding error on a difference of two squared
+            # distances: 2 × (n_features + 8) ulps of ‖x − shift‖² + max‖c − shift‖²,
+            # doubled for safety, plus a float64 margin for drifting bounds.
+            self.c_max_sq = float(np.max(self.c_sq.astype(np.float64)))
+            eps = float(np.finfo(dtype).eps)
+            self.tau_coef = 4.0 * (C.shape[1] + 8) * eps + 1e-12
 
     def partial(self, X_rows):
         """``(n_clusters, rows)`` block: centres along the rows, for the kernels' scans."""
         Xc = X_rows if self.shift is None else X_rows - self.shift
         if self.rows_first:
-            return np.ascontiguousarray((Xc @ self.C_neg2_t).T), Xc
-        return self.C_neg2 @ Xc.T, Xc
+            return np.ascontiguousarray((Xc @ self.C_neg2_t).T)
+        return self.C_neg2 @ Xc.T
 
 
-def _fused_e_step(X, centers, sample_weight, chunk_size, x_squared_norms, shift, runner):
-    """:func:`_e_step` with a GEMM and one fused numba pass per chunk, on threads."""
+def _all_row_sq_norms(X, shift, chunk_size):
+    """``‖x − shift‖²`` of every row, in X's dtype, computed once per fit."""
+    x_sq = np.empty(X.shape[0], dtype=X.dtype)
+    for sl in row_chunks(X.shape[0], chunk_size):
+        x_sq[sl] = _row_sq_norms(_shifted(X[sl], shift))
+    return x_sq
+
+
+def _fused_e_step(X, centers, sample_weight, chunk_size, x_squared_norms, shift, runner,
+                  labels, min_sq_dist=_NOTHING):
+    """The E-step by a GEMM and one fused numba pass per chunk, on threads.
+
+    Writes ``labels`` (and ``min_sq_dist`` unless empty) in place and returns
+    ``(n_changed, stats)``: how many positively weighted rows changed label
+    against what ``labels`` held, and the statistics of the assignment.
+    ``x_squared_norms`` (``‖x − shift‖²``) is computed chunk by chunk when None.
+    """
     n_samples, n_features = X.shape
     n_clusters = centers.shape[0]
-    labels = np.empty(n_samples, dtype=np.int64)
-    min_sq_dist = np.empty(n_samples, dtype=np.float64)
     gemm = _Gemm(centers, shift, X.dtype)
-    no_weight = np.empty(0)
+    keep_dist = min_sq_dist.shape[0] > 0
 
     def block(rows):
         counts = np.zeros(n_clusters)
         sums = np.zeros((n_clusters, n_features))
         inertia = 0.0
+        n_changed = 0
         for start in range(rows.start, rows.stop, chunk_size):
             sl = slice(start, min(start + chunk_size, rows.stop))
             X_rows = X[sl]
-            partial, Xc = gemm.partial(X_rows)
-            x_sq = _row_sq_norms(Xc) if x_squared_norms is None else x_squared_norms[sl]
-            w = no_weight if sample_weight is None else sample_weight[sl]
-            inertia += kernels.lloyd_chunk(
-                partial, gemm.c_sq, x_sq, X_rows, w, labels[sl], min_sq_dist[sl], sums, counts
+            if x_squared_norms is None:
+                x_sq = _row_sq_norms(_shifted(X_rows, gemm.shift))
+            else:
+                x_sq = x_squared_norms[sl]
+            chunk_inertia, chunk_changed = kernels.lloyd_chunk(
+                gemm.partial(X_rows), gemm.c_sq, x_sq, X_rows,
+                _NOTHING if sample_weight is None else sample_weight[sl],
+                labels[sl], min_sq_dist[sl] if keep_dist else _NOTHING, sums, counts,
             )
-        return counts, sums, inertia
+            inertia += chunk_inertia
+            n_changed += chunk_changed
+        return counts, sums, inertia, n_changed
 
     parts = runner.map(block, _blocks(n_samples, chunk_size))
-    return labels, min_sq_dist, _sum_parts(parts, n_clusters, n_features)
+    return _sum_parts(parts, n_clusters, n_features)
 
 
-class _Hamerly:
+class _NumpyEStep:
+    """The reference E-step (:func:`_e_step`) behind the interface of the fused ones."""
+
+    def __init__(self, X, sample_weight, chunk_size, shift):
+        self.X, self.weight, self.chunk_size, self.shift = X, sample_weight, chunk_size, shift
+        self.labels = np.full(X.shape[0], -1, dtype=np.int64)
+        self.min_sq_dist = None
+
+    def __call__(self, centers):
+        labels, self.min_sq_dist, stats = _e_step(
+            self.X, centers, self.weight, self.chunk_size, self.shift
+        )
+        changed = labels != self.labels
+        if self.weight is not None:
+            changed &= self.weight > 0
+        self.labels = labels
+        return int(np.count_nonzero(changed)), stats
+
+    def nearest(self, centers):
+        """Labels and distances for the centres of the last call."""
+        return self.labels, self.min_sq_dist
+
+
+class _LloydEStep:
+    """The fused, unpruned E-step: labels held in int32 across iterations."""
+
+    def __init__(self, X, sample_weight, chunk_size, shift, runner):
+        self.X, self.weight, self.chunk_size = X, sample_weight, chunk_size
+        self.shift, self.runner = shift, runner
+        # One pass per fit rather than one per iteration: the kernels' reductions
+        # run in order (fastmath off) and would not vectorise.
+        self.x_sq = _all_row_sq_norms(X, shift, chunk_size)
+        self.labels = np.full(X.shape[0], -1, dtype=np.int32)
+
+    def __call__(self, centers):
+        return _fused_e_step(
+            self.X, centers, self.weight, self.chunk_size, self.x_sq, self.shift,
+            self.runner, self.labels,
+        )
+
+    def nearest(self, centers):
+        """Labels and distances for ``centers``, recomputed (only for empty clusters).
+
+        Recomputed by the unpruned pass so that every E-step variant ranks the
+        far points on the same numbers.
+        """
+        labels = np.empty(self.X.shape[0], dtype=np.int32)
+        min_sq_dist = np.empty(self.X.shape[0])
+        _fused_e_step(self.X, centers, self.weight, self.chunk_size, self.x_sq,
+                      self.shift, self.runner, labels, min_sq_dist)
+        return labels, min_sq_dist
+
+
+class _Hamerly(_LloydEStep):
     """Hamerly's pruned E-step: per row a label and a lower bound, kept across iterations.
 
-    Gives the labels of :func:`_fused_e_step` (see :mod:`mixfit._kmeans_kernels`
+    Gives the labels of the unpruned pass (see :mod:`mixfit._kmeans_kernels`
     for why the pruning is exact); distances of rows that keep their centre are
     computed directly rather than by the GEMM, so they and the inertia agree
-    with the unpruned path to rounding.
+    with the unpruned path to rounding. The bounds are float32 rounded down:
+    4 bytes per row instead of 8, and a smaller lower bound only prunes less.
     """
 
-    def __init__(self, X, sample_weight, chunk_size, x_squared_norms, shift, runner):
-        self.X, self.weight, self.chunk_size = X, sample_weight, chunk_size
-        self.x_sq, self.shift, self.runner = x_squared_norms, shift, runner
+    def __init__(self, X, sample_weight, chunk_size, shift, runner):
+        super().__init__(X, sample_weight, chunk_size, shift, runner)
         n_samples = X.shape[0]
-        self.labels = np.zeros(n_samples, dtype=np.int64)
-        self.lower = np.full(n_samples, -np.inf)  # no bound yet: every row is computed
+        self.labels[:] = 0
+        self.lower = np.full(n_samples, -np.inf, dtype=np.float32)  # every row is computed
         self.previous = None
         self.blocks = _blocks(n_samples, chunk_size)
 
@@ -440,41 +530,41 @@ class _Hamerly:
         return drift, drift_argmax, drift_second, 0.5 * np.sqrt(nearest)
 
     def __call__(self, centers):
-        X, weight, chunk_size = self.X, self.weight, self.chunk_size
-        n_samples, n_features = X.shape
+        X, weight, chunk_size, x_sq = self.X, self.weight, self.chunk_size, self.x_sq
+        n_features = X.shape[1]
         n_clusters = centers.shape[0]
         centers64 = np.asarray(centers, dtype=np.float64)
         drift, drift_argmax, drift_second, half_gap = self._centre_geometry(centers64)
-        gemm = _Gemm(centers, self.shift, X.dtype)
+        gemm = _Gemm(centers, self.shift, X.dtype, bounds=True)
         labels, lower = self.labels, self.lower
-        min_sq_dist = np.empty(n_samples, dtype=np.float64)
-        no_weight = np.empty(0)
 
         def block(rows):
             counts = np.zeros(n_clusters)
             sums = np.zeros((n_clusters, n_features))
-            w = no_weight if weight is None else weight[rows]
+            w = _NOTHING if weight is None else weight[rows]
             todo = np.empty(rows.stop - rows.start, dtype=np.int64)
             inertia, n_todo = kernels.hamerly_screen(
-                X[rows], w, self.x_sq[rows], centers64, labels[rows], lower[rows],
+                X[rows], w, x_sq[rows], centers64, labels[rows], lower[rows],
                 half_gap, drift, drift_argmax, drift_second, gemm.tau_coef,
-                gemm.c_max_sq, min_sq_dist[rows], sums, counts, todo,
+                gemm.c_max_sq, sums, counts, todo,
             )
             todo = todo[:n_todo] + rows.start
+            n_changed = 0
             for start in range(0, n_todo, chunk_size):
                 idx = todo[start:start + chunk_size]
                 X_rows = X[idx]
-                partial, _ = gemm.partial(X_rows)
-                inertia += kernels.hamerly_full(
-                    partial, gemm.c_sq, self.x_sq[idx], X_rows,
-                    no_weight if weight is None else weight[idx], idx,
-                    gemm.tau_coef, gemm.c_max_sq, labels, lower, min_sq_dist, sums, counts,
+                chunk_inertia, chunk_changed = kernels.hamerly_full(
+                    gemm.partial(X_rows), gemm.c_sq, x_sq[idx], X_rows,
+                    _NOTHING if weight is None else weight[idx], idx,
+                    gemm.tau_coef, gemm.c_max_sq, labels, lower, sums, counts,
                 )
-            return counts, sums, inertia
+                inertia += chunk_inertia
+                n_changed += chunk_changed
+            return counts, sums, inertia, n_changed
 
         parts = self.runner.map(block, self.blocks)
         self.previous = centers64
-        return labels.copy(), min_sq_dist, _sum_parts(parts, n_clusters, n_features)
+        return _sum_parts(parts, n_clusters, n_features)
 
 
 def _far_points(X, labels, min_sq_dist, centers, sample_weight, n_wanted):
@@ -511,7 +601,7 @@ def _rows_equal_to(X, rows, value, block=DEFAULT_CHUNK_SIZE):
     return mask
 
 
-def _m_step(X, stats, centers, labels, min_sq_dist, sample_weight):
+def _m_step(X, stats, centers, sample_weight, e_step, kernel):
     """New centres: weighted means, with empty clusters moved to far points.
 
     A cluster without weight keeps no information, so it is re-seeded at a row
@@ -521,25 +611,23 @@ def _m_step(X, stats, centers, labels, min_sq_dist, sample_weight):
     sits on a centre) the empty centre stays where it was; it is finite.
     """
     nonempty = stats.counts > 0
-    new = np.array(centers, dtype=np.float64)
-    new[nonempty] = stats.sums[nonempty] / stats.counts[nonempty, None]
-    empty = np.flatnonzero(~nonempty)
-    if empty.size:
-        far = _far_points(
-            X, labels, min_sq_dist, centers, sample_weight, empty.size
-        )
+    if kernel == "numba":
+        new = centers.copy()
+        n_empty = kernels.update_centers(stats.sums, stats.counts, new)
+    else:
+        new = np.array(centers, dtype=np.float64)
+        new[nonempty] = stats.sums[nonempty] / stats.counts[nonempty, None]
+        new = new.astype(X.dtype)
+        n_empty = int(np.count_nonzero(~nonempty))
+    if n_empty:
+        empty = np.flatnonzero(~nonempty)
+        # The distances to the centres before the update; the fused E-steps do not
+        # keep them (n floats), so they are recomputed here, which is rare.
+        labels, min_sq_dist = e_step.nearest(centers)
+        far = _far_points(X, labels, min_sq_dist, centers, sample_weight, empty.size)
         for cluster, row in zip(empty, far):
             new[cluster] = X[row]
-    return new.astype(X.dtype)
-
-
-def _same_labels(labels, previous, positive):
-    """Whether the assignment of the rows that carry weight is unchanged."""
-    if previous is None:
-        return False
-    if positive is None:
-        return np.array_equal(labels, previous)
-    return not np.any((labels != previous) & positive)
+    return new
 
 
 def lloyd(
@@ -610,57 +698,38 @@ def lloyd(
     if kernel == "numpy" and algorithm == "hamerly":
         raise ValueError("algorithm='hamerly' needs kernel='numba'.")
     if kernel == "numpy":
-        chunk_size = check_chunk_size(chunk_size)
-        return _lloyd_loop(
-            X, centers_init, sample_weight, max_iter, tol, chunk_size, callback, shift,
-            lambda x_sq, runner: lambda c: _e_step(X, c, sample_weight, chunk_size, x_sq, shift),
-            None,
-        )
+        e_step = _NumpyEStep(X, sample_weight, check_chunk_size(chunk_size), shift)
+        return _lloyd_loop(X, centers_init, sample_weight, max_iter, tol, callback, e_step,
+                           kernel)
     chunk_size = _resolve_chunk_size(chunk_size, n_clusters, X.dtype)
-
-    def e_step_factory(x_sq, runner):
-        if algorithm == "hamerly":
-            return _Hamerly(X, sample_weight, chunk_size, x_sq, shift, runner)
-        return lambda c: _fused_e_step(X, c, sample_weight, chunk_size, x_sq, shift, runner)
-
     with _Runner(n_jobs, len(_blocks(X.shape[0], chunk_size))) as runner:
-        return _lloyd_loop(
-            X, centers_init, sample_weight, max_iter, tol, chunk_size, callback, shift,
-            e_step_factory, runner,
-        )
+        e_step_class = _Hamerly if algorithm == "hamerly" else _LloydEStep
+        e_step = e_step_class(X, sample_weight, chunk_size, shift, runner)
+        return _lloyd_loop(X, centers_init, sample_weight, max_iter, tol, callback, e_step,
+                           kernel)
 
 
-def _lloyd_loop(
-    X, centers_init, sample_weight, max_iter, tol, chunk_size, callback, shift,
-    e_step_factory, runner,
-):
-    """The loop of :func:`lloyd`, with the E-step it is given (numpy, fused or pruned)."""
-    dtype = X.dtype
-    centers = np.asarray(centers_init, dtype=dtype).copy()
-    x_squared_norms = np.empty(X.shape[0], dtype=dtype)
-    for sl in row_chunks(X.shape[0], chunk_size):
-        x_squared_norms[sl] = _row_sq_norms(_shifted(X[sl], shift))
-    positive = None
-    if sample_weight is not None and not np.all(sample_weight > 0):
-        positive = sample_weight > 0
+def _lloyd_loop(X, centers_init, sample_weight, max_iter, tol, callback, e_step, kernel):
+    """The loop of :func:`lloyd`, with the E-step it is given (numpy, fused or pruned).
 
+    The E-step holds the labels (updated in place) and reports how many rows
+    with positive weight changed label, which is the convergence test.
+    """
+    centers = np.array(centers_init, dtype=X.dtype)
     history = []
-    previous_labels = None
     converged = False
-    final = None  # (labels, inertia) when the last E-step used the returned centres
-    e_step = e_step_factory(x_squared_norms, runner)
+    final_inertia = None  # set when the last E-step used the returned centres
     for iteration in range(max_iter):
-        labels, min_sq_dist, stats = e_step(centers)
+        n_changed, stats = e_step(centers)
         history.append(stats.inertia)
         if callback is not None:
             callback(iteration + 1, centers, stats.inertia)
-        if _same_labels(labels, previous_labels, positive):
+        if iteration > 0 and n_changed == 0:
             # The means of an unchanged assignment are the current centres.
             converged = True
-            final = (labels, stats.inertia)
+            final_inertia = stats.inertia
             break
-        centers = _m_step(X, stats, centers, labels, min_sq_dist, sample_weight)
-        previous_labels = labels
+        centers = _m_step(X, stats, centers, sample_weight, e_step, kernel)
         if iteration > 0:
             # (previous − current) / current < tol, multiplied out: the objective
             # can reach exactly 0, and a division would then overflow.
@@ -668,25 +737,17 @@ def _lloyd_loop(
                 converged = True
                 break
 
-    if final is None:
+    if final_inertia is None:
         # The loop ended after an update: label with the centres actually returned,
-        # so that fit_predict(X) equals fit(X).predict(X).
-        if runner is None:
-            labels, min_sq_dist = assign(
-                X, centers, chunk_size=chunk_size, x_squared_norms=x_squared_norms,
-                shift=shift, kernel="numpy",
-            )
-            weight = np.ones(X.shape[0]) if sample_weight is None else sample_weight
-            final = (labels, float(np.dot(weight, min_sq_dist)))
-        else:
-            labels, _, stats = _fused_e_step(
-                X, centers, sample_weight, chunk_size, x_squared_norms, shift, runner
-            )
-            final = (labels, stats.inertia)
+        # so that fit_predict(X) equals fit(X).predict(X). The pruned E-step serves
+        # here too (its bounds are valid for any centres), sparing a full pass.
+        final_inertia = e_step(centers)[1].inertia
+    labels = e_step.labels
+    del e_step  # Hamerly's bounds go before the int64 copy of the labels is made
     return KMeansResult(
         centers=centers,
-        labels=final[0],
-        inertia=final[1],
+        labels=labels.astype(np.int64, copy=False),
+        inertia=final_inertia,
         n_iter=len(history),
         inertia_history=history,
         converged=converged,

@@ -20,6 +20,7 @@ from mixfit._parallel import check_n_jobs
 from mixfit._validation import (
     check_chunk_size,
     check_data,
+    check_finite,
     distance_shift,
     check_n_samples_at_least,
     check_nonnegative_float,
@@ -28,6 +29,9 @@ from mixfit._validation import (
     data_scale,
 )
 from mixfit.init import kmeans_plusplus, lecture_means, random_from_data
+
+#: Input dtypes taken as they are (native byte order), see ``KMeans._check_fit_data``.
+_FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 _INITS = {
     "k-means++": kmeans_plusplus,
@@ -166,7 +170,13 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
             )
 
     def _check_init_array(self, X):
-        centers = check_array(self.init, dtype=X.dtype, copy=True)
+        init = self.init
+        if type(init) is np.ndarray and init.dtype == X.dtype and np.isfinite(init).all():
+            # The common case, without check_array's tens of microseconds (which
+            # a lecture-sized fit cannot afford); anything else gets its messages.
+            centers = init.copy()
+        else:
+            centers = check_array(init, dtype=X.dtype, copy=True)
         expected = (self.n_clusters, X.shape[1])
         if centers.shape != expected:
             raise ValueError(
@@ -175,6 +185,29 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
                 "pass one row per cluster or change n_clusters."
             )
         return centers
+
+    def _check_fit_data(self, X):
+        """:func:`check_data` for ``fit``, with a shortcut for a plain float array.
+
+        scikit-learn's ``validate_data`` costs about 50 µs a call, a quarter of a
+        lecture-sized fit; for a C-contiguous float32/float64 ndarray (no
+        subclass, no column names) everything it would check is checked here
+        directly. Anything else goes through it and gets its messages.
+        """
+        if (
+            type(X) is np.ndarray
+            and X.ndim == 2
+            and X.dtype in _FAST_DTYPES
+            and X.shape[0] >= 1
+            and X.shape[1] >= 1
+            and X.flags.c_contiguous
+        ):
+            check_finite(X)
+            self.n_features_in_ = X.shape[1]
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_  # as validate_data does for unnamed columns
+            return X
+        return check_data(self, X, reset=True)
 
     # -- fitting -------------------------------------------------------------
 
@@ -195,7 +228,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         self : KMeans
         """
         self._check_params()
-        X = check_data(self, X, reset=True)
+        X = self._check_fit_data(X)
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         check_n_samples_at_least(X, self.n_clusters, "n_clusters", sample_weight)
         chunk_size = self.chunk_size  # None: the engine chooses from n_clusters
@@ -210,9 +243,11 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
             X = X.astype(np.float64) / self._scale
             if fixed_init is not None:
                 fixed_init = fixed_init.astype(np.float64) / self._scale
-        n_runs = 1 if fixed_init is not None else self.n_init
-        rng = check_random_state(self.random_state)
-        seeds = rng.randint(np.iinfo(np.int32).max, size=n_runs)
+        if fixed_init is not None:
+            seeds = [None]  # one run from the given centres: no seed is drawn
+        else:
+            rng = check_random_state(self.random_state)
+            seeds = rng.randint(np.iinfo(np.int32).max, size=self.n_init)
         # Data far from the origin get their distances relative to the data mean:
         # in float32 the GEMM formula ‖x‖² − 2x·c + ‖c‖² loses the digits that
         # the offset holds (zeros otherwise, which skips the subtraction).
@@ -251,7 +286,9 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
                 ConvergenceWarning,
                 stacklevel=2,
             )
-        n_distinct = np.unique(_weighted_labels(best.labels, sample_weight)).size
+        n_distinct = np.count_nonzero(
+            np.bincount(_weighted_labels(best.labels, sample_weight), minlength=self.n_clusters)
+        )
         if n_distinct < self.n_clusters:
             warnings.warn(
                 f"Only {n_distinct} of n_clusters={self.n_clusters} clusters hold "

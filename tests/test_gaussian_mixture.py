@@ -243,3 +243,30 @@ def test_verbose_prints_progress(capsys):
     GaussianMixture(3, verbose=2, random_state=0).fit(X)
     out = capsys.readouterr().out
     assert "iteration 1:" in out and "Initialization 0" in out
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_complete_user_start_skips_the_data_driven_init(covariance_type, monkeypatch):
+    # Weights, means and precisions all given: the K-means start would be thrown away.
+    from mixfit.estimators import gaussian_mixture
+
+    X, _ = make_blobs(n_per=(100, 120, 90), n_features=3, separation=3.0, seed=11)
+    start = shared_start(X, "spherical" if covariance_type == "identity" else covariance_type)
+    if covariance_type == "identity":
+        del start["precisions_init"]
+    settings = dict(covariance_type=covariance_type, max_iter=5, tol=0, random_state=0, **start)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        expected = GaussianMixture(3, init_params="random", **settings).fit(X)
+
+        def refuse(*args, **kwargs):
+            raise AssertionError("the data-driven init ran")
+
+        monkeypatch.setattr(gaussian_mixture, "initial_mixture_params", refuse)
+        fitted = GaussianMixture(3, **settings).fit(X)
+    np.testing.assert_array_equal(fitted.lower_bounds_, expected.lower_bounds_)
+    np.testing.assert_array_equal(fitted.means_, expected.means_)
+    # With only some of them given, the data-driven init still runs.
+    partial = {key: value for key, value in settings.items() if key != "weights_init"}
+    with pytest.raises(AssertionError, match="data-driven init ran"):
+        GaussianMixture(3, **partial).fit(X)

@@ -324,6 +324,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def _initial_params(self, family, X, user_init, sample_weight, rng, settings):
         """First parameters of one restart: from init_params or resp_init, then overrides."""
         chunk_size = settings["chunk_size"]
+        if _is_complete(family, user_init):
+            # Every parameter is given: a data-driven start (a K-means fit by
+            # default) would be computed only to be overwritten.
+            return self._given_params(family, X, user_init)
         if "resp" in user_init:
             params = params_from_resp(
                 family, X, user_init["resp"], sample_weight=sample_weight, chunk_size=chunk_size
@@ -346,6 +350,16 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         elif "means" in user_init:
             components = dataclasses.replace(components, means=np.asarray(means, dtype=X.dtype))
         return em.MixtureParams(np.asarray(weights, dtype=X.dtype), components)
+
+    def _given_params(self, family, X, user_init):
+        means = user_init["means"]
+        if "precisions" in user_init:
+            components = family.params_from_precisions(means, user_init["precisions"], X.dtype)
+        else:  # the identity structure: its covariance is fixed
+            components = family.params_from_covariances(
+                means, np.ones(means.shape[0]), X.dtype
+            )
+        return em.MixtureParams(np.asarray(user_init["weights"], dtype=X.dtype), components)
 
     def _iteration_callback(self, scale, log_scale):
         """The engine's callback: progress printing and the user's callback, in data units."""
@@ -478,6 +492,16 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """Akaike information criterion on ``X`` (lower is better)."""
         n_samples = self._validated(X).shape[0]
         return -2 * self.score(X) * n_samples + 2 * self._n_parameters()
+
+
+def _is_complete(family, user_init):
+    """Whether weights_init, means_init and (unless fixed) precisions_init are all given."""
+    needs_precisions = family.covariance_type != "identity"
+    return (
+        "weights" in user_init
+        and "means" in user_init
+        and ("precisions" in user_init or not needs_precisions)
+    )
 
 
 def _rescaled(params, factor):

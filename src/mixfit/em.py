@@ -171,15 +171,22 @@ def log_resp(family, X, params, chunk_size, *, n_jobs=1, kernel="numba"):
 
 
 def predict_labels(family, X, params, chunk_size, *, n_jobs=1, kernel="numba"):
-    """``log_resp(...)[0].argmax(axis=1)`` without holding the (n, K) array.
+    """The most probable component of each row, chunk by chunk.
 
-    Each chunk's responsibilities are reduced to labels at once, so memory
-    beyond X is the labels plus O(chunk_size × K).
+    The argmax of ``log w_k + log p(x | k)``: the normalisation by ``log p(x)``
+    is the same for every k of a row, so it is skipped. Memory beyond X is the
+    labels plus O(chunk_size × K).
     """
     labels = np.empty(X.shape[0], dtype=np.intp)
+    log_weights = _log_weights(params.weights)
 
     def one(rows):
-        labels[rows] = log_resp_block(family, X[rows], params, kernel)[0].argmax(axis=1)
+        if _uses_kernels(family, kernel):
+            weighted = family.kernel_log_prob(X[rows], params.components)
+        else:
+            weighted = family.log_prob(X[rows], params.components)
+        weighted += log_weights.astype(weighted.dtype, copy=False)
+        labels[rows] = weighted.argmax(axis=1)
 
     map_chunks(one, X.shape[0], chunk_size, n_jobs)
     return labels

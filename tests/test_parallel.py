@@ -1,0 +1,91 @@
+"""Threads over row chunks: results in order, n_jobs honoured, pools reused and fork-safe."""
+
+import os
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from mixfit import _parallel
+
+
+def _concurrency_probe():
+    """A task that records how many copies of itself run at once."""
+    lock = threading.Lock()
+    state = {"now": 0, "most": 0, "threads": set()}
+
+    def task(*args):
+        with lock:
+            state["now"] += 1
+            state["most"] = max(state["most"], state["now"])
+            state["threads"].add(threading.get_ident())
+        time.sleep(0.002)
+        with lock:
+            state["now"] -= 1
+        return args
+
+    return task, state
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2, 3])
+def test_map_chunks_keeps_order_and_honours_n_jobs(n_jobs):
+    task, state = _concurrency_probe()
+    results = _parallel.map_chunks(task, 1000, 64, n_jobs)
+    assert [rows for (rows,) in results] == [
+        slice(start, min(start + 64, 1000)) for start in range(0, 1000, 64)
+    ]
+    assert state["most"] <= n_jobs
+    if n_jobs > 1:
+        assert state["most"] > 1
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2, 5])
+def test_map_ranges_covers_every_item_once(n_jobs):
+    task, state = _concurrency_probe()
+    seen = np.zeros(37, dtype=int)
+
+    def mark(begin, end):
+        task()
+        seen[begin:end] += 1
+
+    _parallel.map_ranges(mark, 37, n_jobs)
+    assert np.all(seen == 1)
+    assert state["most"] <= n_jobs
+
+
+def test_pools_are_reused_between_calls():
+    task, state = _concurrency_probe()
+    for _ in range(5):
+        _parallel.map_ranges(lambda begin, end: task(), 4, 2)
+    # Five calls ran on the same two pool threads, not on ten new ones.
+    assert len(state["threads"]) <= 2
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_gets_fresh_pools():
+    # Both workers of the pool run a task and go idle: an inherited pool would
+    # then believe it has idle threads and start none in the child.
+    _parallel.map_ranges(lambda begin, end: time.sleep(0.02), 2, 2)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: a pool inherited without its threads would hang here
+        total = np.zeros(8)
+
+        def fill(begin, end):
+            total[begin:end] = 1.0
+
+        _parallel.map_ranges(fill, 8, 2)
+        os.write(write, b"ok" if total.sum() == 8 else b"no")
+        os._exit(0)
+    os.close(write)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, 9)
+        pytest.fail("the forked child hung on an inherited thread pool")
+    assert os.read(read, 2) == b"ok"

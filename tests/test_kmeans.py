@@ -460,3 +460,22 @@ def test_estimator_callback_sees_each_iteration_of_the_run():
     assert [j for _, j in seen] == km.inertia_history_
     with pytest.raises(TypeError, match="callback must be callable"):
         KMeans(3, callback="print").fit(X)
+
+
+def test_plain_arrays_and_other_inputs_give_the_same_fit():
+    # A C-contiguous float array skips validate_data; anything else goes through it.
+    import pandas as pd
+
+    X = _blobs(4, n_samples=400, centers=4, std=1.0)
+    init = X[:4].copy()
+    fast = KMeans(4, init=init, tol=0).fit(X)
+    for other in (np.asfortranarray(X), X.tolist(), pd.DataFrame(X, columns=list("abc"))):
+        slow = KMeans(4, init=init, tol=0).fit(other)
+        np.testing.assert_array_equal(slow.labels_, fast.labels_)
+        np.testing.assert_array_equal(slow.cluster_centers_, fast.cluster_centers_)
+    named = KMeans(4, init=init).fit(pd.DataFrame(X, columns=list("abc")))
+    assert list(named.feature_names_in_) == list("abc")
+    named.fit(X)  # refitting on an unnamed array forgets the names, as validate_data does
+    assert not hasattr(named, "feature_names_in_") and named.n_features_in_ == 3
+    with pytest.raises(ValueError, match="NaN"):
+        KMeans(2).fit(np.where(X > 1e9, 0, np.nan))

@@ -52,7 +52,7 @@ def test_fused_kernel_equals_numpy_reference(dtype, weighted, n_clusters, chunk_
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("weighted", [False, True])
-@pytest.mark.parametrize("n_clusters", [2, 33, 80])
+@pytest.mark.parametrize("n_clusters", [2, 33, 80, 150])  # 150: centre gaps in blocks
 def test_hamerly_gives_the_labels_of_the_unpruned_fit(dtype, weighted, n_clusters):
     X, rng = _data(n_clusters, 5000, 4, 12, dtype)
     weight = rng.uniform(0.0, 3.0, size=len(X)) if weighted else None
@@ -160,3 +160,14 @@ def test_auto_chunk_size_keeps_the_block_small():
     assert auto_chunk_size(3, 8) == 4096
     for k in (1, 10, 100, 10_000):
         assert 256 <= auto_chunk_size(k, 8) <= 4096
+
+
+@pytest.mark.parametrize("algorithm", ["lloyd", "hamerly"])
+def test_engine_returns_int64_labels_and_keeps_the_init(algorithm):
+    # Labels are int32 inside the fit; the result and the estimator give int64.
+    X, _ = _data(6, 2000, 3, 5, np.float32)
+    init = X[:40].copy()
+    kept = init.copy()
+    result = _fit(X, init, algorithm=algorithm, max_iter=5)
+    assert result.labels.dtype == np.int64
+    np.testing.assert_array_equal(init, kept)

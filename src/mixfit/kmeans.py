@@ -43,6 +43,9 @@ HAMERLY_MIN_CLUSTERS = 32
 #: partial statistics are summed (hence every rounding) never depends on n_jobs.
 _BLOCK_ROWS = 16384
 
+#: Centres per block when Hamerly measures the gaps between centres.
+_CENTRE_BLOCK = 128
+
 
 def auto_chunk_size(n_clusters, itemsize):
     """Rows per chunk such that a ``(chunk, n_clusters)`` distance block is ~128 KiB.
@@ -331,9 +334,11 @@ class _Runner:
         return self._stack.__exit__(*exc)
 
     def map(self, function, blocks):
+        """The results in block order, as an iterator: summed as they come, at most
+        about ``n_threads`` of them are held at once (each is K × d floats)."""
         if self.n_threads == 1 or len(blocks) == 1:
-            return [function(rows) for rows in blocks]
-        return list(self.pool.map(function, blocks))
+            return map(function, blocks)
+        return self.pool.map(function, blocks)
 
 
 def _blocks(n_samples, chunk_size):
@@ -344,15 +349,14 @@ def _blocks(n_samples, chunk_size):
 _NOTHING = np.empty(0)
 
 
-def _sum_parts(parts, n_clusters, n_features):
-    """Per-block ``(counts, sums, inertia, n_changed)`` summed in block order."""
-    if len(parts) == 1:
-        counts, sums, inertia, n_changed = parts[0]
-        return n_changed, KMeansStats(counts, sums, inertia)
-    counts = np.zeros(n_clusters)
-    sums = np.zeros((n_clusters, n_features))
-    inertia = 0.0
-    n_changed = 0
+def _sum_parts(parts):
+    """Per-block ``(counts, sums, inertia, n_changed)`` summed in block order.
+
+    The first block's arrays (its own) take the sum: the same roundings as
+    adding every block to zeros.
+    """
+    parts = iter(parts)
+    counts, sums, inertia, n_changed = next(parts)
     for part_counts, part_sums, part_inertia, part_changed in parts:
         counts += part_counts
         sums += part_sums
@@ -434,8 +438,7 @@ def _fused_e_step(X, centers, sample_weight, chunk_size, x_squared_norms, shift,
             n_changed += chunk_changed
         return counts, sums, inertia, n_changed
 
-    parts = runner.map(block, _blocks(n_samples, chunk_size))
-    return _sum_parts(parts, n_clusters, n_features)
+    return _sum_parts(runner.map(block, _blocks(n_samples, chunk_size)))
 
 
 class _NumpyEStep:
@@ -518,15 +521,23 @@ class _Hamerly(_LloydEStep):
         order = np.argsort(drift)
         drift_argmax = int(order[-1])
         drift_second = float(drift[order[-2]]) if n_clusters > 1 else 0.0
+        if n_clusters == 1:
+            return drift, drift_argmax, drift_second, np.full(1, np.inf)
         C = centers64 - centers64.mean(axis=0)
         c_sq = np.einsum("ij,ij->i", C, C)
-        between = c_sq[:, None] + c_sq[None, :] - 2.0 * (C @ C.T)
-        np.fill_diagonal(between, np.inf)
+        # Squared distance to the nearest other centre, by blocks of centres: the
+        # whole K × K matrix would be 8 MiB at K = 1024, more than the bounds.
+        nearest = np.empty(n_clusters)
+        for sl in row_chunks(n_clusters, _CENTRE_BLOCK):
+            between = C[sl] @ C.T
+            between *= -2.0
+            between += c_sq[sl, None]
+            between += c_sq[None, :]
+            between[np.arange(between.shape[0]), np.arange(sl.start, sl.stop)] = np.inf
+            nearest[sl] = between.min(axis=1)
         # A lower bound despite the GEMM's float64 rounding.
         slack = 4.0 * (C.shape[1] + 8) * np.finfo(np.float64).eps * 2.0 * c_sq.max()
-        nearest = np.maximum(between.min(axis=1) - slack, 0.0) if n_clusters > 1 else np.full(
-            n_clusters, np.inf
-        )
+        nearest = np.maximum(nearest - slack, 0.0)
         return drift, drift_argmax, drift_second, 0.5 * np.sqrt(nearest)
 
     def __call__(self, centers):
@@ -562,9 +573,9 @@ class _Hamerly(_LloydEStep):
                 n_changed += chunk_changed
             return counts, sums, inertia, n_changed
 
-        parts = self.runner.map(block, self.blocks)
+        result = _sum_parts(self.runner.map(block, self.blocks))
         self.previous = centers64
-        return _sum_parts(parts, n_clusters, n_features)
+        return result
 
 
 def _far_points(X, labels, min_sq_dist, centers, sample_weight, n_wanted):
@@ -697,16 +708,20 @@ def lloyd(
         algorithm = "hamerly" if pays else "lloyd"
     if kernel == "numpy" and algorithm == "hamerly":
         raise ValueError("algorithm='hamerly' needs kernel='numba'.")
+    # The E-step is built in the call so that _lloyd_loop holds its only reference
+    # and can drop its per-row state before the labels are copied out.
     if kernel == "numpy":
-        e_step = _NumpyEStep(X, sample_weight, check_chunk_size(chunk_size), shift)
-        return _lloyd_loop(X, centers_init, sample_weight, max_iter, tol, callback, e_step,
-                           kernel)
+        return _lloyd_loop(
+            X, centers_init, sample_weight, max_iter, tol, callback,
+            _NumpyEStep(X, sample_weight, check_chunk_size(chunk_size), shift), kernel,
+        )
     chunk_size = _resolve_chunk_size(chunk_size, n_clusters, X.dtype)
+    e_step_class = _Hamerly if algorithm == "hamerly" else _LloydEStep
     with _Runner(n_jobs, len(_blocks(X.shape[0], chunk_size))) as runner:
-        e_step_class = _Hamerly if algorithm == "hamerly" else _LloydEStep
-        e_step = e_step_class(X, sample_weight, chunk_size, shift, runner)
-        return _lloyd_loop(X, centers_init, sample_weight, max_iter, tol, callback, e_step,
-                           kernel)
+        return _lloyd_loop(
+            X, centers_init, sample_weight, max_iter, tol, callback,
+            e_step_class(X, sample_weight, chunk_size, shift, runner), kernel,
+        )
 
 
 def _lloyd_loop(X, centers_init, sample_weight, max_iter, tol, callback, e_step, kernel):
@@ -743,7 +758,7 @@ def _lloyd_loop(X, centers_init, sample_weight, max_iter, tol, callback, e_step,
         # here too (its bounds are valid for any centres), sparing a full pass.
         final_inertia = e_step(centers)[1].inertia
     labels = e_step.labels
-    del e_step  # Hamerly's bounds go before the int64 copy of the labels is made
+    del e_step  # its per-row state (bounds, norms) goes before the int64 copy is made
     return KMeansResult(
         centers=centers,
         labels=labels.astype(np.int64, copy=False),

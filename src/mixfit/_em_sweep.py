@@ -241,17 +241,75 @@ def sweep_diag(
 
 
 @njit(nogil=True, cache=True, fastmath=_FAST)
-def _whiten_block(xt, m, centre, chol, yt):
-    """``yt[:, i] = Pᵀ (x_i − centre)`` for an upper-triangular ``P`` (y_a = Σ_{b≤a} z_b P_ba)."""
-    n_features = xt.shape[0]
+def _centre_block(xt, m, centre, zt):
+    """``zt[:, i] = x_i − centre``."""
+    for a in range(xt.shape[0]):
+        c = centre[a]
+        for i in range(m):
+            zt[a, i] = xt[a, i] - c
+
+
+@njit(nogil=True, cache=True, fastmath=_FAST)
+def _whiten_block(zt, m, chol, yt):
+    """``yt[:, i] = Pᵀ z_i`` for an upper-triangular ``P`` (y_a = Σ_{b≤a} z_b P_ba).
+
+    Four terms per pass over the block: the loop is bound by loads and stores
+    of ``yt``, not by the multiplications, so each pass does four of them.
+    """
+    n_features = zt.shape[0]
     for a in range(n_features):
         for i in range(m):
             yt[a, i] = 0
-        for b in range(a + 1):
-            p = chol[b, a]
-            c = centre[b]
+        b = 0
+        while b + 4 <= a + 1:
+            p0 = chol[b, a]
+            p1 = chol[b + 1, a]
+            p2 = chol[b + 2, a]
+            p3 = chol[b + 3, a]
             for i in range(m):
-                yt[a, i] += (xt[b, i] - c) * p
+                yt[a, i] += zt[b, i] * p0 + zt[b + 1, i] * p1 + zt[b + 2, i] * p2 + zt[b + 3, i] * p3
+            b += 4
+        while b <= a:
+            p = chol[b, a]
+            for i in range(m):
+                yt[a, i] += zt[b, i] * p
+            b += 1
+
+
+@njit(nogil=True, cache=True, fastmath=_FAST)
+def _scatter_block(zt, m, weight, weighted_z, zero, out):
+    """``out[a, b] += Σ_i weight_i z_ai z_bi`` for a ≤ b; block sums in zt's dtype.
+
+    Four columns b per pass over the block (each load of ``weighted_z`` serves four
+    products).
+    """
+    n_features = zt.shape[0]
+    for a in range(n_features):
+        for i in range(m):
+            weighted_z[i] = weight[i] * zt[a, i]
+        b = a
+        while b + 4 <= n_features:
+            s0 = zero
+            s1 = zero
+            s2 = zero
+            s3 = zero
+            for i in range(m):
+                w = weighted_z[i]
+                s0 += w * zt[b, i]
+                s1 += w * zt[b + 1, i]
+                s2 += w * zt[b + 2, i]
+                s3 += w * zt[b + 3, i]
+            out[a, b] += s0
+            out[a, b + 1] += s1
+            out[a, b + 2] += s2
+            out[a, b + 3] += s3
+            b += 4
+        while b < n_features:
+            s = zero
+            for i in range(m):
+                s += weighted_z[i] * zt[b, i]
+            out[a, b] += s
+            b += 1
 
 
 @njit(nogil=True, cache=True, fastmath=_FAST)
@@ -269,7 +327,9 @@ def sweep_tied(
     n_samples, n_features = X.shape
     n_components = means.shape[0]
     xt = np.empty((n_features, BLOCK))
+    zt = np.empty((n_features, BLOCK))
     yt = np.empty((n_features, BLOCK))
+    weighted_z = np.empty(BLOCK)
     joint = np.empty((n_components, BLOCK))
     resp = np.empty((n_components, BLOCK))
     acc = np.empty(BLOCK)
@@ -282,7 +342,8 @@ def sweep_tied(
         for start in range(chunk * chunk_size, stop, BLOCK):
             m = min(BLOCK, stop - start)
             _transpose_block(X, start, m, xt)
-            _whiten_block(xt, m, centre, chol, yt)
+            _centre_block(xt, m, centre, zt)
+            _whiten_block(zt, m, chol, yt)
             for k in range(n_components):
                 for i in range(m):
                     acc[i] = 0.0
@@ -300,21 +361,10 @@ def sweep_tied(
             log_likelihood[chunk] += ll
             weight[chunk] += ws
             _first_moments(xt, m, resp, means, first[chunk])
-            # Σ w (x − c)(x − c)ᵀ: reuse yt for the centred block (and acc for w).
-            for a in range(n_features):
-                c = centre[a]
-                for i in range(m):
-                    yt[a, i] = xt[a, i] - c
+            # Σ w (x − c)(x − c)ᵀ (zt holds x − c; acc the weights).
             for i in range(m):
                 acc[i] = sample_weight[start + i] if weighted else 1.0
-            for a in range(n_features):
-                for i in range(m):
-                    top[i] = acc[i] * yt[a, i]
-                for b in range(a, n_features):
-                    s = 0.0
-                    for i in range(m):
-                        s += top[i] * yt[b, i]
-                    second[chunk, a, b] += s
+            _scatter_block(zt, m, acc, weighted_z, 0.0, second[chunk])
 
 
 @njit(nogil=True, cache=True, fastmath=_FAST)
@@ -337,6 +387,7 @@ def sweep_full(
     n_components = means.shape[0]
     zero = np.zeros(1, dtype=X.dtype)[0]
     xt = np.empty((n_features, BLOCK), dtype=X.dtype)
+    zt = np.empty((n_features, BLOCK), dtype=X.dtype)
     yt = np.empty((n_features, BLOCK), dtype=X.dtype)
     maha = np.empty(BLOCK, dtype=X.dtype)
     weighted_z = np.empty(BLOCK, dtype=X.dtype)
@@ -351,7 +402,8 @@ def sweep_full(
             m = min(BLOCK, stop - start)
             _transpose_block(X, start, m, xt)
             for k in range(n_components):
-                _whiten_block(xt, m, means[k], chol[k], yt)
+                _centre_block(xt, m, means[k], zt)
+                _whiten_block(zt, m, chol[k], yt)
                 for i in range(m):
                     maha[i] = zero
                 for a in range(n_features):
@@ -366,20 +418,15 @@ def sweep_full(
             log_likelihood[chunk] += ll
             weight[chunk] += ws
             for k in range(n_components):
-                # yt ← x − μ_k, then Σ r z_a z_b from r z_a.
+                # zt ← x − μ_k; first moments in float64, the scatter in X's dtype.
                 for a in range(n_features):
                     mu = means[k, a]
                     s1 = 0.0
                     for i in range(m):
                         z = xt[a, i] - mu
-                        yt[a, i] = z
+                        zt[a, i] = z
                         s1 += resp[k, i] * z
                     first[chunk, k, a] += s1
-                for a in range(n_features):
-                    for i in range(m):
-                        weighted_z[i] = resp[k, i] * yt[a, i]
-                    for b in range(a, n_features):
-                        s = zero
-                        for i in range(m):
-                            s += weighted_z[i] * yt[b, i]
-                        second[chunk, k, a, b] += s
+                for i in range(m):
+                    maha[i] = resp[k, i]
+                _scatter_block(zt, m, maha, weighted_z, zero, second[chunk, k])

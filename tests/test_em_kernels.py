@@ -84,10 +84,14 @@ def test_chunks_and_threads_do_not_change_the_result(covariance_type):
         other = em.e_step(family, X, params, weight, chunk_size=chunk_size, n_jobs=n_jobs)
         assert_stats_close(other, base, 1e-10)
     # The thread count alone changes nothing, not even the rounding.
-    one = em.e_step(family, X, params, weight, chunk_size=101, n_jobs=1)
-    two = em.e_step(family, X, params, weight, chunk_size=101, n_jobs=2)
-    assert one.log_likelihood == two.log_likelihood
-    np.testing.assert_array_equal(one.components.scatter, two.components.scatter)
+    # 125 chunks: more than the sweep's 64 groups of partial sums.
+    for chunk_size in (101, 16):
+        one = em.e_step(family, X, params, weight, chunk_size=chunk_size, n_jobs=1)
+        for n_jobs in (2, 3):
+            other = em.e_step(family, X, params, weight, chunk_size=chunk_size, n_jobs=n_jobs)
+            assert one.log_likelihood == other.log_likelihood
+            np.testing.assert_array_equal(one.components.scatter, other.components.scatter)
+            np.testing.assert_array_equal(one.components.means, other.components.means)
 
 
 @pytest.mark.parametrize("covariance_type", ["spherical", "diag", "tied", "full"])

@@ -14,11 +14,14 @@ row block before the next one is read:
 3. the logsumexp per row with :func:`exp_nonpositive`, a vectorisable exp
    (numba has no vector exp without Intel's SVML, which pip's llvmlite lacks);
 4. the responsibilities times the sample weight, and the moments of the block
-   about the current means, added into the chunk's float64 partial sums.
+   about the current means, added into the group's float64 partial sums.
 
-Partial sums are kept **per chunk** (``chunk_size`` rows, the unit of the rest
-of the engine) and added in chunk order by the caller, so neither the number
-of threads nor how chunks are shared between them changes a result.
+Partial sums are kept per **group of chunks** (``chunk_size`` rows, the unit
+of the rest of the engine; at most 64 groups, whatever the thread count) and
+added in group order by the caller: the order of every addition is fixed by
+the data's size and the chunk size alone, so neither the number of threads
+nor how groups are shared between them changes a result, and the partial sums
+take O(64 · K · d²) memory, not a share of the input.
 
 Moments are taken about one reference per component — the current means —
 for every chunk, so they add directly; the conversion to centred statistics
@@ -169,7 +172,7 @@ def _first_moments(xt, m, resp, means, first):
 
 @njit(nogil=True, cache=True, fastmath=_FAST)
 def sweep_diag(
-    X, sample_weight, means, scale, const, with_second, chunk_size, chunk_begin, chunk_end,
+    X, sample_weight, means, scale, const, with_second, chunk_size, chunk_begin, chunk_end, slot,
     log_likelihood, weight, resp_sum, first, second,
 ):
     """Fused sweep for variance structures (identity, spherical, diag).
@@ -188,11 +191,13 @@ def sweep_diag(
         Accumulate second moments (False for the identity model).
     chunk_size, chunk_begin, chunk_end : int
         This call covers chunks ``chunk_begin … chunk_end − 1``.
-    log_likelihood, weight : ndarray of shape (n_chunks,)
-    resp_sum : ndarray of shape (n_chunks, n_components)
-    first, second : ndarray of shape (n_chunks, n_components, n_features)
-        Per-chunk outputs, zero on entry: ``Σ w log p(x)``, ``Σ w``, ``Σ r``,
-        ``Σ r (x − μ)`` and ``Σ r (x − μ)²`` (r: responsibility × weight).
+    slot : int
+        Where this call's sums go in the outputs.
+    log_likelihood, weight : ndarray of shape (n_slots,)
+    resp_sum : ndarray of shape (n_slots, n_components)
+    first, second : ndarray of shape (n_slots, n_components, n_features)
+        Sums, added to: ``Σ w log p(x)``, ``Σ w``, ``Σ r``, ``Σ r (x − μ)``
+        and ``Σ r (x − μ)²`` (r: responsibility × weight).
     """
     n_samples, n_features = X.shape
     n_components = means.shape[0]
@@ -221,10 +226,10 @@ def sweep_diag(
                 for i in range(m):
                     joint[k, i] = c - 0.5 * acc[i]
             ll, ws = _normalise_block(
-                joint, m, sample_weight, start, resp, top, total, scratch, resp_sum[chunk]
+                joint, m, sample_weight, start, resp, top, total, scratch, resp_sum[slot]
             )
-            log_likelihood[chunk] += ll
-            weight[chunk] += ws
+            log_likelihood[slot] += ll
+            weight[slot] += ws
             for k in range(n_components):
                 for j in range(n_features):
                     mu = means[k, j]
@@ -235,9 +240,9 @@ def sweep_diag(
                         rz = resp[k, i] * z
                         s1 += rz
                         s2 += rz * z
-                    first[chunk, k, j] += s1
+                    first[slot, k, j] += s1
                     if with_second:
-                        second[chunk, k, j] += s2
+                        second[slot, k, j] += s2
 
 
 @njit(nogil=True, cache=True, fastmath=_FAST)
@@ -314,14 +319,14 @@ def _scatter_block(zt, m, weight, weighted_z, zero, out):
 
 @njit(nogil=True, cache=True, fastmath=_FAST)
 def sweep_tied(
-    X, sample_weight, means, centre, chol, offsets, const, chunk_size, chunk_begin, chunk_end,
+    X, sample_weight, means, centre, chol, offsets, const, chunk_size, chunk_begin, chunk_end, slot,
     log_likelihood, weight, resp_sum, first, second,
 ):
     """Fused sweep for a tied covariance with precision factor ``chol`` (upper, d × d).
 
     ``log p(x, k) = const[k] − ½ ‖Pᵀ(x − c) − offsets_k‖²`` with
     ``offsets_k = Pᵀ(μ_k − c)``. Outputs as :func:`sweep_diag`, except
-    ``second`` of shape (n_chunks, d, d): the upper triangle of
+    ``second`` of shape (n_slots, d, d): the upper triangle of
     ``Σ w (x − c)(x − c)ᵀ`` over all rows (see the module docstring).
     """
     n_samples, n_features = X.shape
@@ -356,26 +361,26 @@ def sweep_tied(
                 for i in range(m):
                     joint[k, i] = c - 0.5 * acc[i]
             ll, ws = _normalise_block(
-                joint, m, sample_weight, start, resp, top, total, scratch, resp_sum[chunk]
+                joint, m, sample_weight, start, resp, top, total, scratch, resp_sum[slot]
             )
-            log_likelihood[chunk] += ll
-            weight[chunk] += ws
-            _first_moments(xt, m, resp, means, first[chunk])
+            log_likelihood[slot] += ll
+            weight[slot] += ws
+            _first_moments(xt, m, resp, means, first[slot])
             # Σ w (x − c)(x − c)ᵀ (zt holds x − c; acc the weights).
             for i in range(m):
                 acc[i] = sample_weight[start + i] if weighted else 1.0
-            _scatter_block(zt, m, acc, weighted_z, 0.0, second[chunk])
+            _scatter_block(zt, m, acc, weighted_z, 0.0, second[slot])
 
 
 @njit(nogil=True, cache=True, fastmath=_FAST)
 def sweep_full(
-    X, sample_weight, means, chol, const, chunk_size, chunk_begin, chunk_end,
+    X, sample_weight, means, chol, const, chunk_size, chunk_begin, chunk_end, slot,
     log_likelihood, weight, resp_sum, first, second,
 ):
     """Fused sweep for full covariances, ``chol[k]`` upper triangular (K, d, d).
 
     ``log p(x, k) = const[k] − ½ ‖P_kᵀ (x − μ_k)‖²``. Outputs as
-    :func:`sweep_diag`, except ``second`` of shape (n_chunks, K, d, d): the
+    :func:`sweep_diag`, except ``second`` of shape (n_slots, K, d, d): the
     upper triangle of ``Σ r (x − μ_k)(x − μ_k)ᵀ``.
 
     The d²-per-component work (whitening, scatter) runs in X's dtype, with
@@ -413,10 +418,10 @@ def sweep_full(
                 for i in range(m):
                     joint[k, i] = c - 0.5 * maha[i]
             ll, ws = _normalise_block(
-                joint, m, sample_weight, start, resp, top, total, scratch, resp_sum[chunk]
+                joint, m, sample_weight, start, resp, top, total, scratch, resp_sum[slot]
             )
-            log_likelihood[chunk] += ll
-            weight[chunk] += ws
+            log_likelihood[slot] += ll
+            weight[slot] += ws
             for k in range(n_components):
                 # zt ← x − μ_k; first moments in float64, the scatter in X's dtype.
                 for a in range(n_features):
@@ -426,7 +431,7 @@ def sweep_full(
                         z = xt[a, i] - mu
                         zt[a, i] = z
                         s1 += resp[k, i] * z
-                    first[chunk, k, a] += s1
+                    first[slot, k, a] += s1
                 for i in range(m):
                     maha[i] = resp[k, i]
-                _scatter_block(zt, m, maha, weighted_z, zero, second[chunk, k])
+                _scatter_block(zt, m, maha, weighted_z, zero, second[slot, k])

@@ -282,32 +282,40 @@ class SweepResult:
         self.scatter = scatter
 
 
-def _run_sweep(kernel, X, sample_weight, params, chunk_size, n_jobs, n_components, second_shape):
-    """Run a sweep kernel over every chunk on ``n_jobs`` threads; per-chunk totals summed in order.
+#: Partial sums per sweep (see mixfit._em_sweep): enough groups of chunks to
+#: share between many threads, few enough that their sums take little memory.
+_SWEEP_GROUPS = 64
 
-    Returns ``(log_likelihood, total_weight, resp_sum, first, second)``; the
-    partial sums are per chunk, so how chunks are shared between threads does
-    not change the result.
+
+def _run_sweep(kernel, X, sample_weight, params, chunk_size, n_jobs, n_components, second_shape):
+    """Run a sweep kernel over every chunk on ``n_jobs`` threads; group sums added in order.
+
+    Returns ``(log_likelihood, total_weight, resp_sum, first, second)``. The
+    chunks are cut into at most ``_SWEEP_GROUPS`` groups whose boundaries do
+    not depend on ``n_jobs``; threads take contiguous runs of groups.
     """
     n_samples, n_features = X.shape
     n_chunks = max(1, -(-n_samples // chunk_size))
+    n_groups = min(n_chunks, _SWEEP_GROUPS)
+    bounds = [n_chunks * group // n_groups for group in range(n_groups + 1)]
     weights = (
         np.empty(0) if sample_weight is None
         else np.ascontiguousarray(sample_weight, dtype=np.float64)
     )
-    log_likelihood = np.zeros(n_chunks)
-    total_weight = np.zeros(n_chunks)
-    resp_sum = np.zeros((n_chunks, n_components))
-    first = np.zeros((n_chunks, n_components, n_features))
-    second = np.zeros((n_chunks,) + second_shape)
+    log_likelihood = np.zeros(n_groups)
+    total_weight = np.zeros(n_groups)
+    resp_sum = np.zeros((n_groups, n_components))
+    first = np.zeros((n_groups, n_components, n_features))
+    second = np.zeros((n_groups,) + second_shape)
 
-    def run(begin, end):
-        kernel(
-            X, weights, *params, chunk_size, begin, end,
-            log_likelihood, total_weight, resp_sum, first, second,
-        )
+    def run(group_begin, group_end):
+        for group in range(group_begin, group_end):
+            kernel(
+                X, weights, *params, chunk_size, bounds[group], bounds[group + 1], group,
+                log_likelihood, total_weight, resp_sum, first, second,
+            )
 
-    map_ranges(run, n_chunks, n_jobs)
+    map_ranges(run, n_groups, n_jobs)
     return (
         float(log_likelihood.sum()), float(total_weight.sum()),
         resp_sum.sum(axis=0), first.sum(axis=0), second.sum(axis=0),

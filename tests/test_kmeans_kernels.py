@@ -158,6 +158,10 @@ def test_auto_chunk_size_keeps_the_block_small():
     assert auto_chunk_size(64, 4) == 512
     assert auto_chunk_size(1024, 4) == 256
     assert auto_chunk_size(3, 8) == 4096
+    # Skinny X·Cᵀ products: the most rows within BLAS's small-matrix kernel.
+    assert auto_chunk_size(10, 4, 784) == 127
+    assert auto_chunk_size(64, 4, 32) == 512  # C·Xᵀ orientation: the cache rule
+    assert auto_chunk_size(10, 4, 50_000) == auto_chunk_size(10, 4)  # too few rows
     for k in (1, 10, 100, 10_000):
         assert 256 <= auto_chunk_size(k, 8) <= 4096
 

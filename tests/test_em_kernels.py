@@ -225,3 +225,20 @@ def test_tied_sweep_keeps_well_separated_components_accurate():
     np.testing.assert_allclose(
         fused.components.scatter, expected, rtol=0, atol=1e-9 * np.abs(expected).max()
     )
+
+
+@pytest.mark.parametrize("covariance_type", ALL)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_features", [4, 9])
+def test_predicted_labels_match_the_reference(covariance_type, dtype, n_features, monkeypatch):
+    from mixfit.families import covariance
+
+    # Nine features take the per-chunk path for tied and full (sweep width set to 8).
+    monkeypatch.setattr(covariance, "_FULL_SWEEP_MAX_FEATURES", 8)
+    monkeypatch.setattr(covariance, "_TIED_SWEEP_MAX_FEATURES", 8)
+    family, X, params, _ = setup(covariance_type, dtype, False, seed=12, n_features=n_features)
+    reference = em.log_resp(family, X, params, 128, kernel="numpy")[0].argmax(axis=1)
+    for n_jobs in (1, 2):
+        labels = em.predict_labels(family, X, params, 97, n_jobs=n_jobs)
+        np.testing.assert_array_equal(labels, reference)
+    np.testing.assert_array_equal(em.predict_labels(family, X, params, 97, kernel="numpy"), reference)

@@ -41,6 +41,9 @@ from numba import njit
 __all__ = [
     "BLOCK",
     "exp_nonpositive",
+    "labels_diag",
+    "labels_full",
+    "labels_tied",
     "sweep_diag",
     "sweep_full",
     "sweep_tied",
@@ -171,6 +174,24 @@ def _first_moments(xt, m, resp, means, first):
 
 
 @njit(nogil=True, cache=True, fastmath=_FAST)
+def _joint_diag(xt, m, means, scale, const, acc, joint):
+    """``joint[k, i] = const[k] − ½ Σ_j ((x_ij − μ_kj) · scale_kj)²`` for a block."""
+    n_components, n_features = means.shape
+    for k in range(n_components):
+        for i in range(m):
+            acc[i] = 0.0
+        for j in range(n_features):
+            mu = means[k, j]
+            s = scale[k, j]
+            for i in range(m):
+                t = (xt[j, i] - mu) * s
+                acc[i] += t * t
+        c = const[k]
+        for i in range(m):
+            joint[k, i] = c - 0.5 * acc[i]
+
+
+@njit(nogil=True, cache=True, fastmath=_FAST)
 def sweep_diag(
     X, sample_weight, means, scale, const, with_second, chunk_size, chunk_begin, chunk_end, slot,
     log_likelihood, weight, resp_sum, first, second,
@@ -213,18 +234,7 @@ def sweep_diag(
         for start in range(chunk * chunk_size, stop, BLOCK):
             m = min(BLOCK, stop - start)
             _transpose_block(X, start, m, xt)
-            for k in range(n_components):
-                for i in range(m):
-                    acc[i] = 0.0
-                for j in range(n_features):
-                    mu = means[k, j]
-                    s = scale[k, j]
-                    for i in range(m):
-                        t = (xt[j, i] - mu) * s
-                        acc[i] += t * t
-                c = const[k]
-                for i in range(m):
-                    joint[k, i] = c - 0.5 * acc[i]
+            _joint_diag(xt, m, means, scale, const, acc, joint)
             ll, ws = _normalise_block(
                 joint, m, sample_weight, start, resp, top, total, scratch, resp_sum[slot]
             )
@@ -318,6 +328,25 @@ def _scatter_block(zt, m, weight, weighted_z, zero, out):
 
 
 @njit(nogil=True, cache=True, fastmath=_FAST)
+def _joint_tied(xt, m, centre, chol, offsets, const, zt, yt, acc, joint):
+    """``joint[k, i] = const[k] − ½ ‖Pᵀ(x_i − c) − offsets_k‖²``; leaves x − c in ``zt``."""
+    n_components, n_features = offsets.shape
+    _centre_block(xt, m, centre, zt)
+    _whiten_block(zt, m, chol, yt)
+    for k in range(n_components):
+        for i in range(m):
+            acc[i] = 0.0
+        for a in range(n_features):
+            o = offsets[k, a]
+            for i in range(m):
+                t = yt[a, i] - o
+                acc[i] += t * t
+        c = const[k]
+        for i in range(m):
+            joint[k, i] = c - 0.5 * acc[i]
+
+
+@njit(nogil=True, cache=True, fastmath=_FAST)
 def sweep_tied(
     X, sample_weight, means, centre, chol, offsets, const, chunk_size, chunk_begin, chunk_end, slot,
     log_likelihood, weight, resp_sum, first, second,
@@ -347,19 +376,7 @@ def sweep_tied(
         for start in range(chunk * chunk_size, stop, BLOCK):
             m = min(BLOCK, stop - start)
             _transpose_block(X, start, m, xt)
-            _centre_block(xt, m, centre, zt)
-            _whiten_block(zt, m, chol, yt)
-            for k in range(n_components):
-                for i in range(m):
-                    acc[i] = 0.0
-                for a in range(n_features):
-                    o = offsets[k, a]
-                    for i in range(m):
-                        t = yt[a, i] - o
-                        acc[i] += t * t
-                c = const[k]
-                for i in range(m):
-                    joint[k, i] = c - 0.5 * acc[i]
+            _joint_tied(xt, m, centre, chol, offsets, const, zt, yt, acc, joint)
             ll, ws = _normalise_block(
                 joint, m, sample_weight, start, resp, top, total, scratch, resp_sum[slot]
             )
@@ -370,6 +387,23 @@ def sweep_tied(
             for i in range(m):
                 acc[i] = sample_weight[start + i] if weighted else 1.0
             _scatter_block(zt, m, acc, weighted_z, 0.0, second[slot])
+
+
+@njit(nogil=True, cache=True, fastmath=_FAST)
+def _joint_full(xt, m, means, chol, const, zt, yt, maha, joint):
+    """``joint[k, i] = const[k] − ½ ‖P_kᵀ (x_i − μ_k)‖²``, whitening in xt's dtype."""
+    n_components, n_features = means.shape
+    for k in range(n_components):
+        _centre_block(xt, m, means[k], zt)
+        _whiten_block(zt, m, chol[k], yt)
+        for i in range(m):
+            maha[i] = 0
+        for a in range(n_features):
+            for i in range(m):
+                maha[i] += yt[a, i] * yt[a, i]
+        c = const[k]
+        for i in range(m):
+            joint[k, i] = c - 0.5 * maha[i]
 
 
 @njit(nogil=True, cache=True, fastmath=_FAST)
@@ -406,17 +440,7 @@ def sweep_full(
         for start in range(chunk * chunk_size, stop, BLOCK):
             m = min(BLOCK, stop - start)
             _transpose_block(X, start, m, xt)
-            for k in range(n_components):
-                _centre_block(xt, m, means[k], zt)
-                _whiten_block(zt, m, chol[k], yt)
-                for i in range(m):
-                    maha[i] = zero
-                for a in range(n_features):
-                    for i in range(m):
-                        maha[i] += yt[a, i] * yt[a, i]
-                c = const[k]
-                for i in range(m):
-                    joint[k, i] = c - 0.5 * maha[i]
+            _joint_full(xt, m, means, chol, const, zt, yt, maha, joint)
             ll, ws = _normalise_block(
                 joint, m, sample_weight, start, resp, top, total, scratch, resp_sum[slot]
             )
@@ -435,3 +459,63 @@ def sweep_full(
                 for i in range(m):
                     maha[i] = resp[k, i]
                 _scatter_block(zt, m, maha, weighted_z, zero, second[slot, k])
+
+
+@njit(nogil=True, cache=True, fastmath=_FAST)
+def _argmax_block(joint, m, start, labels):
+    """``labels[start + i] = argmax_k joint[k, i]`` (the first of equal maxima, as numpy)."""
+    n_components = joint.shape[0]
+    for i in range(m):
+        best = joint[0, i]
+        label = 0
+        for k in range(1, n_components):
+            if joint[k, i] > best:
+                best = joint[k, i]
+                label = k
+        labels[start + i] = label
+
+
+@njit(nogil=True, cache=True)
+def labels_diag(X, means, scale, const, row_begin, row_end, labels):
+    """Most probable component of rows ``row_begin … row_end − 1`` (see :func:`sweep_diag`)."""
+    n_components, n_features = means.shape
+    xt = np.empty((n_features, BLOCK))
+    joint = np.empty((n_components, BLOCK))
+    acc = np.empty(BLOCK)
+    for start in range(row_begin, row_end, BLOCK):
+        m = min(BLOCK, row_end - start)
+        _transpose_block(X, start, m, xt)
+        _joint_diag(xt, m, means, scale, const, acc, joint)
+        _argmax_block(joint, m, start, labels)
+
+
+@njit(nogil=True, cache=True)
+def labels_tied(X, centre, chol, offsets, const, row_begin, row_end, labels):
+    """Most probable component of rows ``row_begin … row_end − 1`` (see :func:`sweep_tied`)."""
+    n_components, n_features = offsets.shape
+    xt = np.empty((n_features, BLOCK))
+    zt = np.empty((n_features, BLOCK))
+    yt = np.empty((n_features, BLOCK))
+    joint = np.empty((n_components, BLOCK))
+    acc = np.empty(BLOCK)
+    for start in range(row_begin, row_end, BLOCK):
+        m = min(BLOCK, row_end - start)
+        _transpose_block(X, start, m, xt)
+        _joint_tied(xt, m, centre, chol, offsets, const, zt, yt, acc, joint)
+        _argmax_block(joint, m, start, labels)
+
+
+@njit(nogil=True, cache=True)
+def labels_full(X, means, chol, const, row_begin, row_end, labels):
+    """Most probable component of rows ``row_begin … row_end − 1`` (see :func:`sweep_full`)."""
+    n_components, n_features = means.shape
+    xt = np.empty((n_features, BLOCK), dtype=X.dtype)
+    zt = np.empty((n_features, BLOCK), dtype=X.dtype)
+    yt = np.empty((n_features, BLOCK), dtype=X.dtype)
+    maha = np.empty(BLOCK, dtype=X.dtype)
+    joint = np.empty((n_components, BLOCK))
+    for start in range(row_begin, row_end, BLOCK):
+        m = min(BLOCK, row_end - start)
+        _transpose_block(X, start, m, xt)
+        _joint_full(xt, m, means, chol, const, zt, yt, maha, joint)
+        _argmax_block(joint, m, start, labels)

@@ -177,6 +177,11 @@ def predict_labels(family, X, params, chunk_size, *, n_jobs=1, kernel="numba"):
     is the same for every k of a row, so it is skipped. Memory beyond X is the
     labels plus O(chunk_size × K).
     """
+    if _uses_kernels(family, kernel) and hasattr(family, "sweep_labels"):
+        log_weights64 = _log_weights(np.asarray(params.weights, dtype=np.float64))
+        labels = family.sweep_labels(X, log_weights64, params.components, chunk_size, n_jobs)
+        if labels is not None:
+            return labels
     labels = np.empty(X.shape[0], dtype=np.intp)
     log_weights = _log_weights(params.weights)
 

@@ -34,7 +34,14 @@ from .._em_kernels import (
     mahalanobis_scaled,
     moments_diag,
 )
-from .._em_sweep import sweep_diag, sweep_full, sweep_tied
+from .._em_sweep import (
+    labels_diag,
+    labels_full,
+    labels_tied,
+    sweep_diag,
+    sweep_full,
+    sweep_tied,
+)
 from .._parallel import map_ranges
 
 _LOG_2PI = np.log(2.0 * np.pi)
@@ -184,6 +191,16 @@ class CovarianceStructure:
         """
         return None
 
+    def sweep_labels(self, X, means, precisions_chol, log_weights, chunk_size, n_jobs):
+        """Most probable component of every row, by the sweep's log-densities.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or None
+            None where the structure has no sweep for this shape.
+        """
+        return None
+
     def n_parameters(self, n_components, n_features):
         """Free covariance parameters (means and weights are counted elsewhere)."""
         raise NotImplementedError
@@ -322,6 +339,20 @@ def _run_sweep(kernel, X, sample_weight, params, chunk_size, n_jobs, n_component
     )
 
 
+def _run_labels(kernel, X, params, chunk_size, n_jobs):
+    """Labels of every row by a sweep's labels kernel, chunks shared between threads."""
+    n_samples = X.shape[0]
+    labels = np.empty(n_samples, dtype=np.intp)
+    n_chunks = max(1, -(-n_samples // chunk_size))
+
+    def run(chunk_begin, chunk_end):
+        rows_end = min(n_samples, chunk_end * chunk_size)
+        kernel(X, *params, chunk_begin * chunk_size, rows_end, labels)
+
+    map_ranges(run, n_chunks, n_jobs)
+    return labels
+
+
 def _sweep_const(log_weights, log_det, n_features):
     """``log w_k + log det P_k − d/2 · log 2π`` in float64."""
     return np.asarray(log_weights, dtype=np.float64) + log_det - 0.5 * n_features * _LOG_2PI
@@ -349,22 +380,17 @@ def _upper_factor(chol):
     return np.ascontiguousarray(lower[..., ::-1, ::-1])
 
 
-def _variance_sweep(X, sample_weight, means, scale, log_weights, log_det, chunk_size,
-                    n_jobs, with_second):
+def _variance_sweep(X, sample_weight, params, chunk_size, n_jobs, with_second):
     """The diag-type sweep: weighted means and per-feature centred scatter (K, d)."""
-    n_components, n_features = means.shape
-    means64 = np.ascontiguousarray(means, dtype=np.float64)
-    const = _sweep_const(log_weights, log_det, n_features)
-    params = (means64, np.ascontiguousarray(scale, dtype=np.float64), const, with_second)
+    means64 = params[0]
+    n_components, n_features = means64.shape
     log_lik, weight, resp_sum, first, second = _run_sweep(
-        sweep_diag, X, sample_weight, params, chunk_size, n_jobs, n_components,
-        (n_components, n_features),
+        sweep_diag, X, sample_weight, params + (with_second,), chunk_size, n_jobs,
+        n_components, (n_components, n_features),
     )
     new_means, nonzero, safe = _shifted_to_centred(first, resp_sum, means64)
-    scatter = None
-    if with_second:
-        scatter = np.where(nonzero[:, None], second - first**2 / safe[:, None], 0.0)
-    return log_lik, weight, resp_sum, new_means, scatter
+    scatter = np.where(nonzero[:, None], second - first**2 / safe[:, None], 0.0)
+    return SweepResult(log_lik, weight, resp_sum, new_means, scatter)
 
 
 #: Largest d for which the fused sweep replaces the GEMM path (measured: see
@@ -472,25 +498,41 @@ class Full(CovarianceStructure):
         scatter[~nonzero] = 0.0
         return means, scatter
 
-    def sweep(self, X, sample_weight, means, precisions_chol, log_weights, chunk_size, n_jobs):
-        n_components, n_features = means.shape
+    def _sweep_params(self, dtype, means, precisions_chol, log_weights):
+        """(means, factors, const) for :func:`sweep_full`, or None beyond the sweep's width.
+
+        Whitening and scatter run in the data's dtype (see ``sweep_full``).
+        """
+        n_features = means.shape[1]
         if n_features > _FULL_SWEEP_MAX_FEATURES:
             return None
         chol = _upper_factor(precisions_chol)
-        means64 = np.ascontiguousarray(means, dtype=np.float64)
         log_det = np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
         const = _sweep_const(log_weights, log_det, n_features)
-        # Whitening and scatter run in X's dtype (see sweep_full).
-        work = (means64.astype(X.dtype), chol.astype(X.dtype))
+        return np.ascontiguousarray(means, dtype=dtype), chol.astype(dtype), const
+
+    def sweep(self, X, sample_weight, means, precisions_chol, log_weights, chunk_size, n_jobs):
+        params = self._sweep_params(X.dtype, means, precisions_chol, log_weights)
+        if params is None:
+            return None
+        n_components, n_features = means.shape
         log_lik, weight, resp_sum, first, second = _run_sweep(
-            sweep_full, X, sample_weight, work + (const,), chunk_size, n_jobs,
+            sweep_full, X, sample_weight, params, chunk_size, n_jobs,
             n_components, (n_components, n_features, n_features),
         )
+        # The reference of the moments: the means as the kernel saw them.
+        means64 = params[0].astype(np.float64)
         new_means, nonzero, safe = _shifted_to_centred(first, resp_sum, means64)
         second = _mirror_upper(second)
         scatter = second - first[:, :, None] * (first / safe[:, None])[:, None, :]
         scatter[~nonzero] = 0.0
         return SweepResult(log_lik, weight, resp_sum, new_means, scatter)
+
+    def sweep_labels(self, X, means, precisions_chol, log_weights, chunk_size, n_jobs):
+        params = self._sweep_params(X.dtype, means, precisions_chol, log_weights)
+        if params is None:
+            return None
+        return _run_labels(labels_full, X, params, chunk_size, n_jobs)
 
     def n_parameters(self, n_components, n_features):
         return n_components * n_features * (n_features + 1) // 2
@@ -549,7 +591,8 @@ class Tied(Full):
         means, scatter = super().kernel_stats(X, weighted_resp, counts, reference)
         return means, scatter.sum(axis=0)
 
-    def sweep(self, X, sample_weight, means, precisions_chol, log_weights, chunk_size, n_jobs):
+    def _sweep_params(self, dtype, means, precisions_chol, log_weights):
+        """(means, centre, factor, offsets, const) for :func:`sweep_tied`, or None."""
         n_components, n_features = means.shape
         if n_features > _TIED_SWEEP_MAX_FEATURES:
             return None
@@ -559,9 +602,17 @@ class Tied(Full):
         offsets = np.ascontiguousarray((means64 - centre) @ chol)
         log_det = np.full(n_components, np.log(np.diag(chol)).sum())
         const = _sweep_const(log_weights, log_det, n_features)
+        return means64, centre, chol, offsets, const
+
+    def sweep(self, X, sample_weight, means, precisions_chol, log_weights, chunk_size, n_jobs):
+        params = self._sweep_params(X.dtype, means, precisions_chol, log_weights)
+        if params is None:
+            return None
+        means64, centre = params[:2]
+        n_components, n_features = means.shape
         log_lik, weight, resp_sum, first, second = _run_sweep(
-            sweep_tied, X, sample_weight, (means64, centre, chol, offsets, const),
-            chunk_size, n_jobs, n_components, (n_features, n_features),
+            sweep_tied, X, sample_weight, params, chunk_size, n_jobs,
+            n_components, (n_features, n_features),
         )
         new_means, _, _ = _shifted_to_centred(first, resp_sum, means64)
         # Within scatter = scatter about c − between-component scatter (module
@@ -569,6 +620,12 @@ class Tied(Full):
         between = new_means - centre
         scatter = _mirror_upper(second) - (resp_sum[:, None] * between).T @ between
         return SweepResult(log_lik, weight, resp_sum, new_means, scatter)
+
+    def sweep_labels(self, X, means, precisions_chol, log_weights, chunk_size, n_jobs):
+        params = self._sweep_params(X.dtype, means, precisions_chol, log_weights)
+        if params is None:
+            return None
+        return _run_labels(labels_tied, X, params[1:], chunk_size, n_jobs)
 
     def n_parameters(self, n_components, n_features):
         return n_features * (n_features + 1) // 2
@@ -596,6 +653,37 @@ class _Variances(CovarianceStructure):
 
     def covariances_from_precisions_cholesky(self, precisions_chol):
         return 1.0 / precisions_chol**2
+
+    def _scale_and_log_det(self, chol, n_features):
+        """Per-feature ``1/σ`` (K, d) and ``log det P`` (K,) from the factors."""
+        raise NotImplementedError
+
+    def _scatter_from_diag(self, scatter):
+        """This structure's scatter from the per-feature one (K, d)."""
+        raise NotImplementedError
+
+    def _sweep_params(self, means, precisions_chol, log_weights):
+        n_features = means.shape[1]
+        chol = np.asarray(precisions_chol, dtype=np.float64)
+        scale, log_det = self._scale_and_log_det(chol, n_features)
+        const = _sweep_const(log_weights, log_det, n_features)
+        return (
+            np.ascontiguousarray(means, dtype=np.float64),
+            np.ascontiguousarray(scale, dtype=np.float64),
+            const,
+        )
+
+    def sweep(self, X, sample_weight, means, precisions_chol, log_weights, chunk_size, n_jobs):
+        params = self._sweep_params(means, precisions_chol, log_weights)
+        result = _variance_sweep(
+            X, sample_weight, params, chunk_size, n_jobs, with_second=self.name != "identity"
+        )
+        result.scatter = self._scatter_from_diag(result.scatter)
+        return result
+
+    def sweep_labels(self, X, means, precisions_chol, log_weights, chunk_size, n_jobs):
+        params = self._sweep_params(means, precisions_chol, log_weights)
+        return _run_labels(labels_diag, X, params, chunk_size, n_jobs)
 
 
 class Diag(_Variances):
@@ -629,13 +717,11 @@ class Diag(_Variances):
     def kernel_stats(self, X, weighted_resp, counts, reference):
         return _diag_moments(X, weighted_resp, counts, reference)
 
-    def sweep(self, X, sample_weight, means, precisions_chol, log_weights, chunk_size, n_jobs):
-        chol = np.asarray(precisions_chol, dtype=np.float64)
-        log_lik, weight, resp_sum, new_means, scatter = _variance_sweep(
-            X, sample_weight, means, chol, log_weights, np.log(chol).sum(axis=1),
-            chunk_size, n_jobs, with_second=True,
-        )
-        return SweepResult(log_lik, weight, resp_sum, new_means, scatter)
+    def _scale_and_log_det(self, chol, n_features):
+        return chol, np.log(chol).sum(axis=1)
+
+    def _scatter_from_diag(self, scatter):
+        return scatter
 
     def n_parameters(self, n_components, n_features):
         return n_components * n_features
@@ -674,15 +760,11 @@ class Spherical(_Variances):
         means, scatter = _diag_moments(X, weighted_resp, counts, reference)
         return means, scatter.sum(axis=1)
 
-    def sweep(self, X, sample_weight, means, precisions_chol, log_weights, chunk_size, n_jobs):
-        chol = np.asarray(precisions_chol, dtype=np.float64)
-        n_features = means.shape[1]
-        scale = np.repeat(chol[:, None], n_features, axis=1)
-        log_lik, weight, resp_sum, new_means, scatter = _variance_sweep(
-            X, sample_weight, means, scale, log_weights, n_features * np.log(chol),
-            chunk_size, n_jobs, with_second=True,
-        )
-        return SweepResult(log_lik, weight, resp_sum, new_means, scatter.sum(axis=1))
+    def _scale_and_log_det(self, chol, n_features):
+        return np.repeat(chol[:, None], n_features, axis=1), n_features * np.log(chol)
+
+    def _scatter_from_diag(self, scatter):
+        return scatter.sum(axis=1)
 
     def n_parameters(self, n_components, n_features):
         return n_components
@@ -718,13 +800,12 @@ class Identity(Spherical):
         means, _ = _diag_moments(X, weighted_resp, counts, reference, with_second=False)
         return means, np.zeros(reference.shape[0])
 
-    def sweep(self, X, sample_weight, means, precisions_chol, log_weights, chunk_size, n_jobs):
-        n_components = means.shape[0]
-        log_lik, weight, resp_sum, new_means, _ = _variance_sweep(
-            X, sample_weight, means, np.ones(means.shape), log_weights,
-            np.zeros(n_components), chunk_size, n_jobs, with_second=False,
-        )
-        return SweepResult(log_lik, weight, resp_sum, new_means, np.zeros(n_components))
+    def _scale_and_log_det(self, chol, n_features):
+        return np.ones((chol.shape[0], n_features)), np.zeros(chol.shape[0])
+
+    def _scatter_from_diag(self, scatter):
+        # The scatter is never used (the covariance is fixed): none was accumulated.
+        return np.zeros(scatter.shape[0])
 
     def n_parameters(self, n_components, n_features):
         return 0

@@ -694,7 +694,7 @@ def lloyd(
         ``(previous − current) / current``, falls below ``tol``.
         The loop also stops as soon as the assignment stops changing.
     chunk_size : int or None
-        Rows per block (None: about 128 KiB of distances per chunk, 256 to 4096 rows).
+        Rows per block (None: see :func:`auto_chunk_size`).
     callback : callable or None
         ``callback(iteration, centers, inertia)`` after each E-step (iterations
         count from 1), with the centres the inertia was measured for.

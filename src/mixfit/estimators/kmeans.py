@@ -71,12 +71,14 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
     chunk_size : int or None, default=None
         Rows per block in the distance computations (None: chosen so that a
         block of distances, ``chunk_size × n_clusters`` numbers, stays in the
-        CPU cache: 256 to 4096 rows). Memory beyond the data is about
-        ``n_jobs × chunk_size × n_clusters`` numbers.
+        CPU cache: 256 to 4096 rows; fewer, down to 32, for many features and
+        few clusters, see :func:`mixfit.kmeans.auto_chunk_size`). Memory beyond
+        the data is about ``n_jobs × chunk_size × n_clusters`` numbers plus, per
+        sample, an int32 label and the squared norm.
     algorithm : {"auto", "lloyd", "hamerly"}, default="auto"
         "lloyd" computes all distances at every iteration; "hamerly" keeps one
         bound per sample and skips the samples whose centre provably does not
-        change (the same labels as "lloyd"; one more float64 per sample of
+        change (the same labels as "lloyd"; one more float32 per sample of
         memory); "auto" uses "hamerly" from 32 clusters on, where it pays.
     n_jobs : int or None, default=None
         Threads for the distance computations: None or -1 uses every available

@@ -199,6 +199,15 @@ def check_data(estimator, X, *, reset, ensure_min_samples=1):
     X : ndarray of shape (n_samples, n_features), float32 or float64
         float32 stays float32; other numeric input becomes float64.
     """
+    if _is_plain_float_array(X, ensure_min_samples) and _fast_path_fits(estimator, X, reset):
+        # Everything validate_data would check of a plain C-contiguous float
+        # array, without its ~50 µs a call (a quarter of a lecture-sized fit).
+        if reset:
+            estimator.n_features_in_ = X.shape[1]
+            if hasattr(estimator, "feature_names_in_"):
+                del estimator.feature_names_in_  # as validate_data does for unnamed columns
+        check_finite(X)
+        return X
     from sklearn.utils.validation import validate_data
 
     _check_ndim(X)
@@ -220,6 +229,32 @@ def check_data(estimator, X, *, reset, ensure_min_samples=1):
         ) from None
     check_finite(X)
     return X
+
+
+#: Input dtypes taken as they are by the fast path of :func:`check_data`.
+_PLAIN_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _is_plain_float_array(X, ensure_min_samples):
+    """A C-contiguous native float32/float64 ndarray (no subclass) of the right size."""
+    return (
+        type(X) is np.ndarray
+        and X.ndim == 2
+        and X.dtype in _PLAIN_DTYPES
+        and X.shape[0] >= max(1, ensure_min_samples)
+        and X.shape[1] >= 1
+        and X.flags.c_contiguous
+    )
+
+
+def _fast_path_fits(estimator, X, reset):
+    """When checking new data: the fitted width, and no column names to compare."""
+    if reset:
+        return True
+    return (
+        getattr(estimator, "feature_names_in_", None) is None
+        and getattr(estimator, "n_features_in_", None) == X.shape[1]
+    )
 
 
 def _check_ndim(X):

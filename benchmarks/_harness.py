@@ -296,7 +296,12 @@ def measure(fit, *, repeats, summarize, fit_memory=None, fit_first=None, more=No
 
 
 def repeats_for(work):
-    """Median of 5 warm runs where a run is cheap (≲ 0.3 GFLOP), else one warm run."""
+    """Warm runs to take the median of: 51 for tiny runs (≲ 1 MFLOP: the
+    lecture-sized cases, where a single call takes ~0.1 ms and the first few
+    calls of any library run slower), 5 where a run is cheap (≲ 0.3 GFLOP),
+    else one."""
+    if work <= 1e6:
+        return 51
     return 5 if work <= 3e8 else 1
 
 

@@ -125,25 +125,19 @@ def _describe_columns(columns, limit=8):
 
 
 def column_means(X, sample_weight=None):
-    """(Weighted) mean of each column in float64, chunk by chunk (no copy of X)."""
+    """(Weighted) mean of each column in float64, in one pass (no copy of X)."""
     return _column_moments(X, sample_weight)[0]
 
 
-def _column_moments(X, sample_weight):
-    """(Weighted) column means and mean squared row norm, float64, chunk by chunk."""
-    total = np.zeros(X.shape[1])
-    squares = 0.0
-    for rows in row_chunks(X.shape[0], DEFAULT_CHUNK_SIZE):
-        block = X[rows].astype(np.float64)
-        weight = None if sample_weight is None else sample_weight[rows]
-        total += block.sum(axis=0) if weight is None else weight @ block
-        norms = np.einsum("ij,ij->i", block, block)
-        squares += norms.sum() if weight is None else weight @ norms
-    count = X.shape[0] if sample_weight is None else sample_weight.sum()
-    return total / count, squares / count
+def _column_moments(X, sample_weight, n_jobs=1):
+    """(Weighted) column means and mean squared row norm, float64 (see mixfit._moments)."""
+    # Imported here: mixfit._moments needs mixfit._parallel, which needs row_chunks.
+    from ._moments import column_moments
+
+    return column_moments(X, sample_weight, n_jobs)
 
 
-def distance_shift(X, sample_weight=None):
+def distance_shift(X, sample_weight=None, n_jobs=1):
     """The point to subtract before GEMM distances, or zeros when none is needed.
 
     ‖x‖² − 2x·c + ‖c‖² loses the digits that ‖x‖² holds beyond the squared
@@ -152,7 +146,7 @@ def distance_shift(X, sample_weight=None):
     compared with their spread (more than 2 standard deviations here), so data
     near the origin skip it.
     """
-    mean, mean_square_norm = _column_moments(X, sample_weight)
+    mean, mean_square_norm = _column_moments(X, sample_weight, n_jobs)
     offset = float(mean @ mean)
     spread = max(mean_square_norm - offset, 0.0)
     return mean if offset > 4.0 * spread else np.zeros_like(mean)
@@ -160,10 +154,12 @@ def distance_shift(X, sample_weight=None):
 
 def check_finite(X, name="X"):
     """Raise a ValueError that counts NaN and infinite values and names their columns."""
-    # Fast path without an n × d boolean temporary: the float64 sum of finite
-    # values is finite unless float64 data sits near its own overflow limit.
+    # Fast path without an n × d boolean temporary: a sum of finite values is
+    # finite unless the data sit near the overflow limit of their dtype, and then
+    # the exact check below decides. Summed in X's own dtype: float32 data
+    # summed as float64 took 2.6× as long (86 vs 33 ms on 2e5 × 784).
     with np.errstate(over="ignore", invalid="ignore"):
-        total = np.sum(X, dtype=np.float64)
+        total = np.sum(X)
     if X.size == 0 or np.isfinite(total):
         return
     finite = np.isfinite(X)

@@ -227,7 +227,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         # Data far from the origin get their distances relative to the data mean:
         # in float32 the GEMM formula ‖x‖² − 2x·c + ‖c‖² loses the digits that
         # the offset holds (zeros otherwise, which skips the subtraction).
-        self._shift = distance_shift(X, sample_weight)
+        self._shift = distance_shift(X, sample_weight, n_jobs)
 
         best = None
         for seed in seeds:

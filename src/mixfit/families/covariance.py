@@ -301,9 +301,10 @@ class SweepResult:
 
 #: Partial sums per sweep (see mixfit._em_sweep): enough groups of chunks to
 #: share between many threads, few enough that their sums take little memory
-#: (at most _SWEEP_PARTIAL_BYTES, which caps the count for wide full covariances).
+#: (at most _SWEEP_PARTIAL_BYTES, which caps the count for wide full covariances:
+#: at d=32, K=16 a group holds 131 kB, and 49 groups took 28% of a float32 input).
 _SWEEP_GROUPS = 64
-_SWEEP_PARTIAL_BYTES = 16 << 20
+_SWEEP_PARTIAL_BYTES = 2 << 20
 
 
 def _run_sweep(kernel, X, sample_weight, params, chunk_size, n_jobs, n_components, second_shape):

@@ -356,12 +356,30 @@ class _Runner:
     def __exit__(self, *exc):
         return self._stack.__exit__(*exc)
 
-    def map(self, function, blocks):
-        """The results in block order, as an iterator: summed as they come, at most
-        about ``n_threads`` of them are held at once (each is K × d floats)."""
-        if self.n_threads == 1 or len(blocks) == 1:
-            return map(function, blocks)
-        return self.pool.map(function, blocks)
+    def map_sums(self, function, blocks):
+        """Per-block ``(counts, sums, inertia, n_changed)`` summed, as ``_sum_parts``.
+
+        The blocks are cut into at most ``_GROUPS`` runs whose boundaries depend
+        on the number of blocks alone; each run is summed in block order, and the
+        runs in run order, so the thread count never changes a rounding. A thread
+        takes a contiguous share of the runs in one task (one task per block cost
+        ~35 µs each, ~8% of an iteration at n=1e6), and only one sum per run is
+        held (each is K × d floats).
+        """
+        n_groups = min(len(blocks), _GROUPS)
+        bounds = [len(blocks) * group // n_groups for group in range(n_groups + 1)]
+
+        def run(group):
+            return _add_parts(map(function, blocks[bounds[group]:bounds[group + 1]]))
+
+        if self.n_threads == 1 or n_groups == 1:
+            return _sum_parts(map(run, range(n_groups)))
+        n_tasks = min(self.n_threads, n_groups)
+        shares = [range(n_groups * task // n_tasks, n_groups * (task + 1) // n_tasks)
+                  for task in range(n_tasks)]
+        futures = [self.pool.submit(lambda share: [run(g) for g in share], share)
+                   for share in shares]
+        return _sum_parts(part for future in futures for part in future.result())
 
 
 def _blocks(n_samples, chunk_size):
@@ -372,8 +390,12 @@ def _blocks(n_samples, chunk_size):
 _NOTHING = np.empty(0)
 
 
-def _sum_parts(parts):
-    """Per-block ``(counts, sums, inertia, n_changed)`` summed in block order.
+#: Runs of blocks whose sums are kept apart (see ``_Runner.map_sums``).
+_GROUPS = 16
+
+
+def _add_parts(parts):
+    """Per-block ``(counts, sums, inertia, n_changed)`` added in block order.
 
     The first block's arrays (its own) take the sum: the same roundings as
     adding every block to zeros.
@@ -385,6 +407,12 @@ def _sum_parts(parts):
         sums += part_sums
         inertia += part_inertia
         n_changed += part_changed
+    return counts, sums, inertia, n_changed
+
+
+def _sum_parts(parts):
+    """:func:`_add_parts` as ``(n_changed, KMeansStats)``."""
+    counts, sums, inertia, n_changed = _add_parts(parts)
     return n_changed, KMeansStats(counts, sums, inertia)
 
 
@@ -461,7 +489,7 @@ def _fused_e_step(X, centers, sample_weight, chunk_size, x_squared_norms, shift,
             n_changed += chunk_changed
         return counts, sums, inertia, n_changed
 
-    return _sum_parts(runner.map(block, _blocks(n_samples, chunk_size)))
+    return runner.map_sums(block, _blocks(n_samples, chunk_size))
 
 
 class _NumpyEStep:
@@ -596,7 +624,7 @@ class _Hamerly(_LloydEStep):
                 n_changed += chunk_changed
             return counts, sums, inertia, n_changed
 
-        result = _sum_parts(self.runner.map(block, self.blocks))
+        result = self.runner.map_sums(block, self.blocks)
         self.previous = centers64
         return result
 

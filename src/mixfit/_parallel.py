@@ -19,7 +19,7 @@ from threadpoolctl import threadpool_limits
 
 from ._validation import row_chunks
 
-__all__ = ["available_cores", "check_n_jobs", "map_chunks", "map_ranges"]
+__all__ = ["available_cores", "check_n_jobs", "map_chunks", "map_ranges", "shared_pool"]
 
 
 def available_cores():
@@ -61,7 +61,8 @@ _pools = {}
 _pools_lock = threading.Lock()
 
 
-def _pool(n_workers):
+def shared_pool(n_workers):
+    """The process-wide thread pool of ``n_workers`` threads (created on first use)."""
     with _pools_lock:
         pool = _pools.get(n_workers)
         if pool is None:
@@ -101,7 +102,7 @@ def map_chunks(function, n_samples, chunk_size, n_jobs):
     if n_jobs == 1 or len(chunks) == 1:
         return [function(rows) for rows in chunks]
     with threadpool_limits(limits=1, user_api="blas"):
-        return list(_pool(min(n_jobs, len(chunks))).map(function, chunks))
+        return list(shared_pool(min(n_jobs, len(chunks))).map(function, chunks))
 
 
 def blas_limited(n_jobs):
@@ -122,7 +123,7 @@ def map_ranges(function, n_items, n_jobs):
     if n_parts == 1:
         function(0, n_items)
         return
-    pool = _pool(n_parts)
+    pool = shared_pool(n_parts)
     futures = [pool.submit(function, begin, end) for begin, end in zip(bounds, bounds[1:])]
     for future in futures:
         future.result()

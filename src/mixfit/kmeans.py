@@ -11,7 +11,6 @@ which add over chunks; the M-step is ``sums / counts``.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
@@ -20,6 +19,7 @@ from scipy import sparse
 from threadpoolctl import threadpool_limits
 
 from mixfit import _kmeans_kernels as kernels
+from mixfit._parallel import shared_pool
 from mixfit._validation import DEFAULT_CHUNK_SIZE, check_chunk_size, row_chunks
 
 __all__ = [
@@ -335,7 +335,7 @@ def _e_step(X, centers, sample_weight, chunk_size, shift):
 
 
 class _Runner:
-    """Runs per-block functions on a thread pool kept for one fit, BLAS at one thread.
+    """Runs per-block functions on the shared thread pool, BLAS at one thread (per fit).
 
     Blocks are fixed row ranges and their results come back in block order, so
     the thread count never changes a sum. With one thread (or one block) the
@@ -350,7 +350,8 @@ class _Runner:
     def __enter__(self):
         if self.n_threads > 1:
             self._stack.enter_context(threadpool_limits(limits=1, user_api="blas"))
-            self.pool = self._stack.enter_context(ThreadPoolExecutor(self.n_threads))
+            # The process-wide pool for this many threads: started once, not per fit.
+            self.pool = shared_pool(self.n_threads)
         return self
 
     def __exit__(self, *exc):

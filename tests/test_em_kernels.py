@@ -242,3 +242,15 @@ def test_predicted_labels_match_the_reference(covariance_type, dtype, n_features
         labels = em.predict_labels(family, X, params, 97, n_jobs=n_jobs)
         np.testing.assert_array_equal(labels, reference)
     np.testing.assert_array_equal(em.predict_labels(family, X, params, 97, kernel="numpy"), reference)
+
+
+@pytest.mark.parametrize("covariance_type", ALL)
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_swept_log_resp_handles_a_zero_weight_component(covariance_type, n_jobs):
+    family, X, params, _ = setup(covariance_type, np.float64, False, seed=13)
+    zero = em.MixtureParams(np.array([0.5, 0.5, 0.0]), params.components)
+    resp, norm = em.log_resp(family, X, zero, 97, n_jobs=n_jobs)
+    ref_resp, ref_norm = em.log_resp(family, X, zero, 97, kernel="numpy")
+    assert np.all(resp[:, 2] == -np.inf)
+    np.testing.assert_allclose(norm, ref_norm, rtol=1e-12)
+    np.testing.assert_allclose(np.exp(resp), np.exp(ref_resp), rtol=0, atol=1e-12)

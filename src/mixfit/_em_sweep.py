@@ -41,9 +41,9 @@ from numba import njit
 __all__ = [
     "BLOCK",
     "exp_nonpositive",
-    "labels_diag",
-    "labels_full",
-    "labels_tied",
+    "posterior_diag",
+    "posterior_full",
+    "posterior_tied",
     "sweep_diag",
     "sweep_full",
     "sweep_tied",
@@ -462,60 +462,95 @@ def sweep_full(
 
 
 @njit(nogil=True, cache=True, fastmath=_FAST)
-def _argmax_block(joint, m, start, labels):
-    """``labels[start + i] = argmax_k joint[k, i]`` (the first of equal maxima, as numpy)."""
+def _posterior_block(joint, m, start, scratch, labels, log_resp, log_norm):
+    """What a caller wants of a block's joint log-densities, written at its rows.
+
+    ``labels`` (if not empty): the argmax over k, the first of equal maxima as
+    numpy. ``log_resp`` and ``log_norm`` (if not empty): ``joint − log p(x)``
+    and ``log p(x) = logsumexp_k joint``, in their own dtype.
+    """
     n_components = joint.shape[0]
-    for i in range(m):
-        best = joint[0, i]
-        label = 0
+    if labels.shape[0] > 0:
+        for i in range(m):
+            best = joint[0, i]
+            label = 0
+            for k in range(1, n_components):
+                if joint[k, i] > best:
+                    best = joint[k, i]
+                    label = k
+            labels[start + i] = label
+    if log_resp.shape[0] > 0:
+        top = scratch[:m]
+        total = scratch[m:2 * m]
+        terms = scratch[2 * m:3 * m]
+        powers = scratch[3 * m:4 * m]
+        work = scratch[4 * m:]
+        for i in range(m):
+            top[i] = joint[0, i]
+            total[i] = 0.0
         for k in range(1, n_components):
-            if joint[k, i] > best:
-                best = joint[k, i]
-                label = k
-        labels[start + i] = label
+            for i in range(m):
+                top[i] = max(top[i], joint[k, i])
+        for k in range(n_components):
+            for i in range(m):
+                terms[i] = joint[k, i] - top[i]
+            exp_nonpositive(terms, powers, work)
+            for i in range(m):
+                total[i] += powers[i]
+        for i in range(m):
+            top[i] += np.log(total[i])
+            log_norm[start + i] = top[i]
+        for i in range(m):
+            for k in range(n_components):
+                log_resp[start + i, k] = joint[k, i] - top[i]
 
 
 @njit(nogil=True, cache=True)
-def labels_diag(X, means, scale, const, row_begin, row_end, labels):
-    """Most probable component of rows ``row_begin … row_end − 1`` (see :func:`sweep_diag`)."""
+def posterior_diag(X, means, scale, const, row_begin, row_end, labels, log_resp, log_norm):
+    """Rows ``row_begin … row_end − 1`` under :func:`sweep_diag`'s model (see
+    :func:`_posterior_block` for the outputs; an empty one is skipped)."""
     n_components, n_features = means.shape
     xt = np.empty((n_features, BLOCK))
     joint = np.empty((n_components, BLOCK))
     acc = np.empty(BLOCK)
+    scratch = np.empty(5 * BLOCK)
     for start in range(row_begin, row_end, BLOCK):
         m = min(BLOCK, row_end - start)
         _transpose_block(X, start, m, xt)
         _joint_diag(xt, m, means, scale, const, acc, joint)
-        _argmax_block(joint, m, start, labels)
+        _posterior_block(joint, m, start, scratch, labels, log_resp, log_norm)
 
 
 @njit(nogil=True, cache=True)
-def labels_tied(X, centre, chol, offsets, const, row_begin, row_end, labels):
-    """Most probable component of rows ``row_begin … row_end − 1`` (see :func:`sweep_tied`)."""
+def posterior_tied(X, centre, chol, offsets, const, row_begin, row_end, labels, log_resp,
+                   log_norm):
+    """Rows ``row_begin … row_end − 1`` under :func:`sweep_tied`'s model."""
     n_components, n_features = offsets.shape
     xt = np.empty((n_features, BLOCK))
     zt = np.empty((n_features, BLOCK))
     yt = np.empty((n_features, BLOCK))
     joint = np.empty((n_components, BLOCK))
     acc = np.empty(BLOCK)
+    scratch = np.empty(5 * BLOCK)
     for start in range(row_begin, row_end, BLOCK):
         m = min(BLOCK, row_end - start)
         _transpose_block(X, start, m, xt)
         _joint_tied(xt, m, centre, chol, offsets, const, zt, yt, acc, joint)
-        _argmax_block(joint, m, start, labels)
+        _posterior_block(joint, m, start, scratch, labels, log_resp, log_norm)
 
 
 @njit(nogil=True, cache=True)
-def labels_full(X, means, chol, const, row_begin, row_end, labels):
-    """Most probable component of rows ``row_begin … row_end − 1`` (see :func:`sweep_full`)."""
+def posterior_full(X, means, chol, const, row_begin, row_end, labels, log_resp, log_norm):
+    """Rows ``row_begin … row_end − 1`` under :func:`sweep_full`'s model."""
     n_components, n_features = means.shape
     xt = np.empty((n_features, BLOCK), dtype=X.dtype)
     zt = np.empty((n_features, BLOCK), dtype=X.dtype)
     yt = np.empty((n_features, BLOCK), dtype=X.dtype)
     maha = np.empty(BLOCK, dtype=X.dtype)
     joint = np.empty((n_components, BLOCK))
+    scratch = np.empty(5 * BLOCK)
     for start in range(row_begin, row_end, BLOCK):
         m = min(BLOCK, row_end - start)
         _transpose_block(X, start, m, xt)
         _joint_full(xt, m, means, chol, const, zt, yt, maha, joint)
-        _argmax_block(joint, m, start, labels)
+        _posterior_block(joint, m, start, scratch, labels, log_resp, log_norm)

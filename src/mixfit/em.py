@@ -156,8 +156,23 @@ def log_resp_block(family, X, params, kernel="numpy"):
     return weighted, log_norm
 
 
+def _swept(family, X, params, chunk_size, n_jobs, kernel, what):
+    """The family's sweep kernels' posterior output, or None where it has none."""
+    if not (_uses_kernels(family, kernel) and hasattr(family, "sweep_posterior")):
+        return None
+    log_weights = _log_weights(np.asarray(params.weights, dtype=np.float64))
+    return family.sweep_posterior(X, log_weights, params.components, chunk_size, n_jobs, what)
+
+
 def log_resp(family, X, params, chunk_size, *, n_jobs=1, kernel="numba"):
-    """:func:`log_resp_block` over all rows, chunk by chunk, on ``n_jobs`` threads."""
+    """:func:`log_resp_block` over all rows, chunk by chunk, on ``n_jobs`` threads.
+
+    With the numba kernels, the family's sweep computes the same quantities
+    in one pass per thread where it has one.
+    """
+    swept = _swept(family, X, params, chunk_size, n_jobs, kernel, "log_resp")
+    if swept is not None:
+        return swept
     n_samples = X.shape[0]
     n_components = params.weights.shape[0]
     out = np.empty((n_samples, n_components), dtype=X.dtype)
@@ -177,11 +192,9 @@ def predict_labels(family, X, params, chunk_size, *, n_jobs=1, kernel="numba"):
     is the same for every k of a row, so it is skipped. Memory beyond X is the
     labels plus O(chunk_size × K).
     """
-    if _uses_kernels(family, kernel) and hasattr(family, "sweep_labels"):
-        log_weights64 = _log_weights(np.asarray(params.weights, dtype=np.float64))
-        labels = family.sweep_labels(X, log_weights64, params.components, chunk_size, n_jobs)
-        if labels is not None:
-            return labels
+    labels = _swept(family, X, params, chunk_size, n_jobs, kernel, "labels")
+    if labels is not None:
+        return labels
     labels = np.empty(X.shape[0], dtype=np.intp)
     log_weights = _log_weights(params.weights)
 

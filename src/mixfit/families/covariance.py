@@ -35,9 +35,9 @@ from .._em_kernels import (
     moments_diag,
 )
 from .._em_sweep import (
-    labels_diag,
-    labels_full,
-    labels_tied,
+    posterior_diag,
+    posterior_full,
+    posterior_tied,
     sweep_diag,
     sweep_full,
     sweep_tied,
@@ -191,13 +191,21 @@ class CovarianceStructure:
         """
         return None
 
-    def sweep_labels(self, X, means, precisions_chol, log_weights, chunk_size, n_jobs):
-        """Most probable component of every row, by the sweep's log-densities.
+    def sweep_posterior(self, X, means, precisions_chol, log_weights, chunk_size, n_jobs,
+                        what="labels"):
+        """Labels, or log-responsibilities and ``log p(x)``, by the sweep's log-densities.
+
+        Parameters
+        ----------
+        what : {"labels", "log_resp"}
 
         Returns
         -------
-        ndarray of shape (n_samples,) or None
-            None where the structure has no sweep for this shape.
+        labels : ndarray of shape (n_samples,), for ``what="labels"``
+        (log_resp, log_norm) : ndarrays of shapes (n_samples, K) and (n_samples,)
+            in X's dtype, for ``what="log_resp"``
+        None
+            Where the structure has no sweep for this shape.
         """
         return None
 
@@ -343,18 +351,31 @@ def _run_sweep(kernel, X, sample_weight, params, chunk_size, n_jobs, n_component
     )
 
 
-def _run_labels(kernel, X, params, chunk_size, n_jobs):
-    """Labels of every row by a sweep's labels kernel, chunks shared between threads."""
+def _run_posterior(kernel, X, params, chunk_size, n_jobs, what):
+    """Labels, or log-responsibilities and ``log p(x)``, of every row by a posterior kernel.
+
+    ``what`` is ``"labels"`` or ``"log_resp"``; rows are written in place, chunks
+    shared between threads.
+    """
     n_samples = X.shape[0]
-    labels = np.empty(n_samples, dtype=np.intp)
+    n_components = params[-1].shape[0]  # const, one per component
+    nothing_int, nothing = np.empty(0, dtype=np.intp), np.empty((0, 0), dtype=X.dtype)
+    if what == "labels":
+        outputs = (np.empty(n_samples, dtype=np.intp), nothing, np.empty(0, dtype=X.dtype))
+    else:
+        outputs = (
+            nothing_int,
+            np.empty((n_samples, n_components), dtype=X.dtype),
+            np.empty(n_samples, dtype=X.dtype),
+        )
     n_chunks = max(1, -(-n_samples // chunk_size))
 
     def run(chunk_begin, chunk_end):
         rows_end = min(n_samples, chunk_end * chunk_size)
-        kernel(X, *params, chunk_begin * chunk_size, rows_end, labels)
+        kernel(X, *params, chunk_begin * chunk_size, rows_end, *outputs)
 
     map_ranges(run, n_chunks, n_jobs)
-    return labels
+    return outputs[0] if what == "labels" else outputs[1:]
 
 
 def _sweep_const(log_weights, log_det, n_features):
@@ -534,11 +555,12 @@ class Full(CovarianceStructure):
         scatter[~nonzero] = 0.0
         return SweepResult(log_lik, weight, resp_sum, new_means, scatter)
 
-    def sweep_labels(self, X, means, precisions_chol, log_weights, chunk_size, n_jobs):
+    def sweep_posterior(self, X, means, precisions_chol, log_weights, chunk_size, n_jobs,
+                        what="labels"):
         params = self._sweep_params(X.dtype, means, precisions_chol, log_weights)
         if params is None:
             return None
-        return _run_labels(labels_full, X, params, chunk_size, n_jobs)
+        return _run_posterior(posterior_full, X, params, chunk_size, n_jobs, what)
 
     def n_parameters(self, n_components, n_features):
         return n_components * n_features * (n_features + 1) // 2
@@ -627,11 +649,12 @@ class Tied(Full):
         scatter = _mirror_upper(second) - (resp_sum[:, None] * between).T @ between
         return SweepResult(log_lik, weight, resp_sum, new_means, scatter)
 
-    def sweep_labels(self, X, means, precisions_chol, log_weights, chunk_size, n_jobs):
+    def sweep_posterior(self, X, means, precisions_chol, log_weights, chunk_size, n_jobs,
+                        what="labels"):
         params = self._sweep_params(X.dtype, means, precisions_chol, log_weights)
         if params is None:
             return None
-        return _run_labels(labels_tied, X, params[1:], chunk_size, n_jobs)
+        return _run_posterior(posterior_tied, X, params[1:], chunk_size, n_jobs, what)
 
     def n_parameters(self, n_components, n_features):
         return n_features * (n_features + 1) // 2
@@ -687,9 +710,10 @@ class _Variances(CovarianceStructure):
         result.scatter = self._scatter_from_diag(result.scatter)
         return result
 
-    def sweep_labels(self, X, means, precisions_chol, log_weights, chunk_size, n_jobs):
+    def sweep_posterior(self, X, means, precisions_chol, log_weights, chunk_size, n_jobs,
+                        what="labels"):
         params = self._sweep_params(means, precisions_chol, log_weights)
-        return _run_labels(labels_diag, X, params, chunk_size, n_jobs)
+        return _run_posterior(posterior_diag, X, params, chunk_size, n_jobs, what)
 
 
 class Diag(_Variances):

@@ -196,13 +196,12 @@ class GaussianFamily:
         stats = GaussianStats(result.resp_sum, result.means, result.scatter, self.structure)
         return result.log_likelihood, result.total_weight, result.resp_sum, stats
 
-    def sweep_labels(self, X, log_weights, params, chunk_size, n_jobs):
-        """Most probable component of every row by the sweep kernels, or None.
-
-        None where the structure has no sweep for this shape.
-        """
-        return self.structure.sweep_labels(
-            X, params.means, params.precisions_cholesky, log_weights, chunk_size, n_jobs
+    def sweep_posterior(self, X, log_weights, params, chunk_size, n_jobs, what="labels"):
+        """Labels (``what="labels"``) or ``(log_resp, log_norm)`` (``"log_resp"``)
+        of every row by the sweep kernels; None where the structure has no sweep
+        for this shape."""
+        return self.structure.sweep_posterior(
+            X, params.means, params.precisions_cholesky, log_weights, chunk_size, n_jobs, what
         )
 
     def stats(self, X, resp, sample_weight=None):

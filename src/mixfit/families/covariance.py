@@ -555,12 +555,20 @@ class Full(CovarianceStructure):
         scatter[~nonzero] = 0.0
         return SweepResult(log_lik, weight, resp_sum, new_means, scatter)
 
+    #: The posterior kernel of this structure and the part of ``_sweep_params`` it takes.
+    _posterior_kernel = staticmethod(posterior_full)
+
+    def _posterior_params(self, params):
+        return params
+
     def sweep_posterior(self, X, means, precisions_chol, log_weights, chunk_size, n_jobs,
                         what="labels"):
         params = self._sweep_params(X.dtype, means, precisions_chol, log_weights)
         if params is None:
             return None
-        return _run_posterior(posterior_full, X, params, chunk_size, n_jobs, what)
+        return _run_posterior(
+            self._posterior_kernel, X, self._posterior_params(params), chunk_size, n_jobs, what
+        )
 
     def n_parameters(self, n_components, n_features):
         return n_components * n_features * (n_features + 1) // 2
@@ -649,12 +657,11 @@ class Tied(Full):
         scatter = _mirror_upper(second) - (resp_sum[:, None] * between).T @ between
         return SweepResult(log_lik, weight, resp_sum, new_means, scatter)
 
-    def sweep_posterior(self, X, means, precisions_chol, log_weights, chunk_size, n_jobs,
-                        what="labels"):
-        params = self._sweep_params(X.dtype, means, precisions_chol, log_weights)
-        if params is None:
-            return None
-        return _run_posterior(posterior_tied, X, params[1:], chunk_size, n_jobs, what)
+    _posterior_kernel = staticmethod(posterior_tied)
+
+    def _posterior_params(self, params):
+        # The centre, factor, offsets and constants: the means enter through the offsets.
+        return params[1:]
 
     def n_parameters(self, n_components, n_features):
         return n_features * (n_features + 1) // 2

@@ -120,15 +120,20 @@ def _transpose_block(X, start, m, xt):
 
 
 @njit(nogil=True, cache=True, fastmath=_FAST)
-def _normalise_block(joint, m, sample_weight, start, resp, top, total, scratch, resp_sum):
+def _normalise_block(joint, m, sample_weight, start, resp, work, slot, log_likelihood, weight,
+                     resp_sum):
     """Responsibilities × weight of a block from its joint log-densities.
 
-    ``joint[k, i] = log w_k + log p(x_i | k)``; writes ``resp[k, :m]``, adds
-    their row sums into ``resp_sum`` and returns ``(Σ w log p(x), Σ w)``.
-    An empty ``sample_weight`` means weight one.
+    ``joint[k, i] = log w_k + log p(x_i | k)``; writes ``resp[k, :m]`` and adds
+    ``Σ w log p(x)``, ``Σ w`` and the rows sums of ``resp`` into ``slot`` of
+    the outputs. An empty ``sample_weight`` means weight one; ``work`` holds
+    at least 4 · BLOCK floats.
     """
     n_components = joint.shape[0]
     weighted = sample_weight.shape[0] > 0
+    top = work[:m]
+    total = work[BLOCK:BLOCK + m]
+    scratch = work[2 * BLOCK:]
     for i in range(m):
         top[i] = joint[0, i]
     for k in range(1, n_components):
@@ -142,22 +147,23 @@ def _normalise_block(joint, m, sample_weight, start, resp, top, total, scratch, 
         exp_nonpositive(scratch[:m], resp[k], scratch[m:])
         for i in range(m):
             total[i] += resp[k, i]
-    log_likelihood = 0.0
+    ll = 0.0
     weight_sum = 0.0
     for i in range(m):
-        weight = sample_weight[start + i] if weighted else 1.0
-        if weight != 0.0:
-            log_likelihood += weight * (top[i] + np.log(total[i]))
-        weight_sum += weight
-        total[i] = weight / total[i]
+        w = sample_weight[start + i] if weighted else 1.0
+        if w != 0.0:
+            ll += w * (top[i] + np.log(total[i]))
+        weight_sum += w
+        total[i] = w / total[i]
     for k in range(n_components):
         acc = 0.0
         for i in range(m):
             value = resp[k, i] * total[i]
             resp[k, i] = value
             acc += value
-        resp_sum[k] += acc
-    return log_likelihood, weight_sum
+        resp_sum[slot, k] += acc
+    log_likelihood[slot] += ll
+    weight[slot] += weight_sum
 
 
 @njit(nogil=True, cache=True, fastmath=_FAST)
@@ -226,20 +232,17 @@ def sweep_diag(
     joint = np.empty((n_components, BLOCK))
     resp = np.empty((n_components, BLOCK))
     acc = np.empty(BLOCK)
-    top = np.empty(BLOCK)
-    total = np.empty(BLOCK)
-    scratch = np.empty(2 * BLOCK)
+    work = np.empty(4 * BLOCK)
     for chunk in range(chunk_begin, chunk_end):
         stop = min(n_samples, (chunk + 1) * chunk_size)
         for start in range(chunk * chunk_size, stop, BLOCK):
             m = min(BLOCK, stop - start)
             _transpose_block(X, start, m, xt)
             _joint_diag(xt, m, means, scale, const, acc, joint)
-            ll, ws = _normalise_block(
-                joint, m, sample_weight, start, resp, top, total, scratch, resp_sum[slot]
+            _normalise_block(
+                joint, m, sample_weight, start, resp, work, slot,
+                log_likelihood, weight, resp_sum,
             )
-            log_likelihood[slot] += ll
-            weight[slot] += ws
             for k in range(n_components):
                 for j in range(n_features):
                     mu = means[k, j]
@@ -367,9 +370,7 @@ def sweep_tied(
     joint = np.empty((n_components, BLOCK))
     resp = np.empty((n_components, BLOCK))
     acc = np.empty(BLOCK)
-    top = np.empty(BLOCK)
-    total = np.empty(BLOCK)
-    scratch = np.empty(2 * BLOCK)
+    work = np.empty(4 * BLOCK)
     weighted = sample_weight.shape[0] > 0
     for chunk in range(chunk_begin, chunk_end):
         stop = min(n_samples, (chunk + 1) * chunk_size)
@@ -377,11 +378,10 @@ def sweep_tied(
             m = min(BLOCK, stop - start)
             _transpose_block(X, start, m, xt)
             _joint_tied(xt, m, centre, chol, offsets, const, zt, yt, acc, joint)
-            ll, ws = _normalise_block(
-                joint, m, sample_weight, start, resp, top, total, scratch, resp_sum[slot]
+            _normalise_block(
+                joint, m, sample_weight, start, resp, work, slot,
+                log_likelihood, weight, resp_sum,
             )
-            log_likelihood[slot] += ll
-            weight[slot] += ws
             _first_moments(xt, m, resp, means, first[slot])
             # Σ w (x − c)(x − c)ᵀ (zt holds x − c; acc the weights).
             for i in range(m):
@@ -432,20 +432,17 @@ def sweep_full(
     weighted_z = np.empty(BLOCK, dtype=X.dtype)
     joint = np.empty((n_components, BLOCK))
     resp = np.empty((n_components, BLOCK))
-    top = np.empty(BLOCK)
-    total = np.empty(BLOCK)
-    scratch = np.empty(2 * BLOCK)
+    work = np.empty(4 * BLOCK)
     for chunk in range(chunk_begin, chunk_end):
         stop = min(n_samples, (chunk + 1) * chunk_size)
         for start in range(chunk * chunk_size, stop, BLOCK):
             m = min(BLOCK, stop - start)
             _transpose_block(X, start, m, xt)
             _joint_full(xt, m, means, chol, const, zt, yt, maha, joint)
-            ll, ws = _normalise_block(
-                joint, m, sample_weight, start, resp, top, total, scratch, resp_sum[slot]
+            _normalise_block(
+                joint, m, sample_weight, start, resp, work, slot,
+                log_likelihood, weight, resp_sum,
             )
-            log_likelihood[slot] += ll
-            weight[slot] += ws
             for k in range(n_components):
                 # zt ← x − μ_k; first moments in float64, the scatter in X's dtype.
                 for a in range(n_features):

@@ -331,22 +331,14 @@ def _scatter_block(zt, m, weight, weighted_z, zero, out):
 
 
 @njit(nogil=True, cache=True, fastmath=_FAST)
-def _joint_tied(xt, m, centre, chol, offsets, const, zt, yt, acc, joint):
-    """``joint[k, i] = const[k] − ½ ‖Pᵀ(x_i − c) − offsets_k‖²``; leaves x − c in ``zt``."""
-    n_components, n_features = offsets.shape
+def _joint_tied(xt, m, centre, chol, offsets, unit, const, zt, yt, acc, joint):
+    """``joint[k, i] = const[k] − ½ ‖Pᵀ(x_i − c) − offsets_k‖²``; leaves x − c in ``zt``.
+
+    Whitened, the tied model is the diag one with unit scales (``unit``: ones, K × d).
+    """
     _centre_block(xt, m, centre, zt)
     _whiten_block(zt, m, chol, yt)
-    for k in range(n_components):
-        for i in range(m):
-            acc[i] = 0.0
-        for a in range(n_features):
-            o = offsets[k, a]
-            for i in range(m):
-                t = yt[a, i] - o
-                acc[i] += t * t
-        c = const[k]
-        for i in range(m):
-            joint[k, i] = c - 0.5 * acc[i]
+    _joint_diag(yt, m, offsets, unit, const, acc, joint)
 
 
 @njit(nogil=True, cache=True, fastmath=_FAST)
@@ -364,6 +356,7 @@ def sweep_tied(
     n_samples, n_features = X.shape
     n_components = means.shape[0]
     xt = np.empty((n_features, BLOCK))
+    unit = np.ones((n_components, n_features))
     zt = np.empty((n_features, BLOCK))
     yt = np.empty((n_features, BLOCK))
     weighted_z = np.empty(BLOCK)
@@ -377,7 +370,7 @@ def sweep_tied(
         for start in range(chunk * chunk_size, stop, BLOCK):
             m = min(BLOCK, stop - start)
             _transpose_block(X, start, m, xt)
-            _joint_tied(xt, m, centre, chol, offsets, const, zt, yt, acc, joint)
+            _joint_tied(xt, m, centre, chol, offsets, unit, const, zt, yt, acc, joint)
             _normalise_block(
                 joint, m, sample_weight, start, resp, work, slot,
                 log_likelihood, weight, resp_sum,
@@ -524,6 +517,7 @@ def posterior_tied(X, centre, chol, offsets, const, row_begin, row_end, labels, 
     """Rows ``row_begin … row_end − 1`` under :func:`sweep_tied`'s model."""
     n_components, n_features = offsets.shape
     xt = np.empty((n_features, BLOCK))
+    unit = np.ones((n_components, n_features))
     zt = np.empty((n_features, BLOCK))
     yt = np.empty((n_features, BLOCK))
     joint = np.empty((n_components, BLOCK))
@@ -532,7 +526,7 @@ def posterior_tied(X, centre, chol, offsets, const, row_begin, row_end, labels, 
     for start in range(row_begin, row_end, BLOCK):
         m = min(BLOCK, row_end - start)
         _transpose_block(X, start, m, xt)
-        _joint_tied(xt, m, centre, chol, offsets, const, zt, yt, acc, joint)
+        _joint_tied(xt, m, centre, chol, offsets, unit, const, zt, yt, acc, joint)
         _posterior_block(joint, m, start, scratch, labels, log_resp, log_norm)
 
 

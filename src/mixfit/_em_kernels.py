@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ._kernel_checks import require
+
 __all__ = [
     "mahalanobis_blocks",
     "mahalanobis_scaled",
@@ -38,6 +40,10 @@ def mahalanobis_scaled(X, means, scale, out):
     """``out[i, k] = Σ_j ((X[i, j] − means[k, j]) · scale[k, j])²``, accumulated in float64."""
     n_samples, n_features = X.shape
     n_components = means.shape[0]
+    require(means.shape[1] == n_features and scale.shape[0] == n_components
+            and scale.shape[1] == n_features and out.shape[0] == n_samples
+            and out.shape[1] == n_components, "mahalanobis_scaled",
+            "means and scale (K, d) for X's d features, out (n, K)")
     for i in range(n_samples):
         for k in range(n_components):
             acc = 0.0
@@ -52,6 +58,9 @@ def mahalanobis_blocks(Y, offsets, out):
     """``out[i, k] = ‖Y[i, k·d:(k+1)·d] − offsets[k]‖²`` (Y holds K whitened copies of a row)."""
     n_samples = Y.shape[0]
     n_components, n_features = offsets.shape
+    require(Y.shape[1] == n_components * n_features and out.shape[0] == n_samples
+            and out.shape[1] == n_components, "mahalanobis_blocks",
+            "Y (n, K·d) for offsets (K, d), out (n, K)")
     for i in range(n_samples):
         for k in range(n_components):
             base = k * n_features
@@ -77,6 +86,11 @@ def normalise(maha, const, sample_weight, weighted_resp):
         Column sums of ``weighted_resp``.
     """
     n_samples, n_components = maha.shape
+    require(const.shape[0] == n_components and weighted_resp.shape[0] == n_samples
+            and weighted_resp.shape[1] == n_components
+            and (sample_weight.shape[0] == 0 or sample_weight.shape[0] == n_samples),
+            "normalise", "const (K,), weighted_resp (n, K) and an empty or (n,) sample_weight "
+            "for maha (n, K)")
     weighted = sample_weight.shape[0] > 0
     resp_sum = np.zeros(n_components)
     joint = np.empty(n_components)
@@ -116,6 +130,12 @@ def moments_diag(X, weighted_resp, reference, first, second):
     n_samples, n_features = X.shape
     n_components = reference.shape[0]
     with_second = second.shape[0] > 0
+    require(weighted_resp.shape[0] == n_samples and weighted_resp.shape[1] == n_components
+            and reference.shape[1] == n_features and first.shape[0] == n_components
+            and first.shape[1] == n_features
+            and (not with_second or (second.shape[0] == n_components
+                                     and second.shape[1] == n_features)), "moments_diag",
+            "weighted_resp (n, K), reference and first (K, d), second empty or (K, d)")
     for i in range(n_samples):
         for k in range(n_components):
             w = weighted_resp[i, k]
@@ -137,6 +157,11 @@ def moments_full(X, weighted_resp, reference, first, second):
     """
     n_samples, n_features = X.shape
     n_components = reference.shape[0]
+    require(weighted_resp.shape[0] == n_samples and weighted_resp.shape[1] == n_components
+            and reference.shape[1] == n_features and first.shape[0] == n_components
+            and first.shape[1] == n_features and second.shape[0] == n_components
+            and second.shape[1] == n_features and second.shape[2] == n_features,
+            "moments_full", "weighted_resp (n, K), reference and first (K, d), second (K, d, d)")
     z = np.empty(n_features)
     for i in range(n_samples):
         for k in range(n_components):

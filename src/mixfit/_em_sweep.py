@@ -38,6 +38,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ._kernel_checks import require
+
 __all__ = [
     "BLOCK",
     "exp_nonpositive",
@@ -81,6 +83,8 @@ def exp_nonpositive(t, out, scratch):
     ``scratch`` is a float64 buffer of at least ``len(t)`` elements.
     """
     m = t.shape[0]
+    require(out.shape[0] >= m and scratch.shape[0] >= m, "exp_nonpositive",
+            "out and scratch at least as long as t")
     bits = scratch.view(np.int64)
     for i in range(m):
         x = max(t[i], _EXP_FLOOR)
@@ -197,6 +201,42 @@ def _joint_diag(xt, m, means, scale, const, acc, joint):
             joint[k, i] = c - 0.5 * acc[i]
 
 
+@njit(nogil=True, cache=True)
+def _check_sweep(kernel, X, sample_weight, n_components, chunk_size, chunk_begin, chunk_end, slot,
+                 log_likelihood, weight, resp_sum, first):
+    """What every sweep indexes: its chunks of X, the weights and its output slot."""
+    n_samples, n_features = X.shape
+    require(n_components >= 1 and n_features >= 1, kernel, "no components or no features")
+    require(sample_weight.shape[0] == 0 or sample_weight.shape[0] == n_samples, kernel,
+            "sample_weight must be empty or have one entry per row of X")
+    require(chunk_size >= 1 and 0 <= chunk_begin <= chunk_end, kernel,
+            "chunk_size >= 1 and 0 <= chunk_begin <= chunk_end")
+    # Chunks past the data would only be empty, but chunk * chunk_size could overflow.
+    require(chunk_end <= (n_samples + chunk_size - 1) // chunk_size, kernel,
+            "chunk_end beyond the chunks of X")
+    n_slots = log_likelihood.shape[0]
+    require(0 <= slot < n_slots and weight.shape[0] == n_slots and resp_sum.shape[0] == n_slots
+            and first.shape[0] == n_slots, kernel, "slot outside the output arrays")
+    require(resp_sum.shape[1] == n_components and first.shape[1] == n_components
+            and first.shape[2] == n_features, kernel,
+            "resp_sum (slots, K) and first (slots, K, d) for K components of X's d features")
+
+
+@njit(nogil=True, cache=True)
+def _check_rows(kernel, X, n_components, row_begin, row_end, labels, log_resp, log_norm):
+    """What every posterior kernel indexes: rows of X and, where not empty, its outputs."""
+    n_samples, n_features = X.shape
+    require(n_components >= 1 and n_features >= 1, kernel, "no components or no features")
+    require(0 <= row_begin <= row_end <= n_samples, kernel,
+            "0 <= row_begin <= row_end <= rows of X")
+    require(labels.shape[0] == 0 or labels.shape[0] >= row_end, kernel,
+            "labels must be empty or cover the rows")
+    require(log_resp.shape[0] == 0 or (log_resp.shape[0] >= row_end
+                                       and log_resp.shape[1] == n_components
+                                       and log_norm.shape[0] >= row_end), kernel,
+            "log_resp (n, K) and log_norm (n,) must be empty or cover the rows")
+
+
 @njit(nogil=True, cache=True, fastmath=_FAST)
 def sweep_diag(
     X, sample_weight, means, scale, const, with_second, chunk_size, chunk_begin, chunk_end, slot,
@@ -228,6 +268,15 @@ def sweep_diag(
     """
     n_samples, n_features = X.shape
     n_components = means.shape[0]
+    _check_sweep("sweep_diag", X, sample_weight, n_components, chunk_size, chunk_begin,
+                 chunk_end, slot, log_likelihood, weight, resp_sum, first)
+    require(means.shape[1] == n_features and scale.shape[0] == n_components
+            and scale.shape[1] == n_features and const.shape[0] == n_components, "sweep_diag",
+            "means and scale (K, d), const (K,)")
+    require(not with_second or (second.shape[0] == first.shape[0]
+                                and second.shape[1] == n_components
+                                and second.shape[2] == n_features), "sweep_diag",
+            "second (slots, K, d)")
     xt = np.empty((n_features, BLOCK))
     joint = np.empty((n_components, BLOCK))
     resp = np.empty((n_components, BLOCK))
@@ -355,6 +404,15 @@ def sweep_tied(
     """
     n_samples, n_features = X.shape
     n_components = means.shape[0]
+    _check_sweep("sweep_tied", X, sample_weight, n_components, chunk_size, chunk_begin,
+                 chunk_end, slot, log_likelihood, weight, resp_sum, first)
+    require(means.shape[1] == n_features and offsets.shape[0] == n_components
+            and offsets.shape[1] == n_features and const.shape[0] == n_components
+            and centre.shape[0] == n_features and chol.shape[0] == n_features
+            and chol.shape[1] == n_features, "sweep_tied",
+            "means and offsets (K, d), const (K,), centre (d,), chol (d, d)")
+    require(second.shape[0] == first.shape[0] and second.shape[1] == n_features
+            and second.shape[2] == n_features, "sweep_tied", "second (slots, d, d)")
     xt = np.empty((n_features, BLOCK))
     unit = np.ones((n_components, n_features))
     zt = np.empty((n_features, BLOCK))
@@ -417,6 +475,15 @@ def sweep_full(
     """
     n_samples, n_features = X.shape
     n_components = means.shape[0]
+    _check_sweep("sweep_full", X, sample_weight, n_components, chunk_size, chunk_begin,
+                 chunk_end, slot, log_likelihood, weight, resp_sum, first)
+    require(means.shape[1] == n_features and const.shape[0] == n_components
+            and chol.shape[0] == n_components and chol.shape[1] == n_features
+            and chol.shape[2] == n_features, "sweep_full",
+            "means (K, d), const (K,), chol (K, d, d)")
+    require(second.shape[0] == first.shape[0] and second.shape[1] == n_components
+            and second.shape[2] == n_features and second.shape[3] == n_features, "sweep_full",
+            "second (slots, K, d, d)")
     zero = np.zeros(1, dtype=X.dtype)[0]
     xt = np.empty((n_features, BLOCK), dtype=X.dtype)
     zt = np.empty((n_features, BLOCK), dtype=X.dtype)
@@ -500,6 +567,11 @@ def posterior_diag(X, means, scale, const, row_begin, row_end, labels, log_resp,
     """Rows ``row_begin … row_end − 1`` under :func:`sweep_diag`'s model (see
     :func:`_posterior_block` for the outputs; an empty one is skipped)."""
     n_components, n_features = means.shape
+    _check_rows("posterior_diag", X, n_components, row_begin, row_end, labels, log_resp,
+                log_norm)
+    require(X.shape[1] == n_features and scale.shape[0] == n_components
+            and scale.shape[1] == n_features and const.shape[0] == n_components,
+            "posterior_diag", "means and scale (K, d) for X's d features, const (K,)")
     xt = np.empty((n_features, BLOCK))
     joint = np.empty((n_components, BLOCK))
     acc = np.empty(BLOCK)
@@ -516,6 +588,12 @@ def posterior_tied(X, centre, chol, offsets, const, row_begin, row_end, labels, 
                    log_norm):
     """Rows ``row_begin … row_end − 1`` under :func:`sweep_tied`'s model."""
     n_components, n_features = offsets.shape
+    _check_rows("posterior_tied", X, n_components, row_begin, row_end, labels, log_resp,
+                log_norm)
+    require(X.shape[1] == n_features and const.shape[0] == n_components
+            and centre.shape[0] == n_features and chol.shape[0] == n_features
+            and chol.shape[1] == n_features, "posterior_tied",
+            "offsets (K, d) for X's d features, const (K,), centre (d,), chol (d, d)")
     xt = np.empty((n_features, BLOCK))
     unit = np.ones((n_components, n_features))
     zt = np.empty((n_features, BLOCK))
@@ -534,6 +612,12 @@ def posterior_tied(X, centre, chol, offsets, const, row_begin, row_end, labels, 
 def posterior_full(X, means, chol, const, row_begin, row_end, labels, log_resp, log_norm):
     """Rows ``row_begin … row_end − 1`` under :func:`sweep_full`'s model."""
     n_components, n_features = means.shape
+    _check_rows("posterior_full", X, n_components, row_begin, row_end, labels, log_resp,
+                log_norm)
+    require(X.shape[1] == n_features and const.shape[0] == n_components
+            and chol.shape[0] == n_components and chol.shape[1] == n_features
+            and chol.shape[2] == n_features, "posterior_full",
+            "means (K, d) for X's d features, const (K,), chol (K, d, d)")
     xt = np.empty((n_features, BLOCK), dtype=X.dtype)
     zt = np.empty((n_features, BLOCK), dtype=X.dtype)
     yt = np.empty((n_features, BLOCK), dtype=X.dtype)

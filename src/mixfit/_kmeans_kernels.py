@@ -1,4 +1,5 @@
-"""numba kernels of the K-means E-step (private; inputs are validated upstream).
+"""numba kernels of the K-means E-step (private; inputs are validated upstream, and
+each kernel checks the shapes it indexes, see :mod:`mixfit._kernel_checks`).
 
 Each kernel makes one pass over a chunk of rows that is already in cache: the
 distance GEMM is done by numpy just before, in the data's dtype, and the kernel
@@ -27,6 +28,8 @@ import math
 
 import numpy as np
 from numba import njit
+
+from ._kernel_checks import require
 
 __all__ = ["hamerly_full", "hamerly_screen", "lloyd_chunk", "update_centers"]
 
@@ -100,10 +103,17 @@ def lloyd_chunk(partial_t, c_sq, x_sq, X, weight, labels, min_sq_dist, sums, cou
     n_changed : int
         Rows with positive weight whose label changed.
     """
-    m = partial_t.shape[1]
+    n_clusters, m = partial_t.shape
     n_features = X.shape[1]
     weighted = weight.shape[0] > 0
     keep_dist = min_sq_dist.shape[0] > 0
+    require(n_clusters >= 1 and c_sq.shape[0] == n_clusters and x_sq.shape[0] == m
+            and X.shape[0] == m and labels.shape[0] == m
+            and (not weighted or weight.shape[0] == m)
+            and (not keep_dist or min_sq_dist.shape[0] == m), "lloyd_chunk",
+            "partial_t (K, m) with c_sq (K,), and x_sq, X, labels, weight, min_sq_dist of m rows")
+    require(sums.shape[0] == n_clusters and sums.shape[1] == n_features
+            and counts.shape[0] == n_clusters, "lloyd_chunk", "sums (K, d) and counts (K,)")
     chunk_labels, best = _argmin_columns(partial_t, c_sq)
     inertia = 0.0
     n_changed = 0
@@ -136,6 +146,9 @@ def update_centers(sums, counts, centers):
     n_empty : int
         Clusters with no weight.
     """
+    require(counts.shape[0] == sums.shape[0] and centers.shape[0] == sums.shape[0]
+            and centers.shape[1] == sums.shape[1], "update_centers",
+            "sums and centers (K, d), counts (K,)")
     n_empty = 0
     for k in range(sums.shape[0]):
         count = counts[k]
@@ -191,12 +204,26 @@ def hamerly_screen(
     n_todo : int
     """
     m, n_features = X.shape
+    n_clusters = centers.shape[0]
     weighted = weight.shape[0] > 0
+    require(centers.shape[1] == n_features and half_gap.shape[0] == n_clusters
+            and sums.shape[0] == n_clusters and sums.shape[1] == n_features
+            and counts.shape[0] == n_clusters, "hamerly_screen",
+            "centers and sums (K, d) for X's d features, half_gap and counts (K,)")
+    require((not weighted or weight.shape[0] == m) and x_sq.shape[0] == m
+            and labels.shape[0] == m and lower.shape[0] == m and todo.shape[0] >= m,
+            "hamerly_screen", "weight, x_sq, labels, lower and todo for X's m rows")
+    require(drift.shape[0] == 0 or (drift.shape[0] == n_clusters
+                                    and 0 <= drift_argmax < n_clusters), "hamerly_screen",
+            "drift empty or (K,), with drift_argmax a centre")
     drift_max = drift[drift_argmax] if drift.shape[0] > 0 else 0.0
     inertia = 0.0
     n_todo = 0
     for i in range(m):
         a = labels[i]
+        # Labels come from the previous iteration; one out of range would index
+        # centers, half_gap, sums and counts outside them.
+        require(0 <= a < n_clusters, "hamerly_screen", "labels must lie in [0, K)")
         d2 = 0.0
         for j in range(n_features):
             t = np.float64(X[i, j]) - centers[a, j]
@@ -237,6 +264,14 @@ def hamerly_full(
     """
     n_clusters, m = partial_t.shape
     weighted = weight.shape[0] > 0
+    require(n_clusters >= 1 and c_sq.shape[0] == n_clusters and x_sq.shape[0] >= m
+            and X.shape[0] >= m and rows.shape[0] >= m and (not weighted or weight.shape[0] >= m)
+            and sums.shape[0] == n_clusters and sums.shape[1] == X.shape[1]
+            and counts.shape[0] == n_clusters, "hamerly_full",
+            "partial_t (K, m), c_sq and counts (K,), sums (K, d), and m gathered rows")
+    for r in range(m):
+        require(0 <= rows[r] < labels.shape[0] and rows[r] < lower.shape[0], "hamerly_full",
+                "rows must index labels and lower")
     best = partial_t[0] + c_sq[0]
     second = np.full(m, np.inf, dtype=best.dtype)
     chunk_labels = np.zeros(m, dtype=np.int32)

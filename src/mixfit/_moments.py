@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ._kernel_checks import require
 from ._parallel import map_ranges
 
 __all__ = ["column_moments"]
@@ -26,8 +27,13 @@ _MAX_GROUPS = 64
 @njit(nogil=True, cache=True, fastmath={"reassoc", "contract"})
 def _moment_rows(X, weight, begin, end, slot, sums, squares):
     """Add ``Σ w x`` and ``Σ w ‖x‖²`` of rows ``begin … end − 1`` into ``slot``."""
-    n_features = X.shape[1]
+    n_samples, n_features = X.shape
     weighted = weight.shape[0] > 0
+    require(0 <= begin <= end <= n_samples and (not weighted or weight.shape[0] == n_samples)
+            and 0 <= slot < sums.shape[0] and sums.shape[1] == n_features
+            and squares.shape[0] == sums.shape[0], "_moment_rows",
+            "rows begin..end of X, an empty or (n,) weight, slot inside sums (slots, d) "
+            "and squares (slots,)")
     square_sum = 0.0
     for i in range(begin, end):
         w = weight[i] if weighted else 1.0

@@ -38,7 +38,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._kernel_checks import require
+from ._kernel_checks import check_rows, check_sweep, require
 
 __all__ = [
     "BLOCK",
@@ -201,42 +201,6 @@ def _joint_diag(xt, m, means, scale, const, acc, joint):
             joint[k, i] = c - 0.5 * acc[i]
 
 
-@njit(nogil=True, cache=True)
-def _check_sweep(kernel, X, sample_weight, n_components, chunk_size, chunk_begin, chunk_end, slot,
-                 log_likelihood, weight, resp_sum, first):
-    """What every sweep indexes: its chunks of X, the weights and its output slot."""
-    n_samples, n_features = X.shape
-    require(n_components >= 1 and n_features >= 1, kernel, "no components or no features")
-    require(sample_weight.shape[0] == 0 or sample_weight.shape[0] == n_samples, kernel,
-            "sample_weight must be empty or have one entry per row of X")
-    require(chunk_size >= 1 and 0 <= chunk_begin <= chunk_end, kernel,
-            "chunk_size >= 1 and 0 <= chunk_begin <= chunk_end")
-    # Chunks past the data would only be empty, but chunk * chunk_size could overflow.
-    require(chunk_end <= (n_samples + chunk_size - 1) // chunk_size, kernel,
-            "chunk_end beyond the chunks of X")
-    n_slots = log_likelihood.shape[0]
-    require(0 <= slot < n_slots and weight.shape[0] == n_slots and resp_sum.shape[0] == n_slots
-            and first.shape[0] == n_slots, kernel, "slot outside the output arrays")
-    require(resp_sum.shape[1] == n_components and first.shape[1] == n_components
-            and first.shape[2] == n_features, kernel,
-            "resp_sum (slots, K) and first (slots, K, d) for K components of X's d features")
-
-
-@njit(nogil=True, cache=True)
-def _check_rows(kernel, X, n_components, row_begin, row_end, labels, log_resp, log_norm):
-    """What every posterior kernel indexes: rows of X and, where not empty, its outputs."""
-    n_samples, n_features = X.shape
-    require(n_components >= 1 and n_features >= 1, kernel, "no components or no features")
-    require(0 <= row_begin <= row_end <= n_samples, kernel,
-            "0 <= row_begin <= row_end <= rows of X")
-    require(labels.shape[0] == 0 or labels.shape[0] >= row_end, kernel,
-            "labels must be empty or cover the rows")
-    require(log_resp.shape[0] == 0 or (log_resp.shape[0] >= row_end
-                                       and log_resp.shape[1] == n_components
-                                       and log_norm.shape[0] >= row_end), kernel,
-            "log_resp (n, K) and log_norm (n,) must be empty or cover the rows")
-
-
 @njit(nogil=True, cache=True, fastmath=_FAST)
 def sweep_diag(
     X, sample_weight, means, scale, const, with_second, chunk_size, chunk_begin, chunk_end, slot,
@@ -268,7 +232,7 @@ def sweep_diag(
     """
     n_samples, n_features = X.shape
     n_components = means.shape[0]
-    _check_sweep("sweep_diag", X, sample_weight, n_components, chunk_size, chunk_begin,
+    check_sweep("sweep_diag", X, sample_weight, n_components, chunk_size, chunk_begin,
                  chunk_end, slot, log_likelihood, weight, resp_sum, first)
     require(means.shape[1] == n_features and scale.shape[0] == n_components
             and scale.shape[1] == n_features and const.shape[0] == n_components, "sweep_diag",
@@ -404,7 +368,7 @@ def sweep_tied(
     """
     n_samples, n_features = X.shape
     n_components = means.shape[0]
-    _check_sweep("sweep_tied", X, sample_weight, n_components, chunk_size, chunk_begin,
+    check_sweep("sweep_tied", X, sample_weight, n_components, chunk_size, chunk_begin,
                  chunk_end, slot, log_likelihood, weight, resp_sum, first)
     require(means.shape[1] == n_features and offsets.shape[0] == n_components
             and offsets.shape[1] == n_features and const.shape[0] == n_components
@@ -475,7 +439,7 @@ def sweep_full(
     """
     n_samples, n_features = X.shape
     n_components = means.shape[0]
-    _check_sweep("sweep_full", X, sample_weight, n_components, chunk_size, chunk_begin,
+    check_sweep("sweep_full", X, sample_weight, n_components, chunk_size, chunk_begin,
                  chunk_end, slot, log_likelihood, weight, resp_sum, first)
     require(means.shape[1] == n_features and const.shape[0] == n_components
             and chol.shape[0] == n_components and chol.shape[1] == n_features
@@ -567,7 +531,7 @@ def posterior_diag(X, means, scale, const, row_begin, row_end, labels, log_resp,
     """Rows ``row_begin … row_end − 1`` under :func:`sweep_diag`'s model (see
     :func:`_posterior_block` for the outputs; an empty one is skipped)."""
     n_components, n_features = means.shape
-    _check_rows("posterior_diag", X, n_components, row_begin, row_end, labels, log_resp,
+    check_rows("posterior_diag", X, n_components, row_begin, row_end, labels, log_resp,
                 log_norm)
     require(X.shape[1] == n_features and scale.shape[0] == n_components
             and scale.shape[1] == n_features and const.shape[0] == n_components,
@@ -588,7 +552,7 @@ def posterior_tied(X, centre, chol, offsets, const, row_begin, row_end, labels, 
                    log_norm):
     """Rows ``row_begin … row_end − 1`` under :func:`sweep_tied`'s model."""
     n_components, n_features = offsets.shape
-    _check_rows("posterior_tied", X, n_components, row_begin, row_end, labels, log_resp,
+    check_rows("posterior_tied", X, n_components, row_begin, row_end, labels, log_resp,
                 log_norm)
     require(X.shape[1] == n_features and const.shape[0] == n_components
             and centre.shape[0] == n_features and chol.shape[0] == n_features
@@ -612,7 +576,7 @@ def posterior_tied(X, centre, chol, offsets, const, row_begin, row_end, labels, 
 def posterior_full(X, means, chol, const, row_begin, row_end, labels, log_resp, log_norm):
     """Rows ``row_begin … row_end − 1`` under :func:`sweep_full`'s model."""
     n_components, n_features = means.shape
-    _check_rows("posterior_full", X, n_components, row_begin, row_end, labels, log_resp,
+    check_rows("posterior_full", X, n_components, row_begin, row_end, labels, log_resp,
                 log_norm)
     require(X.shape[1] == n_features and const.shape[0] == n_components
             and chol.shape[0] == n_components and chol.shape[1] == n_features

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from numba import njit
 
-__all__ = ["require"]
+__all__ = ["check_rows", "check_sweep", "require"]
 
 
 @njit(nogil=True, cache=True)
@@ -37,3 +37,41 @@ def require(condition, kernel, what):
             "shapes do not match (" + what + "); nothing was computed. This is a bug "
             "in mixfit: please report it with the code that led here."
         )
+
+
+@njit(nogil=True, cache=True)
+def check_sweep(kernel, X, sample_weight, n_components, chunk_size, chunk_begin, chunk_end, slot,
+                log_likelihood, weight, resp_sum, first):
+    """What every sweep of :mod:`mixfit._em_sweep` indexes: its chunks of X, the weights and
+    its output slot."""
+    n_samples, n_features = X.shape
+    require(n_components >= 1 and n_features >= 1, kernel, "no components or no features")
+    require(sample_weight.shape[0] == 0 or sample_weight.shape[0] == n_samples, kernel,
+            "sample_weight must be empty or have one entry per row of X")
+    require(chunk_size >= 1 and 0 <= chunk_begin <= chunk_end, kernel,
+            "chunk_size >= 1 and 0 <= chunk_begin <= chunk_end")
+    # Chunks past the data would only be empty, but chunk * chunk_size could overflow.
+    require(chunk_end <= (n_samples + chunk_size - 1) // chunk_size, kernel,
+            "chunk_end beyond the chunks of X")
+    n_slots = log_likelihood.shape[0]
+    require(0 <= slot < n_slots and weight.shape[0] == n_slots and resp_sum.shape[0] == n_slots
+            and first.shape[0] == n_slots, kernel, "slot outside the output arrays")
+    require(resp_sum.shape[1] == n_components and first.shape[1] == n_components
+            and first.shape[2] == n_features, kernel,
+            "resp_sum (slots, K) and first (slots, K, d) for K components of X's d features")
+
+
+@njit(nogil=True, cache=True)
+def check_rows(kernel, X, n_components, row_begin, row_end, labels, log_resp, log_norm):
+    """What every posterior kernel of :mod:`mixfit._em_sweep` indexes: rows of X and, where
+    not empty, its outputs."""
+    n_samples, n_features = X.shape
+    require(n_components >= 1 and n_features >= 1, kernel, "no components or no features")
+    require(0 <= row_begin <= row_end <= n_samples, kernel,
+            "0 <= row_begin <= row_end <= rows of X")
+    require(labels.shape[0] == 0 or labels.shape[0] >= row_end, kernel,
+            "labels must be empty or cover the rows")
+    require(log_resp.shape[0] == 0 or (log_resp.shape[0] >= row_end
+                                       and log_resp.shape[1] == n_components
+                                       and log_norm.shape[0] >= row_end), kernel,
+            "log_resp (n, K) and log_norm (n,) must be empty or cover the rows")

@@ -233,7 +233,7 @@ def sweep_diag(
     n_samples, n_features = X.shape
     n_components = means.shape[0]
     check_sweep("sweep_diag", X, sample_weight, n_components, chunk_size, chunk_begin,
-                 chunk_end, slot, log_likelihood, weight, resp_sum, first)
+                chunk_end, slot, log_likelihood, weight, resp_sum, first)
     require(means.shape[1] == n_features and scale.shape[0] == n_components
             and scale.shape[1] == n_features and const.shape[0] == n_components, "sweep_diag",
             "means and scale (K, d), const (K,)")
@@ -369,7 +369,7 @@ def sweep_tied(
     n_samples, n_features = X.shape
     n_components = means.shape[0]
     check_sweep("sweep_tied", X, sample_weight, n_components, chunk_size, chunk_begin,
-                 chunk_end, slot, log_likelihood, weight, resp_sum, first)
+                chunk_end, slot, log_likelihood, weight, resp_sum, first)
     require(means.shape[1] == n_features and offsets.shape[0] == n_components
             and offsets.shape[1] == n_features and const.shape[0] == n_components
             and centre.shape[0] == n_features and chol.shape[0] == n_features
@@ -440,7 +440,7 @@ def sweep_full(
     n_samples, n_features = X.shape
     n_components = means.shape[0]
     check_sweep("sweep_full", X, sample_weight, n_components, chunk_size, chunk_begin,
-                 chunk_end, slot, log_likelihood, weight, resp_sum, first)
+                chunk_end, slot, log_likelihood, weight, resp_sum, first)
     require(means.shape[1] == n_features and const.shape[0] == n_components
             and chol.shape[0] == n_components and chol.shape[1] == n_features
             and chol.shape[2] == n_features, "sweep_full",
@@ -532,7 +532,7 @@ def posterior_diag(X, means, scale, const, row_begin, row_end, labels, log_resp,
     :func:`_posterior_block` for the outputs; an empty one is skipped)."""
     n_components, n_features = means.shape
     check_rows("posterior_diag", X, n_components, row_begin, row_end, labels, log_resp,
-                log_norm)
+               log_norm)
     require(X.shape[1] == n_features and scale.shape[0] == n_components
             and scale.shape[1] == n_features and const.shape[0] == n_components,
             "posterior_diag", "means and scale (K, d) for X's d features, const (K,)")
@@ -553,7 +553,7 @@ def posterior_tied(X, centre, chol, offsets, const, row_begin, row_end, labels, 
     """Rows ``row_begin … row_end − 1`` under :func:`sweep_tied`'s model."""
     n_components, n_features = offsets.shape
     check_rows("posterior_tied", X, n_components, row_begin, row_end, labels, log_resp,
-                log_norm)
+               log_norm)
     require(X.shape[1] == n_features and const.shape[0] == n_components
             and centre.shape[0] == n_features and chol.shape[0] == n_features
             and chol.shape[1] == n_features, "posterior_tied",
@@ -577,7 +577,7 @@ def posterior_full(X, means, chol, const, row_begin, row_end, labels, log_resp, 
     """Rows ``row_begin … row_end − 1`` under :func:`sweep_full`'s model."""
     n_components, n_features = means.shape
     check_rows("posterior_full", X, n_components, row_begin, row_end, labels, log_resp,
-                log_norm)
+               log_norm)
     require(X.shape[1] == n_features and const.shape[0] == n_components
             and chol.shape[0] == n_components and chol.shape[1] == n_features
             and chol.shape[2] == n_features, "posterior_full",

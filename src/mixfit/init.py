@@ -45,11 +45,12 @@ __all__ = [
 # helpers
 
 
-def _check_inputs(X, n_clusters, sample_weight, *, picks_rows=True):
+def _check_inputs(X, n_clusters, sample_weight, *, picks_rows=True, ones=True):
     """Validate the arguments shared by the seeders; return (X, n_clusters, weight).
 
     Seeders that pick rows (``picks_rows``) need at least ``n_clusters`` rows of
-    positive weight.
+    positive weight. Without sample weights, ``weight`` is an array of ones if
+    ``ones``, else None (k-means++ then spares those n floats).
     """
     X = np.asarray(X)
     if X.ndim != 2:
@@ -59,15 +60,25 @@ def _check_inputs(X, n_clusters, sample_weight, *, picks_rows=True):
         )
     if X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
-    if not np.all(np.isfinite(X)):
+    if not _all_finite(X):
         raise ValueError("X contains NaN or infinity; remove or impute those values.")
     n_clusters = check_positive_int(n_clusters, "n_clusters")
     weight = check_sample_weight(sample_weight, X.shape[0])
     if picks_rows:
         check_n_samples_at_least(X, n_clusters, "n_clusters", weight)
-    if weight is None:
+    if weight is None and ones:
         weight = np.ones(X.shape[0])
     return X, n_clusters, weight
+
+
+def _all_finite(X):
+    """Whether every value of X is finite, without an n × d boolean temporary."""
+    # A sum of finite values is finite unless they sit near the overflow limit;
+    # only then are the rows looked at, a chunk at a time.
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.sum(X)):
+            return True
+    return all(np.isfinite(X[sl]).all() for sl in row_chunks(X.shape[0], DEFAULT_CHUNK_SIZE))
 
 
 # splitmix64's finaliser: a bijection of uint64 that spreads every input bit over
@@ -127,29 +138,23 @@ def _canonical_order(X, chunk_size):
     """
     keys = _row_keys(X, chunk_size)
     order = np.argsort(keys, kind="stable")
-    same_key = np.flatnonzero(keys[order][1:] == keys[order][:-1])
+    # Sorted in place, not gathered by keys[order]: one n-sized array less at
+    # the peak (this order is most of k-means++'s memory beyond X).
+    keys.sort()
+    same_key = np.flatnonzero(keys[1:] == keys[:-1])
     equal = _adjacent_equal(X, order, same_key)
     if not equal.all():
         # Rare: break the hash ties by the values (lexsort's last key is primary).
+        unsorted = np.empty_like(keys)
+        unsorted[order] = keys
         columns = tuple(X[:, j] for j in range(X.shape[1] - 1, -1, -1))
-        order = np.lexsort(columns + (keys,))
-        same_key = np.flatnonzero(keys[order][1:] == keys[order][:-1])
+        order = np.lexsort(columns + (unsorted,))
+        keys = unsorted[order]
+        same_key = np.flatnonzero(keys[1:] == keys[:-1])
         equal = _adjacent_equal(X, order, same_key)
     new_group = np.ones(X.shape[0], dtype=bool)
     new_group[same_key[equal] + 1] = False
     return order, new_group
-
-
-def _draw(cum_mass, u):
-    """Positions whose cumulative-mass interval ``[cum[i-1], cum[i])`` holds ``u``.
-
-    ``side="right"`` is what keeps zero-mass positions out: their interval is
-    empty. ``u`` is below ``cum[-1]`` in exact arithmetic; rounding can put it
-    on the boundary, and then the last position with mass is taken.
-    """
-    pos = np.searchsorted(cum_mass, u, side="right")
-    last = np.searchsorted(cum_mass, cum_mass[-1], side="left")
-    return np.minimum(pos, last)
 
 
 def _shift(X, weight):
@@ -204,33 +209,39 @@ def kmeans_plusplus(
     >>> sorted(centers[:, 0].tolist())
     [0.0, 10.0]
     """
-    X, n_clusters, weight = _check_inputs(X, n_clusters, sample_weight)
+    X, n_clusters, weight = _check_inputs(X, n_clusters, sample_weight, ones=False)
     chunk_size = check_chunk_size(chunk_size)
     if n_local_trials is None:
         n_local_trials = 2 + int(math.log(n_clusters))
     n_local_trials = check_positive_int(n_local_trials, "n_local_trials")
     rng = check_random_state(random_state)
 
+    # Memory beyond X: the canonical order (n int64) and the distances to the
+    # nearest centre (n float64), both needed at every draw; everything else is
+    # per chunk. The cumulative masses are never stored: each draw recomputes
+    # them a chunk at a time, adding in the same order as one np.cumsum, so the
+    # draws (and hence the centres) are those of the whole-array version.
     order, _ = _canonical_order(X, chunk_size)
-    weight_sorted = weight[order]
-    cum_weight = np.cumsum(weight_sorted)
     shift = _shift(X, weight)
+    total_weight = _total_mass(order, weight, None, chunk_size)
 
     centers = np.empty((n_clusters, X.shape[1]), dtype=X.dtype)
-    first = order[_draw(cum_weight, rng.uniform(size=1) * cum_weight[-1])[0]]
+    u = rng.uniform(size=1) * total_weight
+    first = order[_draw_chunked(order, weight, None, u, total_weight, chunk_size)[0]]
     centers[0] = X[first]
-    closest = _exact_sq_dist(X, X[first], chunk_size)
+    closest = np.empty(X.shape[0], dtype=np.float64)
+    _exact_sq_dist(X, X[first], chunk_size, closest, minimum=False)
 
     for c in range(1, n_clusters):
-        cum_mass = np.cumsum(weight_sorted * closest[order])
-        if cum_mass[-1] > 0:
-            u = rng.uniform(size=n_local_trials) * cum_mass[-1]
-            positions = _draw(cum_mass, u)
+        total = _total_mass(order, weight, closest, chunk_size)
+        if total > 0:
+            u = rng.uniform(size=n_local_trials) * total
+            positions = _draw_chunked(order, weight, closest, u, total, chunk_size)
         else:
             # Every positive-weight row already is a centre (fewer distinct rows
             # than n_clusters): repeat rows, drawn ∝ weight.
-            u = rng.uniform(size=n_local_trials) * cum_weight[-1]
-            positions = _draw(cum_weight, u)
+            u = rng.uniform(size=n_local_trials) * total_weight
+            positions = _draw_chunked(order, weight, None, u, total_weight, chunk_size)
         candidates = order[positions]
         potentials = _candidate_potentials(
             X, X[candidates], closest, weight, chunk_size, shift
@@ -241,21 +252,91 @@ def kmeans_plusplus(
         tied = potentials <= potentials.min() * (1 + 1e-9)
         best = order[positions[tied].min()]
         centers[c] = X[best]
-        np.minimum(closest, _exact_sq_dist(X, X[best], chunk_size), out=closest)
+        _exact_sq_dist(X, X[best], chunk_size, closest, minimum=True)
     return centers
 
 
-def _exact_sq_dist(X, point, chunk_size):
-    """``‖x − point‖²`` per row, float64, by differences rather than GEMM.
+#: Positions per block of the cumulative-mass passes: 512 KiB of float64, few
+#: enough Python steps per pass (40 at n = 2.6e6) that k-means++ keeps its speed.
+_MASS_BLOCK = 1 << 16
+
+
+def _cumulative_chunks(order, weight, closest, chunk_size):
+    """Yield ``(start, cum)``: the cumulative masses of canonical positions, a chunk at a time.
+
+    The mass of position i is ``weight[order[i]] · closest[order[i]]`` (a missing
+    factor is one). The running total enters each chunk through its first element
+    before ``np.cumsum``, so every value is the one a single ``np.cumsum`` over
+    all positions gives: that adds strictly left to right too.
+    """
+    carry = 0.0
+    for sl in row_chunks(order.shape[0], max(chunk_size, _MASS_BLOCK)):
+        rows = order[sl]
+        if closest is None:
+            mass = np.ones(rows.shape[0]) if weight is None else weight[rows]
+        else:
+            mass = closest[rows]
+            if weight is not None:
+                mass *= weight[rows]
+        mass[0] += carry
+        cum = np.cumsum(mass, out=mass)
+        carry = cum[-1]
+        yield sl.start, cum
+
+
+def _total_mass(order, weight, closest, chunk_size):
+    """The last cumulative mass (what ``np.cumsum(masses)[-1]`` gives)."""
+    total = 0.0
+    for _, cum in _cumulative_chunks(order, weight, closest, chunk_size):
+        total = cum[-1]
+    return float(total)
+
+
+def _draw_chunked(order, weight, closest, u, total, chunk_size):
+    """Canonical positions whose cumulative-mass interval ``[cum[i-1], cum[i])`` holds ``u``.
+
+    The cumulative masses are those of :func:`_cumulative_chunks`, ``total`` the
+    last one. ``searchsorted(side="right")`` is what keeps zero-mass positions
+    out: their interval is empty. ``u`` is below ``total`` in exact arithmetic;
+    rounding can put it on the boundary, and then the last position with mass
+    is taken. The masses are non-negative, so the cumulative ones never
+    decrease and the first value above ``u`` lies in the first chunk that holds
+    one; the scan stops once every draw and the last position with mass are placed.
+    """
+    u = np.asarray(u, dtype=np.float64)
+    n_positions = order.shape[0]
+    positions = np.full(u.shape, n_positions, dtype=np.intp)
+    last = None
+    for start, cum in _cumulative_chunks(order, weight, closest, chunk_size):
+        open_ = positions == n_positions
+        if open_.any():
+            found = np.searchsorted(cum, u[open_], side="right")
+            inside = found < cum.shape[0]
+            positions[np.flatnonzero(open_)[inside]] = start + found[inside]
+        if last is None and cum[-1] >= total:
+            last = start + int(np.searchsorted(cum, total, side="left"))
+        if last is not None and not (positions == n_positions).any():
+            break
+    return np.minimum(positions, last)
+
+
+def _exact_sq_dist(X, point, chunk_size, out, *, minimum):
+    """``‖x − point‖²`` per row, float64, by differences rather than GEMM, into ``out``.
+
+    With ``minimum``, ``out`` keeps the smaller of its value and the distance
+    (the running nearest-centre distance, updated without an n-sized temporary).
 
     One centre costs one pass over X either way, and differences give an exact 0
     for rows equal to ``point`` (the GEMM formula leaves a rounding residue), so
     copies of a chosen centre get exactly zero mass and are not drawn again.
     """
-    out = np.empty(X.shape[0], dtype=np.float64)
     for sl in row_chunks(X.shape[0], chunk_size):
         diff = X[sl] - point
-        out[sl] = np.einsum("ij,ij->i", diff, diff)
+        distances = np.einsum("ij,ij->i", diff, diff)
+        if minimum:
+            np.minimum(out[sl], distances, out=out[sl])
+        else:
+            out[sl] = distances
     return out
 
 
@@ -267,16 +348,20 @@ def _candidate_potentials(X, candidates, closest, weight, chunk_size, shift):
     candidates : ndarray of shape (n_candidates, n_features)
     closest : ndarray of shape (n_samples,)
         Squared distance of each row to its nearest chosen centre.
+    weight : ndarray of shape (n_samples,) or None
+        None: every row weighs one.
 
     Returns
     -------
     potentials : ndarray of shape (n_candidates,), float64
     """
     potentials = np.zeros(candidates.shape[0])
+    # Without weights, a chunk of ones: the same products as weights of one.
+    ones = np.ones(min(chunk_size, X.shape[0])) if weight is None else None
     for sl in row_chunks(X.shape[0], chunk_size):
         sq = squared_distances(X[sl], candidates, chunk_size=chunk_size, shift=shift)
         sq = np.minimum(sq.astype(np.float64), closest[sl, None])
-        potentials += weight[sl] @ sq
+        potentials += (weight[sl] if ones is None else ones[: sl.stop - sl.start]) @ sq
     return potentials
 
 
@@ -350,10 +435,20 @@ def lecture_means(X, n_clusters, *, sample_weight=None, random_state=None):
     >>> bool(np.all(np.abs(means[:, 0] - 1.0) < 0.1)), means[:, 1].tolist()
     (True, [10.0, 10.0, 10.0])
     """
-    X, n_clusters, weight = _check_inputs(X, n_clusters, sample_weight, picks_rows=False)
+    X, n_clusters, weight = _check_inputs(
+        X, n_clusters, sample_weight, picks_rows=False, ones=False
+    )
     rng = check_random_state(random_state)
-    mean = np.average(X, axis=0, weights=weight)
-    std = np.sqrt(np.average((X - mean) ** 2, axis=0, weights=weight))
+    # One pass for the means and one chunked pass for the variances: whole-array
+    # np.average made three float64 copies of X.
+    mean = column_means(X, weight)
+    square = np.zeros(X.shape[1])
+    for sl in row_chunks(X.shape[0], DEFAULT_CHUNK_SIZE):
+        centred = X[sl] - mean
+        centred *= centred
+        square += centred.sum(axis=0) if weight is None else weight[sl] @ centred
+    total = float(X.shape[0]) if weight is None else float(weight.sum())
+    std = np.sqrt(square / total)
     noise = rng.standard_normal(size=(n_clusters, X.shape[1]))
     return (mean + 0.01 * std * noise).astype(X.dtype)
 
@@ -443,18 +538,26 @@ def initial_mixture_params(
     if init == "kmeans":
         from .estimators.kmeans import KMeans
 
-        labels = (
-            KMeans(n_components, n_init=1, random_state=rng, chunk_size=chunk_size)
-            .fit(X, sample_weight=sample_weight)
-            .labels_
-        )
+        kmeans = KMeans(n_components, n_init=1, random_state=rng, chunk_size=chunk_size)
+        # The mixture's memory check counted this fit (mixfit._memory): no second
+        # check, nor a second warning.
+        kmeans._memory_checked = True
+        labels = kmeans.fit(X, sample_weight=sample_weight).labels_
         return params_from_labels(
             family, X, labels, n_components, sample_weight=sample_weight, chunk_size=chunk_size
         )
     if init == "random":
-        resp = rng.uniform(size=(X.shape[0], n_components))
-        resp /= resp.sum(axis=1, keepdims=True)
-        return params_from_resp(family, X, resp, sample_weight=sample_weight, chunk_size=chunk_size)
+        # Drawn a chunk at a time, in row order: the numbers of one (n, K) draw,
+        # without the (n, K) array.
+        def random_resp(rows):
+            resp = rng.uniform(size=(rows.stop - rows.start, n_components))
+            resp /= resp.sum(axis=1, keepdims=True)
+            return resp
+
+        from .em import m_step
+
+        stats = _stats_from_resp_blocks(family, X, random_resp, sample_weight, chunk_size)
+        return m_step(family, stats, X.dtype)
     seeders = {
         "k-means++": kmeans_plusplus,
         "random_from_data": random_from_data,

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._em_kernels import normalise
+from .._validation import DEFAULT_CHUNK_SIZE, row_chunks
 from .covariance import _LOG_2PI, CovarianceStructure, get_structure
 
 __all__ = ["GaussianFamily", "GaussianParams", "GaussianStats"]
@@ -266,7 +267,13 @@ class GaussianFamily:
         this structure, a neutral shape that EM then refines.
         """
         n_components = means.shape[0]
-        pooled = self.stats(X, np.ones((X.shape[0], 1)), sample_weight)
+        # Chunk by chunk, added by Chan's merge: the whole of X at once would take
+        # two or three float64 copies of it (converted, centred, weighted).
+        pooled = None
+        for rows in row_chunks(X.shape[0], DEFAULT_CHUNK_SIZE):
+            weight = None if sample_weight is None else sample_weight[rows]
+            block = self.stats(X[rows], np.ones((rows.stop - rows.start, 1)), weight)
+            pooled = block if pooled is None else pooled + block
         one = self.m_step(pooled, dtype=np.float64)
         # One component's covariance, broadcast to K (a no-op for "tied").
         shape = self.structure.scatter_shape(n_components, X.shape[1])

@@ -33,6 +33,11 @@ def available_cores():
 def check_n_jobs(n_jobs):
     """Resolve ``n_jobs``: None or -1 → every available core, k ≥ 1 → k, −k → cores+1−k.
 
+    The result is capped at :func:`available_cores`: the work is CPU-bound, so
+    more threads than cores only add switching, and each thread pool is kept for
+    the life of the process (``n_jobs=1000`` would otherwise leave 1000 idle
+    threads behind).
+
     Raises
     ------
     TypeError, ValueError
@@ -48,9 +53,10 @@ def check_n_jobs(n_jobs):
         raise TypeError(f"n_jobs must be None or a non-zero integer, got {n_jobs!r}.")
     if n_jobs == 0:
         raise ValueError("n_jobs must be None or a non-zero integer, got 0; use 1 for one thread.")
+    cores = available_cores()
     if n_jobs < 0:
-        return max(1, available_cores() + 1 + int(n_jobs))
-    return int(n_jobs)
+        return max(1, cores + 1 + max(int(n_jobs), -cores))
+    return min(int(n_jobs), cores)
 
 
 # Thread pools are kept between calls, one per worker count (so a pool never

@@ -22,8 +22,14 @@ def row_chunks(n_samples, chunk_size):
         yield slice(start, min(start + chunk_size, n_samples))
 
 
-def check_positive_int(value, name, *, minimum=1):
-    """Return ``value`` as an int, or raise if it is not an integer >= ``minimum``."""
+#: Largest count accepted for sizes and repetitions (chunk_size, n_init, …): the
+#: numba kernels and numpy's random draws take them as 32/64-bit integers, and no
+#: meaningful setting comes near it.
+MAX_COUNT = 2**31 - 1
+
+
+def check_positive_int(value, name, *, minimum=1, maximum=None):
+    """Return ``value`` as an int, or raise if it is not an integer in [minimum, maximum]."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(
             f"{name} must be an integer >= {minimum}, got {value!r} of type "
@@ -31,6 +37,10 @@ def check_positive_int(value, name, *, minimum=1):
         )
     if value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value}.")
+    if maximum is not None and value > maximum:
+        raise ValueError(
+            f"{name} must be an integer <= {maximum}, got {value}; pass a smaller value."
+        )
     return int(value)
 
 
@@ -41,20 +51,58 @@ def check_nonnegative_float(value, name):
             f"{name} must be a non-negative number, got {value!r} of type "
             f"{type(value).__name__}."
         )
-    if not np.isfinite(value) or value < 0:
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond float64's range
+        number = float("inf")
+    if not np.isfinite(number) or number < 0:
         raise ValueError(f"{name} must be a finite number >= 0, got {value}.")
-    return float(value)
+    return number
 
 
 def check_chunk_size(chunk_size):
-    """Resolve ``chunk_size`` (None means :data:`DEFAULT_CHUNK_SIZE`)."""
+    """Resolve ``chunk_size`` (None means :data:`DEFAULT_CHUNK_SIZE`).
+
+    At most :data:`MAX_COUNT` rows: the kernels index rows with machine integers,
+    and a chunk larger than the data is the whole data anyway.
+    """
     if chunk_size is None:
         return DEFAULT_CHUNK_SIZE
-    return check_positive_int(chunk_size, "chunk_size")
+    return check_positive_int(chunk_size, "chunk_size", maximum=MAX_COUNT)
 
 
-def check_sample_weight(sample_weight, n_samples, dtype=np.float64):
-    """Validate per-sample weights.
+def check_verbose(verbose):
+    """Return ``verbose`` as an int >= 0 (True counts as 1), or raise."""
+    if isinstance(verbose, (bool, np.bool_)):
+        return int(verbose)
+    return check_positive_int(verbose, "verbose", minimum=0)
+
+
+def check_seed(random_state):
+    """``sklearn.utils.check_random_state`` with a message that says what is accepted."""
+    from sklearn.utils import check_random_state
+
+    try:
+        return check_random_state(random_state)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"random_state must be None, an integer in [0, 2**32 - 1] or a "
+            f"numpy.random.RandomState, got {repr(random_state)[:80]}; pass e.g. "
+            "random_state=0."
+        ) from None
+
+
+def check_sample_weight(sample_weight, n_samples, dtype=np.float64, *, return_scale=False):
+    """Validate per-sample weights and bring them to a unit scale.
+
+    Only ratios of weights matter to a fit, but the engines add absolute floors
+    (ten machine epsilons to every component's mass, as scikit-learn) and sum the
+    weights, which overflow for weights near 1e308. The weights are therefore
+    divided by the power of two that puts the largest one in [1, 2): exact in
+    binary floating point, a no-op when the largest weight is already in [1, 2)
+    (all ones stay bit-identical), and it makes every fit invariant to multiplying all
+    weights by a constant. Outputs in weight units (e.g. K-means' inertia) are
+    multiplied back by ``scale``.
 
     Parameters
     ----------
@@ -62,15 +110,20 @@ def check_sample_weight(sample_weight, n_samples, dtype=np.float64):
         Non-negative finite weights; ``None`` means every sample has weight 1.
     n_samples : int
         Number of rows the weights must match.
+    return_scale : bool, default=False
+        Also return the power of two the weights were divided by.
 
     Returns
     -------
     sample_weight : ndarray of shape (n_samples,) or None
-        float64 weights, or None when all weights are one (the engines then skip
-        the multiplications).
+        float64 weights, the largest in [1, 2), or None when no weights were given
+        (the engines then skip the multiplications).
+    scale : float
+        Only with ``return_scale``: the user's weights are ``sample_weight * scale``
+        (1.0 when no weights were given).
     """
     if sample_weight is None:
-        return None
+        return (None, 1.0) if return_scale else None
     if np.isscalar(sample_weight):
         sample_weight = np.full(n_samples, sample_weight, dtype=np.float64)
     sample_weight = np.asarray(sample_weight)
@@ -95,12 +148,31 @@ def check_sample_weight(sample_weight, n_samples, dtype=np.float64):
             f"sample_weight holds {int((sample_weight < 0).sum())} negative value(s); "
             "weights must be >= 0 (use 0 to leave a sample out)."
         )
-    if not sample_weight.sum() > 0:
+    largest = float(sample_weight.max()) if n_samples else 0.0
+    if not largest > 0:
         raise ValueError(
             "sample_weight sums to zero, so there is nothing to fit; give at least one "
             "sample a positive weight."
         )
-    return sample_weight
+    sample_weight, scale = _unit_scaled(sample_weight, largest)
+    return (sample_weight, scale) if return_scale else sample_weight
+
+
+def _unit_scaled(sample_weight, largest):
+    """``sample_weight / 2**e`` with the largest weight in [1, 2), and ``2**e``."""
+    exponent = int(np.frexp(largest)[1]) - 1
+    if exponent == 0:
+        return sample_weight, 1.0
+    scaled = np.ldexp(sample_weight, -exponent)
+    if exponent > 0:
+        # Weights over 2**1074 times smaller than the largest underflow to zero;
+        # they stay the smallest positive float instead, so that a sample given
+        # a positive weight still counts as data (its share of the fit is nil
+        # either way).
+        lost = (scaled == 0) & (sample_weight > 0)
+        if lost.any():
+            scaled[lost] = np.nextafter(0.0, 1.0)
+    return scaled, float(np.ldexp(1.0, exponent))
 
 
 def weighted_count(sample_weight, n_samples):
@@ -217,6 +289,14 @@ def check_data(estimator, X, *, reset, ensure_min_samples=1):
             reset=reset,
         )
     except ValueError as error:
+        if "Complex data" in str(error):
+            # scikit-learn's message prints the whole array; its first words stay
+            # (scikit-learn's estimator checks look for them).
+            raise ValueError(
+                "X holds complex values; Complex data not supported (mixfit fits real "
+                "numbers): pass the real part (X.real), the magnitude (abs(X)), or both "
+                "as separate columns."
+            ) from None
         if "could not convert" not in str(error):
             raise
         raise ValueError(
@@ -295,6 +375,23 @@ MAX_EXPONENT = 60
 #: Largest magnitude accepted (about 3.4e153): covariances, computed about the
 #: means, stay below (2·2**510)² = 2**1022, inside float64's range.
 LARGEST_MAGNITUDE = 2.0**510
+
+
+def check_magnitude(X):
+    """Largest magnitude in X, refused beyond 2**510 where squares overflow; for new data.
+
+    The fit refuses such data (see :func:`data_scale`); data given to a fitted
+    model is held to the same limit so that no distance or likelihood overflows
+    into inf or NaN.
+    """
+    largest = float(max(X.max(), -X.min())) if X.size else 0.0
+    if largest > LARGEST_MAGNITUDE:
+        raise ValueError(
+            f"X holds values up to {largest:.3g}, beyond 2**510 (about 3.4e153): their "
+            "squared distances cannot be represented in float64. Check that X is in the "
+            "units the model was fitted on, and divide it by a constant if it is not."
+        )
+    return largest
 
 
 def data_scale(X):

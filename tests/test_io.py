@@ -216,6 +216,24 @@ def test_file_without_scale_loads_with_unit_scale(tmp_path):
     np.testing.assert_array_equal(loaded.transform(X), km.transform(X))
 
 
+def test_version_1_file_with_int64_labels_still_loads(tmp_path):
+    # Format 1 stored labels_ as int64; format 2 stores the smallest unsigned dtype.
+    km, X = fitted_kmeans()
+    path = tmp_path / "v1.mixfit"
+    save(km, path)
+    members = read_members(path)
+    header = json.loads(members["model.json"])
+    assert header["arrays"]["labels_"]["dtype"] == "uint8"
+    header["format_version"] = 1
+    header["arrays"]["labels_"]["dtype"] = "int64"
+    members["model.json"] = json.dumps(header)
+    members["labels_.npy"] = npy_bytes(km.labels_.astype(np.int64))
+    write_members(path, members)
+    loaded = load(path)
+    np.testing.assert_array_equal(loaded.labels_, km.labels_)
+    np.testing.assert_array_equal(loaded.predict(X), km.predict(X))
+
+
 @pytest.mark.parametrize("max_iter", [1, 300])
 def test_kmeans_converged_round_trip(max_iter, tmp_path):
     km, X = fitted_kmeans(max_iter=max_iter, tol=0)
@@ -290,7 +308,7 @@ def test_file_layout(tmp_path):
         raise AssertionError(f"non-strict JSON token {token}")
 
     header = json.loads(members["model.json"], parse_constant=no_constants)
-    assert header["format"] == "mixfit-model" and header["format_version"] == 1
+    assert header["format"] == "mixfit-model" and header["format_version"] == 2
     assert header["estimator"] == "GaussianMixture"
     assert header["params"]["means_init"] == {"array": "param_means_init"}
     assert header["params"] == {**gm.get_params(), "means_init": header["params"]["means_init"]}
@@ -402,7 +420,7 @@ def test_newer_format_version_is_refused_with_both_versions(saved):
     header["format_version"] = 3
     members["model.json"] = json.dumps(header)
     write_members(path, members)
-    refuse(path, "written by format version 3, this mixfit reads up to 1; upgrade mixfit")
+    refuse(path, "written by format version 3, this mixfit reads up to 2; upgrade mixfit")
 
 
 def set_in(keys, value):

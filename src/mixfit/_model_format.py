@@ -14,21 +14,25 @@ import math
 import numbers
 
 import numpy as np
+import scipy.linalg
 
 from . import em
 from .estimators import GaussianMixture, KMeans
 from .estimators.kmeans import _INITS as _KMEANS_INITS
 from .families import GaussianFamily, GaussianParams
 from .families.covariance import STRUCTURES
+from ._validation import LARGEST_MAGNITUDE, MAX_EXPONENT
 from .init import MIXTURE_INITS
 
 FORMAT_NAME = "mixfit-model"
 #: The newest format this module writes and reads; raise it when the layout changes.
-FORMAT_VERSION = 1
+#: 2: KMeans labels_ in the smallest unsigned dtype, the CLI's _column_indices.
+FORMAT_VERSION = 2
 
 _FLOAT_DTYPES = ("float32", "float64")
 _PARAM_DTYPES = _FLOAT_DTYPES + ("float16", "int8", "int16", "int32", "int64",
                                  "uint8", "uint16", "uint32", "uint64", "bool")
+_LABEL_DTYPES = ("uint8", "uint16", "uint32", "int64")
 _NOT_A_MODEL = "expected a mixfit model file (a zip archive written by mixfit.io.save)"
 
 
@@ -151,8 +155,10 @@ _COMMON_PARAMS = {"tol": _NON_NEGATIVE, "random_state": _SEED,
                   "n_jobs": ("jobs", None)}
 _COMMON_FITTED = {"n_iter_": _COUNT, "n_features_in_": _POSITIVE,
                   "feature_names_in_": ("names", None), "_scale": ("scale", None),
-                  "converged_": ("bool", None)}
-_OPTIONAL_FITTED = ("feature_names_in_", "_scale")
+                  "converged_": ("bool", None),
+                  # mixfit fit's --columns on data without names: 0-based indices.
+                  "_column_indices": ("floats", 0)}
+_OPTIONAL_FITTED = ("feature_names_in_", "_scale", "_column_indices")
 
 
 class _GaussianMixtureKind:
@@ -222,6 +228,9 @@ class _GaussianMixtureKind:
             if (resp < 0).any() or not (resp.sum(axis=1) > 0).all():
                 raise _Invalid("params.resp_init must be >= 0 with a positive sum in every row")
 
+    def check_params(self, estimator):
+        estimator._check_settings()
+
     def build(self, params, arrays):
         estimator = GaussianMixture(**params)
         family = GaussianFamily(params["covariance_type"], float(params["reg_covar"]))
@@ -255,19 +264,25 @@ class _KMeansKind:
         return {"converged_": fitted["n_iter_"] < params["max_iter"]}
 
     def expected_arrays(self, params, K, d):
+        # labels_ is saved in the smallest unsigned dtype that holds K (files
+        # written before that hold int64); it loads as int64 either way.
         expected = {"cluster_centers_": ((K, d), _FLOAT_DTYPES),
-                    "labels_": ((None,), ("int64",)), "_shift": ((d,), ("float64",))}
+                    "labels_": ((None,), _LABEL_DTYPES), "_shift": ((d,), ("float64",))}
         if isinstance(params["init"], dict):
             expected["param_init"] = ((K, d), _PARAM_DTYPES)
         return expected
 
     def check_arrays(self, params, arrays):
         labels = arrays["labels_"]
-        if labels.min() < 0 or labels.max() >= params["n_clusters"]:
+        if labels.min() < 0 or int(labels.max()) >= params["n_clusters"]:
             raise _Invalid(f"labels_ must lie in [0, {params['n_clusters']})")
+
+    def check_params(self, estimator):
+        estimator._check_params()
 
     def build(self, params, arrays):
         estimator = KMeans(**params)
+        arrays["labels_"] = arrays["labels_"].astype(np.int64, copy=False)
         for name in self.fitted_arrays:
             setattr(estimator, name, arrays[name])
         estimator._n_features_out = arrays["cluster_centers_"].shape[0]
@@ -297,6 +312,24 @@ def _check_matrices(cov, chol):
     if not (triangular.all() and (np.diagonal(chol, axis1=1, axis2=2) > 0).all()):
         raise _Invalid("precisions_cholesky_ must hold triangular matrices with a "
                        "positive diagonal")
+    # P = C Cᵀ for upper and lower C alike, so Σ = P⁻¹ = C⁻ᵀ C⁻¹. Compared in
+    # the covariance's own units (each entry relative to sqrt(Σii Σjj)), real
+    # fits differ by at most 3 eps (measured up to condition numbers of 1e16),
+    # while Cᵀ Σ C − I reached 2e3 on a legitimate float32 fit (condition 8e8):
+    # half the dtype's digits is the tolerance.
+    tolerance = np.sqrt(np.finfo(cov.dtype).eps)
+    cov64, chol64 = cov.astype(np.float64), chol.astype(np.float64)
+    identity = np.eye(cov.shape[-1])
+    for index, (sigma, factor) in enumerate(zip(cov64, chol64)):
+        lower = not np.triu(factor, 1).any()
+        inverse = scipy.linalg.solve_triangular(factor, identity, lower=lower)
+        rebuilt = inverse.T @ inverse
+        spread = np.sqrt(np.diagonal(sigma))
+        error = (np.abs(sigma - rebuilt) / np.outer(spread, spread)).max()
+        if not error <= tolerance:
+            raise _Invalid(f"precisions_cholesky_[{index}] does not match covariances_[{index}] "
+                           f"(relative difference {error:.3g}, more than rounding's "
+                           f"{tolerance:.3g}): the two were edited or damaged")
 
 
 # -------------------------------------------------------------- checking a model
@@ -330,7 +363,14 @@ def _check_header(header):
         raise _Invalid(f"{kind.centres} has shape {shape}, but {kind.size_param} is "
                        f"{params[kind.size_param]} and n_features_in_ is "
                        f"{fitted['n_features_in_']}")
-    if len(fitted.get("feature_names_in_", [None] * d)) != d:
+    history = fitted.get("lower_bounds_", fitted.get("inertia_history_"))
+    if not fitted["n_iter_"] <= params["max_iter"] or len(history) != fitted["n_iter_"]:
+        raise _Invalid(f"fitted.n_iter_ is {fitted['n_iter_']} with max_iter "
+                       f"{params['max_iter']} and {len(history)} values in its history: a fit "
+                       "runs at most max_iter iterations and records one value per iteration")
+    # Not len(fitted.get(..., [None] * d)): d comes from the file, and a list of
+    # 2**40 Nones is a MemoryError.
+    if "feature_names_in_" in fitted and len(fitted["feature_names_in_"]) != d:
         raise _Invalid(f"fitted.feature_names_in_ must name {d} features")
     expected = kind.expected_arrays(params, K, d)
     if set(manifest) != set(expected):
@@ -364,6 +404,59 @@ def _manifest(value):
         shape = tuple(_field(size, f"{where}.shape", _COUNT) for size in entry["shape"])
         manifest[name] = (shape, entry["dtype"])
     return manifest
+
+
+def _check_magnitudes(kind, params, fitted, arrays):
+    """Refuse parameters that no fit produces and that make predictions overflow.
+
+    A fit works in units of ``_scale`` (see :func:`mixfit._validation.data_scale`):
+    there the data are below 2**MAX_EXPONENT, so centres and ``_shift`` are too,
+    and float32 parameters only come from fits with ``_scale`` 1 (others run in
+    float64). Float64 centres get the room ``fit`` gives data, LARGEST_MAGNITUDE.
+    Squared norms of centres must be finite (the distance formulas add them up),
+    and a fit adds ``reg_covar`` to every variance once it has run an iteration.
+    """
+    scale = fitted.get("_scale", 1.0)
+    dtype = arrays[kind.centres].dtype
+    if not 2.0**-1074 <= scale <= 2.0 * LARGEST_MAGNITUDE:
+        raise _Invalid(f"fitted._scale is {scale!r}, outside the powers of two a fit uses "
+                       "(2**-1074 to 2**511)")
+    if dtype == np.float32 and scale != 1.0:
+        raise _Invalid(f"fitted._scale is {scale!r} with float32 parameters: a fit that "
+                       "rescales its data keeps float64 parameters")
+    largest = {np.dtype(np.float32): 2.0**MAX_EXPONENT,
+               np.dtype(np.float64): LARGEST_MAGNITUDE}[np.dtype(dtype)]
+    with np.errstate(all="ignore"):
+        centres = arrays[kind.centres].astype(np.float64) / scale
+        norms = np.square(centres).sum(axis=1)
+        if not (np.abs(centres).max() <= largest
+                and norms.max() <= float(np.finfo(dtype).max) / 16):
+            raise _Invalid(f"{kind.centres} reach {np.abs(centres).max() * scale:.3g}, beyond "
+                           f"what a fit with _scale {scale!r} produces ({largest * scale:.3g}); "
+                           "the file was edited or damaged")
+        if "_shift" in arrays and not np.abs(arrays["_shift"]).max() <= 2.0**MAX_EXPONENT:
+            raise _Invalid(f"_shift reaches {np.abs(arrays['_shift']).max():.3g}, beyond "
+                           "2**60, the largest data mean a fit works with")
+        if "covariances_" in arrays:
+            _check_variance_scale(params, scale, arrays, fitted["n_iter_"])
+
+
+def _check_variance_scale(params, scale, arrays, n_iter):
+    """Precision factors within float range in fit units, variances >= reg_covar."""
+    chol = arrays["precisions_cholesky_"].astype(np.float64) * scale
+    if not np.abs(chol).max() <= 2.0 * LARGEST_MAGNITUDE:
+        raise _Invalid(f"precisions_cholesky_ reaches {np.abs(chol).max() / scale:.3g}, beyond "
+                       f"2**511 / _scale, the most a fit's variances allow")
+    cov = arrays["covariances_"]
+    variances = np.diagonal(cov, axis1=-2, axis2=-1) if cov.ndim >= 2 and \
+        params["covariance_type"] in ("full", "tied") else cov
+    reg_covar = float(params["reg_covar"])
+    # Rounding of the variances in their own dtype, with room to spare.
+    floor = reg_covar * (1 - 64 * float(np.finfo(cov.dtype).eps))
+    # Without an iteration (max_iter=0) the covariances are the initial ones.
+    if n_iter > 0 and params["covariance_type"] != "identity" and not variances.min() >= floor:
+        raise _Invalid(f"covariances_ hold a variance of {variances.min():.3g}, below "
+                       f"reg_covar {reg_covar:.3g}, which a fit adds to every variance")
 
 
 def _check_array_values(kind, params, arrays):
@@ -407,6 +500,8 @@ def _encode_model(estimator, kind, mixfit_version):
         params[name] = _param_to_json(name, value)
     for name in kind.fitted_arrays:
         arrays[name] = np.asarray(getattr(estimator, name))
+    if "labels_" in arrays:  # one entry per training sample: store it compactly
+        arrays["labels_"] = arrays["labels_"].astype(_label_dtype(estimator.n_clusters))
     header = {
         "format": FORMAT_NAME, "format_version": FORMAT_VERSION,
         "mixfit_version": mixfit_version, "estimator": kind.cls.__name__,
@@ -416,7 +511,31 @@ def _encode_model(estimator, kind, mixfit_version):
         "arrays": {name: {"shape": list(array.shape), "dtype": array.dtype.name}
                    for name, array in arrays.items()},
     }
+    finite = all(np.isfinite(array).all() for array in arrays.values() if array.dtype.kind == "f")
+    try:  # what load refuses is not written (save runs the other load checks, NaN first)
+        if finite:
+            _check_magnitudes(kind, header["params"], {"_scale": 1.0, **header["fitted"]}, arrays)
+    except _Invalid as exc:
+        raise ValueError(f"cannot save this {kind.cls.__name__}: {exc}.") from None
     return header, arrays
+
+
+def _label_dtype(n_clusters):
+    """The smallest of the unsigned label dtypes that holds 0 .. n_clusters - 1."""
+    return next((np.dtype(name) for name in _LABEL_DTYPES[:-1]
+                 if n_clusters - 1 <= np.iinfo(name).max), np.dtype(np.int64))
+
+
+def _loaded_bytes(kind, manifest):
+    """The bytes the arrays that ``manifest`` lists take once loaded and built.
+
+    Counted from the manifest alone, before anything is read: ``labels_`` loads
+    as int64 whatever its stored dtype, and a GaussianMixture also derives
+    ``precisions_`` of the size of ``precisions_cholesky_``.
+    """
+    sizes = {name: math.prod(shape) * (8 if name == "labels_" else np.dtype(dtype).itemsize)
+             for name, (shape, dtype) in manifest.items()}
+    return sum(sizes.values()) + sizes.get("precisions_cholesky_", 0)
 
 
 def _decode_model(kind, params, fitted, arrays):
@@ -426,10 +545,15 @@ def _decode_model(kind, params, fitted, arrays):
     and the arrays its manifest lists; ``params`` and ``arrays`` are consumed.
     """
     _check_array_values(kind, params, arrays)
+    _check_magnitudes(kind, params, fitted, arrays)
     for name, member in kind.array_params.items():
         if isinstance(params[name], dict):
             params[name] = arrays.pop(member)
     estimator = kind.build(params, arrays)
+    try:  # the estimator's own rules for its parameters (bounds on chunk_size...)
+        kind.check_params(estimator)
+    except (ValueError, TypeError) as exc:
+        raise _Invalid(f"params: {str(exc).rstrip('.')}") from None
     # Files written before the estimators scaled data hold parameters in data units.
     fitted = {"_scale": 1.0, **kind.fitted_defaults(params, fitted), **fitted}
     for name, value in fitted.items():

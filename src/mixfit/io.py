@@ -7,12 +7,14 @@ numbers and strings. Every field is checked before an estimator is built, so a
 damaged or foreign file raises :class:`ModelFileError` instead of producing a
 model that predicts garbage.
 
-``model.json`` (format version 1) is strict JSON: no ``NaN``/``Infinity`` tokens;
+``model.json`` (format version 2) is strict JSON: no ``NaN``/``Infinity`` tokens;
 the one non-finite value a model holds, ``lower_bound_`` of a fit with
 ``max_iter=0``, is the string ``"-inf"``::
 
     format          "mixfit-model"
-    format_version  1
+    format_version  2; version 1 files (mixfit before the fault campaign of
+                    issue 9: ``labels_`` always int64, no ``_column_indices``)
+                    load as they are, but version 2 files need this mixfit
     mixfit_version  version of mixfit that wrote the file (informative)
     estimator       "GaussianMixture" or "KMeans"
     params          constructor parameters (get_params()); an array parameter
@@ -23,6 +25,8 @@ the one non-finite value a model holds, ``lower_bound_`` of a fit with
                     lower_bound_, lower_bounds_ (GaussianMixture) or inertia_,
                     inertia_history_ (KMeans); feature_names_in_ and _scale when
                     the estimator has them (_scale is 1.0 when absent);
+                    _column_indices, the 0-based indices that 'mixfit fit
+                    --columns' selected from data without column names;
                     converged_ is absent for KMeans from files written before
                     KMeans kept it, and then loads as n_iter_ < max_iter (a run
                     that converged at its last iteration reads as not converged)
@@ -31,21 +35,46 @@ the one non-finite value a model holds, ``lower_bound_`` of a fit with
 Array members: ``weights_``, ``means_``, ``covariances_``,
 ``precisions_cholesky_`` (GaussianMixture; ``precisions_`` and ``_family`` are
 rebuilt from them); ``cluster_centers_``, ``labels_``, ``_shift`` (KMeans); and
-``param_<name>`` for array constructor parameters.
+``param_<name>`` for array constructor parameters. ``labels_`` is stored in the
+smallest of uint8, uint16 and uint32 that holds ``n_clusters - 1`` (files written
+before hold int64) and always loads as int64.
+
+Sizes: what a file may make :func:`load` allocate. Every fitted array but
+``labels_`` (and ``param_resp_init``) is sized by the number of components K and
+of features d, which ``model.json`` fixes; ``labels_`` has one entry per training
+sample, which nothing in the model bounds, and legitimately compresses very well:
+measured on 10**6 labels (zlib level 6, bytes once loaded as int64 per byte of
+the deflated member), random labels give 50 (K = 2), 17 (K = 10), 5 (K = 1000),
+sorted labels or K = 1 about 7,400 (1,800 for K = 1000), deflate's maximum being
+~1,032 per stored byte. A 1 MB file can thus declare a 1 GB ``labels_`` that
+really inflates to it. So :func:`load` adds up what the manifest declares (arrays
+as loaded, the derived ``precisions_``, and 24 bytes per byte of ``model.json``,
+the worst case of decoded JSON) and refuses the file before reading any array if
+that exceeds 256 MiB and 128 times the file's size, or 4 GiB in any case
+(:data:`DEFAULT_MAX_BYTES`). Random labels stay under the ratio; ordered labels of
+more than ~32 million samples need ``load(path, max_bytes=...)``, which replaces
+both limits. Arrays are then read in 1 MiB pieces straight into their final
+arrays, so loading takes what was declared and no second copy.
+
+Magnitudes: a fit works in units of ``_scale`` (a power of two from 2**-1074 to
+2**511, and 1 for float32 parameters), where its data lie below 2**60; centres
+are refused beyond 2**510 (float32: 2**60) in those units or with squared norms
+near overflow, ``_shift`` beyond 2**60, precision factors beyond 2**511, and
+variances below ``reg_covar`` once a fit has iterated: each of these made
+``predict`` and the others return NaN or overflow.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 import re
-import secrets
 import struct
 import zipfile
 import zlib
-from contextlib import contextmanager, suppress
-from io import BytesIO
+from contextlib import contextmanager
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
@@ -60,11 +89,14 @@ from ._model_format import (  # FORMAT_NAME and FORMAT_VERSION are public here
     _decode_model,
     _encode_model,
     _Invalid,
+    _loaded_bytes,
     _reject_constant,
     _strict_object,
 )
+from ._output_files import resolve_output, writing
 
-__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "ModelFileError", "load", "save"]
+__all__ = ["DEFAULT_MAX_BYTES", "FORMAT_NAME", "FORMAT_VERSION", "ModelFileError", "load",
+           "save"]
 
 _JSON_MEMBER = "model.json"
 _MAX_JSON_BYTES = 64 * 2**20
@@ -75,6 +107,15 @@ _NPY_HEADER_SLACK = 4096
 # ratio is lying about its size (a zip bomb or damage).
 _MAX_DEFLATE_RATIO = 1100
 _ZIP64_THRESHOLD = (1 << 31) - _NPY_HEADER_SLACK
+# What a file may make load allocate (see "Sizes" in the module docstring).
+_FREE_BYTES = 256 * 2**20
+_MAX_EXPANSION = 128
+#: The most bytes :func:`load` allocates for a file unless ``max_bytes`` says more.
+DEFAULT_MAX_BYTES = 4 * 2**30
+# Memory per byte of model.json once decoded (a 24-byte float and an 8-byte list
+# slot per "0.0,"; "[]," gives a 56-byte list and a slot), rounded up.
+_JSON_EXPANSION = 24
+_READ_PIECE = 2**20
 
 
 class ModelFileError(ValueError):
@@ -90,6 +131,9 @@ def save(estimator, path):
     The file is first written under a temporary name in the target's directory,
     flushed to disk, then renamed onto ``path``: a crash or an error mid-way
     leaves any previous file at ``path`` untouched and no temporary file behind.
+    A symbolic link is followed (the link stays, its target gets the model);
+    a device, a FIFO or a descriptor path such as ``/dev/stdout`` is written
+    in place, as renaming over it would replace it; ``"-"`` is standard output.
 
     Parameters
     ----------
@@ -110,7 +154,8 @@ def save(estimator, path):
         If its parameters are such that :func:`load` would refuse the file (e.g.
         ``n_components`` changed by ``set_params`` after fitting).
     OSError
-        If the file cannot be written.
+        If the file cannot be written; the error names ``path`` (not the
+        temporary file).
 
     Examples
     --------
@@ -146,7 +191,7 @@ def save(estimator, path):
     except _Invalid as exc:
         raise ValueError(f"cannot save this {kind.cls.__name__}: {exc}.") from None
     content = json.dumps(header, allow_nan=False, ensure_ascii=False)
-    _write_atomically(os.fspath(path), content.encode("utf-8"), arrays)
+    _write_model(os.fspath(path), content.encode("utf-8"), arrays)
 
 
 def _member_info(name):
@@ -156,52 +201,60 @@ def _member_info(name):
     return info
 
 
-def _write_atomically(path, json_bytes, arrays):
-    directory, filename = os.path.split(os.path.abspath(path))
-    temporary = os.path.join(directory, f".{filename[:100]}.{secrets.token_hex(8)}.tmp")
-    # os.open rather than mkstemp: mkstemp's 0600 mode would end up on the saved
-    # file, while mode 0666 here lets the umask decide as for any new file.
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
-                 0o666)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            with zipfile.ZipFile(file, "w") as archive:
-                archive.writestr(_member_info(_JSON_MEMBER), json_bytes)
-                for name, array in arrays.items():
-                    big = array.nbytes > _ZIP64_THRESHOLD
-                    with archive.open(_member_info(f"{name}.npy"), "w", force_zip64=big) as out:
-                        np.save(out, array, allow_pickle=False)
-            file.flush()
-            # Without fsync the rename can reach the disk before the data, and a
-            # crash would leave an empty file where the old model was.
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-    with suppress(OSError):  # makes the rename itself durable; not possible everywhere
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+def _write_model(path, json_bytes, arrays):
+    output = resolve_output(path)
+    with writing(output, binary=True) as file:
+        if output.kind != "replace":
+            # Zip's writer seeks back to fill in sizes when it can; a device or a
+            # pipe cannot seek, and a file the shell opened for appending (>>)
+            # would be corrupted by it, so it streams there instead.
+            file = _Sequential(file)
+        with zipfile.ZipFile(file, "w") as archive:
+            archive.writestr(_member_info(_JSON_MEMBER), json_bytes)
+            for name, array in arrays.items():
+                big = array.nbytes > _ZIP64_THRESHOLD
+                with archive.open(_member_info(f"{name}.npy"), "w", force_zip64=big) as out:
+                    np.save(out, array, allow_pickle=False)
+
+
+class _Sequential:
+    """A write-only view of a file that hides its ability to seek."""
+
+    def __init__(self, file):
+        self._file = file
+
+    def write(self, data):
+        return self._file.write(data)
+
+    def flush(self):
+        self._file.flush()
 
 
 # ---------------------------------------------------------------------- loading
 
 
-def load(path):
+def load(path, *, max_bytes=None):
     """Load an estimator saved by :func:`save`.
 
     Nothing is unpickled, and every field is checked (format and version, the
-    JSON types, array dtypes, shapes, finiteness, weights summing to one,
-    triangular precision factors, constructor parameters) before the estimator is
-    built; the loaded estimator predicts exactly what the saved one did.
+    JSON types, array dtypes, shapes, finiteness, magnitudes, weights summing to
+    one, precision factors that match the covariances, constructor parameters)
+    before the estimator is built; the loaded estimator predicts exactly what the
+    saved one did. What a file may make :func:`load` allocate is bounded, and
+    checked from its ``model.json`` before any array is read (see the module
+    docstring, "Sizes").
 
     Parameters
     ----------
     path : str or os.PathLike
+    max_bytes : int, optional
+        The most memory, in bytes, that the file's arrays (and its decoded
+        ``model.json``) may take once loaded. By default a file may declare up to
+        256 MiB, or up to 128 times its own size, whichever is larger, and never
+        more than 4 GiB. Pass a number to load a model you trust beyond that,
+        e.g. a KMeans fitted on a billion samples (8 GB of ``labels_``) or on
+        ordered data whose ``labels_`` compress more than 128-fold; the given
+        number then replaces both defaults.
 
     Returns
     -------
@@ -211,7 +264,8 @@ def load(path):
     ------
     ModelFileError
         If the file is not a valid mixfit model file (a pickle, an empty file, a
-        directory, another zip, a damaged or edited file, a newer format version).
+        directory, another zip, a damaged or edited file, a newer format version),
+        or declares more data than ``max_bytes`` allows.
     FileNotFoundError, PermissionError
         If the file cannot be opened.
 
@@ -220,15 +274,37 @@ def load(path):
     See :func:`save`.
     """
     path = os.fspath(path)
+    if max_bytes is not None and (isinstance(max_bytes, bool)
+                                  or not isinstance(max_bytes, numbers.Integral)
+                                  or max_bytes < 1):
+        raise ValueError(f"max_bytes must be a positive integer (a number of bytes), got "
+                         f"{max_bytes!r}; pass e.g. max_bytes=2**33 for 8 GiB.")
     if os.path.isdir(path):
         raise ModelFileError(f"Cannot load {path!r}: it is a directory; {_NOT_A_MODEL}.")
     with open(path, "rb") as file:
         try:
-            kind, params, fitted, arrays = _read(file)
+            kind, params, fitted, arrays = _read(file, max_bytes)
             estimator = _decode_model(kind, params, fitted, arrays)
         except _Invalid as exc:
             raise ModelFileError(f"Cannot load {path!r}: {exc}.") from None
     return estimator
+
+
+def _budget(file_size, max_bytes):
+    """The bytes a file of ``file_size`` bytes may make load allocate, and why."""
+    if max_bytes is not None:
+        return int(max_bytes), f"max_bytes={max_bytes}"
+    budget = min(DEFAULT_MAX_BYTES, max(_FREE_BYTES, _MAX_EXPANSION * file_size))
+    return budget, (f"the default limit for a file of {file_size} bytes: "
+                    f"{_FREE_BYTES // 2**20} MiB, or {_MAX_EXPANSION} times the file's size, "
+                    f"at most {DEFAULT_MAX_BYTES // 2**30} GiB")
+
+
+def _check_budget(declared, budget, what):
+    if declared > budget[0]:
+        raise _Invalid(f"{what} would take {declared} bytes once loaded, beyond {budget[1]} "
+                       f"({budget[0]} bytes); if you trust this file, load it with "
+                       f"mixfit.io.load(path, max_bytes={max(declared, 1)})")
 
 
 @contextmanager
@@ -242,7 +318,7 @@ def _reading(what):
         raise _Invalid(f"{what} is damaged ({type(exc).__name__}: {exc})") from None
 
 
-def _read(file):
+def _read(file, max_bytes=None):
     head = file.read(4)
     if not head:
         raise _Invalid(f"the file is empty; {_NOT_A_MODEL}")
@@ -251,6 +327,7 @@ def _read(file):
                        "(unpickling can run arbitrary code); " + _NOT_A_MODEL)
     if head != b"PK\x03\x04":
         raise _Invalid(f"the file is not a zip archive; {_NOT_A_MODEL}")
+    budget = _budget(file.seek(0, os.SEEK_END), max_bytes)
     file.seek(0)
     with _reading("the zip archive"):
         archive = zipfile.ZipFile(file)  # closed with the file, which load closes
@@ -270,11 +347,18 @@ def _read(file):
         if info.file_size > ratio * max(info.compress_size, 1):
             raise _Invalid(f"member {name!r} declares more data than it can hold")
 
+    # Decoded JSON takes far more memory than its text (a list of "0.0," holds
+    # one 24-byte float and an 8-byte slot per 4 bytes), hence the factor.
+    _check_budget(members[_JSON_MEMBER].file_size * _JSON_EXPANSION, budget, _JSON_MEMBER)
     raw = _read_member(archive, members[_JSON_MEMBER], _MAX_JSON_BYTES)
     with _reading(_JSON_MEMBER):
         header = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant,
                             object_pairs_hook=_strict_object)
     kind, params, fitted, manifest = _check_header(header)
+    # Before reading any array: a small file can hold a member that inflates
+    # ~1000-fold (see "Sizes" above).
+    _check_budget(len(raw) * _JSON_EXPANSION + _loaded_bytes(kind, manifest), budget,
+                  "its arrays")
     extra = set(members) - {_JSON_MEMBER} - {f"{name}.npy" for name in manifest}
     if extra:
         raise _Invalid(f"unexpected members {sorted(extra)} in the archive")
@@ -295,24 +379,34 @@ def _read_member(archive, info, limit):
 
 
 def _read_array(archive, info, name, shape, dtype):
+    """One array member, read in bounded pieces straight into its final array."""
     if info is None:
         raise _Invalid(f"the archive lacks the member {name}.npy listed in arrays")
     nbytes = math.prod(shape) * np.dtype(dtype).itemsize
-    data = _read_member(archive, info, nbytes + _NPY_HEADER_SLACK)
-    buffer = BytesIO(data)
-    with _reading(f"member {name}.npy"):
-        version = np.lib.format.read_magic(buffer)
+    if info.file_size > nbytes + _NPY_HEADER_SLACK:
+        raise _Invalid(f"member {info.filename!r} declares {info.file_size} bytes, more than "
+                       f"the {nbytes + _NPY_HEADER_SLACK} its content allows")
+    with _reading(f"member {name}.npy"), archive.open(info) as member:
+        version = np.lib.format.read_magic(member)
         if version not in ((1, 0), (2, 0)):
             raise ValueError(f"unsupported .npy version {version}")
         read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                        else np.lib.format.read_array_header_2_0)
-        # The header is checked before np.load, which allocates what it declares.
-        header_shape, _, header_dtype = read_header(buffer)
+        # The header is checked before anything the size of the data is allocated.
+        header_shape, fortran_order, header_dtype = read_header(member)
         if header_shape != shape or header_dtype != np.dtype(dtype):
             raise _Invalid(f"{name}.npy holds {header_dtype} {header_shape}, but arrays lists "
                            f"{dtype} {shape}")
-        buffer.seek(0)
-        array = np.load(buffer, allow_pickle=False)
-    if buffer.tell() != len(data):
-        raise _Invalid(f"{name}.npy has bytes after its data")
+        array = np.empty(shape, dtype, order="F" if fortran_order else "C")
+        # A Fortran-ordered array's transpose is C-contiguous, with the same bytes.
+        view = memoryview(array.T if fortran_order else array).cast("B")
+        filled = 0
+        while filled < nbytes:
+            piece = member.read(min(_READ_PIECE, nbytes - filled))
+            if not piece:
+                raise _Invalid(f"{name}.npy ends before its data does")
+            view[filled:filled + len(piece)] = piece
+            filled += len(piece)
+        if member.read(1):
+            raise _Invalid(f"{name}.npy has bytes after its data")
     return array

@@ -11,25 +11,38 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import os
 import re
 import sys
 import time
 import traceback
 import warnings
-from pathlib import Path
 
 from . import __version__
+from ._cli_describe import (
+    CONVERGED,
+    centres,
+    changed_parameters,
+    format_numbers,
+    jsonable,
+    model_header,
+    parameter_summary,
+)
+from ._cli_columns import columns_line, describe_columns, read_for_model, remember_columns
+from ._cli_files import (
+    Terminated,
+    check_outputs,
+    output_errors,
+    refuse_binary_on_terminal,
+    signals_as_exceptions,
+)
+from ._data_checks import check_path
 
 #: A fit draws its progress line only once it has run this long (seconds), so
 #: that quick fits print nothing extra.
 PROGRESS_DELAY = 1.0
 #: Least time between two redraws of the progress line (seconds).
 PROGRESS_INTERVAL = 0.1
-#: Parameters are listed in full only up to this many numbers (K·d); beyond,
-#: summaries give their shapes.
-MAX_LISTED_VALUES = 1000
 
 # What users cause and can fix: exit 2 with one line. mixfit.io.ModelFileError
 # and sklearn's NotFittedError are ValueErrors, so they are among them.
@@ -89,6 +102,9 @@ def build_parser():
     data.add_argument("--header", action=argparse.BooleanOptionalAction, default=None,
                       help="whether a text file's first row names the columns "
                       "(detected by default)")
+    data.add_argument("--decimal-comma", action="store_true",
+                      help="numbers are written with a decimal comma (0,5 is 0.5); the "
+                      "delimiter is then not a comma")
 
     fit = commands.add_parser(
         "fit", parents=[data, common], help="fit a model to a data file",
@@ -111,9 +127,12 @@ def build_parser():
                      help="convergence tolerance (default 1e-3 gmm, 1e-4 kmeans)")
     fit.add_argument("--seed", type=_int_at_least(0), default=0, metavar="S",
                      help="random seed, for reproducible fits (default 0)")
-    fit.add_argument("--out", metavar="MODEL", help="save the fitted model to this file")
+    fit.add_argument("--out", metavar="MODEL", help="save the fitted model to this file "
+                     "('-': stdout, which must not be a terminal; the summary then goes "
+                     "to stderr)")
     fit.add_argument("--labels", metavar="FILE",
-                     help="write each row's label to this CSV file (column 'label')")
+                     help="write each row's label to this CSV file (column 'label'; "
+                     "'-': stdout, the summary then goes to stderr)")
     fit.add_argument("--json", action="store_true",
                      help="print a JSON document instead of the summary")
     fit.add_argument("-q", "--quiet", action="store_true",
@@ -128,7 +147,8 @@ def build_parser():
     predict.add_argument("data", metavar="DATA", help="the data file")
     predict.add_argument("--proba", action="store_true",
                          help="posterior probabilities p0..p{K-1} (mixtures only)")
-    predict.add_argument("--out", metavar="FILE", help="CSV file to write (default: stdout)")
+    predict.add_argument("--out", metavar="FILE",
+                         help="CSV file to write (default, or '-': stdout)")
     predict.add_argument("-q", "--quiet", action="store_true",
                          help="no message about the file written")
     predict.set_defaults(handler=_predict)
@@ -207,10 +227,16 @@ def main(argv=None):
     prog = f"mixfit {args.command}"
     debug = getattr(args, "debug", False)
     try:
-        return args.handler(args)
+        # SIGTERM and SIGHUP unwind like Ctrl-C, so a file being saved removes
+        # its temporary file instead of leaving it behind.
+        with signals_as_exceptions():
+            return args.handler(args)
     except KeyboardInterrupt:
         print(f"\n{prog}: interrupted", file=sys.stderr)
         return 130
+    except Terminated as stop:
+        print(f"{prog}: terminated by {stop}", file=sys.stderr)
+        return 128 + stop.signum
     except BrokenPipeError:
         # The reader of stdout stopped early (`| head`): not an error worth a
         # message, but the exit flush must not raise again.
@@ -245,12 +271,21 @@ def _one_line(error):
 
 
 def _fit(args):
+    from ._cli_memory import check_before_reading
     from .data_files import read_data, write_csv
 
-    _check_outputs(("--out", args.out), ("--labels", args.labels))
+    outputs = check_outputs([("--out", args.out), ("--labels", args.labels)],
+                            [("DATA", args.data)], json_output=args.json)
+    if "--out" in outputs:
+        refuse_binary_on_terminal("--out", outputs["--out"])
+    # An output on stdout ("-") has stdout to itself: the summary goes to stderr.
+    summary_stream = sys.stderr if any(o.is_stdout for o in outputs.values()) else sys.stdout
     estimator = _make_estimator(args)
+    check_path(args.data)  # before anything opens it: a FIFO would block, a device not end
+    check_before_reading(estimator, args.data, args.columns)  # a fit too large for memory
     X, names = read_data(args.data, columns=args.columns, key=args.key,
-                         delimiter=args.delimiter, header=args.header)
+                         delimiter=args.delimiter, header=args.header,
+                         decimal_comma=args.decimal_comma)
     progress = _Progress("log-likelihood" if args.model == "gmm" else "inertia",
                          enabled=not args.quiet and _stderr_is_terminal())
     estimator.set_params(callback=progress if progress.enabled else None)
@@ -266,18 +301,24 @@ def _fit(args):
 
     document = _fit_document(estimator, X, names, seconds)
     labels = estimator.predict(X) if args.labels else None
+    # Only now: fitting on an ndarray drops names, predicting with them warns.
+    remember_columns(estimator, names, args.columns)
     # Files are written only now, after everything that could fail on the input.
     if args.out:
         from . import io as model_io
 
-        model_io.save(estimator, args.out)  # atomic too
+        with output_errors("--out", args.out):
+            model_io.save(estimator, args.out)  # atomic too
         document["model_path"] = str(args.out)
     if args.labels:
-        write_csv(args.labels, ["label"], labels[:, None])
-    if args.json:
-        print(json.dumps(_jsonable(document), indent=2))
-    elif not args.quiet:
-        print(_fit_summary(document, args))
+        with output_errors("--labels", args.labels):
+            write_csv(args.labels, ["label"], labels[:, None])
+    # Flushed here, so that a full disk is reported rather than lost at exit.
+    with output_errors(None, "-"):
+        if args.json:
+            print(json.dumps(jsonable(document), indent=2), flush=True)
+        elif not args.quiet:
+            print(_fit_summary(document, args), file=summary_stream, flush=True)
     return 0
 
 
@@ -296,9 +337,9 @@ def _make_estimator(args):
 
 
 def _fit_document(estimator, X, names, seconds):
-    document = _model_header(estimator)
+    document = model_header(estimator)
     document.update(n_samples=X.shape[0], n_features=X.shape[1], columns=names,
-                    parameters=_parameter_summary(estimator), n_iter=int(estimator.n_iter_),
+                    parameters=parameter_summary(estimator), n_iter=int(estimator.n_iter_),
                     converged=bool(estimator.converged_))
     if document["model"] == "gmm":
         document.update(log_likelihood=estimator.score(X), bic=estimator.bic(X),
@@ -319,7 +360,7 @@ def _fit_summary(document, args):
     if names:
         data += f" ({', '.join(names[:8])}{', ...' if len(names) > 8 else ''})"
     rows = [("model", model), ("data", data),
-            ("iterations", f"{document['n_iter']}, {_CONVERGED[document['converged']]}")]
+            ("iterations", f"{document['n_iter']}, {CONVERGED[document['converged']]}")]
     if kind == "gmm":
         rows += [("log-likelihood", f"{document['log_likelihood']:.6g} per sample"),
                  ("BIC, AIC", f"{document['bic']:.6g}, {document['aic']:.6g}")]
@@ -338,28 +379,23 @@ def _fit_summary(document, args):
 
 
 def _predict(args):
-    from .data_files import read_data, write_csv
+    from .data_files import write_csv
 
-    _check_outputs(("--out", args.out))
+    outputs = check_outputs([("--out", args.out)], [("MODEL", args.model), ("DATA", args.data)])
     model = _load_model(args.model)
     if args.proba and not hasattr(model, "predict_proba"):
         raise UsageError(f"--proba needs a mixture model, but '{args.model}' holds a "
                          f"{type(model).__name__}, which gives labels only; drop --proba")
-    X, _ = read_data(args.data, columns=args.columns, key=args.key,
-                     delimiter=args.delimiter, header=args.header)
-    expected = getattr(model, "n_features_in_", None)
-    if expected is not None and X.shape[1] != expected:
-        raise ValueError(
-            f"the model was fitted on {expected} feature(s), but '{args.data}' gives "
-            f"{X.shape[1]}; pass the same columns as for the fit (--columns)")
+    X = read_for_model(model, args, f"mixfit {args.command}")  # columns matched by name
     if args.proba:
         values = model.predict_proba(X)
         header = [f"p{k}" for k in range(values.shape[1])]
     else:
         values = model.predict(X)[:, None]
         header = ["label"]
-    write_csv(sys.stdout if args.out is None else args.out, header, values)
-    if args.out is not None and not args.quiet:
+    with output_errors("--out" if args.out else None, args.out or "-"):
+        write_csv(args.out or "-", header, values)  # "-" flushes stdout, to catch errors
+    if args.out is not None and not args.quiet and not outputs["--out"].is_stdout:
         what = "probabilities" if args.proba else "labels"
         print(f"wrote the {what} of {len(values)} rows to {args.out}")
     return 0
@@ -371,6 +407,8 @@ def _load_model(path):
     if not os.path.exists(path):
         raise FileNotFoundError(f"model file '{path}' does not exist; write one with "
                                 "'mixfit fit DATA --out MODEL'")
+    # Before opening it: a FIFO would wait for a writer, a device never end.
+    check_path(path, "model", "pass the model file that 'mixfit fit --out' wrote")
     return model_io.load(path)
 
 
@@ -379,121 +417,42 @@ def _info(args):
 
     model = _load_model(args.model)
     check_is_fitted(model)
-    document = {"class": type(model).__name__, **_model_header(model),
-                "n_features": int(model.n_features_in_), "dtype": str(_centers(model).dtype),
+    document = {"class": type(model).__name__, **model_header(model),
+                "n_features": int(model.n_features_in_), "dtype": str(centres(model).dtype),
                 "n_iter": int(model.n_iter_), "converged": bool(model.converged_)}
     for attribute, key in (("lower_bound_", "lower_bound"), ("inertia_", "inertia")):
         if hasattr(model, attribute):
             document[key] = getattr(model, attribute)
-    document.update(non_default_parameters=_changed_parameters(model),
-                    parameters=_parameter_summary(model), model_path=str(args.model))
+    document.update(non_default_parameters=changed_parameters(model),
+                    parameters=parameter_summary(model), model_path=str(args.model),
+                    **describe_columns(model))
     if args.json:
-        print(json.dumps(_jsonable(document), indent=2))
+        print(json.dumps(jsonable(document), indent=2))
         return 0
     described = document["class"]
     if document["model"] == "gmm":
         described += f", covariance {document['covariance_type']}"
-    fitted = f"{document['n_iter']} iterations, {_CONVERGED[document['converged']]}"
+    fitted = f"{document['n_iter']} iterations, {CONVERGED[document['converged']]}"
     if "lower_bound" in document:
         fitted += f", log-likelihood {document['lower_bound']:.6g} per sample"
     if "inertia" in document:
         fitted += f", inertia {document['inertia']:.6g}"
-    changed = _jsonable(document["non_default_parameters"])
+    changed = jsonable(document["non_default_parameters"])
     rows = [("model", described),
             ("size", f"K={document['n_components']}, d={document['n_features']}, "
                      f"{document['dtype']}"),
+            ("columns", columns_line(document)),
             ("fit", fitted),
             ("settings", ", ".join(f"{k}={v!r}" for k, v in changed.items()) or "defaults")]
     for name, value in document["parameters"].items():
         if name != "shapes":
-            rows.append((name, value if name == "note" else _format_numbers(value)))
+            rows.append((name, value if name == "note" else format_numbers(value)))
     print(_table(rows))
     return 0
 
 
 def _table(rows):
     return "\n".join(f"{name:<15} {value}" for name, value in rows)
-
-
-# --------------------------------------------------------------------------- #
-# Describing a model
-# --------------------------------------------------------------------------- #
-
-_CONVERGED = {True: "converged", False: "NOT converged"}
-
-
-def _model_header(model):
-    """model ("gmm", "kmeans"), n_components and, for mixtures, covariance_type."""
-    name = type(model).__name__
-    header = {"model": {"GaussianMixture": "gmm", "KMeans": "kmeans"}.get(name, name),
-              "n_components": int(getattr(model, "n_components", getattr(model, "n_clusters", 0)))}
-    if hasattr(model, "covariance_type"):
-        header["covariance_type"] = model.covariance_type
-    return header
-
-
-def _centers(model):
-    return model.means_ if hasattr(model, "means_") else model.cluster_centers_
-
-
-def _parameter_summary(model):
-    centers = _centers(model)
-    n_components, n_features = centers.shape
-    center_name = "means" if hasattr(model, "means_") else "cluster_centers"
-    arrays = {}
-    if hasattr(model, "weights_"):
-        arrays["weights"] = model.weights_
-    arrays[center_name] = centers
-    if n_components * n_features <= MAX_LISTED_VALUES:
-        return {name: value.tolist() for name, value in arrays.items()}
-    return {
-        "shapes": {name: list(value.shape) for name, value in arrays.items()},
-        "note": f"K*d = {n_components * n_features} exceeds {MAX_LISTED_VALUES}: shapes "
-        "only; load the model file with mixfit.io.load for the values",
-    }
-
-
-def _changed_parameters(model):
-    defaults = type(model)().get_params()
-    changed = {}
-    for name, value in model.get_params().items():
-        default = defaults.get(name)
-        if name == "callback" or value is default:
-            continue
-        try:
-            same = bool(value == default)
-        except (TypeError, ValueError):  # arrays compare element-wise
-            same = False
-        if not same:
-            changed[name] = value
-    return changed
-
-
-def _format_numbers(value):
-    if isinstance(value, list):
-        return "[" + ", ".join(_format_numbers(item) for item in value) + "]"
-    return f"{value:.4g}"
-
-
-def _jsonable(value):
-    """``value`` with numpy types made plain and non-finite floats made null."""
-    import numpy as np
-
-    if isinstance(value, dict):
-        return {str(key): _jsonable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(item) for item in value]
-    if isinstance(value, np.ndarray):
-        if value.size > MAX_LISTED_VALUES:
-            return f"array of shape {list(value.shape)}"
-        return _jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None  # JSON has no NaN or infinity
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return repr(value)
 
 
 # --------------------------------------------------------------------------- #
@@ -563,15 +522,17 @@ class _Progress:
 
 @contextlib.contextmanager
 def _convergence_warnings(prog):
-    """Show ConvergenceWarnings as one line each, each message once."""
+    """Show ConvergenceWarnings and LargeFitWarnings as one line each, each message once."""
     from sklearn.exceptions import ConvergenceWarning
+
+    from ._memory import LargeFitWarning
 
     messages = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         yield
     for warning in caught:
-        if issubclass(warning.category, ConvergenceWarning):
+        if issubclass(warning.category, (ConvergenceWarning, LargeFitWarning)):
             message = _one_line(warning.message)
             if message not in messages:
                 messages.append(message)
@@ -579,26 +540,6 @@ def _convergence_warnings(prog):
         else:  # anything else goes on as if it had not been caught
             warnings.warn_explicit(warning.message, warning.category, warning.filename,
                                    warning.lineno, source=warning.source)
-
-
-# --------------------------------------------------------------------------- #
-# Output paths
-# --------------------------------------------------------------------------- #
-
-
-def _check_outputs(*options):
-    """Refuse output paths that cannot be written, before any work is done."""
-    given = [(option, Path(path)) for option, path in options if path is not None]
-    for option, path in given:
-        if path.is_dir():
-            raise UsageError(f"{option} {path} is a folder; give a file name")
-        if not path.parent.is_dir():
-            raise UsageError(f"{option} {path}: folder '{path.parent}' does not exist; "
-                             "create it first")
-    resolved = [path.resolve() for _, path in given]
-    if len(set(resolved)) < len(resolved):
-        raise UsageError(" and ".join(option for option, _ in given)
-                         + " name the same file; give each its own")
 
 
 if __name__ == "__main__":

@@ -8,23 +8,35 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .. import em
+from .._memory import check_gaussian_mixture
 from .._parallel import check_n_jobs
 from .._validation import (
+    MAX_COUNT,
     check_chunk_size,
     check_data,
+    check_magnitude,
     check_n_samples_at_least,
     check_nonnegative_float,
     check_positive_int,
     check_sample_weight,
+    check_seed,
+    check_verbose,
     data_scale,
 )
 from ..families import GaussianFamily
 from ..families.covariance import get_structure
 from ..init import MIXTURE_INITS, initial_mixture_params, params_from_resp
+from ._far_rows import (
+    check_log_likelihoods,
+    criterion,
+    fix_far_rows,
+    may_be_far,
+    mean_log_likelihood,
+)
+from ._fit_state import check_consistent_fit, keeps_state_on_failure
 
 __all__ = ["GaussianMixture"]
 
@@ -76,7 +88,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         Defaults to 4096.
     n_jobs : int, optional
         Threads over row chunks in EM and in predict/score: None or -1 uses
-        every available core, −k all but k−1. Results do not depend on it.
+        every available core, −k all but k−1; more than the available cores
+        counts as all of them. Results do not depend on it.
     verbose : int, default=0
         1 prints each initialisation's result, 2 also each iteration.
     callback : callable, optional
@@ -148,6 +161,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fitting
 
+    @keeps_state_on_failure
     def fit(self, X, y=None, sample_weight=None):
         """Fit the mixture by EM.
 
@@ -157,14 +171,29 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         y : ignored
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weights; weight 2 is equivalent to a duplicated row.
+            Only their ratios matter: multiplying all by a constant changes nothing.
 
         Returns
         -------
         self
+
+        Raises
+        ------
+        mixfit.FitTooLargeError
+            Before any large allocation, when the fit's estimated memory exceeds
+            the limit (the available memory, or ``MIXFIT_MEMORY_LIMIT``); it is a
+            MemoryError and a ValueError, and says what to change.
+
+        Warns
+        -----
+        mixfit.LargeFitWarning
+            When the fit will need more than 1 GiB beyond the data or very many
+            operations per iteration.
         """
         self.fit_predict(X, y, sample_weight=sample_weight)
         return self
 
+    @keeps_state_on_failure
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit the mixture and return the most probable component of each sample.
 
@@ -181,13 +210,18 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         check_n_samples_at_least(X, settings["n_components"], sample_weight=sample_weight)
         family = GaussianFamily(self.covariance_type, settings["reg_covar"])
         user_init = self._check_user_init(family, X, settings["n_components"])
-        rng = check_random_state(self.random_state)
+        rng = check_seed(self.random_state)
 
         # Data too large or too small to square safely is fitted in units of a
         # power of two (exact), with reg_covar converted so that it keeps its
         # meaning in the data's units; parameters are converted back below.
         scale = self._fit_scale(X, settings["reg_covar"])
         log_scale = X.shape[1] * np.log(scale)
+        # Before anything of size d² or n·K is allocated (see mixfit._memory).
+        self._check_memory(
+            X.shape, X.dtype.itemsize, settings, rescaled=scale != 1.0,
+            init=_init_kind(family, user_init, self.init_params),
+        )
         if scale != 1.0 and X.dtype == np.float32:
             # Variances of such data do not fit in float32 (max ~3e38, smallest
             # normal ~1e-38): fit, and keep the parameters, in float64.
@@ -234,6 +268,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=2,
             )
+        # Fitted state is set only here, once nothing can fail any more. The
+        # columns that `mixfit fit --columns` chose described the previous data.
+        self.__dict__.pop("_column_indices", None)
         self._scale = scale
         self._set_params_from(
             GaussianFamily(self.covariance_type, settings["reg_covar"]),
@@ -266,17 +303,32 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             scale = min(1.0, max(scale, floor))
         return scale
 
+    def _check_memory(self, shape, itemsize, settings=None, *, rescaled=False, init=None,
+                      pending_bytes=0):
+        """Refuse or warn about a fit on data of this shape (:mod:`mixfit._memory`)."""
+        settings = self._check_settings() if settings is None else settings
+        check_gaussian_mixture(
+            shape, settings["n_components"], self.covariance_type, itemsize=itemsize,
+            chunk_size=settings["chunk_size"], n_jobs=settings["n_jobs"],
+            init=init or (self.init_params if self.resp_init is None else "resp"),
+            n_init=settings["n_init"], rescaled=rescaled, pending_bytes=pending_bytes,
+        )
+
     def _check_settings(self):
         """Validate the scalar constructor arguments; return them resolved."""
         settings = {
             "n_components": check_positive_int(self.n_components, "n_components"),
             "tol": check_nonnegative_float(self.tol, "tol"),
             "reg_covar": check_nonnegative_float(self.reg_covar, "reg_covar"),
-            "max_iter": check_positive_int(self.max_iter, "max_iter", minimum=0),
-            "n_init": check_positive_int(self.n_init, "n_init"),
+            "max_iter": check_positive_int(
+                self.max_iter, "max_iter", minimum=0, maximum=MAX_COUNT
+            ),
+            "n_init": check_positive_int(self.n_init, "n_init", maximum=MAX_COUNT),
             "chunk_size": check_chunk_size(self.chunk_size),
             "n_jobs": check_n_jobs(self.n_jobs),
+            "verbose": check_verbose(self.verbose),
         }
+        check_seed(self.random_state)
         get_structure(self.covariance_type)
         if self.resp_init is None and (
             not isinstance(self.init_params, str) or self.init_params not in MIXTURE_INITS
@@ -411,6 +463,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def _labels(self, X):
         """``_log_resp(X)[0].argmax(axis=1)``, chunk by chunk (no (n, K) array)."""
         X, params, _ = self._scaled_data_and_params(X)
+        if may_be_far(X, params, self.covariance_type):
+            # Some row may lie where the kernels' rounding decides the argmax:
+            # take it from the posteriors, which get those rows right.
+            return self._scaled_log_resp(X, params)[0].argmax(axis=1)
         return em.predict_labels(
             self._family,
             X,
@@ -421,6 +477,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _log_resp(self, X):
         X, params, scale = self._scaled_data_and_params(X)
+        log_resp, log_norm = self._scaled_log_resp(X, params)
+        if scale != 1.0:
+            log_norm -= X.shape[1] * np.log(scale)
+        return log_resp, log_norm
+
+    def _scaled_log_resp(self, X, params):
+        """The kernels' log-posteriors and log p(x), with far rows recomputed exactly."""
         log_resp, log_norm = em.log_resp(
             self._family,
             X,
@@ -428,13 +491,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             check_chunk_size(self.chunk_size),
             n_jobs=check_n_jobs(getattr(self, "n_jobs", None)),
         )
-        if scale != 1.0:
-            log_norm -= X.shape[1] * np.log(scale)
+        fix_far_rows(X, params, self.covariance_type, log_resp, log_norm)
         return log_resp, log_norm
 
     def _validated(self, X):
         check_is_fitted(self, "precisions_cholesky_")
-        return check_data(self, X, reset=False)
+        check_consistent_fit(self, "means_")
+        X = check_data(self, X, reset=False)
+        check_magnitude(X)
+        return X
 
     # ---------------------------------------------------------------- inference
 
@@ -447,14 +512,22 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return np.exp(self._log_resp(self._validated(X))[0])
 
     def score_samples(self, X):
-        """Log-likelihood ``log p(x)`` of each sample, shape (n_samples,)."""
-        return self._log_resp(self._validated(X))[1]
+        """Log-likelihood ``log p(x)`` of each sample, shape (n_samples,).
+
+        Raises
+        ------
+        ValueError
+            If a sample lies so far from every component that its log-likelihood
+            is below the range of the output dtype (its posteriors, from
+            ``predict_proba``, are still available).
+        """
+        return check_log_likelihoods(self._log_resp(self._validated(X))[1])
 
     def score(self, X, y=None, sample_weight=None):
         """Mean (weighted) per-sample log-likelihood of ``X``."""
         log_lik = self.score_samples(X).astype(np.float64)
         sample_weight = check_sample_weight(sample_weight, log_lik.shape[0])
-        return float(np.average(log_lik, weights=sample_weight))
+        return mean_log_likelihood(log_lik, sample_weight)
 
     def sample(self, n_samples=1):
         """Draw samples from the fitted mixture.
@@ -467,7 +540,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """
         params = self._mixture_params()
         n_samples = check_positive_int(n_samples, "n_samples")
-        rng = check_random_state(self.random_state)
+        rng = check_seed(self.random_state)
         weights = self.weights_.astype(np.float64)
         counts = rng.multinomial(n_samples, weights / weights.sum())
         X = np.vstack(
@@ -486,12 +559,21 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def bic(self, X):
         """Bayesian information criterion on ``X`` (lower is better)."""
         n_samples = self._validated(X).shape[0]
-        return -2 * self.score(X) * n_samples + self._n_parameters() * np.log(n_samples)
+        return criterion(
+            "bic", self.score(X), n_samples, self._n_parameters() * np.log(n_samples)
+        )
 
     def aic(self, X):
         """Akaike information criterion on ``X`` (lower is better)."""
         n_samples = self._validated(X).shape[0]
-        return -2 * self.score(X) * n_samples + 2 * self._n_parameters()
+        return criterion("aic", self.score(X), n_samples, 2 * self._n_parameters())
+
+
+def _init_kind(family, user_init, init_params):
+    """How a fit starts, in the terms of :func:`mixfit._memory.gaussian_mixture_bytes`."""
+    if _is_complete(family, user_init):
+        return "given"
+    return "resp" if "resp" in user_init else init_params
 
 
 def _is_complete(family, user_init):

@@ -12,22 +12,27 @@ from sklearn.base import (
     TransformerMixin,
 )
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_array, check_random_state
+from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
 from mixfit import kmeans as engine
+from mixfit._memory import check_kmeans
 from mixfit._parallel import check_n_jobs
 from mixfit._validation import (
+    MAX_COUNT,
+    MAX_EXPONENT,
     check_chunk_size,
     check_data,
-    check_finite,
-    distance_shift,
+    check_magnitude,
     check_n_samples_at_least,
     check_nonnegative_float,
     check_positive_int,
     check_sample_weight,
+    check_seed,
     data_scale,
+    distance_shift,
 )
+from mixfit.estimators._fit_state import check_consistent_fit, keeps_state_on_failure
 from mixfit.init import kmeans_plusplus, lecture_means, random_from_data
 
 _INITS = {
@@ -79,7 +84,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         memory); "auto" uses "hamerly" from 32 clusters on, where it pays.
     n_jobs : int or None, default=None
         Threads for the distance computations: None or -1 uses every available
-        core, ``-k`` all but ``k − 1``. Results do not depend on it.
+        core, ``-k`` all but ``k − 1``; more than the available cores counts as
+        all of them. Results do not depend on it.
     callback : callable or None, default=None
         ``callback(iteration, centers, inertia)`` after every assignment step of
         every run (iterations count from 1; ``inertia`` belongs to ``centers``).
@@ -151,21 +157,30 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
 
     def _check_params(self):
         check_positive_int(self.n_clusters, "n_clusters")
-        check_positive_int(self.n_init, "n_init")
-        check_positive_int(self.max_iter, "max_iter")
+        check_positive_int(self.n_init, "n_init", maximum=MAX_COUNT)
+        check_positive_int(self.max_iter, "max_iter", maximum=MAX_COUNT)
         check_nonnegative_float(self.tol, "tol")
         check_chunk_size(self.chunk_size)
         check_n_jobs(self.n_jobs)
+        check_seed(self.random_state)
         if self.algorithm not in engine.ALGORITHMS:
             raise ValueError(
                 f"algorithm must be one of {list(engine.ALGORITHMS)}, got {self.algorithm!r}."
             )
         if self.callback is not None and not callable(self.callback):
             raise TypeError(f"callback must be callable, got {type(self.callback).__name__}.")
-        if isinstance(self.init, str) and self.init not in _INITS:
+        if (isinstance(self.init, str) and self.init not in _INITS) or (
+            not isinstance(self.init, str) and not _is_numeric_table(self.init)
+        ):
+            # Never the whole array in the message: one line, whatever was passed.
+            shown = (
+                f"a {type(self.init).__name__}"
+                if isinstance(self.init, (list, tuple, np.ndarray))
+                else repr(self.init)[:80]
+            )
             raise ValueError(
-                f"init must be one of {sorted(_INITS)} or an array of shape "
-                f"(n_clusters, n_features), got {self.init!r}."
+                f"init must be one of {sorted(_INITS)} or a numeric array of shape "
+                f"(n_clusters, n_features), got {shown}."
             )
 
     def _check_init_array(self, X):
@@ -187,6 +202,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
 
     # -- fitting -------------------------------------------------------------
 
+    @keeps_state_on_failure
     def fit(self, X, y=None, sample_weight=None):
         """Cluster X.
 
@@ -197,7 +213,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         y : Ignored
         sample_weight : array-like of shape (n_samples,) or None
             Non-negative weights; a row of integer weight ``w`` counts as ``w``
-            copies of the row.
+            copies of the row. Multiplying all by a constant multiplies
+            ``inertia_`` by it and changes nothing else.
 
         Returns
         -------
@@ -205,7 +222,12 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         """
         self._check_params()
         X = check_data(self, X, reset=True)
-        sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        # Weights come back scaled to a largest weight in [1, 2) (exact): the fit
+        # then does not depend on their overall size; weight_scale converts the
+        # inertia back to the user's units.
+        sample_weight, weight_scale = check_sample_weight(
+            sample_weight, X.shape[0], return_scale=True
+        )
         check_n_samples_at_least(X, self.n_clusters, "n_clusters", sample_weight)
         chunk_size = self.chunk_size  # None: the engine chooses from n_clusters
         n_jobs = check_n_jobs(self.n_jobs)
@@ -214,20 +236,24 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         # Data too large or too small to square safely is clustered in units of a
         # power of two (exact); float32 then runs in float64, whose range holds
         # the squared distances and the inertia. Results come back in data units.
-        self._scale = data_scale(X)
-        if self._scale != 1.0:
-            X = X.astype(np.float64) / self._scale
+        scale = data_scale(X)
+        # Before anything of size n or n·d is allocated (see mixfit._memory),
+        # unless a GaussianMixture's check included this fit.
+        if not getattr(self, "_memory_checked", False):
+            self._check_memory(X.shape, X.dtype.itemsize, n_jobs, rescaled=scale != 1.0)
+        if scale != 1.0:
+            X = X.astype(np.float64) / scale
             if fixed_init is not None:
-                fixed_init = fixed_init.astype(np.float64) / self._scale
+                fixed_init = fixed_init.astype(np.float64) / scale
         if fixed_init is not None:
             seeds = [None]  # one run from the given centres: no seed is drawn
         else:
-            rng = check_random_state(self.random_state)
+            rng = check_seed(self.random_state)
             seeds = rng.randint(np.iinfo(np.int32).max, size=self.n_init)
         # Data far from the origin get their distances relative to the data mean:
         # in float32 the GEMM formula ‖x‖² − 2x·c + ‖c‖² loses the digits that
         # the offset holds (zeros otherwise, which skips the subtraction).
-        self._shift = distance_shift(X, sample_weight, n_jobs)
+        shift = distance_shift(X, sample_weight, n_jobs)
 
         best = None
         for seed in seeds:
@@ -244,8 +270,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
                 max_iter=self.max_iter,
                 tol=self.tol,
                 chunk_size=chunk_size,
-                callback=self.callback,
-                shift=self._shift,
+                callback=_callback_in_user_units(self.callback, scale, weight_scale),
+                shift=shift,
                 algorithm=self.algorithm,
                 n_jobs=n_jobs,
             )
@@ -273,16 +299,33 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
                 ConvergenceWarning,
                 stacklevel=2,
             )
-        scale = self._scale
+        # In the user's units (it raises if they overflow): before any state is set.
+        inertia = _inertia_in_user_units(best.inertia, scale, weight_scale)
+        history = [_inertia_in_user_units(v, scale, weight_scale) for v in best.inertia_history]
+        # Fitted state is set only here, once nothing can fail any more. The
+        # columns that `mixfit fit --columns` chose described the previous data.
+        self.__dict__.pop("_column_indices", None)
+        self._scale = scale
+        self._shift = shift
         self.cluster_centers_ = best.centers * scale if scale != 1.0 else best.centers
         self.labels_ = best.labels
-        self.inertia_ = best.inertia * scale**2
+        self.inertia_ = inertia
         self.n_iter_ = best.n_iter
         self.converged_ = bool(best.converged)
-        self.inertia_history_ = [value * scale**2 for value in best.inertia_history]
+        self.inertia_history_ = history
         self._n_features_out = self.cluster_centers_.shape[0]
         return self
 
+    def _check_memory(self, shape, itemsize, n_jobs=None, *, rescaled=False, pending_bytes=0):
+        """Refuse or warn about a fit on data of this shape (:mod:`mixfit._memory`)."""
+        check_kmeans(
+            shape, self.n_clusters, itemsize=itemsize, chunk_size=self.chunk_size,
+            n_jobs=check_n_jobs(self.n_jobs) if n_jobs is None else n_jobs,
+            algorithm=self.algorithm, init=self.init if isinstance(self.init, str) else None,
+            n_init=self.n_init, rescaled=rescaled, pending_bytes=pending_bytes,
+        )
+
+    @keeps_state_on_failure
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit, then return ``labels_`` (equal to ``fit(X).predict(X)``).
 
@@ -292,6 +335,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         """
         return self.fit(X, sample_weight=sample_weight).labels_
 
+    @keeps_state_on_failure
     def fit_transform(self, X, y=None, sample_weight=None):
         """Fit, then return the distances of X to the centres.
 
@@ -304,18 +348,32 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
     # -- using the fit -------------------------------------------------------
 
     def _validate_for_prediction(self, X):
-        """Checked data in the units the fit worked in, and the centres in them too."""
+        """Checked data and centres in units safe to square: ``(X, centers, scale, shift)``.
+
+        The units are the fit's (data / ``_scale``) unless X reaches beyond 2**60
+        in them: then those of X's own magnitude (in float64), as the fit would
+        have chosen, so that squared distances neither overflow nor lose the
+        float32 range. ``scale`` converts distances back to data units.
+        """
         check_is_fitted(self)
+        check_consistent_fit(self, "cluster_centers_")
         X = check_data(self, X, reset=False)
+        largest = check_magnitude(X)
         # Models fitted before scaling existed have no _scale: they are in data units.
         scale = getattr(self, "_scale", 1.0)
+        shift = self._shift
+        if largest / scale > 2.0**MAX_EXPONENT:
+            new_scale = float(np.ldexp(1.0, int(np.frexp(largest)[1])))
+            shift = np.asarray(shift, dtype=np.float64) * (scale / new_scale)  # exact
+            scale = new_scale
         if scale == 1.0:
-            return X, self.cluster_centers_
-        return X.astype(np.float64) / scale, self.cluster_centers_ / scale
+            return X, self.cluster_centers_, scale, shift
+        centers = self.cluster_centers_.astype(np.float64) / scale
+        return X.astype(np.float64) / scale, centers, scale, shift
 
-    def _assign(self, X, centers):
+    def _assign(self, X, centers, shift):
         return engine.assign(
-            X, centers, chunk_size=self.chunk_size, shift=self._shift,
+            X, centers, chunk_size=self.chunk_size, shift=shift,
             n_jobs=check_n_jobs(getattr(self, "n_jobs", None)),
         )
 
@@ -330,10 +388,15 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         -------
         labels : ndarray of shape (n_samples,), int64
         """
-        return self._assign(*self._validate_for_prediction(X))[0]
+        X, centers, _, shift = self._validate_for_prediction(X)
+        labels, min_sq_dist = self._assign(X, centers, shift)
+        return _far_labels(X, centers, labels, min_sq_dist)
 
     def transform(self, X):
         """Euclidean distances to the centres, in X's floating dtype.
+
+        Data beyond 2**60 of the fit's units is measured in float64, as ``fit``
+        does, since its squared distances do not fit in float32.
 
         Parameters
         ----------
@@ -343,12 +406,11 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         -------
         distances : ndarray of shape (n_samples, n_clusters)
         """
-        X, centers = self._validate_for_prediction(X)
+        X, centers, scale, shift = self._validate_for_prediction(X)
         sq = engine.squared_distances(
-            X, centers, chunk_size=check_chunk_size(self.chunk_size), shift=self._shift
+            X, centers, chunk_size=check_chunk_size(self.chunk_size), shift=shift
         )
         distances = np.sqrt(sq, out=sq)
-        scale = getattr(self, "_scale", 1.0)
         return distances if scale == 1.0 else distances * scale
 
     def score(self, X, y=None, sample_weight=None):
@@ -359,11 +421,99 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         score : float
             ``-Σ w · ‖x − nearest centre‖²``; higher is better.
         """
-        X, centers = self._validate_for_prediction(X)
-        sample_weight = check_sample_weight(sample_weight, X.shape[0])
-        _, min_sq_dist = self._assign(X, centers)
+        X, centers, scale, shift = self._validate_for_prediction(X)
+        sample_weight, weight_scale = check_sample_weight(
+            sample_weight, X.shape[0], return_scale=True
+        )
+        _, min_sq_dist = self._assign(X, centers, shift)
         weight = np.ones(X.shape[0]) if sample_weight is None else sample_weight
-        return -float(np.dot(weight, min_sq_dist)) * getattr(self, "_scale", 1.0) ** 2
+        return -_weighted_sum_in_user_units(weight, min_sq_dist, scale, weight_scale, "score")
+
+
+#: Rows whose squared distance exceeds this many squared centre spreads get their
+#: label again from centre differences: rounding of ‖x‖² then reaches 2**-12 of
+#: the gaps between the centres' distances.
+_FAR_RATIO = 2.0**40
+
+
+def _far_labels(X, centers, labels, min_sq_dist):
+    """``labels`` with rows far from every centre re-assigned exactly.
+
+    For a row far out, ``‖x − c_k‖²`` is nearly the same for every k and the
+    differences that pick the nearest centre drown in its rounding. They are
+    ``‖o_k‖² − 2 (x − c_0)·o_k`` with ``o_k = c_k − c_0``, which rounds relative to
+    the differences themselves.
+    """
+    centers = centers.astype(np.float64)
+    offsets = centers - centers[0]
+    offset_sq = np.einsum("kd,kd->k", offsets, offsets)
+    far = np.flatnonzero(min_sq_dist > _FAR_RATIO * offset_sq.max())
+    if far.size == 0 or offset_sq.max() == 0:
+        return labels
+    labels = labels.copy()
+    for start in range(0, far.size, 4096):
+        rows = far[start:start + 4096]
+        relative = X[rows].astype(np.float64) - centers[0]
+        labels[rows] = (offset_sq - 2.0 * (relative @ offsets.T)).argmin(axis=1)
+    return labels
+
+
+def _inertia_in_user_units(inertia, scale, weight_scale, what="inertia", extra=0):
+    """An inertia in the fit's units (data / scale, weights / weight_scale) in the user's.
+
+    Both scales are powers of two (and ``inertia`` may carry ``2**extra`` more),
+    so the conversion is exact; a result beyond float64's range is refused
+    rather than returned as inf.
+    """
+    exponent = 2 * (int(np.frexp(scale)[1]) - 1) + int(np.frexp(weight_scale)[1]) - 1 + extra
+    if exponent == 0:
+        return float(inertia)
+    with np.errstate(over="ignore"):
+        value = float(np.ldexp(inertia, exponent))
+    if not np.isfinite(value):
+        raise ValueError(
+            f"The {what} in the units of X and sample_weight, about "
+            f"10**{np.log10(inertia) + exponent * np.log10(2.0):.0f}, is beyond float64's "
+            "range (about 1.8e308); divide sample_weight (or X) by a constant."
+        )
+    return value
+
+
+def _weighted_sum_in_user_units(weight, values, scale, weight_scale, what):
+    """``Σ weight · values`` (non-negative values in the fit's units) in the user's units."""
+    largest = float(values.max()) if values.size else 0.0
+    extra = 0
+    if largest > 2.0**500:
+        # Sum values brought near 1 (exactly, by a power of two): the total may
+        # exceed float64 in these units yet be representable in the user's.
+        extra = int(np.frexp(largest)[1])
+        values = np.ldexp(values.astype(np.float64), -extra)
+    total = float(np.dot(weight, values))
+    return _inertia_in_user_units(total, scale, weight_scale, what, extra)
+
+
+def _callback_in_user_units(callback, scale, weight_scale):
+    """The user's callback, given centres and inertia in the data's and weights' units."""
+    if callback is None or (scale == 1.0 and weight_scale == 1.0):
+        return callback
+
+    def in_user_units(iteration, centers, inertia):
+        return callback(
+            iteration,
+            centers * scale if scale != 1.0 else centers,
+            _inertia_in_user_units(inertia, scale, weight_scale),
+        )
+
+    return in_user_units
+
+
+def _is_numeric_table(value):
+    """Whether ``value`` is a 2-D array-like of real numbers (what ``init`` may be)."""
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError):  # ragged nested lists
+        return False
+    return array.ndim == 2 and array.dtype.kind in "biuf"
 
 
 def _weighted_labels(labels, sample_weight):

@@ -246,7 +246,7 @@ def check_finite(X, name="X"):
     raise ValueError(
         f"{name} contains {' and '.join(parts)} value(s), in column(s) "
         f"{_describe_columns(columns)}; mixfit needs finite numbers: drop those rows or "
-        "impute them (e.g. with sklearn.impute.SimpleImputer) before fitting."
+        "impute them (e.g. with sklearn.impute.SimpleImputer) first."
     )
 
 

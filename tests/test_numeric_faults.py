@@ -334,3 +334,43 @@ def test_complex_data_gets_one_line(model):
         with pytest.raises(ValueError, match="^X holds complex values; ") as error:
             call()
         assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("kernel", ["numba", "numpy"])
+def test_labels_with_log_norm_equal_the_posteriors_argmax(covariance_type, kernel):
+    # The far-data labelling path takes labels and log p(x) without the (n, K)
+    # array: both must be those of the posteriors.
+    from mixfit import em
+
+    gm = _gm(covariance_type).fit(X2)
+    X = np.vstack([X2, X2 * 1e3, rng.normal(size=(500, 2))])
+    X, params, _ = gm._scaled_data_and_params(X)
+    log_resp, log_norm = em.log_resp(gm._family, X, params, 128, kernel=kernel)
+    labels, norm = em.labels_and_log_norm(gm._family, X, params, 128, kernel=kernel)
+    np.testing.assert_array_equal(labels, log_resp.argmax(axis=1))
+    np.testing.assert_array_equal(norm, log_norm)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_column_magnitudes_are_the_largest_absolute_values(dtype):
+    from mixfit._validation import check_magnitude, column_magnitudes
+
+    X = (rng.normal(size=(1000, 7)) * np.logspace(-30, 30, 7)).astype(dtype)
+    expected = np.abs(X).max(axis=0).astype(np.float64)
+    np.testing.assert_array_equal(column_magnitudes(X), expected)
+    np.testing.assert_array_equal(column_magnitudes(np.asfortranarray(X)), expected)
+    assert check_magnitude(X) == expected.max()
+
+
+def test_constant_columns_of_tiny_variance_do_not_force_the_far_path():
+    # Border pixels of digits: always 0, so their variance is reg_covar and their
+    # precision huge; a bound that ignored which columns the data moves along
+    # sent every predict down the slower exact path.
+    from mixfit.estimators._far_rows import may_be_far
+
+    X = np.hstack([rng.normal(size=(500, 5)), np.zeros((500, 20))]).astype(np.float32)
+    gm = GaussianMixture(3, covariance_type="diag", random_state=0).fit(X)
+    Xs, params, _ = gm._scaled_data_and_params(X)
+    assert not may_be_far(Xs, params, "diag")
+    assert may_be_far(Xs * np.float32(1e4), params, "diag")

@@ -487,8 +487,9 @@ def _posterior_block(joint, m, start, scratch, labels, log_resp, log_norm):
     """What a caller wants of a block's joint log-densities, written at its rows.
 
     ``labels`` (if not empty): the argmax over k, the first of equal maxima as
-    numpy. ``log_resp`` and ``log_norm`` (if not empty): ``joint − log p(x)``
-    and ``log p(x) = logsumexp_k joint``, in their own dtype.
+    numpy. ``log_norm`` (if not empty): ``log p(x) = logsumexp_k joint``;
+    ``log_resp`` (if not empty, and then ``log_norm`` too): ``joint − log p(x)``;
+    both in their own dtype.
     """
     n_components = joint.shape[0]
     if labels.shape[0] > 0:
@@ -500,7 +501,7 @@ def _posterior_block(joint, m, start, scratch, labels, log_resp, log_norm):
                     best = joint[k, i]
                     label = k
             labels[start + i] = label
-    if log_resp.shape[0] > 0:
+    if log_norm.shape[0] > 0:
         top = scratch[:m]
         total = scratch[m:2 * m]
         terms = scratch[2 * m:3 * m]
@@ -521,9 +522,10 @@ def _posterior_block(joint, m, start, scratch, labels, log_resp, log_norm):
         for i in range(m):
             top[i] += np.log(total[i])
             log_norm[start + i] = top[i]
-        for i in range(m):
-            for k in range(n_components):
-                log_resp[start + i, k] = joint[k, i] - top[i]
+        if log_resp.shape[0] > 0:
+            for i in range(m):
+                for k in range(n_components):
+                    log_resp[start + i, k] = joint[k, i] - top[i]
 
 
 @njit(nogil=True, cache=True)

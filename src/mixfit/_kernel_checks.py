@@ -71,7 +71,9 @@ def check_rows(kernel, X, n_components, row_begin, row_end, labels, log_resp, lo
             "0 <= row_begin <= row_end <= rows of X")
     require(labels.shape[0] == 0 or labels.shape[0] >= row_end, kernel,
             "labels must be empty or cover the rows")
+    require(log_norm.shape[0] == 0 or log_norm.shape[0] >= row_end, kernel,
+            "log_norm must be empty or cover the rows")
     require(log_resp.shape[0] == 0 or (log_resp.shape[0] >= row_end
                                        and log_resp.shape[1] == n_components
                                        and log_norm.shape[0] >= row_end), kernel,
-            "log_resp (n, K) and log_norm (n,) must be empty or cover the rows")
+            "log_resp (n, K) must be empty or cover the rows, with log_norm")

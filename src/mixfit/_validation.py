@@ -377,21 +377,31 @@ MAX_EXPONENT = 60
 LARGEST_MAGNITUDE = 2.0**510
 
 
-def check_magnitude(X):
+def column_magnitudes(X):
+    """Largest magnitude of each column of finite X, float64 (see mixfit._moments)."""
+    # Imported here: mixfit._moments needs mixfit._parallel, which needs row_chunks.
+    from ._moments import column_magnitudes as one_pass
+
+    return one_pass(X)
+
+
+def check_magnitude(X, per_column=False):
     """Largest magnitude in X, refused beyond 2**510 where squares overflow; for new data.
 
     The fit refuses such data (see :func:`data_scale`); data given to a fitted
     model is held to the same limit so that no distance or likelihood overflows
-    into inf or NaN.
+    into inf or NaN. With ``per_column``, returns :func:`column_magnitudes`
+    instead of their maximum.
     """
-    largest = float(max(X.max(), -X.min())) if X.size else 0.0
+    columns = column_magnitudes(X)
+    largest = float(columns.max()) if columns.size else 0.0
     if largest > LARGEST_MAGNITUDE:
         raise ValueError(
             f"X holds values up to {largest:.3g}, beyond 2**510 (about 3.4e153): their "
             "squared distances cannot be represented in float64. Check that X is in the "
             "units the model was fitted on, and divide it by a constant if it is not."
         )
-    return largest
+    return columns if per_column else largest
 
 
 def data_scale(X):

@@ -37,6 +37,7 @@ __all__ = [
     "MixtureStats",
     "e_step",
     "fit_em",
+    "labels_and_log_norm",
     "log_resp",
     "m_step",
     "predict_labels",
@@ -208,6 +209,26 @@ def predict_labels(family, X, params, chunk_size, *, n_jobs=1, kernel="numba"):
 
     map_chunks(one, X.shape[0], chunk_size, n_jobs)
     return labels
+
+
+def labels_and_log_norm(family, X, params, chunk_size, *, n_jobs=1, kernel="numba"):
+    """The most probable component and ``log p(x)`` of each row, without an (n, K) array.
+
+    What a caller needs to label rows and find those whose log-densities are so
+    large that rounding may have decided their label (see
+    :mod:`mixfit.estimators._far_rows`).
+
+    Returns
+    -------
+    labels : ndarray of shape (n_samples,)
+    log_norm : ndarray of shape (n_samples,), X's dtype
+    """
+    swept = _swept(family, X, params, chunk_size, n_jobs, kernel, "labels_and_log_norm")
+    if swept is not None:
+        return swept
+    block_log_resp, log_norm = log_resp(family, X, params, chunk_size, n_jobs=n_jobs,
+                                        kernel=kernel)
+    return block_log_resp.argmax(axis=1), log_norm
 
 
 def _numpy_chunk(family, X, params, block_weight):

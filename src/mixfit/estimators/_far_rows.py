@@ -23,6 +23,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
+from .._validation import column_magnitudes
+
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
 #: Rows whose |log p(x)| exceeds this are recomputed here. In float64 the kernels'
@@ -57,24 +59,32 @@ def _log_dets(factors, matrix):
     return np.log(diagonal).sum(axis=1)
 
 
-def may_be_far(X, params, covariance_type):
+def may_be_far(X, params, covariance_type, column_largest=None):
     """Whether some row of X may lie where :func:`fix_far_rows` has work to do.
 
-    A cheap bound: ``‖(x − μ_k) L_k‖² ≤ ‖L_k‖_F² (√d·max|x| + ‖μ_k‖)²``.
+    A cheap bound on ``½‖(x − μ_k) L_k‖²`` from each column's largest magnitude
+    ``m_j`` (``column_largest``, computed here unless the caller has it): with
+    ``r_kj = m_j + |μ_kj|``, it is at most ``½ Σ_j (L_kj r_kj)²`` for diagonal
+    factors and ``½ ‖L_k‖_F² Σ_j r_kj²`` for full and tied ones. Per column, so
+    that features of small variance that the data never moves along (the border
+    pixels of digits) do not trip it.
     """
-    largest = float(max(X.max(), -X.min())) if X.size else 0.0
-    means = params.components.means.astype(np.float64)
+    if column_largest is None:
+        column_largest = column_magnitudes(X)
+    means = np.abs(params.components.means.astype(np.float64))
     n_components, n_features = means.shape
     squares = np.asarray(params.components.precisions_cholesky, dtype=np.float64) ** 2
-    if covariance_type in ("spherical", "identity"):
-        frobenius = n_features * squares
-    elif covariance_type == "tied":  # one (d, d) factor: no K copies of it
-        frobenius = np.array([squares.sum()])
-    else:  # full (K, d, d), diag (K, d)
-        frobenius = squares.reshape(n_components, -1).sum(axis=1)
-    reach = np.sqrt(n_features) * largest + np.sqrt((means**2).sum(axis=1))
     with np.errstate(over="ignore", divide="ignore"):
-        bound = 0.5 * float((frobenius * reach**2).max())
+        reach = (np.asarray(column_largest, dtype=np.float64) + means) ** 2
+        if covariance_type == "diag":
+            spread = (squares * reach).sum(axis=1)
+        elif covariance_type == "tied":  # one (d, d) factor: no K copies of it
+            spread = squares.sum() * reach.sum(axis=1)
+        elif covariance_type == "full":
+            spread = squares.reshape(n_components, -1).sum(axis=1) * reach.sum(axis=1)
+        else:  # spherical, identity: one factor per component
+            spread = squares * reach.sum(axis=1)
+        bound = 0.5 * float(spread.max())
         constants = np.abs(np.log(np.asarray(params.weights, dtype=np.float64)))
     bound += float(constants[np.isfinite(constants)].max(initial=0.0)) + n_features * 4.0
     return not bound < threshold(X.dtype)
@@ -95,6 +105,24 @@ def fix_far_rows(X, params, covariance_type, log_resp, log_norm):
                 X[far], params.weights, components.means, covariance_type,
                 components.precisions_cholesky, reference=first_guess(log_resp[far]),
             )
+
+
+def fix_far_labels(X, params, covariance_type, labels, log_norm):
+    """Relabel, in place, the rows that :func:`fix_far_rows` would recompute.
+
+    ``labels`` and ``log_norm`` are the kernels' (see
+    :func:`mixfit.em.labels_and_log_norm`); only the far rows' posteriors are
+    formed, so labelling stays free of an (n, K) array.
+    """
+    far = np.flatnonzero(~(log_norm >= -threshold(X.dtype)))
+    if far.size:
+        components = params.components
+        with np.errstate(over="ignore"):
+            far_resp, _ = far_log_resp(
+                X[far], params.weights, components.means, covariance_type,
+                components.precisions_cholesky, reference=labels[far].astype(np.intp),
+            )
+        labels[far] = far_resp.argmax(axis=1)
 
 
 def far_log_resp(X, weights, means, covariance_type, precisions_cholesky, reference=None):

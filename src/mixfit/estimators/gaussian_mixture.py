@@ -32,6 +32,7 @@ from ..init import MIXTURE_INITS, initial_mixture_params, params_from_resp
 from ._far_rows import (
     check_log_likelihoods,
     criterion,
+    fix_far_labels,
     fix_far_rows,
     may_be_far,
     mean_log_likelihood,
@@ -460,13 +461,24 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             params = _rescaled(params, 1.0 / scale)
         return X, params, scale
 
-    def _labels(self, X):
-        """``_log_resp(X)[0].argmax(axis=1)``, chunk by chunk (no (n, K) array)."""
-        X, params, _ = self._scaled_data_and_params(X)
-        if may_be_far(X, params, self.covariance_type):
+    def _labels(self, X, column_largest=None):
+        """``_log_resp(X)[0].argmax(axis=1)``, chunk by chunk (no (n, K) array).
+
+        ``column_largest``, the largest magnitude of each column of X where the
+        caller has it, saves a pass over X.
+        """
+        X, params, scale = self._scaled_data_and_params(X)
+        if column_largest is not None:
+            column_largest = column_largest / scale
+        if may_be_far(X, params, self.covariance_type, column_largest):
             # Some row may lie where the kernels' rounding decides the argmax:
-            # take it from the posteriors, which get those rows right.
-            return self._scaled_log_resp(X, params)[0].argmax(axis=1)
+            # log p(x) finds those rows, whose labels are then taken exactly.
+            labels, log_norm = em.labels_and_log_norm(
+                self._family, X, params, check_chunk_size(self.chunk_size),
+                n_jobs=check_n_jobs(getattr(self, "n_jobs", None)),
+            )
+            fix_far_labels(X, params, self.covariance_type, labels, log_norm)
+            return labels
         return em.predict_labels(
             self._family,
             X,
@@ -495,17 +507,20 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return log_resp, log_norm
 
     def _validated(self, X):
+        return self._validated_with_magnitude(X)[0]
+
+    def _validated_with_magnitude(self, X):
+        """Checked data and its columns' largest magnitudes (refused beyond what fit accepts)."""
         check_is_fitted(self, "precisions_cholesky_")
         check_consistent_fit(self, "means_")
         X = check_data(self, X, reset=False)
-        check_magnitude(X)
-        return X
+        return X, check_magnitude(X, per_column=True)
 
     # ---------------------------------------------------------------- inference
 
     def predict(self, X):
         """Most probable component of each sample, shape (n_samples,)."""
-        return self._labels(self._validated(X))
+        return self._labels(*self._validated_with_magnitude(X))
 
     def predict_proba(self, X):
         """Posterior probability of each component, shape (n_samples, n_components)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -465,18 +466,19 @@ def _inertia_in_user_units(inertia, scale, weight_scale, what="inertia", extra=0
     so the conversion is exact; a result beyond float64's range is refused
     rather than returned as inf.
     """
-    exponent = 2 * (int(np.frexp(scale)[1]) - 1) + int(np.frexp(weight_scale)[1]) - 1 + extra
+    # math's frexp and ldexp: numpy's cost microseconds a call, and this runs once
+    # per iteration of the history.
+    exponent = 2 * (math.frexp(scale)[1] - 1) + math.frexp(weight_scale)[1] - 1 + extra
     if exponent == 0:
         return float(inertia)
-    with np.errstate(over="ignore"):
-        value = float(np.ldexp(inertia, exponent))
-    if not np.isfinite(value):
+    try:
+        return math.ldexp(float(inertia), exponent)
+    except OverflowError:
         raise ValueError(
             f"The {what} in the units of X and sample_weight, about "
-            f"10**{np.log10(inertia) + exponent * np.log10(2.0):.0f}, is beyond float64's "
+            f"10**{math.log10(inertia) + exponent * math.log10(2.0):.0f}, is beyond float64's "
             "range (about 1.8e308); divide sample_weight (or X) by a constant."
-        )
-    return value
+        ) from None
 
 
 def _weighted_sum_in_user_units(weight, values, scale, weight_scale, what):

@@ -197,11 +197,13 @@ class CovarianceStructure:
 
         Parameters
         ----------
-        what : {"labels", "log_resp"}
+        what : {"labels", "labels_and_log_norm", "log_resp"}
 
         Returns
         -------
         labels : ndarray of shape (n_samples,), for ``what="labels"``
+        (labels, log_norm) : ndarrays of shape (n_samples,), for
+            ``what="labels_and_log_norm"``
         (log_resp, log_norm) : ndarrays of shapes (n_samples, K) and (n_samples,)
             in X's dtype, for ``what="log_resp"``
         None
@@ -354,14 +356,17 @@ def _run_sweep(kernel, X, sample_weight, params, chunk_size, n_jobs, n_component
 def _run_posterior(kernel, X, params, chunk_size, n_jobs, what):
     """Labels, or log-responsibilities and ``log p(x)``, of every row by a posterior kernel.
 
-    ``what`` is ``"labels"`` or ``"log_resp"``; rows are written in place, chunks
-    shared between threads.
+    ``what`` is ``"labels"``, ``"labels_and_log_norm"`` (labels and ``log p(x)``,
+    without the (n, K) array) or ``"log_resp"``; rows are written in place,
+    chunks shared between threads.
     """
     n_samples = X.shape[0]
     n_components = params[-1].shape[0]  # const, one per component
     nothing_int, nothing = np.empty(0, dtype=np.intp), np.empty((0, 0), dtype=X.dtype)
     if what == "labels":
         outputs = (np.empty(n_samples, dtype=np.intp), nothing, np.empty(0, dtype=X.dtype))
+    elif what == "labels_and_log_norm":
+        outputs = (np.empty(n_samples, dtype=np.intp), nothing, np.empty(n_samples, dtype=X.dtype))
     else:
         outputs = (
             nothing_int,
@@ -375,7 +380,9 @@ def _run_posterior(kernel, X, params, chunk_size, n_jobs, what):
         kernel(X, *params, chunk_begin * chunk_size, rows_end, *outputs)
 
     map_ranges(run, n_chunks, n_jobs)
-    return outputs[0] if what == "labels" else outputs[1:]
+    if what == "labels":
+        return outputs[0]
+    return (outputs[0], outputs[2]) if what == "labels_and_log_norm" else outputs[1:]
 
 
 def _sweep_const(log_weights, log_det, n_features):

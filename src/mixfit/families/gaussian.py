@@ -198,7 +198,8 @@ class GaussianFamily:
         return result.log_likelihood, result.total_weight, result.resp_sum, stats
 
     def sweep_posterior(self, X, log_weights, params, chunk_size, n_jobs, what="labels"):
-        """Labels (``what="labels"``) or ``(log_resp, log_norm)`` (``"log_resp"``)
+        """Labels (``what="labels"``), ``(labels, log_norm)``
+        (``"labels_and_log_norm"``) or ``(log_resp, log_norm)`` (``"log_resp"``)
         of every row by the sweep kernels; None where the structure has no sweep
         for this shape."""
         return self.structure.sweep_posterior(

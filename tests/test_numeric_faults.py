@@ -354,13 +354,22 @@ def test_labels_with_log_norm_equal_the_posteriors_argmax(covariance_type, kerne
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_column_magnitudes_are_the_largest_absolute_values(dtype):
-    from mixfit._validation import check_magnitude, column_magnitudes
+    from mixfit._moments import finite_column_magnitudes
+    from mixfit._validation import check_magnitude
 
-    X = (rng.normal(size=(1000, 7)) * np.logspace(-30, 30, 7)).astype(dtype)
+    X = (rng.normal(size=(10000, 7)) * np.logspace(-30, 30, 7)).astype(dtype)
     expected = np.abs(X).max(axis=0).astype(np.float64)
-    np.testing.assert_array_equal(column_magnitudes(X), expected)
-    np.testing.assert_array_equal(column_magnitudes(np.asfortranarray(X)), expected)
+    for n_jobs in (1, 2):
+        for data in (X, np.asfortranarray(X)):
+            finite, columns = finite_column_magnitudes(data, n_jobs=n_jobs)
+            assert finite
+            np.testing.assert_array_equal(columns, expected)
+    np.testing.assert_array_equal(check_magnitude(X, per_column=True), expected)
     assert check_magnitude(X) == expected.max()
+    for bad in (np.nan, np.inf, -np.inf):
+        Y = X.copy()
+        Y[9999, 3] = bad
+        assert not finite_column_magnitudes(Y, n_jobs=2)[0]
 
 
 def test_constant_columns_of_tiny_variance_do_not_force_the_far_path():

@@ -17,7 +17,7 @@ from numba import njit
 from ._kernel_checks import require
 from ._parallel import map_ranges
 
-__all__ = ["column_magnitudes", "column_moments"]
+__all__ = ["column_moments", "finite_column_magnitudes"]
 
 #: Rows per group, and at most this many groups (each holds d partial sums).
 _GROUP_ROWS = 4096
@@ -80,23 +80,60 @@ def column_moments(X, sample_weight=None, n_jobs=1):
     return sums.sum(axis=0) / count, float(squares.sum()) / count
 
 
-@njit(nogil=True, cache=True, fastmath={"nnan", "ninf"})
-def _column_max_abs(X, out):
-    """``out[j] = max_i |X[i, j]|`` (``out`` starts at zero), in one pass over the rows."""
+@njit(nogil=True, cache=True)
+def _finite_max_abs_rows(X, begin, end, slot, largest, finite):
+    """Per column, the largest ``|x|`` of rows ``begin … end − 1`` into ``largest[slot]``;
+    ``finite[slot]`` becomes 0 if any of those values is NaN or infinite."""
     n_samples, n_features = X.shape
-    require(out.shape[0] == n_features, "_column_max_abs", "out (d,) for X's d features")
-    # Branch-free max along each row, so that LLVM vectorises across columns.
-    for i in range(n_samples):
+    require(0 <= begin <= end <= n_samples and 0 <= slot < largest.shape[0]
+            and largest.shape[1] == n_features and finite.shape[0] == largest.shape[0],
+            "_finite_max_abs_rows", "rows begin..end of X, slot inside largest (slots, d) "
+            "and finite (slots,)")
+    top = largest[slot]
+    limit = np.inf
+    all_finite = True
+    for i in range(begin, end):
         for j in range(n_features):
-            out[j] = max(out[j], abs(np.float64(X[i, j])))
+            value = abs(np.float64(X[i, j]))
+            # NaN fails both comparisons; inf fails the second.
+            top[j] = value if value > top[j] else top[j]
+            all_finite &= value < limit
+    if not all_finite:
+        finite[slot] = 0
 
 
-def column_magnitudes(X):
-    """Largest magnitude of each column of finite X, float64, in one pass.
+def finite_column_magnitudes(X, n_jobs=1):
+    """Whether X is finite, and the largest magnitude of each column, in one pass.
 
-    numpy's ``X.max(axis=0)`` and ``X.min(axis=0)`` are two passes, and slow
-    on narrow arrays (0.9 ms for both over 2e5 × 8, against ~0.2 ms here).
+    What predicting needs to know of new data (no NaN, nothing beyond the
+    range a fit accepts), for the price of reading it once; the two numpy
+    reductions it replaces read it three times.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float32 or float64
+    n_jobs : int
+        Threads (resolved by :func:`mixfit._parallel.check_n_jobs`).
+
+    Returns
+    -------
+    finite : bool
+    magnitudes : ndarray of shape (n_features,), float64
+        Meaningful only where ``finite``.
     """
-    out = np.zeros(X.shape[1])
-    _column_max_abs(np.ascontiguousarray(X), out)
-    return out
+    X = np.ascontiguousarray(X)
+    n_samples, n_features = X.shape
+    n_groups = max(1, min(_MAX_GROUPS, -(-n_samples // _GROUP_ROWS)))
+    largest = np.zeros((n_groups, n_features))
+    finite = np.ones(n_groups, dtype=np.int8)
+    if n_groups == 1:  # small data: no thread machinery (a lecture-sized predict is ~60 µs)
+        _finite_max_abs_rows(X, 0, n_samples, 0, largest, finite)
+        return bool(finite[0]), largest[0]
+    bounds = [n_samples * group // n_groups for group in range(n_groups + 1)]
+
+    def run(group_begin, group_end):
+        for group in range(group_begin, group_end):
+            _finite_max_abs_rows(X, bounds[group], bounds[group + 1], group, largest, finite)
+
+    map_ranges(run, n_groups, n_jobs)
+    return bool(finite.all()), largest.max(axis=0)

@@ -250,7 +250,7 @@ def check_finite(X, name="X"):
     )
 
 
-def check_data(estimator, X, *, reset, ensure_min_samples=1):
+def check_data(estimator, X, *, reset, ensure_min_samples=1, magnitudes=False):
     """Validate a data matrix for an estimator (``validate_data`` plus clearer errors).
 
     Parameters
@@ -261,11 +261,16 @@ def check_data(estimator, X, *, reset, ensure_min_samples=1):
     reset : bool
         True in ``fit``; False when the estimator checks new data against what it saw.
     ensure_min_samples : int
+    magnitudes : bool, default=False
+        Also return each column's largest magnitude, found in the same pass as
+        the finiteness check (for prediction; see :func:`check_magnitude`).
 
     Returns
     -------
     X : ndarray of shape (n_samples, n_features), float32 or float64
         float32 stays float32; other numeric input becomes float64.
+    magnitudes : ndarray of shape (n_features,), float64
+        Only with ``magnitudes=True``.
     """
     if _is_plain_float_array(X, ensure_min_samples) and _fast_path_fits(estimator, X, reset):
         # Everything validate_data would check of a plain C-contiguous float
@@ -274,8 +279,7 @@ def check_data(estimator, X, *, reset, ensure_min_samples=1):
             estimator.n_features_in_ = X.shape[1]
             if hasattr(estimator, "feature_names_in_"):
                 del estimator.feature_names_in_  # as validate_data does for unnamed columns
-        check_finite(X)
-        return X
+        return _checked_finite(estimator, X, magnitudes)
     from sklearn.utils.validation import validate_data
 
     _check_ndim(X)
@@ -303,8 +307,23 @@ def check_data(estimator, X, *, reset, ensure_min_samples=1):
             f"X must be numeric, but {_first_non_numeric(X)}; encode or drop the "
             "non-numeric columns first."
         ) from None
-    check_finite(X)
-    return X
+    return _checked_finite(estimator, X, magnitudes)
+
+
+def _checked_finite(estimator, X, magnitudes):
+    """X once :func:`check_finite` passes, with its columns' magnitudes if asked for."""
+    if not magnitudes:
+        check_finite(X)
+        return X
+    # Imported here: mixfit._moments needs mixfit._parallel, which needs row_chunks.
+    from ._moments import finite_column_magnitudes
+    from ._parallel import check_n_jobs
+
+    n_jobs = check_n_jobs(getattr(estimator, "n_jobs", None))
+    finite, columns = finite_column_magnitudes(X, n_jobs=n_jobs)
+    if not finite:
+        check_finite(X)  # raises, counting and locating the values
+    return X, columns
 
 
 #: Input dtypes taken as they are by the fast path of :func:`check_data`.
@@ -377,24 +396,21 @@ MAX_EXPONENT = 60
 LARGEST_MAGNITUDE = 2.0**510
 
 
-def column_magnitudes(X):
-    """Largest magnitude of each column of finite X, float64 (see mixfit._moments)."""
-    # Imported here: mixfit._moments needs mixfit._parallel, which needs row_chunks.
-    from ._moments import column_magnitudes as one_pass
-
-    return one_pass(X)
-
-
-def check_magnitude(X, per_column=False):
+def check_magnitude(X, per_column=False, columns=None):
     """Largest magnitude in X, refused beyond 2**510 where squares overflow; for new data.
 
     The fit refuses such data (see :func:`data_scale`); data given to a fitted
     model is held to the same limit so that no distance or likelihood overflows
-    into inf or NaN. With ``per_column``, returns :func:`column_magnitudes`
-    instead of their maximum.
+    into inf or NaN. ``columns``, the largest magnitude of each column where the
+    caller has it (``check_data(..., magnitudes=True)``), saves a pass over X;
+    with ``per_column``, they are returned instead of their maximum.
     """
-    columns = column_magnitudes(X)
-    largest = float(columns.max()) if columns.size else 0.0
+    if columns is None:
+        largest = float(max(X.max(), -X.min())) if X.size else 0.0
+        if per_column:
+            columns = np.maximum(X.max(axis=0), -X.min(axis=0)).astype(np.float64)
+    else:
+        largest = float(columns.max()) if columns.size else 0.0
     if largest > LARGEST_MAGNITUDE:
         raise ValueError(
             f"X holds values up to {largest:.3g}, beyond 2**510 (about 3.4e153): their "

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
-from .._validation import column_magnitudes
+from .._validation import check_magnitude
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -70,7 +70,7 @@ def may_be_far(X, params, covariance_type, column_largest=None):
     pixels of digits) do not trip it.
     """
     if column_largest is None:
-        column_largest = column_magnitudes(X)
+        column_largest = check_magnitude(X, per_column=True)
     means = np.abs(params.components.means.astype(np.float64))
     n_components, n_features = means.shape
     squares = np.asarray(params.components.precisions_cholesky, dtype=np.float64) ** 2

@@ -513,8 +513,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """Checked data and its columns' largest magnitudes (refused beyond what fit accepts)."""
         check_is_fitted(self, "precisions_cholesky_")
         check_consistent_fit(self, "means_")
-        X = check_data(self, X, reset=False)
-        return X, check_magnitude(X, per_column=True)
+        X, columns = check_data(self, X, reset=False, magnitudes=True)
+        return X, check_magnitude(X, per_column=True, columns=columns)
 
     # ---------------------------------------------------------------- inference
 

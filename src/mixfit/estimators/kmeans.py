@@ -358,8 +358,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         """
         check_is_fitted(self)
         check_consistent_fit(self, "cluster_centers_")
-        X = check_data(self, X, reset=False)
-        largest = check_magnitude(X)
+        X, columns = check_data(self, X, reset=False, magnitudes=True)
+        largest = check_magnitude(X, columns=columns)
         # Models fitted before scaling existed have no _scale: they are in data units.
         scale = getattr(self, "_scale", 1.0)
         shift = self._shift

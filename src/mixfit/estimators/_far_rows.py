@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
+from .._em_kernels import far_bound
 from .._validation import check_magnitude
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
@@ -71,22 +72,18 @@ def may_be_far(X, params, covariance_type, column_largest=None):
     """
     if column_largest is None:
         column_largest = check_magnitude(X, per_column=True)
-    means = np.abs(params.components.means.astype(np.float64))
-    n_components, n_features = means.shape
-    squares = np.asarray(params.components.precisions_cholesky, dtype=np.float64) ** 2
-    with np.errstate(over="ignore", divide="ignore"):
-        reach = (np.asarray(column_largest, dtype=np.float64) + means) ** 2
-        if covariance_type == "diag":
-            spread = (squares * reach).sum(axis=1)
-        elif covariance_type == "tied":  # one (d, d) factor: no K copies of it
-            spread = squares.sum() * reach.sum(axis=1)
-        elif covariance_type == "full":
-            spread = squares.reshape(n_components, -1).sum(axis=1) * reach.sum(axis=1)
-        else:  # spherical, identity: one factor per component
-            spread = squares * reach.sum(axis=1)
-        bound = 0.5 * float(spread.max())
-        constants = np.abs(np.log(np.asarray(params.weights, dtype=np.float64)))
-    bound += float(constants[np.isfinite(constants)].max(initial=0.0)) + n_features * 4.0
+    components = params.components
+    factors = np.asarray(components.precisions_cholesky, dtype=np.float64)
+    diagonal = covariance_type == "diag"
+    # One row per component (tied: one shared row), as far_bound takes them.
+    factors = factors.reshape(factors.shape[0] if covariance_type != "tied" else 1, -1)
+    with np.errstate(over="ignore"):
+        bound = far_bound(
+            np.asarray(column_largest, dtype=np.float64),
+            np.asarray(components.means, dtype=np.float64), factors, diagonal,
+            np.asarray(params.weights, dtype=np.float64),
+        )
+    bound += components.means.shape[1] * 4.0
     return not bound < threshold(X.dtype)
 
 

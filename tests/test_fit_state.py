@@ -277,6 +277,9 @@ def test_every_kernel_entry_refuses_mismatched_shapes():
                 f((K, 10)), f(K), f(10), X[:10], f(0), np.arange(n, n + 10), 0.0, 0.0,
                 np.zeros(n, np.int32), f(n, np.float32), f((K, d)), f(K)),
             "moment_rows": lambda: mo._moment_rows(X, f(0), 0, n + 1, 0, f((1, d)), f(1)),
+            "finite_max_abs_rows": lambda: mo._finite_max_abs_rows(
+                X, 0, n, 0, f((1, d + 1)), np.ones(1, np.int8)),
+            "far_bound": lambda: em.far_bound(f(d), f((K, d)), f((K, d - 1)), True, f(K)),
         }
         for name, call in cases.items():
             try:
@@ -287,7 +290,7 @@ def test_every_kernel_entry_refuses_mismatched_shapes():
                 raise SystemExit(f"{name}: no error")
         print("refused", len(cases))
     """, timeout=300)
-    assert "refused 22" in out
+    assert "refused 24" in out
 
 
 @pytest.mark.parametrize("estimator", [GaussianMixture(4, covariance_type="full", random_state=0),

@@ -1,5 +1,7 @@
 """The fused E-step kernels against the numpy reference path of the engine."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -184,11 +186,14 @@ def test_sweep_and_chunk_paths_agree_beyond_the_sweep_width(covariance_type, dty
 
 @pytest.mark.parametrize("covariance_type", ["tied", "full"])
 def test_sweep_accepts_lower_triangular_precision_factors(covariance_type):
-    # precisions_init gives lower factors (as scikit-learn); the sweep re-factors them.
+    # Lower factors (older model files; scikit-learn's precisions_init) are re-factored.
     family, X, params, weight = setup(covariance_type, np.float64, True, seed=8)
     upper = params.components.precisions_cholesky
     precisions = family.structure.precisions_from_cholesky(upper)
-    lower_params = family.params_from_precisions(params.components.means, precisions, X.dtype)
+    lower_params = dataclasses.replace(
+        family.params_from_precisions(params.components.means, precisions, X.dtype),
+        precisions_cholesky=np.linalg.cholesky(precisions),
+    )
     assert np.any(np.tril(lower_params.precisions_cholesky, -1))
     lower = em.MixtureParams(params.weights, lower_params)
     assert_stats_close(

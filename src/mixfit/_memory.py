@@ -348,7 +348,9 @@ def kmeans_bytes(
     work = 8 if rescaled else itemsize
     chunk = max(1, min(n, _kmeans_chunk(k, d, work, chunk_size)))
     threads = max(1, min(int(n_jobs), -(-n // _KMEANS_BLOCK_ROWS)))
-    hamerly = algorithm == "hamerly" or (algorithm == "auto" and k >= _HAMERLY_MIN_CLUSTERS)
+    hamerly = algorithm in ("hamerly", "elkan") or (
+        algorithm == "auto" and k >= _HAMERLY_MIN_CLUSTERS
+    )
     # astype(float64) then the division: two float64 copies for a moment, one after.
     parts = {"a float64 copy of X": 8 * n * d if rescaled else 0}
     # The best run's int64 labels while the next run goes.

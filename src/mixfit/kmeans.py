@@ -30,8 +30,9 @@ __all__ = [
 ]
 
 
-#: Values of ``algorithm`` for :func:`lloyd`.
-ALGORITHMS = ("auto", "lloyd", "hamerly")
+#: Values of ``algorithm`` for :func:`lloyd`. "elkan" is scikit-learn's name for
+#: exact bound-pruned k-means; it runs the Hamerly path (see :func:`lloyd`).
+ALGORITHMS = ("auto", "lloyd", "elkan", "hamerly")
 
 #: From this many clusters on, ``algorithm="auto"`` prunes with Hamerly's bounds.
 HAMERLY_MIN_CLUSTERS = 32
@@ -427,12 +428,15 @@ def lloyd(
         Subtracted before the distance GEMMs (pass the data mean for float32
         data far from the origin). Pass the same shift to :func:`assign` to
         reproduce the returned labels bit for bit.
-    algorithm : {"auto", "lloyd", "hamerly"}
+    algorithm : {"auto", "lloyd", "elkan", "hamerly"}
         "lloyd" computes every distance each iteration; "hamerly" keeps a bound
         per row and skips the rows whose centre provably stays the same (same
         labels as "lloyd", inertia equal to rounding; pays off for many
-        clusters); "auto" uses "hamerly" from
-        :data:`HAMERLY_MIN_CLUSTERS` clusters on (with ``kernel="numba"``).
+        clusters); "elkan" (scikit-learn's name for exact triangle-inequality
+        pruning) runs "hamerly": Hamerly's bounds are exact too, so the labels,
+        centres and iteration count are those of "lloyd" either way; "auto"
+        uses "hamerly" from :data:`HAMERLY_MIN_CLUSTERS` clusters on (with
+        ``kernel="numba"``).
     kernel : {"numba", "numpy"}
         "numba": a GEMM plus one fused pass per chunk (argmin, distances,
         statistics), on ``n_jobs`` threads. "numpy": the plain reference
@@ -454,6 +458,9 @@ def lloyd(
     if algorithm == "auto":
         pays = kernel == "numba" and n_clusters >= HAMERLY_MIN_CLUSTERS
         algorithm = "hamerly" if pays else "lloyd"
+    if algorithm == "elkan":
+        # Elkan's K bounds per row would cost n·K memory for the same labels.
+        algorithm = "hamerly"
     if kernel == "numpy" and algorithm == "hamerly":
         raise ValueError("algorithm='hamerly' needs kernel='numba'.")
     # Imported here: the E-steps build on this module's statistics and GEMM helpers.

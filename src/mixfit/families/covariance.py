@@ -110,6 +110,18 @@ class CovarianceStructure:
         """Covariances from the merged scatter and per-component weights, float64."""
         raise NotImplementedError
 
+    def bounded_scatter(self, scatter, means, pseudo_count):
+        """The scatter with no variance below zero, before ``reg_covar`` is added.
+
+        Scatters formed as differences (second moment minus the mean's share)
+        can round a zero variance to about −1e-46, which ``reg_covar=0`` would
+        turn into a collapse; the diagonal is clamped at zero (a copy).
+        """
+        scatter = np.array(scatter, dtype=np.float64)
+        diagonal = np.einsum("...ii->...i", scatter)  # a writeable view
+        np.maximum(diagonal, 0.0, out=diagonal)
+        return scatter
+
     def precisions_cholesky(self, covariances, dtype):
         """Cholesky factor of the precision, float64 arithmetic, returned in ``dtype``."""
         raise NotImplementedError
@@ -221,13 +233,19 @@ class CovarianceStructure:
 
 
 def _precision_factor(precision, name):
-    """Lower Cholesky factor of a user-given precision matrix, or a clear error."""
+    """Upper-triangular ``U`` with ``precision = U Uᵀ`` for a user's matrix, or a clear error.
+
+    Upper, as the factors that fitting computes, so that ``precisions_cholesky_``
+    has one convention whether or not an iteration ran. With J the exchange
+    matrix: ``U = J chol_lower(J A J) J``.
+    """
     if not np.allclose(precision, precision.T, rtol=1e-10, atol=0):
         raise ValueError(f"{name} must be a symmetric matrix.")
     try:
-        return linalg.cholesky(precision, lower=True)
+        lower = linalg.cholesky(precision[::-1, ::-1], lower=True)
     except linalg.LinAlgError:
         raise ValueError(f"{name} must be positive definite.") from None
+    return np.ascontiguousarray(lower[::-1, ::-1])
 
 
 def _squared_distances(X, means, scale=None):
@@ -399,9 +417,10 @@ def _mirror_upper(upper):
 def _upper_factor(chol):
     """An upper-triangular ``U`` with ``U Uᵀ = chol cholᵀ`` (the sweeps' whitening needs one).
 
-    Factors from fitting are upper triangular already; those built from a
-    user's ``precisions_init`` are lower (as scikit-learn's), and are
-    re-factored here: with J the exchange matrix, ``J chol_lower(J A J) J``.
+    Factors from fitting and from ``precisions_init`` are upper triangular
+    already; lower ones (model files written before both were upper, or a
+    user's own parameters) are re-factored here: with J the exchange matrix,
+    ``J chol_lower(J A J) J``.
     """
     chol = np.ascontiguousarray(chol, dtype=np.float64)
     if not np.any(np.tril(chol, -1)):
@@ -679,6 +698,20 @@ class Tied(Full):
 
 class _Variances(CovarianceStructure):
     """Structures whose covariances are variances (diag, spherical): ``P = 1/sqrt(var)``."""
+
+    def bounded_scatter(self, scatter, means, pseudo_count):
+        """The scatter clamped at zero, plus a pseudo-sample's share at the origin.
+
+        The ``pseudo_count`` added to every count stands, as in scikit-learn
+        (whose variances are ``E[x²] − mean²`` over counts that include it),
+        for a sample of that weight at the origin: it adds
+        ``pseudo_count · mean²`` to the scatter. A component holding one point
+        away from the origin then keeps a variance of about ``1e-15 · mean²``
+        instead of zero, so a ``reg_covar=0`` fit that scikit-learn finishes
+        finishes here too; one on the origin still collapses, as there.
+        """
+        pseudo = pseudo_count * self._scatter_from_diag(np.square(means, dtype=np.float64))
+        return np.maximum(scatter, 0.0) + pseudo
 
     def precisions_cholesky(self, covariances, dtype):
         positive = (covariances > 0).reshape(covariances.shape[0], -1).all(axis=1)

@@ -246,12 +246,19 @@ class GaussianFamily:
 
         A component with (near) zero count keeps a finite mean and a covariance of
         ``reg_covar`` times the identity, as in scikit-learn; ten machine epsilons
-        are added to every count so nothing is divided by zero.
+        are added to every count so nothing is divided by zero. Rounding never
+        leaves a variance below zero, and for diag and spherical covariances
+        those epsilons count as a pseudo-sample at the origin, as in
+        scikit-learn, so a component on one point away from the origin keeps a
+        positive variance (about 1e-15 times its squared mean) when
+        ``reg_covar=0`` (see ``CovarianceStructure.bounded_scatter``).
         """
-        counts = stats.counts + 10 * np.finfo(np.float64).eps
+        pseudo_count = 10 * np.finfo(np.float64).eps
+        counts = stats.counts + pseudo_count
         n_features = stats.means.shape[1]
+        scatter = self.structure.bounded_scatter(stats.scatter, stats.means, pseudo_count)
         covariances = self.structure.covariances(
-            stats.scatter, counts, self.reg_covar, n_features
+            scatter, counts, self.reg_covar, n_features
         )
         precisions_cholesky = self.structure.precisions_cholesky(covariances, dtype)
         return GaussianParams(

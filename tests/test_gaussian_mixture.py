@@ -240,9 +240,10 @@ def test_fewer_samples_than_components_is_refused():
 
 def test_verbose_prints_progress(capsys):
     X, _ = make_blobs(seed=15)
-    GaussianMixture(3, verbose=2, random_state=0).fit(X)
+    GaussianMixture(3, verbose=2, verbose_interval=1, random_state=0).fit(X)
     out = capsys.readouterr().out
-    assert "iteration 1:" in out and "Initialization 0" in out
+    # scikit-learn's format (see tests/test_sklearn_params.py for its details).
+    assert "  Iteration 1\t time lapse" in out and "Initialization 0" in out
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)

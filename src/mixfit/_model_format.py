@@ -64,7 +64,7 @@ def _field(value, name, spec):
     ``array`` (null or a reference to the member named by the argument),
     ``init`` (a choice or an array reference), ``level`` (bool or int >= 0),
     ``names`` (list of strings), ``scale`` (positive power of two), ``jobs`` (null or
-    a non-zero integer, as ``n_jobs``), ``any``.
+    a non-zero integer, as ``n_jobs``), ``n_init`` ("auto" or an integer >= 1), ``any``.
     """
     kind, arg = spec
     if value is None and kind in ("int?", "array", "null", "jobs"):
@@ -97,6 +97,10 @@ def _field(value, name, spec):
         wanted = f"one of {sorted(options)}" + (f' or {{"array": "{member}"}}' if member else "")
     elif kind == "array":
         accepted, wanted = value == {"array": arg}, f'null or {{"array": "{arg}"}}'
+    elif kind == "n_init":
+        accepted = value == "auto" or isinstance(value, int) and not isinstance(value, bool) \
+            and value >= 1
+        wanted = '"auto" or an integer >= 1'
     elif kind == "level":
         accepted, wanted = isinstance(value, int) and value >= 0, "a bool or an integer >= 0"
     elif kind == "names":
@@ -173,9 +177,12 @@ class _GaussianMixtureKind:
         "n_components": _POSITIVE, "covariance_type": ("choice", tuple(STRUCTURES)),
         "reg_covar": _NON_NEGATIVE, "max_iter": _COUNT, "n_init": _POSITIVE,
         "init_params": ("choice", MIXTURE_INITS), "verbose": ("level", None),
+        "warm_start": ("bool", None), "verbose_interval": _POSITIVE,
         **{name: ("array", member) for name, member in array_params.items()},
         **_COMMON_PARAMS,
     }
+    # Parameters added after format 2 files were written: their values there.
+    param_defaults = {"warm_start": False, "verbose_interval": 10}
     fitted_spec = {**_COMMON_FITTED, "lower_bound_": ("bound", None),
                    "lower_bounds_": ("floats", -math.inf)}
     optional_fitted = _OPTIONAL_FITTED
@@ -252,8 +259,11 @@ class _KMeansKind:
     fitted_arrays = ("cluster_centers_", "labels_", "_shift")
     array_params = {"init": "param_init"}
     params_spec = {"n_clusters": _POSITIVE, "init": ("init", (tuple(_KMEANS_INITS), "param_init")),
-                   "n_init": _POSITIVE, "max_iter": _POSITIVE,
-                   "algorithm": ("choice", ("auto", "lloyd", "hamerly")), **_COMMON_PARAMS}
+                   "n_init": ("n_init", None), "max_iter": _POSITIVE,
+                   "algorithm": ("choice", ("auto", "lloyd", "elkan", "hamerly")),
+                   "verbose": ("level", None), "copy_x": ("bool", None), **_COMMON_PARAMS}
+    # Parameters added after format 2 files were written: their values there.
+    param_defaults = {"verbose": 0, "copy_x": True}
     fitted_spec = {**_COMMON_FITTED, "inertia_": ("float", 0), "inertia_history_": ("floats", 0)}
     # Files written before KMeans kept converged_ lack it.
     optional_fitted = _OPTIONAL_FITTED + ("converged_",)
@@ -306,8 +316,9 @@ def _check_matrices(cov, chol):
     if not ((np.diagonal(cov, axis1=1, axis2=2) > 0).all()
             and (asymmetry <= 1e-3 * np.abs(cov).max(axis=(1, 2))).all()):
         raise _Invalid("covariances_ must be symmetric with a positive diagonal")
-    # fit gives upper factors, precisions_init with max_iter=0 lower ones (as in
-    # scikit-learn): both give the right log-determinant, a full matrix would not.
+    # Factors are upper; files written before precisions_init gave upper ones too
+    # hold lower ones (as scikit-learn's): both give the right log-determinant, a
+    # full matrix would not.
     triangular = ~np.tril(chol, -1).any(axis=(1, 2)) | ~np.triu(chol, 1).any(axis=(1, 2))
     if not (triangular.all() and (np.diagonal(chol, axis1=1, axis2=2) > 0).all()):
         raise _Invalid("precisions_cholesky_ must hold triangular matrices with a "
@@ -351,7 +362,8 @@ def _check_header(header):
                      "mixfit_version": ("str", None), "estimator": ("choice", tuple(_KINDS))},
             "model.json")
     kind = _KINDS[header["estimator"]]
-    params = _fields(header["params"], kind.params_spec, "params")
+    params = {**kind.param_defaults, **_fields(header["params"], kind.params_spec, "params",
+                                               tuple(kind.param_defaults))}
     fitted = _fields(header["fitted"], kind.fitted_spec, "fitted", kind.optional_fitted)
     manifest = _manifest(header["arrays"])
 
@@ -492,6 +504,11 @@ def _encode_model(estimator, kind, mixfit_version):
     """``(header, arrays)``: the content of ``model.json`` and the array members."""
     params, arrays = {}, {}
     for name, value in estimator.get_params(deep=False).items():
+        if callable(value) and name != "callback":
+            raise TypeError(f"parameter {name}={getattr(value, '__qualname__', value)} is a "
+                            "callable, which a model file cannot hold (it is code, not data); "
+                            f"set_params({name}=...) to a string or an array before saving, "
+                            "e.g. init=model.cluster_centers_.")
         if name in kind.array_params and value is not None and not isinstance(value, str):
             array = np.asarray(value)
             # The manifest names dtypes without byte order: store native ones.

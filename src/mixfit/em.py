@@ -326,6 +326,7 @@ def fit_em(
     callback=None,
     n_jobs=1,
     kernel="numba",
+    lower_bound=-np.inf,
 ):
     """Run EM from ``params`` until the mean log-likelihood changes by less than ``tol``.
 
@@ -350,12 +351,15 @@ def fit_em(
         Threads over row chunks; the result does not depend on it.
     kernel : {"numba", "numpy"}, default="numba"
         Fused kernels, or the numpy reference.
+    lower_bound : float, default=-inf
+        The mean log-likelihood the first iteration is compared with: a warm
+        start passes the previous fit's, so that a fit resumed at its optimum
+        converges at once.
 
     Returns
     -------
     EMResult
     """
-    lower_bound = -np.inf
     lower_bounds = []
     converged = False
     n_iter = 0

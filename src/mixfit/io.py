@@ -140,14 +140,18 @@ def save(estimator, path):
     estimator : GaussianMixture or KMeans
         A fitted mixfit estimator (not a subclass). ``callback`` is not saved (it
         is code, not data; the loaded model has ``callback=None``), nor is a
-        ``random_state`` that is a RandomState instance (loaded as None).
+        ``random_state`` that is a RandomState instance (loaded as None). A
+        KMeans with a callable ``init`` is refused (TypeError): unlike the
+        callback, the init decides what a refit does, so dropping it silently
+        would change the model; ``set_params(init=model.cluster_centers_)`` first.
     path : str or os.PathLike
         Where to write; conventionally ``*.mixfit``. An existing file is replaced.
 
     Raises
     ------
     TypeError
-        If ``estimator`` is not a mixfit ``GaussianMixture`` or ``KMeans``.
+        If ``estimator`` is not a mixfit ``GaussianMixture`` or ``KMeans``, or
+        a parameter is a callable other than ``callback``.
     sklearn.exceptions.NotFittedError
         If the estimator is not fitted.
     ValueError

@@ -38,6 +38,8 @@ from ._far_rows import (
     mean_log_likelihood,
 )
 from ._fit_state import check_consistent_fit, keeps_state_on_failure
+from ._gmm_init import check_user_init, init_kind, is_complete, rescaled_init
+from ._sklearn_compat import MixtureProgress, params_in_dtype, warm_start_from
 
 __all__ = ["GaussianMixture"]
 
@@ -92,7 +94,18 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         every available core, −k all but k−1; more than the available cores
         counts as all of them. Results do not depend on it.
     verbose : int, default=0
-        1 prints each initialisation's result, 2 also each iteration.
+        scikit-learn's progress lines: 1 prints each initialisation's start and
+        end and every ``verbose_interval``-th iteration; 2 adds times, the change
+        of the log-likelihood and the final lower bound.
+    verbose_interval : int, default=10
+        Iterations between two progress lines.
+    warm_start : bool, default=False
+        When True and the estimator is fitted, ``fit`` resumes from the fitted
+        parameters (one run: ``n_init`` and the ``*_init`` parameters apply to
+        the first fit only), and its first iteration is compared with the
+        previous ``lower_bound_``, so a fit resumed at its optimum converges at
+        once. The previous fit must have the same ``n_components``,
+        ``covariance_type`` and number of features.
     callback : callable, optional
         ``callback(iteration, params, log_likelihood)`` after every EM iteration
         (``params`` is a :class:`mixfit.em.MixtureParams`).
@@ -104,6 +117,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     covariances_ : ndarray, shape set by ``covariance_type``
         ``(K,)`` of ones for ``"identity"``.
     precisions_cholesky_ : ndarray, same shape as ``covariances_``
+        ``P`` with ``precisions_ = P Pᵀ``: upper triangular for "full" and "tied"
+        (also when given through ``precisions_init`` with ``max_iter=0``),
+        ``1/sqrt(variance)`` otherwise.
     precisions_ : ndarray, same shape as ``covariances_``
     converged_ : bool
     n_iter_ : int
@@ -142,6 +158,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         n_jobs=None,
         verbose=0,
         callback=None,
+        warm_start=False,
+        verbose_interval=10,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -159,6 +177,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.callback = callback
+        self.warm_start = warm_start
+        self.verbose_interval = verbose_interval
 
     # ------------------------------------------------------------------ fitting
 
@@ -210,7 +230,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         check_n_samples_at_least(X, settings["n_components"], sample_weight=sample_weight)
         family = GaussianFamily(self.covariance_type, settings["reg_covar"])
-        user_init = self._check_user_init(family, X, settings["n_components"])
+        user_init = check_user_init(self, family, X, settings["n_components"])
         rng = check_seed(self.random_state)
 
         # Data too large or too small to square safely is fitted in units of a
@@ -221,7 +241,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         # Before anything of size d² or n·K is allocated (see mixfit._memory).
         self._check_memory(
             X.shape, X.dtype.itemsize, settings, rescaled=scale != 1.0,
-            init=_init_kind(family, user_init, self.init_params),
+            init=init_kind(family, user_init, self.init_params),
         )
         if scale != 1.0 and X.dtype == np.float32:
             # Variances of such data do not fit in float32 (max ~3e38, smallest
@@ -233,13 +253,23 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             family = GaussianFamily(
                 self.covariance_type, settings["reg_covar"] / scale / scale
             )
-            user_init = _rescaled_init(user_init, 1.0 / scale)
+            user_init = rescaled_init(user_init, 1.0 / scale)
 
+        warm = warm_start_from(self, settings["n_components"], X.shape[1])
+        # A warm start resumes the fitted parameters (in this fit's units and dtype).
+        previous_bound = self.lower_bound_ + log_scale if warm else -np.inf
+        progress = (MixtureProgress(settings["verbose"], settings["verbose_interval"])
+                    if settings["verbose"] else None)
         best = None
-        for restart in range(settings["n_init"]):
-            params = self._initial_params(family, X, user_init, sample_weight, rng, settings)
+        for restart in range(1 if warm else settings["n_init"]):
+            if progress is not None:
+                progress.start(restart, previous_bound - log_scale)
+            if warm:
+                params = params_in_dtype(_rescaled(self._mixture_params(), 1.0 / scale), X.dtype)
+            else:
+                params = self._initial_params(family, X, user_init, sample_weight, rng, settings)
             if settings["max_iter"] == 0:
-                result = em.EMResult(params, -np.inf, [], 0, False)
+                result = em.EMResult(params, previous_bound, [], 0, False)
             else:
                 result = em.fit_em(
                     family,
@@ -249,23 +279,21 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                     tol=settings["tol"],
                     max_iter=settings["max_iter"],
                     chunk_size=settings["chunk_size"],
-                    callback=self._iteration_callback(scale, log_scale),
+                    callback=self._iteration_callback(scale, log_scale, progress),
                     n_jobs=settings["n_jobs"],
+                    lower_bound=previous_bound,
                 )
-            if self.verbose:
-                print(
-                    f"Initialization {restart}: log-likelihood "
-                    f"{result.lower_bound - log_scale:.6g}, "
-                    f"{result.n_iter} iterations, converged={result.converged}"
-                )
+                if progress is not None:
+                    progress.end(result.lower_bound - log_scale, result.converged)
             if best is None or result.lower_bound > best.lower_bound:
                 best = result
 
         if not best.converged and settings["max_iter"] > 0:
             warnings.warn(
-                "Best performing initialization did not converge after "
-                f"{best.n_iter} iterations. Increase max_iter or tol, try other "
-                "init_params, or check for degenerate data.",
+                # scikit-learn's wording (its users' filters match it), then ours.
+                "Best performing initialization did not converge. Try different init "
+                "parameters, or increase max_iter, tol, or check for degenerate data. "
+                f"It stopped after max_iter={best.n_iter} iterations.",
                 ConvergenceWarning,
                 stacklevel=2,
             )
@@ -328,7 +356,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             "chunk_size": check_chunk_size(self.chunk_size),
             "n_jobs": check_n_jobs(self.n_jobs),
             "verbose": check_verbose(self.verbose),
+            "verbose_interval": check_positive_int(
+                self.verbose_interval, "verbose_interval", maximum=MAX_COUNT
+            ),
         }
+        if not isinstance(self.warm_start, (bool, np.bool_)):
+            raise TypeError(f"warm_start must be True or False, got {self.warm_start!r}.")
         check_seed(self.random_state)
         get_structure(self.covariance_type)
         if self.resp_init is None and (
@@ -342,42 +375,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             raise TypeError(f"callback must be callable, got {type(self.callback).__name__}.")
         return settings
 
-    def _check_user_init(self, family, X, n_components):
-        """Validate weights_init, means_init, precisions_init and resp_init."""
-        n_samples, n_features = X.shape
-        init = {}
-        if self.weights_init is not None:
-            weights = _finite_array(self.weights_init, "weights_init", (n_components,))
-            if (weights < 0).any() or (weights > 1).any():
-                raise ValueError("weights_init must lie in [0, 1]; got values outside.")
-            if not np.isclose(weights.sum(), 1.0, rtol=0, atol=1e-6):
-                raise ValueError(
-                    f"weights_init must sum to 1, got a sum of {weights.sum():.6g}; "
-                    "normalise it (weights_init / weights_init.sum())."
-                )
-            init["weights"] = weights
-        if self.means_init is not None:
-            init["means"] = _finite_array(self.means_init, "means_init", (n_components, n_features))
-        if self.precisions_init is not None:
-            shape = family.structure.precisions_shape(n_components, n_features)
-            precisions = _finite_array(self.precisions_init, "precisions_init", shape)
-            # Factorising is the check: it raises on non-symmetric or indefinite input.
-            family.structure.precisions_cholesky_from_precisions(precisions)
-            init["precisions"] = precisions
-        if self.resp_init is not None:
-            resp = _finite_array(self.resp_init, "resp_init", (n_samples, n_components))
-            row_sums = resp.sum(axis=1)
-            if (resp < 0).any() or not (row_sums > 0).all():
-                raise ValueError(
-                    "resp_init must be non-negative with a positive sum in every row."
-                )
-            init["resp"] = resp / row_sums[:, None]
-        return init
-
     def _initial_params(self, family, X, user_init, sample_weight, rng, settings):
         """First parameters of one restart: from init_params or resp_init, then overrides."""
         chunk_size = settings["chunk_size"]
-        if _is_complete(family, user_init):
+        if is_complete(family, user_init):
             # Every parameter is given: a data-driven start (a K-means fit by
             # default) would be computed only to be overwritten.
             return self._given_params(family, X, user_init)
@@ -414,17 +415,16 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             )
         return em.MixtureParams(np.asarray(user_init["weights"], dtype=X.dtype), components)
 
-    def _iteration_callback(self, scale, log_scale):
+    def _iteration_callback(self, scale, log_scale, progress=None):
         """The engine's callback: progress printing and the user's callback, in data units."""
         user = self.callback
-        verbose = self.verbose
-        if user is None and verbose < 2:
+        if user is None and progress is None:
             return None
 
         def on_iteration(iteration, params, log_likelihood):
             log_likelihood -= log_scale
-            if verbose >= 2:
-                print(f"  iteration {iteration}: log-likelihood {log_likelihood:.8g}")
+            if progress is not None:
+                progress.iteration(iteration, log_likelihood)
             if user is not None:
                 user(iteration, _rescaled(params, scale), log_likelihood)
 
@@ -584,47 +584,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return criterion("aic", self.score(X), n_samples, 2 * self._n_parameters())
 
 
-def _init_kind(family, user_init, init_params):
-    """How a fit starts, in the terms of :func:`mixfit._memory.gaussian_mixture_bytes`."""
-    if _is_complete(family, user_init):
-        return "given"
-    return "resp" if "resp" in user_init else init_params
-
-
-def _is_complete(family, user_init):
-    """Whether weights_init, means_init and (unless fixed) precisions_init are all given."""
-    needs_precisions = family.covariance_type != "identity"
-    return (
-        "weights" in user_init
-        and "means" in user_init
-        and ("precisions" in user_init or not needs_precisions)
-    )
-
-
 def _rescaled(params, factor):
     """Mixture parameters for data multiplied by ``factor`` (weights do not change)."""
     if factor == 1.0:
         return params
     return em.MixtureParams(params.weights, params.components.rescaled(factor))
-
-
-def _rescaled_init(user_init, factor):
-    """User-given initial means and precisions for data multiplied by ``factor``."""
-    rescaled = dict(user_init)
-    if "means" in rescaled:
-        rescaled["means"] = rescaled["means"] * factor
-    if "precisions" in rescaled:
-        rescaled["precisions"] = rescaled["precisions"] / factor**2
-    return rescaled
-
-
-def _finite_array(value, name, shape):
-    array = np.asarray(value)
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be numeric, got dtype {array.dtype}.")
-    array = array.astype(np.float64)
-    if array.shape != tuple(shape):
-        raise ValueError(f"{name} must have shape {tuple(shape)}, got {array.shape}.")
-    if not np.isfinite(array).all():
-        raise ValueError(f"{name} holds NaN or infinite values; pass finite numbers.")
-    return array

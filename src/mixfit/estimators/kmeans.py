@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+import dataclasses
 import warnings
 
 import numpy as np
@@ -30,10 +30,23 @@ from mixfit._validation import (
     check_positive_int,
     check_sample_weight,
     check_seed,
+    check_verbose,
     data_scale,
     distance_shift,
 )
 from mixfit.estimators._fit_state import check_consistent_fit, keeps_state_on_failure
+from mixfit.estimators._kmeans_units import (
+    callback_in_user_units,
+    far_labels,
+    inertia_in_user_units,
+    weighted_sum_in_user_units,
+)
+from mixfit.estimators._sklearn_compat import (
+    CenteredInPlace,
+    KMeansProgress,
+    call_init,
+    resolve_kmeans_n_init,
+)
 from mixfit.init import kmeans_plusplus, lecture_means, random_from_data
 
 _INITS = {
@@ -41,6 +54,8 @@ _INITS = {
     "random": random_from_data,
     "lecture": lecture_means,
 }
+#: Inits drawn at random, for which n_init="auto" makes several runs.
+_RANDOM_INITS = ("random", "lecture")
 
 
 class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
@@ -56,14 +71,19 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
     ----------
     n_clusters : int, default=8
         Number of clusters.
-    init : {"k-means++", "random", "lecture"} or array-like of shape \
+    init : {"k-means++", "random", "lecture"}, callable or array-like of shape \
             (n_clusters, n_features), default="k-means++"
         How to choose the initial centres: greedy k-means++; distinct rows drawn
-        ∝ weight; the lecture's data mean plus 1 % of the spread as noise; or the
-        given centres (then a single run is made whatever ``n_init`` says, since
-        every run would start from the same place).
-    n_init : int, default=1
+        ∝ weight; the lecture's data mean plus 1 % of the spread as noise;
+        ``init(X, n_clusters, random_state)`` returning the centres (X as the
+        fit sees it, ``random_state`` a RandomState seeded for the run); or the
+        given centres (then a single run is made, with a RuntimeWarning if
+        ``n_init`` asked for more, since every run would start from the same place).
+        A callable init cannot be saved in a model file.
+    n_init : "auto" or int, default="auto"
         Number of runs from different seeds; the run with the lowest inertia wins.
+        "auto" (scikit-learn's meaning): 1 for "k-means++" and an array, 10 for
+        "random", "lecture" and a callable.
     max_iter : int, default=300
         Maximum number of iterations per run.
     tol : float, default=1e-4
@@ -78,11 +98,15 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         few clusters, see :func:`mixfit.kmeans.auto_chunk_size`). Memory beyond
         the data is about ``n_jobs × chunk_size × n_clusters`` numbers plus, per
         sample, an int32 label and the squared norm.
-    algorithm : {"auto", "lloyd", "hamerly"}, default="auto"
+    algorithm : {"auto", "lloyd", "elkan", "hamerly"}, default="auto"
         "lloyd" computes all distances at every iteration; "hamerly" keeps one
         bound per sample and skips the samples whose centre provably does not
         change (the same labels as "lloyd"; one more float32 per sample of
         memory); "auto" uses "hamerly" from 32 clusters on, where it pays.
+        "elkan", scikit-learn's name for exact triangle-inequality pruning, runs
+        "hamerly": its bounds are exact as Elkan's are, so labels, centres and
+        ``n_iter_`` are those of "lloyd", without Elkan's K bounds per sample
+        (with ``n_clusters=1`` it warns and runs "lloyd", as scikit-learn does).
     n_jobs : int or None, default=None
         Threads for the distance computations: None or -1 uses every available
         core, ``-k`` all but ``k − 1``; more than the available cores counts as
@@ -90,6 +114,16 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
     callback : callable or None, default=None
         ``callback(iteration, centers, inertia)`` after every assignment step of
         every run (iterations count from 1; ``inertia`` belongs to ``centers``).
+    verbose : int, default=0
+        Above 0, print scikit-learn's progress lines: "Initialization complete",
+        the inertia at each iteration (numbered from 0) and how each run converged.
+    copy_x : bool, default=True
+        True: X is never written to. False: data far from the origin, whose
+        distances are computed relative to their mean, are centred in place for
+        the fit instead of chunk by chunk, and restored bit for bit before ``fit``
+        returns (or raises); when ``x − mean + mean == x`` does not hold for every
+        value that restoration would not be exact, and X is left alone. Data that
+        ``fit`` must convert anyway (another dtype, non-contiguous) are never written.
 
     Attributes
     ----------
@@ -128,10 +162,12 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         n_clusters=8,
         *,
         init="k-means++",
-        n_init=1,
+        n_init="auto",
         max_iter=300,
         tol=1e-4,
+        verbose=0,
         random_state=None,
+        copy_x=True,
         chunk_size=None,
         callback=None,
         algorithm="auto",
@@ -142,7 +178,9 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         self.n_init = n_init
         self.max_iter = max_iter
         self.tol = tol
+        self.verbose = verbose
         self.random_state = random_state
+        self.copy_x = copy_x
         self.chunk_size = chunk_size
         self.callback = callback
         self.algorithm = algorithm
@@ -154,24 +192,36 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
 
+    @property
+    def _n_init(self):
+        """The number of runs ``fit`` makes, "auto" resolved (scikit-learn's name)."""
+        return resolve_kmeans_n_init(self, _RANDOM_INITS, warn=False)
+
     # -- validation --------------------------------------------------------
 
     def _check_params(self):
         check_positive_int(self.n_clusters, "n_clusters")
-        check_positive_int(self.n_init, "n_init", maximum=MAX_COUNT)
+        resolve_kmeans_n_init(self, _RANDOM_INITS, warn=False)
+        check_verbose(self.verbose)
+        if not isinstance(self.copy_x, (bool, np.bool_)):
+            raise TypeError(f"copy_x must be True or False, got {self.copy_x!r}.")
         check_positive_int(self.max_iter, "max_iter", maximum=MAX_COUNT)
         check_nonnegative_float(self.tol, "tol")
         check_chunk_size(self.chunk_size)
         check_n_jobs(self.n_jobs)
         check_seed(self.random_state)
         if self.algorithm not in engine.ALGORITHMS:
+            # scikit-learn removed "full" (its old name for "lloyd") in 1.3.
+            hint = " ('full' is now called 'lloyd')" if self.algorithm == "full" else ""
             raise ValueError(
-                f"algorithm must be one of {list(engine.ALGORITHMS)}, got {self.algorithm!r}."
+                f"algorithm must be one of {list(engine.ALGORITHMS)}, got "
+                f"{self.algorithm!r}{hint}."
             )
         if self.callback is not None and not callable(self.callback):
             raise TypeError(f"callback must be callable, got {type(self.callback).__name__}.")
         if (isinstance(self.init, str) and self.init not in _INITS) or (
-            not isinstance(self.init, str) and not _is_numeric_table(self.init)
+            not isinstance(self.init, str) and not callable(self.init)
+            and not _is_numeric_table(self.init)
         ):
             # Never the whole array in the message: one line, whatever was passed.
             shown = (
@@ -180,9 +230,22 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
                 else repr(self.init)[:80]
             )
             raise ValueError(
-                f"init must be one of {sorted(_INITS)} or a numeric array of shape "
-                f"(n_clusters, n_features), got {shown}."
+                f"init must be one of {sorted(_INITS)}, a callable (X, n_clusters, "
+                f"random_state) or a numeric array of shape (n_clusters, n_features), "
+                f"got {shown}."
             )
+
+    def _engine_algorithm(self):
+        """The engine's ``algorithm``: "lloyd" (with scikit-learn's warning) for elkan and K=1."""
+        if self.algorithm == "elkan" and self.n_clusters == 1:
+            warnings.warn(
+                "algorithm='elkan' doesn't make sense for a single cluster. "
+                "Using 'lloyd' instead.",
+                RuntimeWarning,
+                stacklevel=4,  # the caller of fit, past fit's state-keeping wrapper
+            )
+            return "lloyd"
+        return self.algorithm
 
     def _check_init_array(self, X):
         init = self.init
@@ -222,6 +285,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         self : KMeans
         """
         self._check_params()
+        algorithm = self._engine_algorithm()
         X = check_data(self, X, reset=True)
         # Weights come back scaled to a largest weight in [1, 2) (exact): the fit
         # then does not depend on their overall size; weight_scale converts the
@@ -233,7 +297,11 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         chunk_size = self.chunk_size  # None: the engine chooses from n_clusters
         n_jobs = check_n_jobs(self.n_jobs)
 
-        fixed_init = None if isinstance(self.init, str) else self._check_init_array(X)
+        n_init = resolve_kmeans_n_init(self, _RANDOM_INITS)
+        fixed_init = (
+            None if isinstance(self.init, str) or callable(self.init)
+            else self._check_init_array(X)
+        )
         # Data too large or too small to square safely is clustered in units of a
         # power of two (exact); float32 then runs in float64, whose range holds
         # the squared distances and the inertia. Results come back in data units.
@@ -242,6 +310,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         # unless a GaussianMixture's check included this fit.
         if not getattr(self, "_memory_checked", False):
             self._check_memory(X.shape, X.dtype.itemsize, n_jobs, rescaled=scale != 1.0)
+        user_X = X  # what a callable init is given: the data in its own units
         if scale != 1.0:
             X = X.astype(np.float64) / scale
             if fixed_init is not None:
@@ -250,37 +319,54 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
             seeds = [None]  # one run from the given centres: no seed is drawn
         else:
             rng = check_seed(self.random_state)
-            seeds = rng.randint(np.iinfo(np.int32).max, size=self.n_init)
+            seeds = rng.randint(np.iinfo(np.int32).max, size=n_init)
         # Data far from the origin get their distances relative to the data mean:
         # in float32 the GEMM formula ‖x‖² − 2x·c + ‖c‖² loses the digits that
         # the offset holds (zeros otherwise, which skips the subtraction).
         shift = distance_shift(X, sample_weight, n_jobs)
+        callback = callback_in_user_units(self.callback, scale, weight_scale)
 
-        best = None
-        for seed in seeds:
-            if fixed_init is not None:
-                centers_init = fixed_init
-            else:
-                centers_init = _INITS[self.init](
-                    X, self.n_clusters, sample_weight=sample_weight, random_state=seed
+        # Every run's start is chosen on X as given (n_init × K × d numbers), so
+        # that copy_x does not change it and a callable init sees the user's data.
+        starts = [
+            self._initial_centers(X, fixed_init, seed, sample_weight, user_X, scale)
+            for seed in seeds
+        ]
+        # copy_x=False: centred in place (restored exactly on leaving, even on an
+        # error), then the runs need no shift; the centres get it back below.
+        with CenteredInPlace(X, shift if not self.copy_x else 0 * shift) as centred:
+            run_shift = np.zeros_like(shift) if centred.active else shift
+            if centred.active:
+                callback = _callback_with_shift(callback, shift)
+                starts = [start - shift.astype(start.dtype) for start in starts]
+            progress = KMeansProgress(callback) if check_verbose(self.verbose) else None
+            best = None
+            for centers_init in starts:
+                if progress is not None:
+                    progress.start()
+                run = engine.lloyd(
+                    X,
+                    centers_init,
+                    sample_weight=sample_weight,
+                    max_iter=self.max_iter,
+                    tol=self.tol,
+                    chunk_size=chunk_size,
+                    callback=progress if progress is not None else callback,
+                    shift=run_shift,
+                    algorithm=algorithm,
+                    n_jobs=n_jobs,
                 )
-            run = engine.lloyd(
-                X,
-                centers_init,
-                sample_weight=sample_weight,
-                max_iter=self.max_iter,
-                tol=self.tol,
-                chunk_size=chunk_size,
-                callback=_callback_in_user_units(self.callback, scale, weight_scale),
-                shift=shift,
-                algorithm=self.algorithm,
-                n_jobs=n_jobs,
-            )
-            if best is None or (
-                run.inertia < best.inertia
-                and not _same_partition(run.labels, best.labels, sample_weight)
-            ):
-                best = run
+                if progress is not None:
+                    progress.end(run, self.tol)
+                if best is None or (
+                    run.inertia < best.inertia
+                    and not _same_partition(run.labels, best.labels, sample_weight)
+                ):
+                    best = run
+            if centred.active:
+                best = dataclasses.replace(
+                    best, centers=(best.centers + shift).astype(best.centers.dtype)
+                )
 
         if not best.converged:
             warnings.warn(
@@ -294,15 +380,16 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         )
         if n_distinct < self.n_clusters:
             warnings.warn(
-                f"Only {n_distinct} of n_clusters={self.n_clusters} clusters hold "
-                "samples, probably because X has fewer distinct rows than clusters; "
+                # scikit-learn's wording (its users' filters match it), then the fix.
+                f"Number of distinct clusters ({n_distinct}) found smaller than "
+                f"n_clusters ({self.n_clusters}). Possibly due to duplicate points in X; "
                 "reduce n_clusters.",
                 ConvergenceWarning,
                 stacklevel=2,
             )
         # In the user's units (it raises if they overflow): before any state is set.
-        inertia = _inertia_in_user_units(best.inertia, scale, weight_scale)
-        history = [_inertia_in_user_units(v, scale, weight_scale) for v in best.inertia_history]
+        inertia = inertia_in_user_units(best.inertia, scale, weight_scale)
+        history = [inertia_in_user_units(v, scale, weight_scale) for v in best.inertia_history]
         # Fitted state is set only here, once nothing can fail any more. The
         # columns that `mixfit fit --columns` chose described the previous data.
         self.__dict__.pop("_column_indices", None)
@@ -317,13 +404,29 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         self._n_features_out = self.cluster_centers_.shape[0]
         return self
 
+    def _initial_centers(self, X, fixed_init, seed, sample_weight, user_X, scale):
+        """The starting centres of one run (``fixed_init`` when the user gave them).
+
+        X is in the fit's units (``user_X / scale``); a callable init is given
+        ``user_X`` and its centres are converted.
+        """
+        if fixed_init is not None:
+            return fixed_init
+        if callable(self.init):
+            centers = call_init(self.init, user_X, self.n_clusters, np.random.RandomState(seed))
+            return centers if scale == 1.0 else centers.astype(np.float64) / scale
+        return _INITS[self.init](
+            X, self.n_clusters, sample_weight=sample_weight, random_state=seed
+        )
+
     def _check_memory(self, shape, itemsize, n_jobs=None, *, rescaled=False, pending_bytes=0):
         """Refuse or warn about a fit on data of this shape (:mod:`mixfit._memory`)."""
         check_kmeans(
             shape, self.n_clusters, itemsize=itemsize, chunk_size=self.chunk_size,
             n_jobs=check_n_jobs(self.n_jobs) if n_jobs is None else n_jobs,
             algorithm=self.algorithm, init=self.init if isinstance(self.init, str) else None,
-            n_init=self.n_init, rescaled=rescaled, pending_bytes=pending_bytes,
+            n_init=resolve_kmeans_n_init(self, _RANDOM_INITS, warn=False),
+            rescaled=rescaled, pending_bytes=pending_bytes,
         )
 
     @keeps_state_on_failure
@@ -391,7 +494,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         """
         X, centers, _, shift = self._validate_for_prediction(X)
         labels, min_sq_dist = self._assign(X, centers, shift)
-        return _far_labels(X, centers, labels, min_sq_dist)
+        return far_labels(X, centers, labels, min_sq_dist)
 
     def transform(self, X):
         """Euclidean distances to the centres, in X's floating dtype.
@@ -428,85 +531,18 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         )
         _, min_sq_dist = self._assign(X, centers, shift)
         weight = np.ones(X.shape[0]) if sample_weight is None else sample_weight
-        return -_weighted_sum_in_user_units(weight, min_sq_dist, scale, weight_scale, "score")
+        return -weighted_sum_in_user_units(weight, min_sq_dist, scale, weight_scale, "score")
 
 
-#: Rows whose squared distance exceeds this many squared centre spreads get their
-#: label again from centre differences: rounding of ‖x‖² then reaches 2**-12 of
-#: the gaps between the centres' distances.
-_FAR_RATIO = 2.0**40
+def _callback_with_shift(callback, shift):
+    """The callback given centres in X's coordinates when the fit runs on X − shift."""
+    if callback is None:
+        return None
 
+    def shifted(iteration, centers, inertia):
+        return callback(iteration, (centers + shift).astype(centers.dtype), inertia)
 
-def _far_labels(X, centers, labels, min_sq_dist):
-    """``labels`` with rows far from every centre re-assigned exactly.
-
-    For a row far out, ``‖x − c_k‖²`` is nearly the same for every k and the
-    differences that pick the nearest centre drown in its rounding. They are
-    ``‖o_k‖² − 2 (x − c_0)·o_k`` with ``o_k = c_k − c_0``, which rounds relative to
-    the differences themselves.
-    """
-    centers = centers.astype(np.float64)
-    offsets = centers - centers[0]
-    offset_sq = np.einsum("kd,kd->k", offsets, offsets)
-    far = np.flatnonzero(min_sq_dist > _FAR_RATIO * offset_sq.max())
-    if far.size == 0 or offset_sq.max() == 0:
-        return labels
-    labels = labels.copy()
-    for start in range(0, far.size, 4096):
-        rows = far[start:start + 4096]
-        relative = X[rows].astype(np.float64) - centers[0]
-        labels[rows] = (offset_sq - 2.0 * (relative @ offsets.T)).argmin(axis=1)
-    return labels
-
-
-def _inertia_in_user_units(inertia, scale, weight_scale, what="inertia", extra=0):
-    """An inertia in the fit's units (data / scale, weights / weight_scale) in the user's.
-
-    Both scales are powers of two (and ``inertia`` may carry ``2**extra`` more),
-    so the conversion is exact; a result beyond float64's range is refused
-    rather than returned as inf.
-    """
-    # math's frexp and ldexp: numpy's cost microseconds a call, and this runs once
-    # per iteration of the history.
-    exponent = 2 * (math.frexp(scale)[1] - 1) + math.frexp(weight_scale)[1] - 1 + extra
-    if exponent == 0:
-        return float(inertia)
-    try:
-        return math.ldexp(float(inertia), exponent)
-    except OverflowError:
-        raise ValueError(
-            f"The {what} in the units of X and sample_weight, about "
-            f"10**{math.log10(inertia) + exponent * math.log10(2.0):.0f}, is beyond float64's "
-            "range (about 1.8e308); divide sample_weight (or X) by a constant."
-        ) from None
-
-
-def _weighted_sum_in_user_units(weight, values, scale, weight_scale, what):
-    """``Σ weight · values`` (non-negative values in the fit's units) in the user's units."""
-    largest = float(values.max()) if values.size else 0.0
-    extra = 0
-    if largest > 2.0**500:
-        # Sum values brought near 1 (exactly, by a power of two): the total may
-        # exceed float64 in these units yet be representable in the user's.
-        extra = int(np.frexp(largest)[1])
-        values = np.ldexp(values.astype(np.float64), -extra)
-    total = float(np.dot(weight, values))
-    return _inertia_in_user_units(total, scale, weight_scale, what, extra)
-
-
-def _callback_in_user_units(callback, scale, weight_scale):
-    """The user's callback, given centres and inertia in the data's and weights' units."""
-    if callback is None or (scale == 1.0 and weight_scale == 1.0):
-        return callback
-
-    def in_user_units(iteration, centers, inertia):
-        return callback(
-            iteration,
-            centers * scale if scale != 1.0 else centers,
-            _inertia_in_user_units(inertia, scale, weight_scale),
-        )
-
-    return in_user_units
+    return shifted
 
 
 def _is_numeric_table(value):

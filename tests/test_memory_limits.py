@@ -18,7 +18,7 @@ from sklearn.utils import check_random_state
 import mixfit
 from mixfit import FitTooLargeError, GaussianMixture, KMeans, LargeFitWarning, cli
 from mixfit import _memory
-from mixfit.init import _adjacent_equal, _row_keys, _shift, kmeans_plusplus
+from mixfit.init import _shift, kmeans_plusplus
 from mixfit.kmeans import squared_distances
 
 
@@ -274,15 +274,9 @@ def test_the_command_line_shows_the_large_fit_warning_as_one_line(
 # k-means++: the whole-array implementation it replaced, as the reference
 
 
-def _reference_canonical_order(X, chunk_size):
-    keys = _row_keys(X, chunk_size)
-    order = np.argsort(keys, kind="stable")
-    same_key = np.flatnonzero(keys[order][1:] == keys[order][:-1])
-    equal = _adjacent_equal(X, order, same_key)
-    if not equal.all():
-        columns = tuple(X[:, j] for j in range(X.shape[1] - 1, -1, -1))
-        order = np.lexsort(columns + (keys,))
-    return order
+def _reference_canonical_order(X):
+    # Rows by value, column 0 first (lexsort's last key is primary), ties by index.
+    return np.lexsort(tuple(X[:, j] for j in range(X.shape[1] - 1, -1, -1)))
 
 
 def _reference_draw(cum_mass, u):
@@ -305,7 +299,7 @@ def _reference_kmeans_plusplus(X, n_clusters, sample_weight=None, random_state=N
     n_local_trials = 2 + int(math.log(n_clusters))
     weight = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, float)
     rng = check_random_state(random_state)
-    order = _reference_canonical_order(X, chunk_size)
+    order = _reference_canonical_order(X)
     weight_sorted = weight[order]
     cum_weight = np.cumsum(weight_sorted)
     shift = _shift(X, weight)
@@ -379,9 +373,10 @@ def test_kmeans_plusplus_keeps_memory_to_the_order_and_the_distances():
     X = _data(200_000, 2)
     n = X.shape[0]
     # Beyond X: the canonical order (int64) and the nearest distances (float64),
-    # 16 bytes a row (24 while the hash keys are sorted), plus per-block buffers
-    # of fixed size (positions and masses of one block of the cumulative passes).
-    bound = 18 * n + 4 * 8 * mixfit.init._MASS_BLOCK
+    # 16 bytes a row, plus per-block buffers of fixed size (positions and masses
+    # of one block of the cumulative passes); before them, the value sort's
+    # arrays, 35 bytes a row (mixfit._memory._canonical_order_bytes).
+    bound = _memory._canonical_order_bytes(n) + n + 4 * 8 * mixfit.init._MASS_BLOCK
     new = _traced_peak(kmeans_plusplus, X, 8, random_state=0)
     old = _traced_peak(_reference_kmeans_plusplus, X, 8, random_state=0)
     assert new < bound < old

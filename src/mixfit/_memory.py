@@ -267,9 +267,11 @@ def check_kmeans(shape, n_clusters, *, pending_bytes=0, **options):
     ``options`` are those of :func:`kmeans_bytes`.
     """
     n_samples, n_features = shape
+    nnz = options.get("nnz")
+    stored = "" if nnz is None else f" sparse (with {nnz} stored values)"
     check_fit(
         kmeans_bytes(n_samples, n_features, n_clusters, **options),
-        what=f"KMeans(n_clusters={n_clusters}) on {n_samples} × {n_features} data",
+        what=f"KMeans(n_clusters={n_clusters}) on {n_samples} × {n_features}{stored} data",
         advice=(
             "reduce the number of features (e.g. with sklearn.decomposition.PCA) or of "
             "samples (fit on a subsample, then predict the rest), use fewer clusters, "
@@ -296,16 +298,21 @@ def _kmeans_chunk(n_clusters, n_features, itemsize, chunk_size):
 
 
 def _canonical_order_bytes(n_samples):
-    """mixfit.init._canonical_order: keys and order (n × 8 each) and the sort's buffer."""
-    return 20 * n_samples
+    """mixfit.init._canonical_order (mixfit._row_order) on dense rows, its larger case.
+
+    The order and its spare (n × 8 each), the gathered column and its spare
+    (n × 8 each), the new-group flags (n), and at most n/17 pending ranges of
+    25 bytes. CSR rows need only the order, its spare and the flags.
+    """
+    return 35 * n_samples
 
 
 def _seeding_bytes(init, n_samples, n_features):
     """Peak of a seeder of mixfit.init beyond X (its output is K × d, counted elsewhere)."""
-    # Row hashes and distances take float64 and uint64 temporaries of a few chunks.
+    # Distances take float64 temporaries of a few chunks.
     rows = 4 * 8 * min(n_samples, 4096) * n_features
     if init == "k-means++":
-        # keys + order while sorting; then order + the running nearest distances.
+        # The sort's arrays while sorting; then order + the running nearest distances.
         return _canonical_order_bytes(n_samples) + rows
     if init in ("random", "random_from_data"):
         # The canonical order, then the ones, group starts, weights in that order,
@@ -326,7 +333,7 @@ def _peak(parts, phases):
 
 def kmeans_bytes(
     n_samples, n_features, n_clusters, *, itemsize=8, chunk_size=None, n_jobs=1,
-    algorithm="auto", init="k-means++", n_init=1, rescaled=False,
+    algorithm="auto", init="k-means++", n_init=1, rescaled=False, nnz=None,
 ):
     """Estimated memory and work of ``KMeans.fit`` beyond X.
 
@@ -339,12 +346,18 @@ def kmeans_bytes(
         As the estimator's (``init`` a name, or None for given centres).
     rescaled : bool
         Whether the data will be rescaled (then a float64 copy of X is made).
+    nnz : int or None
+        For sparse (CSR) data, the number of stored values: the estimate then
+        depends on it, not on ``n_samples × n_features`` (see :func:`_sparse_kmeans_bytes`).
 
     Returns
     -------
     FitEstimate
     """
     n, d, k = int(n_samples), int(n_features), int(n_clusters)
+    if nnz is not None:
+        return _sparse_kmeans_bytes(n, d, k, int(nnz), n_jobs, algorithm, init, n_init,
+                                    rescaled)
     work = 8 if rescaled else itemsize
     chunk = max(1, min(n, _kmeans_chunk(k, d, work, chunk_size)))
     threads = max(1, min(int(n_jobs), -(-n // _KMEANS_BLOCK_ROWS)))
@@ -370,6 +383,38 @@ def kmeans_bytes(
     }
     total, parts = _peak(parts, phases)
     flops = 2.0 * n * k * d + 3.0 * n * d  # the distance GEMM and the sums
+    return FitEstimate(total, flops, parts)
+
+
+def _sparse_kmeans_bytes(n, d, k, nnz, n_jobs, algorithm, init, n_init, rescaled):
+    """:func:`kmeans_bytes` for CSR data of ``nnz`` stored values (mixfit._kmeans_sparse).
+
+    Nothing of size n × d is made: per row a float64 norm, labels and
+    distances; per block of rows (at most ``_KMEANS_GROUPS``, plus one per
+    thread) a K × d float64 array of sums; the transposed float64 centres.
+    Hamerly's bounds (only when asked for: "auto" runs Lloyd on sparse data)
+    add a float32 per row.
+    """
+    threads = max(1, min(int(n_jobs), _KMEANS_GROUPS))
+    # A rescaled fit makes a float64 copy of the values and the index arrays.
+    copy = (8 + 8) * nnz + 8 * (n + 1) if rescaled else 0
+    parts = {"a float64 copy of X": copy, "centres": 8 * 8 * k * d + 8 * 128 * k}
+    best = 8 * n if int(n_init) > 1 else 0
+    # Seeding: the canonical order and distances (k-means++) or a float64 copy of
+    # the values (lecture's variances), a few dense rows, a chunk of distances.
+    seeding = {"k-means++": _canonical_order_bytes(n) + 16 * n,
+               "random": _canonical_order_bytes(n) + 48 * n,
+               "random_from_data": _canonical_order_bytes(n) + 48 * n,
+               "lecture": 16 * nnz + 8 * n}.get(init, 0)
+    phases = {
+        "rescaling": copy,
+        "seeding": seeding + 8 * 4096 * k + best,
+        "Lloyd iterations": (8 + 4 + 8 + 8) * n + best
+        + (4 * n if algorithm in ("hamerly", "elkan") else 0)
+        + (_KMEANS_GROUPS + 2 * threads) * 8 * k * (d + 1),
+    }
+    total, parts = _peak(parts, phases)
+    flops = 2.0 * nnz * k + 3.0 * nnz + 3.0 * n * k  # dot products, sums, argmin
     return FitEstimate(total, flops, parts)
 
 

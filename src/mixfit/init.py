@@ -8,7 +8,10 @@ of the row, with the same ``random_state``:
   copies, and a zero-weight row owns an empty interval and is never chosen;
 * the cumulative sum runs over the rows in a *canonical order* that depends only on
   the row values (see :func:`_canonical_order`), not on their positions, so
-  shuffling the rows, or repeating them, does not move the intervals.
+  shuffling the rows, or repeating them, does not move the intervals. It sorts
+  the rows by value, column 0 first, which rounding float64 to float32 does not
+  change: a ``random_state`` gives the same start in either dtype (except where
+  rounding makes distinct rows equal).
 """
 
 from __future__ import annotations
@@ -16,8 +19,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy import sparse
 from sklearn.utils import check_random_state
 
+from mixfit import _kmeans_sparse
+
+from mixfit._row_order import lexicographic_row_order
 from mixfit._validation import (
     DEFAULT_CHUNK_SIZE,
     column_means,
@@ -52,6 +59,8 @@ def _check_inputs(X, n_clusters, sample_weight, *, picks_rows=True, ones=True):
     positive weight. Without sample weights, ``weight`` is an array of ones if
     ``ones``, else None (k-means++ then spares those n floats).
     """
+    if sparse.issparse(X):
+        return _check_sparse_inputs(X, n_clusters, sample_weight, picks_rows, ones)
     X = np.asarray(X)
     if X.ndim != 2:
         raise ValueError(
@@ -61,6 +70,22 @@ def _check_inputs(X, n_clusters, sample_weight, *, picks_rows=True, ones=True):
     if X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
     if not _all_finite(X):
+        raise ValueError("X contains NaN or infinity; remove or impute those values.")
+    n_clusters = check_positive_int(n_clusters, "n_clusters")
+    weight = check_sample_weight(sample_weight, X.shape[0])
+    if picks_rows:
+        check_n_samples_at_least(X, n_clusters, "n_clusters", weight)
+    if weight is None and ones:
+        weight = np.ones(X.shape[0])
+    return X, n_clusters, weight
+
+
+def _check_sparse_inputs(X, n_clusters, sample_weight, picks_rows, ones):
+    """:func:`_check_inputs` for sparse X: canonical CSR, float32 or float64, finite values."""
+    X = _kmeans_sparse.as_csr(X)
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    if not np.isfinite(X.data).all():
         raise ValueError("X contains NaN or infinity; remove or impute those values.")
     n_clusters = check_positive_int(n_clusters, "n_clusters")
     weight = check_sample_weight(sample_weight, X.shape[0])
@@ -81,84 +106,32 @@ def _all_finite(X):
     return all(np.isfinite(X[sl]).all() for sl in row_chunks(X.shape[0], DEFAULT_CHUNK_SIZE))
 
 
-# splitmix64's finaliser: a bijection of uint64 that spreads every input bit over
-# the output, so that row keys differ even when the floats differ in one bit only.
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
-
-
-def _mix(bits):
-    bits = bits ^ (bits >> np.uint64(30))
-    bits = bits * _MIX1
-    bits = bits ^ (bits >> np.uint64(27))
-    bits = bits * _MIX2
-    return bits ^ (bits >> np.uint64(31))
-
-
-def _row_keys(X, chunk_size):
-    """A 64-bit hash of each row's values (equal rows get equal keys)."""
-    n_features = X.shape[1]
-    # Fixed odd multipliers: the key must not depend on the user's random_state,
-    # nor consume draws from it.
-    multipliers = _mix(np.arange(1, n_features + 1, dtype=np.uint64)) | np.uint64(1)
-    uint = np.uint64 if X.dtype.itemsize == 8 else np.uint32
-    keys = np.empty(X.shape[0], dtype=np.uint64)
-    for sl in row_chunks(X.shape[0], chunk_size):
-        # "+ 0" turns -0.0 into +0.0: they are the same point, so the same key.
-        block = np.ascontiguousarray(X[sl]) + 0
-        bits = _mix(block.view(uint).astype(np.uint64))
-        # uint64 arithmetic wraps modulo 2**64, which is what a hash wants.
-        keys[sl] = (bits * multipliers).sum(axis=1, dtype=np.uint64)
-    return keys
-
-
-def _adjacent_equal(X, order, pairs):
-    """For each index i in ``pairs``: whether rows ``order[i]`` and ``order[i+1]`` are equal."""
-    equal = np.empty(pairs.size, dtype=bool)
-    for sl in row_chunks(pairs.size, DEFAULT_CHUNK_SIZE):
-        first = X[order[pairs[sl]]]
-        second = X[order[pairs[sl] + 1]]
-        equal[sl] = np.all(first == second, axis=1)
-    return equal
-
-
-def _canonical_order(X, chunk_size):
-    """A row order that depends only on the multiset of row values.
+def _canonical_order(X):
+    """A row order that depends only on the multiset of row values, not on the dtype.
 
     Returns
     -------
     order : ndarray of shape (n_samples,), int64
-        Row indices; identical rows are adjacent.
+        Row indices sorted by the rows' values (column 0 first); identical rows
+        are adjacent, in the order of their indices.
     new_group : ndarray of shape (n_samples,), bool
         ``new_group[i]`` is True when ``X[order[i]]`` differs from the row before it.
 
-    Rows are sorted by a hash of their values; rows that share a hash but differ
-    (a collision, about n²/2⁶⁴ likely) are ordered by their values instead, so
-    the order never depends on where a row sat in X.
+    Sorting by value, not by a hash of the bytes, is what makes float32 and
+    float64 copies of the data give the same order (rounding is monotone), so a
+    ``random_state`` gives the same seeds whatever the dtype. X is dense or CSR
+    (see :func:`mixfit._row_order.lexicographic_row_order`).
     """
-    keys = _row_keys(X, chunk_size)
-    order = np.argsort(keys, kind="stable")
-    # Sorted in place, not gathered by keys[order]: one n-sized array less at
-    # the peak (this order is most of k-means++'s memory beyond X).
-    keys.sort()
-    same_key = np.flatnonzero(keys[1:] == keys[:-1])
-    equal = _adjacent_equal(X, order, same_key)
-    if not equal.all():
-        # Rare: break the hash ties by the values (lexsort's last key is primary).
-        unsorted = np.empty_like(keys)
-        unsorted[order] = keys
-        columns = tuple(X[:, j] for j in range(X.shape[1] - 1, -1, -1))
-        order = np.lexsort(columns + (unsorted,))
-        keys = unsorted[order]
-        same_key = np.flatnonzero(keys[1:] == keys[:-1])
-        equal = _adjacent_equal(X, order, same_key)
-    new_group = np.ones(X.shape[0], dtype=bool)
-    new_group[same_key[equal] + 1] = False
-    return order, new_group
+    return lexicographic_row_order(X)
 
 
 def _shift(X, weight):
-    """Weighted mean (float64), subtracted before GEMMs to limit cancellation."""
+    """Weighted mean (float64), subtracted before GEMMs to limit cancellation.
+
+    Zeros for sparse X: shifting it would make it dense.
+    """
+    if sparse.issparse(X):
+        return np.zeros(X.shape[1])
     return column_means(X, weight)
 
 
@@ -221,16 +194,16 @@ def kmeans_plusplus(
     # per chunk. The cumulative masses are never stored: each draw recomputes
     # them a chunk at a time, adding in the same order as one np.cumsum, so the
     # draws (and hence the centres) are those of the whole-array version.
-    order, _ = _canonical_order(X, chunk_size)
+    order, _ = _canonical_order(X)
     shift = _shift(X, weight)
     total_weight = _total_mass(order, weight, None, chunk_size)
 
     centers = np.empty((n_clusters, X.shape[1]), dtype=X.dtype)
     u = rng.uniform(size=1) * total_weight
     first = order[_draw_chunked(order, weight, None, u, total_weight, chunk_size)[0]]
-    centers[0] = X[first]
+    centers[0] = _kmeans_sparse.dense_rows(X, [first])[0]
     closest = np.empty(X.shape[0], dtype=np.float64)
-    _exact_sq_dist(X, X[first], chunk_size, closest, minimum=False)
+    _exact_sq_dist(X, centers[0], chunk_size, closest, minimum=False)
 
     for c in range(1, n_clusters):
         total = _total_mass(order, weight, closest, chunk_size)
@@ -244,15 +217,15 @@ def kmeans_plusplus(
             positions = _draw_chunked(order, weight, None, u, total_weight, chunk_size)
         candidates = order[positions]
         potentials = _candidate_potentials(
-            X, X[candidates], closest, weight, chunk_size, shift
+            X, _kmeans_sparse.dense_rows(X, candidates), closest, weight, chunk_size, shift
         )
         # Potentials equal up to rounding are ties (summing w·d² over a weighted
         # row or over its copies rounds differently): break them by canonical
         # position, which does not depend on how the data were laid out.
         tied = potentials <= potentials.min() * (1 + 1e-9)
         best = order[positions[tied].min()]
-        centers[c] = X[best]
-        _exact_sq_dist(X, X[best], chunk_size, closest, minimum=True)
+        centers[c] = _kmeans_sparse.dense_rows(X, [best])[0]
+        _exact_sq_dist(X, centers[c], chunk_size, closest, minimum=True)
     return centers
 
 
@@ -329,7 +302,11 @@ def _exact_sq_dist(X, point, chunk_size, out, *, minimum):
     One centre costs one pass over X either way, and differences give an exact 0
     for rows equal to ``point`` (the GEMM formula leaves a rounding residue), so
     copies of a chosen centre get exactly zero mass and are not drawn again.
+    Sparse X: the same differences, over the columns stored in the row or nonzero
+    in ``point`` (see :func:`mixfit._kmeans_sparse.sq_dist_to_point`).
     """
+    if sparse.issparse(X):
+        return _kmeans_sparse.sq_dist_to_point(X, point, out, minimum=minimum)
     for sl in row_chunks(X.shape[0], chunk_size):
         diff = X[sl] - point
         distances = np.einsum("ij,ij->i", diff, diff)
@@ -397,7 +374,7 @@ def random_from_data(X, n_clusters, *, sample_weight=None, random_state=None):
     """
     X, n_clusters, weight = _check_inputs(X, n_clusters, sample_weight)
     rng = check_random_state(random_state)
-    order, new_group = _canonical_order(X, check_chunk_size(None))
+    order, new_group = _canonical_order(X)
     starts = np.flatnonzero(new_group)
     group_weight = np.add.reduceat(weight[order], starts)
     # Zero-weight groups get no key at all, so that the number of draws (and
@@ -407,7 +384,7 @@ def random_from_data(X, n_clusters, *, sample_weight=None, random_state=None):
     keys = rng.standard_exponential(size=representatives.size) / group_weight[positive]
     ranked = representatives[np.argsort(keys, kind="stable")[:n_clusters]]
     chosen = np.resize(ranked, n_clusters)  # repeats only when too few distinct rows
-    return X[chosen].copy()
+    return _kmeans_sparse.dense_rows(X, chosen)
 
 
 def lecture_means(X, n_clusters, *, sample_weight=None, random_state=None):
@@ -439,6 +416,10 @@ def lecture_means(X, n_clusters, *, sample_weight=None, random_state=None):
         X, n_clusters, sample_weight, picks_rows=False, ones=False
     )
     rng = check_random_state(random_state)
+    if sparse.issparse(X):
+        mean, variance = _kmeans_sparse.column_mean_and_variance(X, weight)
+        noise = rng.standard_normal(size=(n_clusters, X.shape[1]))
+        return (mean + 0.01 * np.sqrt(variance) * noise).astype(X.dtype)
     # One pass for the means and one chunked pass for the variances: whole-array
     # np.average made three float64 copies of X.
     mean = column_means(X, weight)

@@ -184,10 +184,15 @@ def check_n_samples_at_least(X, n_components, name="n_components", sample_weight
     """Raise if X has fewer (positively weighted) samples than components."""
     n = X.shape[0] if sample_weight is None else int(np.count_nonzero(sample_weight))
     if n < n_components:
+        weighted = " with positive weight" if sample_weight is not None else ""
+        if name == "n_clusters":  # scikit-learn's KMeans words this one differently
+            raise ValueError(
+                f"n_samples={n}{weighted} should be >= n_clusters={n_components}; "
+                "pass more data or reduce n_clusters."
+            )
         raise ValueError(
             f"Expected n_samples >= {name}, but got {name} = {n_components} and "
-            f"n_samples = {n}{' with positive weight' if sample_weight is not None else ''}; "
-            f"pass more data or reduce {name}."
+            f"n_samples = {n}{weighted}; pass more data or reduce {name}."
         )
 
 
@@ -218,10 +223,78 @@ def distance_shift(X, sample_weight=None, n_jobs=1):
     compared with their spread (more than 2 standard deviations here), so data
     near the origin skip it.
     """
+    return distance_shift_and_variance(X, sample_weight, n_jobs)[0]
+
+
+#: Beyond this ratio of ‖mean‖² to the spread, E‖x‖² − ‖mean‖² has lost more than
+#: 6 of float64's 16 digits, and the variance is measured again about the mean.
+_CANCELLATION = 1e6
+
+
+def distance_shift_and_variance(X, sample_weight=None, n_jobs=1):
+    """:func:`distance_shift`, and the mean over columns of the (weighted) variances.
+
+    The variance is what K-means' ``tol`` is relative to (scikit-learn's
+    meaning); both come from the same pass over X. A weight-``w`` row counts as
+    ``w`` copies here too. Sparse (CSR) data are never shifted (that would make
+    them dense), so their shift is zeros.
+
+    Returns
+    -------
+    shift : ndarray of shape (n_features,), float64
+    mean_variance : float
+    """
+    n_features = X.shape[1]
+    if _is_sparse(X):
+        mean, mean_square_norm = _sparse_column_moments(X, sample_weight)
+        spread = max(mean_square_norm - float(mean @ mean), 0.0)
+        return np.zeros_like(mean), spread / n_features
     mean, mean_square_norm = _column_moments(X, sample_weight, n_jobs)
     offset = float(mean @ mean)
     spread = max(mean_square_norm - offset, 0.0)
-    return mean if offset > 4.0 * spread else np.zeros_like(mean)
+    if offset > _CANCELLATION * spread:
+        spread = _mean_square_about(X, mean, sample_weight)
+    shift = mean if offset > 4.0 * spread else np.zeros_like(mean)
+    return shift, spread / n_features
+
+
+def _is_sparse(X):
+    # Imported here: scipy.sparse is only needed when the data may be sparse.
+    from scipy import sparse
+
+    return sparse.issparse(X)
+
+
+def _sparse_column_moments(X, sample_weight, block_rows=DEFAULT_CHUNK_SIZE):
+    """(Weighted) column means and mean ``‖x‖²`` of a CSR matrix, float64.
+
+    A block of rows at a time, so that the temporaries stay O(block's nonzeros)
+    rather than O(nnz).
+    """
+    n_samples, n_features = X.shape
+    weight = np.ones(n_samples) if sample_weight is None else np.asarray(sample_weight, float)
+    sums = np.zeros(n_features)
+    square_sum = 0.0
+    for sl in row_chunks(n_samples, block_rows):
+        begin, end = X.indptr[sl.start], X.indptr[sl.stop]
+        data = X.data[begin:end].astype(np.float64)
+        rows = np.repeat(np.arange(sl.start, sl.stop), np.diff(X.indptr[sl.start:sl.stop + 1]))
+        sums += np.bincount(X.indices[begin:end], weights=data * weight[rows],
+                            minlength=n_features)
+        square_sum += float(weight[rows] @ (data * data))
+    total = float(weight.sum())
+    return sums / total, square_sum / total
+
+
+def _mean_square_about(X, center, sample_weight):
+    """(Weighted) mean of ``‖x − center‖²``, float64, a chunk of rows at a time."""
+    total = 0.0
+    # Blocks of 2**15 values: the float64 temporaries stay at a few hundred KiB.
+    for sl in row_chunks(X.shape[0], max(1, 2**15 // max(1, X.shape[1]))):
+        sq = np.square(X[sl].astype(np.float64) - center).sum(axis=1)
+        total += float(sq.sum() if sample_weight is None else sample_weight[sl] @ sq)
+    count = X.shape[0] if sample_weight is None else float(np.sum(sample_weight))
+    return total / count
 
 
 def check_finite(X, name="X"):
@@ -250,7 +323,8 @@ def check_finite(X, name="X"):
     )
 
 
-def check_data(estimator, X, *, reset, ensure_min_samples=1, magnitudes=False):
+def check_data(estimator, X, *, reset, ensure_min_samples=1, magnitudes=False,
+               accept_sparse=False):
     """Validate a data matrix for an estimator (``validate_data`` plus clearer errors).
 
     Parameters
@@ -264,14 +338,23 @@ def check_data(estimator, X, *, reset, ensure_min_samples=1, magnitudes=False):
     magnitudes : bool, default=False
         Also return each column's largest magnitude, found in the same pass as
         the finiteness check (for prediction; see :func:`check_magnitude`).
+    accept_sparse : bool, default=False
+        Whether ``scipy.sparse`` input is taken (as a canonical CSR matrix, see
+        :func:`mixfit._sparse_checks.check_sparse_data`); when False it is
+        refused with a message that names the estimator and the fix.
 
     Returns
     -------
-    X : ndarray of shape (n_samples, n_features), float32 or float64
+    X : ndarray or CSR matrix of shape (n_samples, n_features), float32 or float64
         float32 stays float32; other numeric input becomes float64.
     magnitudes : ndarray of shape (n_features,), float64
         Only with ``magnitudes=True``.
     """
+    if _is_sparse(X):
+        from ._sparse_checks import check_sparse_data
+
+        return check_sparse_data(estimator, X, reset=reset, accept_sparse=accept_sparse,
+                                 ensure_min_samples=ensure_min_samples, magnitudes=magnitudes)
     if _is_plain_float_array(X, ensure_min_samples) and _fast_path_fits(estimator, X, reset):
         # Everything validate_data would check of a plain C-contiguous float
         # array, without its ~50 µs a call (a quarter of a lecture-sized fit).

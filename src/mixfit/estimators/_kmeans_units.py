@@ -12,6 +12,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy import sparse
+
+from mixfit._kmeans_sparse import dense_rows
 
 __all__ = [
     "callback_in_user_units",
@@ -41,9 +44,11 @@ def far_labels(X, centers, labels, min_sq_dist):
     if far.size == 0 or offset_sq.max() == 0:
         return labels
     labels = labels.copy()
-    for start in range(0, far.size, 4096):
-        rows = far[start:start + 4096]
-        relative = X[rows].astype(np.float64) - centers[0]
+    # Sparse rows are densified a bounded block at a time (about 2**20 values).
+    step = 4096 if not sparse.issparse(X) else max(1, min(4096, 2**20 // X.shape[1]))
+    for start in range(0, far.size, step):
+        rows = far[start:start + step]
+        relative = dense_rows(X, rows).astype(np.float64) - centers[0]
         labels[rows] = (offset_sq - 2.0 * (relative @ offsets.T)).argmin(axis=1)
     return labels
 

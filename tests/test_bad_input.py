@@ -38,7 +38,7 @@ BAD_INPUTS = [
     ("non-numeric", np.array([["1.0", "2.0"], ["3.0", "abc"], ["5", "6"]], dtype=object),
      {"k": 1}, {}, ValueError, r"X must be numeric, but row 1, column 1 holds 'abc'"),
     ("fewer samples than components", GOOD[:3], {"k": 5}, {}, ValueError,
-     "n_samples >= n_"),
+     r"n_samples.* >= n_"),
     ("zero components", GOOD, {"k": 0}, {}, ValueError, "must be an integer >= 1"),
     ("fractional components", GOOD, {"k": 2.5}, {}, TypeError, "must be an integer"),
     ("negative sample weight", GOOD, {}, {"sample_weight": -np.ones(40)}, ValueError,

@@ -101,7 +101,7 @@ def test_dtype_is_preserved_and_reproducible(seeder, dtype):
 @pytest.mark.parametrize("seeder", SEEDERS_FROM_ROWS)
 def test_more_clusters_than_weighted_rows_is_rejected(seeder):
     X = np.random.RandomState(0).rand(5, 2)
-    with pytest.raises(ValueError, match="n_samples >= n_clusters"):
+    with pytest.raises(ValueError, match="n_samples=5 should be >= n_clusters=6"):
         seeder(X, 6)
     with pytest.raises(ValueError, match="positive weight"):
         seeder(X, 3, sample_weight=[1, 1, 0, 0, 0])

@@ -102,7 +102,7 @@ def test_callable_init_gives_the_start_and_a_random_state_per_run():
     [
         (lambda X, k: X[:k], r"must accept \(X, n_clusters, random_state\).*it raised "
                              r"TypeError: .*unexpected keyword argument 'random_state'"),
-        (lambda X, k, random_state: X[:k - 1], r"it returned shape \(3, 2\)\.$"),
+        (lambda X, k, random_state: X[:k - 1], r"^The shape of the initial centers \(3, 2\) does not match the number of clusters 4: init=<lambda>"),
         (lambda X, k, random_state: np.full((k, 2), np.nan), r"it returned ndarray, refused"),
         (lambda X, k, random_state: 1 / 0, r"it raised ZeroDivisionError: division by zero$"),
     ],
@@ -141,7 +141,12 @@ def test_kmeans_verbose_tolerance_stop_names_the_tolerance(capsys):
     X = _blobs(n=3000)
     model = KMeans(4, init="random", n_init=1, tol=0.5, random_state=1, verbose=1).fit(X)
     out = capsys.readouterr().out
-    assert re.search(r"Converged at iteration \d+: center shift .* within tolerance 0\.5\.", out)
+    found = re.search(r"Converged at iteration \d+: center shift (\S+) within tolerance (\S+)\.\n", out)
+    assert found, out
+    # scikit-learn's tolerance: tol times the mean column variance, in data units.
+    shift, tolerance = float(found[1]), float(found[2])
+    np.testing.assert_allclose(tolerance, 0.5 * np.var(X, axis=0).mean(), rtol=1e-5)
+    assert 0 < shift <= tolerance
     assert model.converged_
 
 

@@ -129,7 +129,12 @@ def squared_distances(X, centers, *, chunk_size, shift=None):
     -------
     sq_dist : ndarray of shape (n_samples, n_clusters), X's dtype
         Non-negative (rounding can make the formula negative; those are clamped).
+        For sparse (CSR) X, see :func:`mixfit._kmeans_sparse.squared_distances`.
     """
+    if sparse.issparse(X):
+        from mixfit import _kmeans_sparse
+
+        return _kmeans_sparse.squared_distances(X, centers, chunk_size=chunk_size, shift=shift)
     dtype = X.dtype
     shift = _effective_shift(shift)
     C = _shifted_centers(centers, shift, dtype)
@@ -186,6 +191,14 @@ def assign(X, centers, *, chunk_size, shift=None, kernel="numba", n_jobs=1):
     min_sq_dist : ndarray of shape (n_samples,), float64
         Squared distance to that centre, clamped at 0.
     """
+    if sparse.issparse(X):
+        # CSR data: one numba pass over the stored values (the kernel choice is
+        # for the dense GEMM paths; there is no numpy reference for sparse).
+        if kernel != "numba":
+            raise ValueError("kernel='numpy' needs dense X; sparse X runs the numba kernel.")
+        from mixfit import _kmeans_sparse
+
+        return _kmeans_sparse.assign(X, centers, shift=shift, n_jobs=n_jobs)
     shift = _effective_shift(shift)
     n_samples = X.shape[0]
     labels = np.empty(n_samples, dtype=np.int64)
@@ -298,11 +311,18 @@ class KMeansResult:
     inertia : float
         Weighted sum of squared distances to ``centers``.
     n_iter : int
-        Number of iterations run (E-steps in the loop).
+        Number of iterations run (E-steps in the loop), counted as scikit-learn
+        counts them.
     inertia_history : list of float
         Objective at each iteration, for the centres *before* that iteration's update.
     converged : bool
         False when the loop stopped at ``max_iter``.
+    strict : bool
+        True when the loop stopped because no label changed; False when it
+        stopped on ``tol`` (or at ``max_iter``).
+    center_shift : float
+        Sum of the squared shifts of the centres in the last update (0.0 after a
+        strict stop, which updates nothing).
     """
 
     centers: np.ndarray
@@ -311,6 +331,8 @@ class KMeansResult:
     n_iter: int
     inertia_history: list = field(default_factory=list)
     converged: bool = False
+    strict: bool = False
+    center_shift: float = 0.0
 
 
 def _e_step(X, centers, sample_weight, chunk_size, shift):
@@ -346,29 +368,44 @@ def _far_points(X, labels, min_sq_dist, centers, sample_weight, n_wanted):
         row = candidates[0]
         # The GEMM formula can leave a rounding residue instead of an exact 0, so
         # "on its centre" is decided by comparing the values themselves.
-        if not np.array_equal(X[row], centers[labels[row]]):
+        if not np.array_equal(_row(X, row), centers[labels[row]]):
             chosen.append(row)
         # Copies of a chosen row would give two identical centres, one of them dead.
-        candidates = candidates[~_rows_equal_to(X, candidates, X[row])]
+        candidates = candidates[~_rows_equal_to(X, candidates, _row(X, row))]
     return chosen
 
 
 def _rows_equal_to(X, rows, value, block=DEFAULT_CHUNK_SIZE):
     """Mask over ``rows``: whether ``X[rows[i]]`` equals ``value`` (blockwise gather)."""
+    if sparse.issparse(X):
+        from mixfit._kmeans_sparse import rows_equal_to
+
+        return rows_equal_to(X, rows, value)
     mask = np.empty(rows.size, dtype=bool)
     for sl in row_chunks(rows.size, block):
         mask[sl] = np.all(X[rows[sl]] == value, axis=1)
     return mask
 
 
+def _row(X, i):
+    """Row ``i`` of X as a 1-D array (of a sparse X, that one row is densified)."""
+    if sparse.issparse(X):
+        from mixfit._kmeans_sparse import dense_row
+
+        return dense_row(X, i)
+    return X[i]
+
+
 def _m_step(X, stats, centers, sample_weight, e_step, kernel):
     """New centres: weighted means, with empty clusters moved to far points.
 
     A cluster without weight keeps no information, so it is re-seeded at a row
-    far from its current centre. This never raises the objective: the other
-    centres are the means of the same assignment, and the empty cluster
-    contributed nothing to it. When no eligible row is left (every row already
-    sits on a centre) the empty centre stays where it was; it is finite.
+    far from its current centre, and that row leaves the mean of the cluster it
+    was assigned to (as scikit-learn relocates). This never raises the
+    objective: the moved row now sits on its own centre, and the other centres
+    are the means of what remains assigned to them. When no eligible row is
+    left (every row already sits on a centre) the empty centre stays where it
+    was; it is finite. A cluster that the move empties keeps its centre.
     """
     nonempty = stats.counts > 0
     if kernel == "numba":
@@ -377,7 +414,6 @@ def _m_step(X, stats, centers, sample_weight, e_step, kernel):
     else:
         new = np.array(centers, dtype=np.float64)
         new[nonempty] = stats.sums[nonempty] / stats.counts[nonempty, None]
-        new = new.astype(X.dtype)
         n_empty = int(np.count_nonzero(~nonempty))
     if n_empty:
         empty = np.flatnonzero(~nonempty)
@@ -386,8 +422,18 @@ def _m_step(X, stats, centers, sample_weight, e_step, kernel):
         labels, min_sq_dist = e_step.nearest(centers)
         far = _far_points(X, labels, min_sq_dist, centers, sample_weight, empty.size)
         for cluster, row in zip(empty, far):
-            new[cluster] = X[row]
+            new[cluster] = _row(X, row)
+            _leave_cluster(X, row, labels[row], sample_weight, stats, new)
     return new
+
+
+def _leave_cluster(X, row, cluster, sample_weight, stats, centers):
+    """Take a relocated row out of its cluster's statistics and mean (in place)."""
+    weight = 1.0 if sample_weight is None else float(sample_weight[row])
+    stats.counts[cluster] -= weight
+    stats.sums[cluster] -= weight * _row(X, row).astype(np.float64)
+    if stats.counts[cluster] > 0:
+        centers[cluster] = stats.sums[cluster] / stats.counts[cluster]
 
 
 def lloyd(
@@ -416,9 +462,10 @@ def lloyd(
     max_iter : int
         Maximum number of iterations.
     tol : float
-        Stop when the relative decrease of the objective,
-        ``(previous − current) / current``, falls below ``tol``.
-        The loop also stops as soon as the assignment stops changing.
+        Absolute tolerance (scikit-learn's rule): stop when the sum over the
+        centres of their squared shift in one update is at most ``tol`` (in X's
+        units squared; :class:`mixfit.KMeans` passes its ``tol`` times the mean
+        column variance). The loop also stops as soon as no label changes.
     chunk_size : int or None
         Rows per block (None: see :func:`auto_chunk_size`).
     callback : callable or None
@@ -436,7 +483,8 @@ def lloyd(
         pruning) runs "hamerly": Hamerly's bounds are exact too, so the labels,
         centres and iteration count are those of "lloyd" either way; "auto"
         uses "hamerly" from :data:`HAMERLY_MIN_CLUSTERS` clusters on (with
-        ``kernel="numba"``).
+        ``kernel="numba"``), and "lloyd" for sparse X (where the bounds rarely
+        pay; "hamerly" there gives the results of "lloyd" bit for bit).
     kernel : {"numba", "numpy"}
         "numba": a GEMM plus one fused pass per chunk (argmin, distances,
         statistics), on ``n_jobs`` threads. "numpy": the plain reference
@@ -456,13 +504,22 @@ def lloyd(
         raise ValueError(f"kernel must be 'numba' or 'numpy', got {kernel!r}.")
     n_clusters = np.shape(centers_init)[0]
     if algorithm == "auto":
-        pays = kernel == "numba" and n_clusters >= HAMERLY_MIN_CLUSTERS
+        # Not for sparse data: on text-like CSR (many features, clusters close
+        # in distance) the bounds rarely prune, and Hamerly ran 1.2-1.5× slower.
+        pays = (kernel == "numba" and n_clusters >= HAMERLY_MIN_CLUSTERS
+                and not sparse.issparse(X))
         algorithm = "hamerly" if pays else "lloyd"
     if algorithm == "elkan":
         # Elkan's K bounds per row would cost n·K memory for the same labels.
         algorithm = "hamerly"
     if kernel == "numpy" and algorithm == "hamerly":
         raise ValueError("algorithm='hamerly' needs kernel='numba'.")
+    if sparse.issparse(X):
+        # CSR data: the sparse E-steps, over the stored values only.
+        from mixfit import _kmeans_sparse
+
+        return _kmeans_sparse.lloyd(X, centers_init, sample_weight, max_iter, tol, callback,
+                                    shift, kernel, n_jobs, algorithm)
     # Imported here: the E-steps build on this module's statistics and GEMM helpers.
     from mixfit._kmeans_steps import _blocks, _Hamerly, _LloydEStep, _NumpyEStep, _Runner
 
@@ -486,35 +543,44 @@ def _lloyd_loop(X, centers_init, sample_weight, max_iter, tol, callback, e_step,
     """The loop of :func:`lloyd`, with the E-step it is given (numpy, fused or pruned).
 
     The E-step holds the labels (updated in place) and reports how many rows
-    with positive weight changed label, which is the convergence test.
+    with positive weight changed label. Each iteration is an E-step then an
+    update, counted as scikit-learn counts: a run that finds no label changed
+    at its (i+1)-th E-step ("strict convergence") or whose i-th update moves the
+    centres by at most ``tol`` (sum of squared shifts) reports ``n_iter = i + 1``.
     """
-    centers = np.array(centers_init, dtype=X.dtype)
+    # The centres are kept in float64 between iterations whatever X's dtype: float32
+    # centres far from the origin would be rounded to the spacing of their offset
+    # at every update (6e-4 at 1e4), and the run would drift from float64's.
+    centers = np.array(centers_init, dtype=np.float64)
     history = []
-    converged = False
+    converged = strict = False
+    center_shift = 0.0
     final_inertia = None  # set when the last E-step used the returned centres
     for iteration in range(max_iter):
         n_changed, stats = e_step(centers)
         history.append(stats.inertia)
         if callback is not None:
-            callback(iteration + 1, centers, stats.inertia)
+            callback(iteration + 1, centers.astype(X.dtype), stats.inertia)
         if iteration > 0 and n_changed == 0:
             # The means of an unchanged assignment are the current centres.
-            converged = True
+            converged = strict = True
+            center_shift = 0.0
             final_inertia = stats.inertia
             break
-        centers = _m_step(X, stats, centers, sample_weight, e_step, kernel)
-        if iteration > 0:
-            # (previous − current) / current < tol, multiplied out: the objective
-            # can reach exactly 0, and a division would then overflow.
-            if history[-2] - history[-1] < tol * history[-1]:
-                converged = True
-                break
+        new_centers = _m_step(X, stats, centers, sample_weight, e_step, kernel)
+        center_shift = _squared_shift(new_centers, centers)
+        centers = new_centers
+        if center_shift <= tol:
+            converged = True
+            break
 
-    if final_inertia is None:
-        # The loop ended after an update: label with the centres actually returned,
-        # so that fit_predict(X) equals fit(X).predict(X). The pruned E-step serves
-        # here too (its bounds are valid for any centres), sparing a full pass.
-        final_inertia = e_step(centers)[1].inertia
+    rounded = centers.astype(X.dtype)
+    if final_inertia is None or X.dtype != np.float64:
+        # Label with the centres actually returned (after an update, or rounded to
+        # float32), so that fit_predict(X) equals fit(X).predict(X). The pruned
+        # E-step serves here too (its bounds are valid for any centres).
+        final_inertia = e_step(rounded)[1].inertia
+    centers = rounded
     labels = e_step.labels
     del e_step  # its per-row state (bounds, norms) goes before the int64 copy is made
     return KMeansResult(
@@ -524,4 +590,12 @@ def _lloyd_loop(X, centers_init, sample_weight, max_iter, tol, callback, e_step,
         n_iter=len(history),
         inertia_history=history,
         converged=converged,
+        strict=strict,
+        center_shift=center_shift,
     )
+
+
+def _squared_shift(new_centers, centers):
+    """Sum over the centres of their squared Euclidean move, in float64."""
+    moved = np.asarray(new_centers, dtype=np.float64) - np.asarray(centers, dtype=np.float64)
+    return float(np.einsum("ij,ij->", moved, moved))

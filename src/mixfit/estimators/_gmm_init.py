@@ -24,27 +24,37 @@ def check_user_init(estimator, family, X, n_components):
     n_samples, n_features = X.shape
     init = {}
     if estimator.weights_init is not None:
-        weights = _finite_array(estimator.weights_init, "weights_init", (n_components,))
+        weights = _finite_array(estimator.weights_init, "weights_init", (n_components,),
+                                "'weights'")
+        # Messages open with scikit-learn's words (code that matches them keeps
+        # working), then say which parameter to change and how.
         if (weights < 0).any() or (weights > 1).any():
-            raise ValueError("weights_init must lie in [0, 1]; got values outside.")
+            raise ValueError(
+                "The parameter 'weights' should be in the range [0, 1], but got max "
+                f"value {weights.max():.5f}, min value {weights.min():.5f}; pass "
+                "weights_init with entries in [0, 1]."
+            )
         if not np.isclose(weights.sum(), 1.0, rtol=0, atol=1e-6):
             raise ValueError(
-                f"weights_init must sum to 1, got a sum of {weights.sum():.6g}; "
-                "normalise it (weights_init / weights_init.sum())."
+                "The parameter 'weights' should be normalized, but got sum(weights) = "
+                f"{weights.sum():.5f}; normalise weights_init (weights_init / "
+                "weights_init.sum())."
             )
         init["weights"] = weights
     if estimator.means_init is not None:
         init["means"] = _finite_array(
-            estimator.means_init, "means_init", (n_components, n_features)
+            estimator.means_init, "means_init", (n_components, n_features), "'means'"
         )
     if estimator.precisions_init is not None:
         shape = family.structure.precisions_shape(n_components, n_features)
-        precisions = _finite_array(estimator.precisions_init, "precisions_init", shape)
+        precisions = _finite_array(estimator.precisions_init, "precisions_init", shape,
+                                   f"'{family.covariance_type} precision'")
         # Factorising is the check: it raises on non-symmetric or indefinite input.
         family.structure.precisions_cholesky_from_precisions(precisions)
         init["precisions"] = precisions
     if estimator.resp_init is not None:
-        resp = _finite_array(estimator.resp_init, "resp_init", (n_samples, n_components))
+        resp = _finite_array(estimator.resp_init, "resp_init", (n_samples, n_components),
+                             "'resp'")
         row_sums = resp.sum(axis=1)
         if (resp < 0).any() or not (row_sums > 0).all():
             raise ValueError(
@@ -81,14 +91,20 @@ def rescaled_init(user_init, factor):
     return rescaled
 
 
-def _finite_array(value, name, shape):
-    """``value`` as a float64 array of ``shape`` with finite entries, or a clear error."""
+def _finite_array(value, name, shape, label):
+    """``value`` as a float64 array of ``shape`` with finite entries, or a clear error.
+
+    ``label`` names the parameter as scikit-learn's messages do ("'weights'").
+    """
     array = np.asarray(value)
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be numeric, got dtype {array.dtype}.")
     array = array.astype(np.float64)
     if array.shape != tuple(shape):
-        raise ValueError(f"{name} must have shape {tuple(shape)}, got {array.shape}.")
+        raise ValueError(
+            f"The parameter {label} should have the shape of {tuple(shape)}, but got "
+            f"{array.shape}; pass {name} of shape {tuple(shape)}."
+        )
     if not np.isfinite(array).all():
         raise ValueError(f"{name} holds NaN or infinite values; pass finite numbers.")
     return array

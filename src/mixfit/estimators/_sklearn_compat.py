@@ -75,46 +75,53 @@ def call_init(init, X, n_clusters, random_state):
             f"{wanted}; it returned {type(centers).__name__}, refused: {first_line}"
         ) from None
     if centers.shape != (n_clusters, X.shape[1]):
-        raise ValueError(f"{wanted}; it returned shape {centers.shape}.")
+        mismatch = centers_shape_mismatch(centers.shape, n_clusters, X.shape[1])
+        raise ValueError(f"{mismatch}: {wanted}.")
     return centers
+
+
+def centers_shape_mismatch(shape, n_clusters, n_features):
+    """scikit-learn's words for initial centres of the wrong shape (code may match them)."""
+    if len(shape) != 2 or shape[0] != n_clusters:
+        return (f"The shape of the initial centers {shape} does not match the number "
+                f"of clusters {n_clusters}")
+    return (f"The shape of the initial centers {shape} does not match the number of "
+            f"features of the data {n_features}")
 
 
 class KMeansProgress:
     """scikit-learn's KMeans ``verbose`` lines, printed from mixfit's callback.
 
-    Iterations are numbered from 0 as scikit-learn prints them. Whether a run
-    stopped because no label changed is read from its centres: that stop
-    returns the centres the last iteration was given, the tolerance stop
-    returns updated ones.
+    Iterations are numbered from 0 as scikit-learn prints them.
     """
 
     def __init__(self, user_callback=None):
         self.user_callback = user_callback
-        self.last_centers = None
 
     def start(self):
         """Announce a run whose initial centres are chosen."""
         print("Initialization complete")
-        self.last_centers = None
 
     def __call__(self, iteration, centers, inertia):
         print(f"Iteration {iteration - 1}, inertia {inertia}.")
-        self.last_centers = np.array(centers, copy=True)
         if self.user_callback is not None:
             self.user_callback(iteration, centers, inertia)
 
     def end(self, run, tol):
-        """Say how a run ended (nothing when it used up max_iter)."""
-        if not run.converged or self.last_centers is None:
+        """Say how a run ended (nothing when it used up max_iter).
+
+        ``tol`` is the absolute tolerance on the centres' squared shift, in the
+        data's units.
+        """
+        if not run.converged:
             return
         last = run.n_iter - 1
-        shift = float(np.sum((np.asarray(run.centers, float) - self.last_centers) ** 2))
-        if shift == 0.0:
+        if run.strict:
             print(f"Converged at iteration {last}: strict convergence.")
         else:
             print(
-                f"Converged at iteration {last}: center shift {shift:g} and inertia "
-                f"decrease within tolerance {tol:g}."
+                f"Converged at iteration {last}: center shift {run.center_shift:g} "
+                f"within tolerance {tol:g}."
             )
 
 

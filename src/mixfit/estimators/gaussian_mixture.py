@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import numbers
 import warnings
 
 import numpy as np
@@ -554,6 +555,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             Component of each draw.
         """
         params = self._mixture_params()
+        if isinstance(n_samples, numbers.Integral) and not isinstance(n_samples, bool) \
+                and n_samples < 1:
+            # scikit-learn's words first: code that matches them keeps working.
+            raise ValueError(
+                f"Invalid value for 'n_samples': {n_samples}. The sampling requires at "
+                "least one sample; pass n_samples >= 1."
+            )
         n_samples = check_positive_int(n_samples, "n_samples")
         rng = check_seed(self.random_state)
         weights = self.weights_.astype(np.float64)

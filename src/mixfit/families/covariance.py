@@ -52,11 +52,15 @@ class CollapsedComponentError(ValueError):
 
 
 def _collapse_message(what, dtype):
+    # scikit-learn's sentence first (code that matches it keeps working), then
+    # which component and a value to try.
     message = (
-        f"Fitting the mixture failed: {what} has a covariance that is not positive "
-        "definite (a component collapsed onto too few distinct points or onto a "
-        "subspace). Increase reg_covar (e.g. reg_covar=1e-4), decrease "
-        "n_components, or scale the input data."
+        "Fitting the mixture model failed because some components have ill-defined "
+        "empirical covariance (for instance caused by singleton or collapsed "
+        "samples). Try to decrease the number of components, increase reg_covar, "
+        f"or scale the input data. Here {what} has a covariance that is not positive "
+        "definite (it collapsed onto too few distinct points or onto a subspace); "
+        "try e.g. reg_covar=1e-4."
     )
     if np.dtype(dtype) == np.float32:
         message += " Passing float64 data instead of float32 can also help."
@@ -232,7 +236,7 @@ class CovarianceStructure:
         raise NotImplementedError
 
 
-def _precision_factor(precision, name):
+def _precision_factor(precision, label, name):
     """Upper-triangular ``U`` with ``precision = U Uᵀ`` for a user's matrix, or a clear error.
 
     Upper, as the factors that fitting computes, so that ``precisions_cholesky_``
@@ -240,11 +244,15 @@ def _precision_factor(precision, name):
     matrix: ``U = J chol_lower(J A J) J``.
     """
     if not np.allclose(precision, precision.T, rtol=1e-10, atol=0):
-        raise ValueError(f"{name} must be a symmetric matrix.")
+        raise ValueError(
+            f"{label} should be symmetric, positive-definite; {name} is not symmetric."
+        )
     try:
         lower = linalg.cholesky(precision[::-1, ::-1], lower=True)
     except linalg.LinAlgError:
-        raise ValueError(f"{name} must be positive definite.") from None
+        raise ValueError(
+            f"{label} should be symmetric, positive-definite; {name} is not positive definite."
+        ) from None
     return np.ascontiguousarray(lower[::-1, ::-1])
 
 
@@ -491,7 +499,10 @@ class Full(CovarianceStructure):
         ).astype(dtype, copy=False)
 
     def precisions_cholesky_from_precisions(self, precisions):
-        return np.stack([_precision_factor(p, f"precisions_init[{k}]") for k, p in enumerate(precisions)])
+        return np.stack([
+            _precision_factor(p, "'full precision'", f"precisions_init[{k}]")
+            for k, p in enumerate(precisions)
+        ])
 
     def precisions_from_cholesky(self, precisions_chol):
         return precisions_chol @ np.swapaxes(precisions_chol, -1, -2)
@@ -627,7 +638,7 @@ class Tied(Full):
         )
 
     def precisions_cholesky_from_precisions(self, precisions):
-        return _precision_factor(precisions, "precisions_init")
+        return _precision_factor(precisions, "'tied precision'", "precisions_init")
 
     def covariances_from_precisions_cholesky(self, precisions_chol):
         return linalg.inv(precisions_chol @ precisions_chol.T)
@@ -723,7 +734,8 @@ class _Variances(CovarianceStructure):
     def precisions_cholesky_from_precisions(self, precisions):
         if not (precisions > 0).all():
             raise ValueError(
-                f"precisions_init for {self.name!r} covariances must be positive numbers."
+                f"'{self.name} precision' should be positive: precisions_init for "
+                f"{self.name!r} covariances must hold positive numbers."
             )
         return np.sqrt(precisions)
 

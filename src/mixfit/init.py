@@ -60,32 +60,18 @@ def _check_inputs(X, n_clusters, sample_weight, *, picks_rows=True, ones=True):
     ``ones``, else None (k-means++ then spares those n floats).
     """
     if sparse.issparse(X):
-        return _check_sparse_inputs(X, n_clusters, sample_weight, picks_rows, ones)
-    X = np.asarray(X)
-    if X.ndim != 2:
-        raise ValueError(
-            f"X must be a 2-D array of shape (n_samples, n_features), got {X.ndim}-D; "
-            "reshape it, e.g. X.reshape(-1, 1) for a single feature."
-        )
+        X = _kmeans_sparse.as_csr(X)  # canonical CSR; the caller's matrix is not touched
+    else:
+        X = np.asarray(X)
+        if X.ndim != 2:
+            raise ValueError(
+                f"X must be a 2-D array of shape (n_samples, n_features), got {X.ndim}-D; "
+                "reshape it, e.g. X.reshape(-1, 1) for a single feature."
+            )
     if X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
-    if not _all_finite(X):
-        raise ValueError("X contains NaN or infinity; remove or impute those values.")
-    n_clusters = check_positive_int(n_clusters, "n_clusters")
-    weight = check_sample_weight(sample_weight, X.shape[0])
-    if picks_rows:
-        check_n_samples_at_least(X, n_clusters, "n_clusters", weight)
-    if weight is None and ones:
-        weight = np.ones(X.shape[0])
-    return X, n_clusters, weight
-
-
-def _check_sparse_inputs(X, n_clusters, sample_weight, picks_rows, ones):
-    """:func:`_check_inputs` for sparse X: canonical CSR, float32 or float64, finite values."""
-    X = _kmeans_sparse.as_csr(X)
-    if X.dtype not in (np.float32, np.float64):
-        X = X.astype(np.float64)
-    if not np.isfinite(X.data).all():
+    # A sparse matrix's implicit zeros are finite: only its stored values can fail.
+    if not (np.isfinite(X.data).all() if sparse.issparse(X) else _all_finite(X)):
         raise ValueError("X contains NaN or infinity; remove or impute those values.")
     n_clusters = check_positive_int(n_clusters, "n_clusters")
     weight = check_sample_weight(sample_weight, X.shape[0])

@@ -293,7 +293,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         ----------
         X : array-like of shape (n_samples, n_features)
             Training data, dense or sparse (see above); float32 stays float32,
-        anything else becomes float64.
+            anything else becomes float64.
         y : Ignored
         sample_weight : array-like of shape (n_samples,) or None
             Non-negative weights; a row of integer weight ``w`` counts as ``w``

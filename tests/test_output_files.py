@@ -370,6 +370,11 @@ SLOW_SAVE = textwrap.dedent("""
     import numpy as np
     from mixfit import cli
 
+    # Start from the default handlers, as under a terminal: a test run started
+    # with nohup passes SIGHUP down ignored, and the CLI rightly keeps it so.
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
     real_save = np.save
 
     def slow_save(*args, **kwargs):

@@ -196,9 +196,33 @@ def check_n_samples_at_least(X, n_components, name="n_components", sample_weight
         )
 
 
-def _describe_columns(columns, limit=8):
-    shown = ", ".join(str(c) for c in columns[:limit])
+def _describe_columns(columns, limit=8, names=None):
+    """Up to ``limit`` column indices as a message names them (see :func:`column_label`)."""
+    shown = ", ".join(column_label(c, names) for c in columns[:limit])
     return shown + (f" and {len(columns) - limit} more" if len(columns) > limit else "")
+
+
+def column_label(index, names=None):
+    """How a message names column ``index``: ``'alcohol'`` where X has names, else ``13``.
+
+    A user who passed a DataFrame knows its columns by name, not by position.
+    """
+    return repr(str(names[index])) if names is not None else str(index)
+
+
+def column_names(X):
+    """The column names of a DataFrame-like X when all are strings, else None.
+
+    The same rule as scikit-learn's ``feature_names_in_``: integer column labels
+    (``pandas.read_csv(header=None)``) are positions, which the index already says.
+    """
+    columns = getattr(X, "columns", None)
+    if columns is None or isinstance(X, np.ndarray):
+        return None
+    names = list(columns)
+    if not names or not all(isinstance(name, str) for name in names):
+        return None
+    return names
 
 
 def column_means(X, sample_weight=None):
@@ -297,8 +321,12 @@ def _mean_square_about(X, center, sample_weight):
     return total / count
 
 
-def check_finite(X, name="X"):
-    """Raise a ValueError that counts NaN and infinite values and names their columns."""
+def check_finite(X, name="X", names=None):
+    """Raise a ValueError that counts NaN and infinite values and names their columns.
+
+    ``names``: the columns' names (a DataFrame's), used in the message instead of
+    their indices.
+    """
     # Fast path without an n × d boolean temporary: a sum of finite values is
     # finite unless the data sit near the overflow limit of their dtype, and then
     # the exact check below decides. Summed in X's own dtype: float32 data
@@ -318,8 +346,8 @@ def check_finite(X, name="X"):
         parts.append(f"{n_inf} infinite (inf)")
     raise ValueError(
         f"{name} contains {' and '.join(parts)} value(s), in column(s) "
-        f"{_describe_columns(columns)}; mixfit needs finite numbers: drop those rows or "
-        "impute them (e.g. with sklearn.impute.SimpleImputer) first."
+        f"{_describe_columns(columns, names=names)}; mixfit needs finite numbers: drop "
+        "those rows or impute them (e.g. with sklearn.impute.SimpleImputer) first."
     )
 
 
@@ -350,6 +378,8 @@ def check_data(estimator, X, *, reset, ensure_min_samples=1, magnitudes=False,
     magnitudes : ndarray of shape (n_features,), float64
         Only with ``magnitudes=True``.
     """
+    if not reset:
+        _check_n_features(estimator, X)
     if _is_sparse(X):
         from ._sparse_checks import check_sparse_data
 
@@ -366,6 +396,7 @@ def check_data(estimator, X, *, reset, ensure_min_samples=1, magnitudes=False,
     from sklearn.utils.validation import validate_data
 
     _check_ndim(X)
+    names = column_names(X)  # before validate_data turns X into an array
     try:
         X = validate_data(
             estimator,
@@ -386,17 +417,46 @@ def check_data(estimator, X, *, reset, ensure_min_samples=1, magnitudes=False,
             ) from None
         if "could not convert" not in str(error):
             raise
+        where, columns = _non_numeric_values(X, names)
         raise ValueError(
-            f"X must be numeric, but {_first_non_numeric(X)}; encode or drop the "
-            "non-numeric columns first."
+            f"X must be numeric, but {where}; encode or drop the non-numeric "
+            f"column(s) {columns} first."
         ) from None
-    return _checked_finite(estimator, X, magnitudes)
+    return _checked_finite(estimator, X, magnitudes, names)
 
 
-def _checked_finite(estimator, X, magnitudes):
+def _check_n_features(estimator, X):
+    """Refuse new data whose width differs from the fit's, saying both counts and the fix.
+
+    A DataFrame with column names is left to scikit-learn's check, which names
+    the missing or unexpected columns.
+    """
+    expected = getattr(estimator, "n_features_in_", None)
+    if expected is None or (column_names(X) is not None
+                            and getattr(estimator, "feature_names_in_", None) is not None):
+        return
+    shape = getattr(X, "shape", None)
+    if shape is None and isinstance(X, (list, tuple)):
+        try:
+            shape = np.shape(X)
+        except ValueError:  # ragged nested lists: let validate_data explain
+            return
+    if shape is None or len(shape) != 2 or shape[1] == expected:
+        return
+    name = type(estimator).__name__
+    # scikit-learn's first words (its estimator checks match them), then ours.
+    raise ValueError(
+        f"X has {shape[1]} features, but {name} is expecting {expected} features as "
+        f"input: this {name} was fitted with {expected} features (columns). Pass X with "
+        f"those {expected} columns, in the order used in fit, or fit a new model on "
+        f"the {shape[1]} columns you have."
+    )
+
+
+def _checked_finite(estimator, X, magnitudes, names=None):
     """X once :func:`check_finite` passes, with its columns' magnitudes if asked for."""
     if not magnitudes:
-        check_finite(X)
+        check_finite(X, names=names)
         return X
     # Imported here: mixfit._moments needs mixfit._parallel, which needs row_chunks.
     from ._moments import finite_column_magnitudes
@@ -405,7 +465,7 @@ def _checked_finite(estimator, X, magnitudes):
     n_jobs = check_n_jobs(getattr(estimator, "n_jobs", None))
     finite, columns = finite_column_magnitudes(X, n_jobs=n_jobs)
     if not finite:
-        check_finite(X)  # raises, counting and locating the values
+        check_finite(X, names=names)  # raises, counting and locating the values
     return X, columns
 
 
@@ -457,16 +517,36 @@ def _check_ndim(X):
     )
 
 
-def _first_non_numeric(X):
-    """Where the first value that is not a number sits, for the error message."""
+def _non_numeric_values(X, names, limit=8):
+    """Where the values that are not numbers sit: the first of each such column, in order.
+
+    Returns the message's description of the values and its list of the columns.
+    Each column is tried whole first, so only a column that fails is read value
+    by value, and only up to its first non-number.
+    """
     array = np.asarray(X, dtype=object)
-    if array.ndim == 2:
-        for (row, column), value in np.ndenumerate(array):
+    if array.ndim != 2:
+        return "some values are not numbers", "holding them"
+    found = []
+    for column in range(array.shape[1]):
+        values = array[:, column]
+        try:
+            values.astype(np.float64)
+            continue
+        except (TypeError, ValueError):
+            pass
+        for row, value in enumerate(values):
             try:
                 float(value)
             except (TypeError, ValueError):
-                return f"row {row}, column {column} holds {value!r}"
-    return "some values are not numbers"
+                found.append((row, column, value))
+                break
+    if not found:
+        return "some values are not numbers", "holding them"
+    where = "; ".join(f"row {row}, column {column_label(column, names)} holds {value!r}"
+                      for row, column, value in found[:limit])
+    more = f" (and {len(found) - limit} more column(s))" if len(found) > limit else ""
+    return where + more, _describe_columns([column for _, column, _ in found], limit, names)
 
 
 #: Data whose largest magnitude lies outside [2**-MAX_EXPONENT, 2**MAX_EXPONENT] is
@@ -479,14 +559,15 @@ MAX_EXPONENT = 60
 LARGEST_MAGNITUDE = 2.0**510
 
 
-def check_magnitude(X, per_column=False, columns=None):
+def check_magnitude(X, per_column=False, columns=None, names=None):
     """Largest magnitude in X, refused beyond 2**510 where squares overflow; for new data.
 
     The fit refuses such data (see :func:`data_scale`); data given to a fitted
     model is held to the same limit so that no distance or likelihood overflows
     into inf or NaN. ``columns``, the largest magnitude of each column where the
     caller has it (``check_data(..., magnitudes=True)``), saves a pass over X;
-    with ``per_column``, they are returned instead of their maximum.
+    with ``per_column``, they are returned instead of their maximum. ``names``,
+    the columns' names where the model has them, name the offending column.
     """
     if columns is None:
         largest = float(max(X.max(), -X.min())) if X.size else 0.0
@@ -496,19 +577,34 @@ def check_magnitude(X, per_column=False, columns=None):
         largest = float(columns.max()) if columns.size else 0.0
     if largest > LARGEST_MAGNITUDE:
         raise ValueError(
-            f"X holds values up to {largest:.3g}, beyond 2**510 (about 3.4e153): their "
-            "squared distances cannot be represented in float64. Check that X is in the "
-            "units the model was fitted on, and divide it by a constant if it is not."
+            f"X holds values up to {largest:.3g}{where_largest(X, columns, names)}, beyond "
+            "2**510 (about 3.4e153): their squared distances cannot be represented in "
+            "float64. Check that X is in the units the model was fitted on, and divide "
+            "it by a constant if it is not."
         )
     return columns if per_column else largest
 
 
-def data_scale(X):
+def where_largest(X, columns=None, names=None):
+    """`` (in column 'd')``: where X's largest magnitude sits, for an error message.
+
+    ``columns``: each column's largest magnitude where the caller has it.
+    """
+    if columns is None:
+        if _is_sparse(X):
+            columns = abs(X).max(axis=0).toarray().ravel()
+        else:
+            columns = np.maximum(X.max(axis=0), -X.min(axis=0))
+    return f" (in column {column_label(int(np.argmax(columns)), names)})"
+
+
+def data_scale(X, names=None):
     """A power of two ``s`` such that ``X / s`` is safely in range, or 1.0.
 
     Dividing by a power of two is exact in binary floating point, so a fit on
     ``X / s`` with parameters scaled back is the fit on ``X`` that the arithmetic
-    could not represent: nothing is rounded differently.
+    could not represent: nothing is rounded differently. ``names``, the columns'
+    names where X had them, name the offending column in the error.
     """
     # max(max, −min) rather than max(abs(X)): no n × d temporary.
     largest = float(max(X.max(), -X.min())) if X.size else 0.0
@@ -516,9 +612,10 @@ def data_scale(X):
         return 1.0
     if largest > LARGEST_MAGNITUDE:
         raise ValueError(
-            f"X holds values up to {largest:.3g}, beyond 2**510 (about 3.4e153): their "
-            "variances and squared distances cannot be represented in float64. Divide "
-            "X by a constant (e.g. its largest absolute value) before fitting."
+            f"X holds values up to {largest:.3g}{where_largest(X, names=names)}, beyond "
+            "2**510 (about 3.4e153): their variances and squared distances cannot be "
+            "represented in float64. Divide X by a constant (e.g. its largest absolute "
+            "value) before fitting."
         )
     exponent = np.frexp(largest)[1]
     if -MAX_EXPONENT <= exponent <= MAX_EXPONENT:

@@ -26,6 +26,7 @@ from .._validation import (
     check_seed,
     check_verbose,
     data_scale,
+    where_largest,
 )
 from ..families import GaussianFamily
 from ..families.covariance import get_structure
@@ -46,26 +47,50 @@ __all__ = ["GaussianMixture"]
 
 
 class GaussianMixture(DensityMixin, BaseEstimator):
-    """Gaussian mixture fitted by EM in the log domain, on row chunks.
+    """Gaussian mixture model: soft clustering and density estimation, fitted by EM.
 
-    float32 data gives float32 parameters and outputs, float64 gives float64.
-    Data whose largest magnitude is beyond 2**60 (about 1e18) or below 2**-60 is
-    fitted internally in units of a power of two — exact in binary floating point
-    — so squares and sums of squares neither overflow nor underflow; parameters,
-    log-likelihoods and ``reg_covar`` stay in the data's units. Such float32 data
-    is fitted, and its parameters kept, in float64, since its variances do not fit
-    in float32. The identity model refuses data beyond 2**60, where a unit
-    variance is meaningless.
+    A Gaussian mixture describes data as drawn from K bell-shaped groups
+    (components), each with its own centre (mean), spread and shape
+    (covariance) and share of the data (weight). Fitting finds those parameters
+    by expectation-maximisation (EM), which alternates between giving each sample
+    a probability of belonging to each component and re-estimating the
+    components from those probabilities, until the average log-likelihood of the
+    data stops improving. A fitted mixture labels samples (``predict``), gives
+    their membership probabilities (``predict_proba``) and their density
+    (``score_samples``), draws new samples (``sample``) and scores the number of
+    components (``bic``, ``aic``). The interface is scikit-learn's
+    ``sklearn.mixture.GaussianMixture``, with one more covariance type,
+    ``"identity"``: every component is a round bell of variance 1 in every
+    direction, so only the means and weights are learned (a soft form of K-means,
+    for data in comparable, standardised units).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mixfit import GaussianMixture
+    >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]])
+    >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
+    >>> np.sort(gm.means_[:, 0])
+    array([ 1., 10.])
+    >>> labels = gm.predict([[0, 1], [11, 3]])  # one point near each group
+    >>> bool(labels[0] != labels[1])
+    True
+    >>> round(float(gm.predict_proba([[1, 2]]).max()), 3)  # surely in one component
+    1.0
 
     Parameters
     ----------
     n_components : int, default=1
         Number of mixture components K.
     covariance_type : {"full", "tied", "diag", "spherical", "identity"}, default="full"
-        ``"identity"`` is the lecture's model: unit covariances, only means and
-        weights are learned. The others are scikit-learn's.
+        The shape each component may take. "full": its own covariance matrix
+        (any ellipsoid); "tied": one covariance matrix shared by all components;
+        "diag": its own variance per feature (ellipsoids along the axes);
+        "spherical": one variance per component (balls of any size);
+        "identity": variance 1 in every direction for every component, only
+        means and weights are learned.
     tol : float, default=1e-3
-        EM stops when the mean per-sample log-likelihood changes by less than this.
+        EM stops when the mean per-sample log-likelihood improves by less than this.
     reg_covar : float, default=1e-6
         Added to the diagonal of every estimated covariance, keeping it positive
         definite when a component sits on few points (not used by ``"identity"``).
@@ -74,19 +99,25 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     n_init : int, default=1
         Initialisations to run; the one with the highest final log-likelihood is kept.
     init_params : {"kmeans", "k-means++", "random", "random_from_data", "lecture"}, default="kmeans"
-        How initial parameters are chosen (see :func:`mixfit.init.initial_mixture_params`).
+        How the initial parameters are chosen: "kmeans", memberships from one
+        K-means fit; "random", random memberships; "k-means++" and
+        "random_from_data", means at rows chosen by k-means++ or at random;
+        "lecture", every mean at the data mean plus 1 % of the spread as noise
+        (see :func:`mixfit.init.initial_mixture_params`).
     weights_init : array-like of shape (n_components,), optional
-        Initial weights; override those of ``init_params``.
+        Initial weights, in [0, 1] and summing to 1; override those of
+        ``init_params``.
     means_init : array-like of shape (n_components, n_features), optional
-        Initial means.
+        Initial means; override those of ``init_params``.
     precisions_init : array-like, optional
-        Initial precision matrices, in scikit-learn's shape for the covariance
-        type: (K,) spherical, (K, d) diag, (d, d) tied, (K, d, d) full.
+        Initial precision matrices (inverse covariances), in scikit-learn's shape
+        for the covariance type: (K,) spherical, (K, d) diag, (d, d) tied,
+        (K, d, d) full; not accepted by "identity".
     resp_init : array-like of shape (n_samples, n_components), optional
-        Initial responsibilities for the samples passed to ``fit``; replaces
-        ``init_params``. Rows are normalised to sum to one.
+        Initial responsibilities (membership probabilities) of the samples passed
+        to ``fit``; replaces ``init_params``. Rows are normalised to sum to one.
     random_state : int, RandomState instance or None, default=None
-        Seeds the initialisations; every restart is reproducible from it.
+        Seeds the initialisations and ``sample``; an int makes ``fit`` reproducible.
     chunk_size : int, optional
         Rows per chunk in the E-step; memory beyond the data is O(chunk_size × K).
         Defaults to 4096.
@@ -98,8 +129,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         scikit-learn's progress lines: 1 prints each initialisation's start and
         end and every ``verbose_interval``-th iteration; 2 adds times, the change
         of the log-likelihood and the final lower bound.
-    verbose_interval : int, default=10
-        Iterations between two progress lines.
+    callback : callable, optional
+        ``callback(iteration, params, log_likelihood)`` after every EM iteration
+        (``params`` is a :class:`mixfit.em.MixtureParams`).
     warm_start : bool, default=False
         When True and the estimator is fitted, ``fit`` resumes from the fitted
         parameters (one run: ``n_init`` and the ``*_init`` parameters apply to
@@ -107,37 +139,56 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         previous ``lower_bound_``, so a fit resumed at its optimum converges at
         once. The previous fit must have the same ``n_components``,
         ``covariance_type`` and number of features.
-    callback : callable, optional
-        ``callback(iteration, params, log_likelihood)`` after every EM iteration
-        (``params`` is a :class:`mixfit.em.MixtureParams`).
+    verbose_interval : int, default=10
+        Iterations between two progress lines.
 
     Attributes
     ----------
     weights_ : ndarray of shape (n_components,)
+        Share of the data in each component (non-negative, summing to 1).
     means_ : ndarray of shape (n_components, n_features)
-    covariances_ : ndarray, shape set by ``covariance_type``
-        ``(K,)`` of ones for ``"identity"``.
-    precisions_cholesky_ : ndarray, same shape as ``covariances_``
-        ``P`` with ``precisions_ = P Pᵀ``: upper triangular for "full" and "tied"
-        (also when given through ``precisions_init`` with ``max_iter=0``),
-        ``1/sqrt(variance)`` otherwise.
+        Centre of each component.
+    covariances_ : ndarray
+        Spread of each component, shaped by ``covariance_type``: (K, d, d) for
+        "full", (d, d) for "tied", (K, d) for "diag", (K,) for "spherical" and
+        "identity" (ones for the latter).
     precisions_ : ndarray, same shape as ``covariances_``
+        Inverses of the covariances (reciprocals for "diag", "spherical" and
+        "identity"), which the likelihood computations use.
+    precisions_cholesky_ : ndarray, same shape as ``covariances_``
+        A factor ``P`` with ``precisions_ = P Pᵀ``: upper triangular for "full"
+        and "tied" (also when given through ``precisions_init`` with
+        ``max_iter=0``), ``1/sqrt(variance)`` otherwise.
     converged_ : bool
+        Whether the best run met ``tol`` within ``max_iter`` iterations; when
+        False, ``fit`` warned with a ConvergenceWarning.
     n_iter_ : int
+        EM iterations of the best run.
     lower_bound_ : float
-        Mean per-sample log-likelihood at the last E-step of the best run.
+        Mean per-sample log-likelihood of the training data at the last E-step of
+        the best run (weighted by ``sample_weight``); higher is better.
     lower_bounds_ : list of float
-        That quantity at every iteration of the best run.
+        That quantity at every iteration of the best run (``n_iter_`` values).
     n_features_in_ : int
+        Number of features (columns) seen in ``fit``; new data must have as many.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, when X was a DataFrame with string column names; new data
+        given with names must have the same ones, in the same order.
 
-    Examples
+    See Also
     --------
-    >>> import numpy as np
-    >>> from mixfit import GaussianMixture
-    >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]])
-    >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
-    >>> np.sort(gm.means_[:, 0])
-    array([ 1., 10.])
+    KMeans : hard clustering with the nearest of K centres.
+
+    Notes
+    -----
+    float32 data gives float32 parameters and outputs, float64 gives float64.
+    Data whose largest magnitude is beyond 2**60 (about 1e18) or below 2**-60 is
+    fitted internally in units of a power of two — exact in binary floating point
+    — so squares and sums of squares neither overflow nor underflow; parameters,
+    log-likelihoods and ``reg_covar`` stay in the data's units. Such float32 data
+    is fitted, and its parameters kept, in float64, since its variances do not fit
+    in float32. The identity model refuses data beyond 2**60, where a unit
+    variance is meaningless. Data beyond 2**510 (about 3.4e153) is refused.
     """
 
     def __init__(
@@ -185,12 +236,17 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     @keeps_state_on_failure
     def fit(self, X, y=None, sample_weight=None):
-        """Fit the mixture by EM.
+        """Fit the mixture by EM: estimate weights, means and covariances from X.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Training data, one row per sample (a NumPy array or a DataFrame, whose
+            column names are then remembered); float32 stays float32, anything
+            else becomes float64. At least two rows, and as many (with positive
+            weight) as components.
         y : ignored
+            Present for scikit-learn's API.
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weights; weight 2 is equivalent to a duplicated row.
             Only their ratios matter: multiplying all by a constant changes nothing.
@@ -222,9 +278,19 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         ``fit_predict(X)`` equals ``fit(X).predict(X)``: a final E-step runs on
         the fitted parameters.
 
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data, as for :meth:`fit`.
+        y : ignored
+            Present for scikit-learn's API.
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights, as for :meth:`fit`.
+
         Returns
         -------
         labels : ndarray of shape (n_samples,)
+            Component index (0 to n_components − 1) of each sample.
         """
         X = check_data(self, X, reset=True, ensure_min_samples=2)
         settings = self._check_settings()
@@ -314,13 +380,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _fit_scale(self, X, reg_covar):
         """The power of two the fit works in (1.0 for ordinary data)."""
-        scale = data_scale(X)
+        names = getattr(self, "feature_names_in_", None)  # this X's, set by check_data
+        scale = data_scale(X, names)
         if scale > 1.0 and self.covariance_type == "identity":
             raise ValueError(
-                f"X holds values up to {np.abs(X).max():.3g}: the identity-covariance "
-                "model fixes every variance to 1, which at that scale makes every "
-                "sample infinitely unlikely under all but one component. Standardise "
-                "X first, or use covariance_type='spherical'."
+                f"X holds values up to {np.abs(X).max():.3g}{where_largest(X, names=names)}: "
+                "the identity-covariance model fixes every variance to 1, which at "
+                "that scale makes every sample infinitely unlikely under all but one "
+                "component. Standardise X first, or use covariance_type='spherical'."
             )
         # Tiny data needs no rescaling under the identity model: nothing is squared
         # except differences against a unit variance.
@@ -515,20 +582,53 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         check_is_fitted(self, "precisions_cholesky_")
         check_consistent_fit(self, "means_")
         X, columns = check_data(self, X, reset=False, magnitudes=True)
-        return X, check_magnitude(X, per_column=True, columns=columns)
+        return X, check_magnitude(X, per_column=True, columns=columns,
+                                  names=getattr(self, "feature_names_in_", None))
 
     # ---------------------------------------------------------------- inference
 
     def predict(self, X):
-        """Most probable component of each sample, shape (n_samples,)."""
+        """Most probable component of each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            New data with the columns the model was fitted on, in the same order.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Component index (0 to n_components − 1) of each sample.
+        """
         return self._labels(*self._validated_with_magnitude(X))
 
     def predict_proba(self, X):
-        """Posterior probability of each component, shape (n_samples, n_components)."""
+        """Probability that each sample belongs to each component (its responsibilities).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            New data with the columns the model was fitted on.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_components)
+            Each row sums to 1.
+        """
         return np.exp(self._log_resp(self._validated(X))[0])
 
     def score_samples(self, X):
-        """Log-likelihood ``log p(x)`` of each sample, shape (n_samples,).
+        """Log-likelihood ``log p(x)`` of each sample: the log of the mixture's density there.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            New data with the columns the model was fitted on.
+
+        Returns
+        -------
+        log_likelihood : ndarray of shape (n_samples,)
+            Higher where the model finds the sample more typical.
 
         Raises
         ------
@@ -540,13 +640,37 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return check_log_likelihoods(self._log_resp(self._validated(X))[1])
 
     def score(self, X, y=None, sample_weight=None):
-        """Mean (weighted) per-sample log-likelihood of ``X``."""
+        """Mean per-sample log-likelihood of X (higher is better).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            New data with the columns the model was fitted on.
+        y : ignored
+            Present for scikit-learn's API.
+        sample_weight : array-like of shape (n_samples,), optional
+            Weights of the mean, as for :meth:`fit`.
+
+        Returns
+        -------
+        score : float
+            The (weighted) mean of :meth:`score_samples`.
+        """
         log_lik = self.score_samples(X).astype(np.float64)
         sample_weight = check_sample_weight(sample_weight, log_lik.shape[0])
         return mean_log_likelihood(log_lik, sample_weight)
 
     def sample(self, n_samples=1):
-        """Draw samples from the fitted mixture.
+        """Draw new samples from the fitted mixture.
+
+        Each draw picks a component with probability ``weights_``, then a point
+        from that component's Gaussian; draws come grouped by component.
+        ``random_state`` seeds the draws.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of samples to draw.
 
         Returns
         -------
@@ -580,14 +704,48 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return self._family.n_parameters(n_components, n_features) + n_components - 1
 
     def bic(self, X):
-        """Bayesian information criterion on ``X`` (lower is better)."""
+        """Bayesian information criterion on X (lower is better).
+
+        ``BIC = −2 log L + p log n``, where n is the number of rows of X, log L is
+        the total log-likelihood of X under the model (n times :meth:`score`) and
+        p the number of free parameters: n_components − 1 weights,
+        n_components × n_features means, and the covariance parameters of
+        ``covariance_type`` (K·d(d+1)/2 for "full", d(d+1)/2 for "tied", K·d for
+        "diag", K for "spherical", none for "identity"; K components, d features).
+        Compare fits with different ``n_components`` on the same data: BIC
+        penalises parameters more than AIC does (for n > 7, where log n > 2), and
+        so tends to pick fewer components.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data to evaluate the model on, with the columns it was fitted on.
+
+        Returns
+        -------
+        bic : float
+        """
         n_samples = self._validated(X).shape[0]
         return criterion(
             "bic", self.score(X), n_samples, self._n_parameters() * np.log(n_samples)
         )
 
     def aic(self, X):
-        """Akaike information criterion on ``X`` (lower is better)."""
+        """Akaike information criterion on X (lower is better).
+
+        ``AIC = −2 log L + 2p``, with log L the total log-likelihood of X under
+        the model (its number of rows times :meth:`score`) and p the number of
+        free parameters, as in :meth:`bic`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data to evaluate the model on, with the columns it was fitted on.
+
+        Returns
+        -------
+        aic : float
+        """
         n_samples = self._validated(X).shape[0]
         return criterion("aic", self.score(X), n_samples, 2 * self._n_parameters())
 

@@ -61,31 +61,46 @@ _RANDOM_INITS = ("random", "lecture")
 
 
 class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
-    """K-means clustering by Lloyd's algorithm, chunked and weighted.
+    """K-means clustering: split the rows of X into K groups around K centres.
 
-    float32 data gives float32 centres and distances, float64 gives float64.
-    Data whose largest magnitude is beyond 2**60 (about 1e18) or below 2**-60 is
-    clustered internally in units of a power of two (exact in binary floating
-    point), in float64, so squared distances neither overflow nor underflow;
-    centres, distances and inertia are returned in the data's units, in float64.
+    Each sample is assigned to its nearest centre (in Euclidean distance), and
+    each centre is the mean of its samples. Lloyd's algorithm alternates those
+    two steps from initial centres until the assignments stop changing, which
+    makes the inertia — the sum of squared distances of the samples to their
+    centres — as small as that start allows; several starts (``n_init``) keep the
+    best. A fitted KMeans labels new samples by their nearest centre
+    (``predict``) and gives their distances to every centre (``transform``). The
+    interface is scikit-learn's ``sklearn.cluster.KMeans``; samples may carry
+    weights, and dense or sparse data of any size is processed in chunks of rows.
 
-    Sparse data (``scipy.sparse``; CSR is used as is, other formats are
-    converted to CSR, integers to float64) is clustered without ever being
-    made dense: distances take the stored values only, and the largest dense
-    arrays are the ``n_clusters × n_features`` centres and sums.
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mixfit import KMeans
+    >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [10.0, 0.0], [10.0, 1.0]])
+    >>> km = KMeans(n_clusters=2, random_state=0).fit(X)
+    >>> sorted(km.cluster_centers_.tolist())
+    [[0.0, 0.5], [10.0, 0.5]]
+    >>> km.inertia_
+    1.0
+    >>> bool(km.predict([[9.0, 0.0]])[0] == km.labels_[2])
+    True
 
     Parameters
     ----------
     n_clusters : int, default=8
-        Number of clusters.
+        Number of clusters K, and of centres.
     init : {"k-means++", "random", "lecture"}, callable or array-like of shape \
             (n_clusters, n_features), default="k-means++"
-        How to choose the initial centres: greedy k-means++; distinct rows drawn
-        ∝ weight; the lecture's data mean plus 1 % of the spread as noise;
-        ``init(X, n_clusters, random_state)`` returning the centres (X as the
-        fit sees it, ``random_state`` a RandomState seeded for the run); or the
-        given centres (then a single run is made, with a RuntimeWarning if
-        ``n_init`` asked for more, since every run would start from the same place).
+        How to choose the initial centres: "k-means++", rows chosen far apart
+        (greedy k-means++); "random", distinct rows drawn with probability
+        ∝ weight; "lecture", every centre at the data mean plus random noise of
+        1 % of the data's standard deviation (the course's initialisation);
+        a callable ``init(X, n_clusters, random_state)`` returning the centres
+        (X as the fit sees it, ``random_state`` a RandomState seeded for the
+        run); or the given centres (then a single run is made, with a
+        RuntimeWarning if ``n_init`` asked for more, since every run would start
+        from the same place).
         A callable init cannot be saved in a model file.
     n_init : "auto" or int, default="auto"
         Number of runs from different seeds; the run with the lowest inertia wins.
@@ -99,8 +114,19 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         the mean over columns of the data's variance (weighted: a weight-``w``
         row counts as ``w`` copies; scikit-learn ignores the weights there), or
         when no label changes ("strict convergence"). ``tol=0`` stops only then.
+    verbose : int, default=0
+        Above 0, print scikit-learn's progress lines: "Initialization complete",
+        the inertia at each iteration (numbered from 0) and how each run converged.
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisations; an int makes ``fit`` reproducible.
+    copy_x : bool, default=True
+        True: X is never written to. False: data far from the origin, whose
+        distances are computed relative to their mean, are centred in place for
+        the fit instead of chunk by chunk, and restored bit for bit before ``fit``
+        returns (or raises); when ``x − mean + mean == x`` does not hold for every
+        value that restoration would not be exact, and X is left alone. Data that
+        ``fit`` must convert anyway (another dtype, non-contiguous) are never written.
+        Does not apply to sparse X, which is never centred (nor written to).
     chunk_size : int or None, default=None
         Rows per block in the distance computations (None: chosen so that a
         block of distances, ``chunk_size × n_clusters`` numbers, stays in the
@@ -110,6 +136,9 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         sample, an int32 label and the squared norm. Sparse X is processed one
         row at a time (no distance blocks); there only ``transform`` writes its
         output in blocks of this many rows.
+    callback : callable or None, default=None
+        ``callback(iteration, centers, inertia)`` after every assignment step of
+        every run (iterations count from 1; ``inertia`` belongs to ``centers``).
     algorithm : {"auto", "lloyd", "elkan", "hamerly"}, default="auto"
         "lloyd" computes all distances at every iteration; "hamerly" keeps one
         bound per sample and skips the samples whose centre provably does not
@@ -128,25 +157,12 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         Threads for the distance computations: None or -1 uses every available
         core, ``-k`` all but ``k − 1``; more than the available cores counts as
         all of them. Results do not depend on it.
-    callback : callable or None, default=None
-        ``callback(iteration, centers, inertia)`` after every assignment step of
-        every run (iterations count from 1; ``inertia`` belongs to ``centers``).
-    verbose : int, default=0
-        Above 0, print scikit-learn's progress lines: "Initialization complete",
-        the inertia at each iteration (numbered from 0) and how each run converged.
-    copy_x : bool, default=True
-        True: X is never written to. False: data far from the origin, whose
-        distances are computed relative to their mean, are centred in place for
-        the fit instead of chunk by chunk, and restored bit for bit before ``fit``
-        returns (or raises); when ``x − mean + mean == x`` does not hold for every
-        value that restoration would not be exact, and X is left alone. Data that
-        ``fit`` must convert anyway (another dtype, non-contiguous) are never written.
-        Does not apply to sparse X, which is never centred (nor written to).
 
     Attributes
     ----------
     cluster_centers_ : ndarray of shape (n_clusters, n_features)
-        Centres, float32 for float32 input and float64 otherwise.
+        Centres (the mean of each cluster's rows), float32 for float32 input
+        and float64 otherwise.
     labels_ : ndarray of shape (n_samples,), int64
         Nearest centre of each training row (equal to ``predict(X)``).
     inertia_ : float
@@ -162,17 +178,26 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
     n_features_in_ : int
         Number of features seen in ``fit``.
     feature_names_in_ : ndarray of shape (n_features_in_,)
-        Column names, when X has string column names.
+        Column names, when X was a DataFrame with string column names; new data
+        given with names must have the same ones, in the same order.
 
-    Examples
+    See Also
     --------
-    >>> import numpy as np
-    >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [10.0, 0.0], [10.0, 1.0]])
-    >>> km = KMeans(n_clusters=2, random_state=0).fit(X)
-    >>> sorted(km.cluster_centers_.tolist())
-    [[0.0, 0.5], [10.0, 0.5]]
-    >>> km.inertia_
-    1.0
+    GaussianMixture : soft clustering, with clusters of any shape and size.
+
+    Notes
+    -----
+    float32 data gives float32 centres and distances, float64 gives float64.
+    Data whose largest magnitude is beyond 2**60 (about 1e18) or below 2**-60 is
+    clustered internally in units of a power of two (exact in binary floating
+    point), in float64, so squared distances neither overflow nor underflow;
+    centres, distances and inertia are returned in the data's units, in float64.
+    Data beyond 2**510 (about 3.4e153) is refused.
+
+    Sparse data (``scipy.sparse``; CSR is used as is, other formats are
+    converted to CSR, integers to float64) is clustered without ever being
+    made dense: distances take the stored values only, and the largest dense
+    arrays are the ``n_clusters × n_features`` centres and sums.
     """
 
     def __init__(
@@ -292,7 +317,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training data, dense or sparse (see above); float32 stays float32,
+            Training data: an array, a DataFrame (its column names are then
+            remembered) or a sparse matrix (see Notes); float32 stays float32,
             anything else becomes float64.
         y : Ignored
         sample_weight : array-like of shape (n_samples,) or None
@@ -325,7 +351,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         # Data too large or too small to square safely is clustered in units of a
         # power of two (exact); float32 then runs in float64, whose range holds
         # the squared distances and the inertia. Results come back in data units.
-        scale = data_scale(X)
+        scale = data_scale(X, getattr(self, "feature_names_in_", None))
         # Before anything of size n or n·d is allocated (see mixfit._memory),
         # unless a GaussianMixture's check included this fit.
         if not getattr(self, "_memory_checked", False):
@@ -461,6 +487,14 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit, then return ``labels_`` (equal to ``fit(X).predict(X)``).
 
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data, as for :meth:`fit`.
+        y : Ignored
+        sample_weight : array-like of shape (n_samples,) or None
+            Non-negative weights, as for :meth:`fit`.
+
         Returns
         -------
         labels : ndarray of shape (n_samples,), int64
@@ -469,7 +503,15 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
 
     @keeps_state_on_failure
     def fit_transform(self, X, y=None, sample_weight=None):
-        """Fit, then return the distances of X to the centres.
+        """Fit, then return the distances of X to the centres (``fit(X).transform(X)``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data, as for :meth:`fit`.
+        y : Ignored
+        sample_weight : array-like of shape (n_samples,) or None
+            Non-negative weights, as for :meth:`fit`.
 
         Returns
         -------
@@ -490,7 +532,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         check_is_fitted(self)
         check_consistent_fit(self, "cluster_centers_")
         X, columns = check_data(self, X, reset=False, magnitudes=True, accept_sparse=True)
-        largest = check_magnitude(X, columns=columns)
+        largest = check_magnitude(X, columns=columns,
+                                  names=getattr(self, "feature_names_in_", None))
         # Models fitted before scaling existed have no _scale: they are in data units.
         scale = getattr(self, "_scale", 1.0)
         # Sparse rows are never shifted (that would make them dense); the shift
@@ -517,6 +560,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            New data with the columns the model was fitted on, in the same order.
 
         Returns
         -------
@@ -535,6 +579,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            New data with the columns the model was fitted on.
 
         Returns
         -------
@@ -549,6 +594,14 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
 
     def score(self, X, y=None, sample_weight=None):
         """Opposite of the (weighted) inertia of X for the fitted centres.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            New data with the columns the model was fitted on.
+        y : Ignored
+        sample_weight : array-like of shape (n_samples,) or None
+            Non-negative weights of the rows in the sum.
 
         Returns
         -------

@@ -13,10 +13,12 @@ __all__ = [
     "MAX_LISTED_VALUES",
     "centres",
     "changed_parameters",
+    "fit_summary",
     "format_numbers",
     "jsonable",
     "model_header",
     "parameter_summary",
+    "table",
 ]
 
 #: Parameters are listed in full only up to this many numbers (K·d); beyond,
@@ -43,20 +45,28 @@ def centres(model):
 
 
 def parameter_summary(model):
-    """Weights and centres as lists, or only their shapes when there are too many numbers."""
+    """Weights, centres and covariances as lists, or only their shapes when there are too many.
+
+    A mixture's ``covariances`` are ``covariances_`` as nested lists, in the layout
+    its ``covariance_type`` gives them (see ``GaussianMixture``); K-means has none.
+    """
     centers = centres(model)
-    n_components, n_features = centers.shape
     center_name = "means" if hasattr(model, "means_") else "cluster_centers"
     arrays = {}
     if hasattr(model, "weights_"):
         arrays["weights"] = model.weights_
     arrays[center_name] = centers
-    if n_components * n_features <= MAX_LISTED_VALUES:
+    if hasattr(model, "covariances_"):
+        arrays["covariances"] = model.covariances_
+    # The weights (K numbers, below K*d) are not counted: the rule reads as K*d.
+    n_values = sum(value.size for name, value in arrays.items() if name != "weights")
+    if n_values <= MAX_LISTED_VALUES:
         return {name: value.tolist() for name, value in arrays.items()}
     return {
         "shapes": {name: list(value.shape) for name, value in arrays.items()},
-        "note": f"K*d = {n_components * n_features} exceeds {MAX_LISTED_VALUES}: shapes "
-        "only; load the model file with mixfit.io.load for the values",
+        "note": f"the centres and covariances hold {n_values} numbers, more than "
+        f"{MAX_LISTED_VALUES}: shapes only; load the model file with mixfit.io.load "
+        "for the values",
     }
 
 
@@ -103,3 +113,34 @@ def jsonable(value):
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     return repr(value)
+
+
+def table(rows):
+    """``(name, value)`` rows as aligned text lines, the layout of fit's and info's summaries."""
+    return "\n".join(f"{name:<15} {value}" for name, value in rows)
+
+
+def fit_summary(document, data_path, labels_path=None):
+    """The text ``mixfit fit`` prints: the fit ``document`` of the data at ``data_path``."""
+    kind = document["model"]
+    model = f"{kind}, K={document['n_components']}"
+    if kind == "gmm":
+        model += f", covariance {document['covariance_type']}"
+    data = f"{data_path}: {document['n_samples']} samples x {document['n_features']} features"
+    names = document["columns"]
+    if names:
+        data += f" ({', '.join(names[:8])}{', ...' if len(names) > 8 else ''})"
+    rows = [("model", model), ("data", data),
+            ("iterations", f"{document['n_iter']}, {CONVERGED[document['converged']]}")]
+    if kind == "gmm":
+        rows += [("log-likelihood", f"{document['log_likelihood']:.6g} per sample"),
+                 ("BIC, AIC", f"{document['bic']:.6g}, {document['aic']:.6g}")]
+    else:
+        rows.append(("inertia", f"{document['inertia']:.6g}"))
+    if document.get("standardize") is not None:
+        rows.append(("standardize", "yes: parameters are in standardized units"))
+    rows.append(("time", f"{document['time_seconds']:.3g} s"))
+    rows.append(("model file", document["model_path"] or "not saved (use --out MODEL)"))
+    if labels_path:
+        rows.append(("labels", str(labels_path)))
+    return table(rows)

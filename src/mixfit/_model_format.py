@@ -161,8 +161,16 @@ _COMMON_FITTED = {"n_iter_": _COUNT, "n_features_in_": _POSITIVE,
                   "feature_names_in_": ("names", None), "_scale": ("scale", None),
                   "converged_": ("bool", None),
                   # mixfit fit's --columns on data without names: 0-based indices.
-                  "_column_indices": ("floats", 0)}
-_OPTIONAL_FITTED = ("feature_names_in_", "_scale", "_column_indices")
+                  "_column_indices": ("floats", 0),
+                  # mixfit fit's record of its training data, for mixfit info's BIC and
+                  # AIC: the mean log-likelihood per sample and the number of samples.
+                  "_train_score": ("float", -math.inf), "_train_n_samples": _POSITIVE,
+                  # mixfit fit --standardize: the training columns' means and standard
+                  # deviations, which mixfit predict applies to new data.
+                  "_standardize_mean": ("floats", -math.inf),
+                  "_standardize_scale": ("floats", 0)}
+_OPTIONAL_FITTED = ("feature_names_in_", "_scale", "_column_indices", "_train_score",
+                    "_train_n_samples", "_standardize_mean", "_standardize_scale")
 
 
 class _GaussianMixtureKind:
@@ -384,6 +392,7 @@ def _check_header(header):
     # 2**40 Nones is a MemoryError.
     if "feature_names_in_" in fitted and len(fitted["feature_names_in_"]) != d:
         raise _Invalid(f"fitted.feature_names_in_ must name {d} features")
+    _check_cli_fields(fitted, d)
     expected = kind.expected_arrays(params, K, d)
     if set(manifest) != set(expected):
         raise _Invalid(f"arrays lists {sorted(manifest)}, expected {sorted(expected)}")
@@ -400,6 +409,20 @@ def _check_header(header):
     if len(float_dtypes) > 1:
         raise _Invalid(f"the fitted parameters mix dtypes {sorted(float_dtypes)}")
     return kind, params, fitted, manifest
+
+
+def _check_cli_fields(fitted, d):
+    """The fields that ``mixfit fit`` adds come in pairs, one value per feature."""
+    for pair in (("_train_score", "_train_n_samples"),
+                 ("_standardize_mean", "_standardize_scale")):
+        if (pair[0] in fitted) != (pair[1] in fitted):
+            raise _Invalid(f"fitted holds only one of {list(pair)}; both or neither")
+    if "_standardize_mean" in fitted:
+        if len(fitted["_standardize_mean"]) != d or len(fitted["_standardize_scale"]) != d:
+            raise _Invalid(f"fitted._standardize_mean and _standardize_scale must hold {d} "
+                           "values, one per feature")
+        if not all(value > 0 for value in fitted["_standardize_scale"]):
+            raise _Invalid("fitted._standardize_scale must be positive")
 
 
 def _manifest(value):

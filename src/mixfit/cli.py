@@ -23,12 +23,23 @@ from ._cli_describe import (
     CONVERGED,
     centres,
     changed_parameters,
+    fit_summary,
     format_numbers,
     jsonable,
     model_header,
     parameter_summary,
+    table,
 )
 from ._cli_columns import columns_line, describe_columns, read_for_model, remember_columns
+from ._cli_help import EPILOGS, HelpFormatter
+from ._cli_training import (
+    remember_training,
+    standardization,
+    standardize_like_training,
+    standardize_line,
+    standardize_with_note,
+    training_criteria,
+)
 from ._cli_files import (
     Terminated,
     check_outputs,
@@ -85,10 +96,13 @@ def _int_at_least(minimum):
 
 def build_parser():
     """The ``mixfit`` argument parser with its subcommands."""
-    parser = _Parser(prog="mixfit", description="K-means and mixture models fitted by EM.")
+    parser = _Parser(prog="mixfit", description="K-means and mixture models fitted by EM.",
+                     epilog=EPILOGS["mixfit"], formatter_class=HelpFormatter)
     parser.add_argument("--version", action="version", version=f"mixfit {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_demo(commands)
+    commands.choices["demo"].epilog = EPILOGS["demo"]
+    commands.choices["demo"].formatter_class = HelpFormatter
 
     common = _Parser(add_help=False)
     common.add_argument("--debug", action="store_true",
@@ -110,7 +124,8 @@ def build_parser():
         "fit", parents=[data, common], help="fit a model to a data file",
         description="Fit a Gaussian mixture or K-means to DATA: CSV/TSV/whitespace text, "
         ".npy, .npz or IDX. One-dimensional arrays are one feature; IDX images are "
-        "flattened to one feature per pixel.")
+        "flattened to one feature per pixel.",
+        epilog=EPILOGS["fit"], formatter_class=HelpFormatter)
     fit.add_argument("data", metavar="DATA", help="the data file")
     fit.add_argument("--model", choices=("gmm", "kmeans"), default="gmm",
                      help="Gaussian mixture (default) or K-means")
@@ -118,6 +133,13 @@ def build_parser():
                      help="number of components or clusters (default 2)")
     fit.add_argument("--covariance", choices=("identity", "spherical", "diag", "tied", "full"),
                      help="covariance structure of a gmm (default full)")
+    # The estimator checks the value (>= 0, finite) and says what is wrong.
+    fit.add_argument("--reg-covar", type=float, metavar="R",
+                     help="added to every variance of a gmm, keeping covariances "
+                     "invertible (default 1e-6)")
+    fit.add_argument("--standardize", action="store_true",
+                     help="z-score each column (its mean and standard deviation on DATA) "
+                     "before fitting; stored in the model, and 'mixfit predict' applies it")
     fit.add_argument("--n-init", type=_int_at_least(1), metavar="N",
                      help="initialisations to run, keeping the best (default 1)")
     fit.add_argument("--max-iter", type=_int_at_least(1), metavar="N",
@@ -142,7 +164,8 @@ def build_parser():
     predict = commands.add_parser(
         "predict", parents=[data, common], help="label new data with a saved model",
         description="Write the label (or with --proba the posterior probabilities) of "
-        "each row of DATA as CSV.")
+        "each row of DATA as CSV.",
+        epilog=EPILOGS["predict"], formatter_class=HelpFormatter)
     predict.add_argument("model", metavar="MODEL", help="a model file written by 'mixfit fit'")
     predict.add_argument("data", metavar="DATA", help="the data file")
     predict.add_argument("--proba", action="store_true",
@@ -155,7 +178,8 @@ def build_parser():
 
     info = commands.add_parser(
         "info", parents=[common], help="describe a saved model",
-        description="What a model file holds: the model, how it was fitted, its parameters.")
+        description="What a model file holds: the model, how it was fitted, its parameters.",
+        epilog=EPILOGS["info"], formatter_class=HelpFormatter)
     info.add_argument("model", metavar="MODEL", help="a model file written by 'mixfit fit'")
     info.add_argument("--json", action="store_true", help="print a JSON document")
     info.set_defaults(handler=_info)
@@ -171,9 +195,12 @@ def _add_demo(commands):
     )
     demo.add_argument("--out", default="mixfit-demo", metavar="DIR",
                       help="folder for the figures and index.html (default: mixfit-demo)")
-    demo.add_argument("--mnist", metavar="DIR", default=None,
-                      help="folder with the MNIST IDX files: run the digits experiment "
-                      "on MNIST instead of scikit-learn's 8x8 digits")
+    # nargs="?": "--mnist" alone gives const=True, which the demo takes as "fetch it".
+    demo.add_argument("--mnist", metavar="DIR", nargs="?", const=True, default=None,
+                      help="run the digits experiment on MNIST instead of "
+                      "scikit-learn's 8x8 digits: read from DIR (the four IDX files), "
+                      "or with no DIR downloaded once (checked by SHA-256) into "
+                      "$MIXFIT_DATA or ~/.cache/mixfit and read from there")
     demo.add_argument("--quick", action="store_true",
                       help="smaller digits experiment and images (for tests)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -182,9 +209,14 @@ def _add_demo(commands):
 
 def _demo(args):
     from . import demo
+    from .datasets import DownloadError
 
     try:
         demo.run(args.out, mnist=args.mnist, quick=args.quick, random_state=args.seed)
+    except DownloadError as error:
+        # Not a usage error: the network or a mirror failed.
+        print(f"mixfit demo: {error}", file=sys.stderr)
+        return 1
     except (FileNotFoundError, ValueError) as error:
         print(f"mixfit demo: {error}", file=sys.stderr)
         return 2
@@ -286,6 +318,9 @@ def _fit(args):
     X, names = read_data(args.data, columns=args.columns, key=args.key,
                          delimiter=args.delimiter, header=args.header,
                          decimal_comma=args.decimal_comma)
+    mean = scale = None
+    if args.standardize:
+        X, mean, scale = standardize_with_note(X, names, f"mixfit {args.command}")
     progress = _Progress("log-likelihood" if args.model == "gmm" else "inertia",
                          enabled=not args.quiet and _stderr_is_terminal())
     estimator.set_params(callback=progress if progress.enabled else None)
@@ -303,6 +338,9 @@ def _fit(args):
     labels = estimator.predict(X) if args.labels else None
     # Only now: fitting on an ndarray drops names, predicting with them warns.
     remember_columns(estimator, names, args.columns)
+    remember_training(estimator, X.shape[0], document.get("log_likelihood"), mean, scale)
+    if args.standardize:  # the means and stds that the parameters' units derive from
+        document["standardize"] = standardization(estimator)
     # Files are written only now, after everything that could fail on the input.
     if args.out:
         from . import io as model_io
@@ -318,7 +356,7 @@ def _fit(args):
         if args.json:
             print(json.dumps(jsonable(document), indent=2), flush=True)
         elif not args.quiet:
-            print(_fit_summary(document, args), file=summary_stream, flush=True)
+            print(fit_summary(document, args.data, args.labels), file=summary_stream, flush=True)
     return 0
 
 
@@ -328,10 +366,14 @@ def _make_estimator(args):
     options = {"n_init": args.n_init, "max_iter": args.max_iter, "tol": args.tol}
     options = {name: value for name, value in options.items() if value is not None}
     if args.model == "kmeans":
-        if args.covariance is not None:
-            raise UsageError("--covariance applies to --model gmm only; K-means has no "
-                             "covariances (drop the option or use --model gmm)")
+        for option, value in (("--covariance", args.covariance),
+                              ("--reg-covar", args.reg_covar)):
+            if value is not None:
+                raise UsageError(f"{option} applies to --model gmm only; K-means has no "
+                                 "covariances (drop the option or use --model gmm)")
         return KMeans(n_clusters=args.n_components, random_state=args.seed, **options)
+    if args.reg_covar is not None:
+        options["reg_covar"] = args.reg_covar
     return GaussianMixture(n_components=args.n_components, random_state=args.seed,
                            covariance_type=args.covariance or "full", **options)
 
@@ -350,29 +392,6 @@ def _fit_document(estimator, X, names, seconds):
     return document
 
 
-def _fit_summary(document, args):
-    kind = document["model"]
-    model = f"{kind}, K={document['n_components']}"
-    if kind == "gmm":
-        model += f", covariance {document['covariance_type']}"
-    data = f"{args.data}: {document['n_samples']} samples x {document['n_features']} features"
-    names = document["columns"]
-    if names:
-        data += f" ({', '.join(names[:8])}{', ...' if len(names) > 8 else ''})"
-    rows = [("model", model), ("data", data),
-            ("iterations", f"{document['n_iter']}, {CONVERGED[document['converged']]}")]
-    if kind == "gmm":
-        rows += [("log-likelihood", f"{document['log_likelihood']:.6g} per sample"),
-                 ("BIC, AIC", f"{document['bic']:.6g}, {document['aic']:.6g}")]
-    else:
-        rows.append(("inertia", f"{document['inertia']:.6g}"))
-    rows.append(("time", f"{document['time_seconds']:.3g} s"))
-    rows.append(("model file", document["model_path"] or "not saved (use --out MODEL)"))
-    if args.labels:
-        rows.append(("labels", str(args.labels)))
-    return _table(rows)
-
-
 # --------------------------------------------------------------------------- #
 # predict and info
 # --------------------------------------------------------------------------- #
@@ -387,6 +406,7 @@ def _predict(args):
         raise UsageError(f"--proba needs a mixture model, but '{args.model}' holds a "
                          f"{type(model).__name__}, which gives labels only; drop --proba")
     X = read_for_model(model, args, f"mixfit {args.command}")  # columns matched by name
+    X = standardize_like_training(model, X)  # as fit --standardize did its data
     if args.proba:
         values = model.predict_proba(X)
         header = [f"p{k}" for k in range(values.shape[1])]
@@ -423,6 +443,7 @@ def _info(args):
     for attribute, key in (("lower_bound_", "lower_bound"), ("inertia_", "inertia")):
         if hasattr(model, attribute):
             document[key] = getattr(model, attribute)
+    document.update(training_criteria(model), standardize=standardization(model))
     document.update(non_default_parameters=changed_parameters(model),
                     parameters=parameter_summary(model), model_path=str(args.model),
                     **describe_columns(model))
@@ -437,22 +458,27 @@ def _info(args):
         fitted += f", log-likelihood {document['lower_bound']:.6g} per sample"
     if "inertia" in document:
         fitted += f", inertia {document['inertia']:.6g}"
+    if "bic" in document:
+        training = (f"{document['bic']:.6g}, {document['aic']:.6g} on "
+                    f"{document['training_n_samples']} training samples")
+    else:
+        training = ("none: K-means has no likelihood" if document["model"] == "kmeans" else
+                    "not recorded in this file (written by mixfit.io.save or an older "
+                    "mixfit); mixfit.load(MODEL).bic(X) computes it")
     changed = jsonable(document["non_default_parameters"])
     rows = [("model", described),
             ("size", f"K={document['n_components']}, d={document['n_features']}, "
                      f"{document['dtype']}"),
             ("columns", columns_line(document)),
             ("fit", fitted),
+            ("BIC, AIC", training),
+            ("standardize", standardize_line(document["standardize"])),
             ("settings", ", ".join(f"{k}={v!r}" for k, v in changed.items()) or "defaults")]
     for name, value in document["parameters"].items():
         if name != "shapes":
             rows.append((name, value if name == "note" else format_numbers(value)))
-    print(_table(rows))
+    print(table(rows))
     return 0
-
-
-def _table(rows):
-    return "\n".join(f"{name:<15} {value}" for name, value in rows)
 
 
 # --------------------------------------------------------------------------- #

@@ -27,6 +27,12 @@ the one non-finite value a model holds, ``lower_bound_`` of a fit with
                     the estimator has them (_scale is 1.0 when absent);
                     _column_indices, the 0-based indices that 'mixfit fit
                     --columns' selected from data without column names;
+                    _train_score and _train_n_samples, the mean log-likelihood
+                    per sample and sample count of 'mixfit fit's training data
+                    (for 'mixfit info's BIC and AIC); _standardize_mean and
+                    _standardize_scale, the per-column means and standard
+                    deviations of 'mixfit fit --standardize', which 'mixfit
+                    predict' applies to new data (all four optional, in pairs);
                     converged_ is absent for KMeans from files written before
                     KMeans kept it, and then loads as n_iter_ < max_iter (a run
                     that converged at its last iteration reads as not converged)

@@ -214,6 +214,31 @@ def test_training_record_and_standardization_survive_save_and_load(tmp_path, cap
     assert reloaded._train_score == loaded._train_score
 
 
+
+@pytest.mark.parametrize("estimator", ["gmm", "kmeans"])
+def test_a_refit_in_python_forgets_what_the_cli_recorded(tmp_path, capsys, scaled, estimator):
+    # A model written by `mixfit fit --standardize --columns`, refitted in Python on
+    # raw data and saved again: keeping the standardization would make `predict`
+    # z-score data the new fit never saw z-scored (a wrong answer with exit 0).
+    raw_path, _, raw, _ = scaled
+    model = tmp_path / "m.mixfit"
+    code, _, _ = run_cli(capsys, "fit", raw_path, "--model", estimator, "-k", 2,
+                         "--standardize", "--out", model, "-q")
+    assert code == 0
+    loaded = model_io.load(model)
+    assert hasattr(loaded, "_standardize_mean")
+    assert hasattr(loaded, "_train_score") == (estimator == "gmm")  # K-means has no BIC
+    loaded.fit(raw)
+    for name in ("_column_indices", "_train_score", "_train_n_samples",
+                 "_standardize_mean", "_standardize_scale"):
+        assert not hasattr(loaded, name), name
+    refitted = tmp_path / "refitted.mixfit"
+    model_io.save(loaded, refitted)
+    code, out, _ = run_cli(capsys, "predict", refitted, raw_path)
+    assert code == 0
+    np.testing.assert_array_equal(labels_of(out), loaded.predict(raw))
+
+
 def _edit_fitted(path, target, edit):
     with zipfile.ZipFile(path) as archive:
         members = {name: archive.read(name) for name in archive.namelist()}

@@ -15,7 +15,14 @@ from __future__ import annotations
 
 import functools
 
-__all__ = ["check_consistent_fit", "keeps_state_on_failure"]
+__all__ = ["check_consistent_fit", "forget_data_records", "keeps_state_on_failure"]
+
+#: What `mixfit fit` records about the data a model was fitted on (the columns it
+#: chose, the training score, the standardization it applied): a new fit on other
+#: data makes them wrong, and a standardization kept by mistake would make
+#: `mixfit predict` transform data the model never saw transformed.
+DATA_RECORDS = ("_column_indices", "_train_score", "_train_n_samples",
+                "_standardize_mean", "_standardize_scale")
 
 
 def keeps_state_on_failure(fit_method):
@@ -76,3 +83,9 @@ def check_consistent_fit(estimator, centres):
             "predict; fit it again (or load it from a model file) instead of setting "
             "fitted attributes by hand."
         )
+
+
+def forget_data_records(estimator):
+    """Drop what `mixfit fit` recorded about a previous fit's data (see DATA_RECORDS)."""
+    for name in DATA_RECORDS:
+        estimator.__dict__.pop(name, None)

@@ -39,7 +39,7 @@ from ._far_rows import (
     may_be_far,
     mean_log_likelihood,
 )
-from ._fit_state import check_consistent_fit, keeps_state_on_failure
+from ._fit_state import check_consistent_fit, forget_data_records, keeps_state_on_failure
 from ._gmm_init import check_user_init, init_kind, is_complete, rescaled_init
 from ._sklearn_compat import MixtureProgress, params_in_dtype, warm_start_from
 
@@ -364,9 +364,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=2,
             )
-        # Fitted state is set only here, once nothing can fail any more. The
-        # columns that `mixfit fit --columns` chose described the previous data.
-        self.__dict__.pop("_column_indices", None)
+        # Fitted state is set only here, once nothing can fail any more. What
+        # `mixfit fit` recorded (columns, training score, standardization)
+        # described the previous data.
+        forget_data_records(self)
         self._scale = scale
         self._set_params_from(
             GaussianFamily(self.covariance_type, settings["reg_covar"]),

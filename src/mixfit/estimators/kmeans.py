@@ -35,7 +35,11 @@ from mixfit._validation import (
     data_scale,
     distance_shift_and_variance,
 )
-from mixfit.estimators._fit_state import check_consistent_fit, keeps_state_on_failure
+from mixfit.estimators._fit_state import (
+    check_consistent_fit,
+    forget_data_records,
+    keeps_state_on_failure,
+)
 from mixfit.estimators._kmeans_units import (
     callback_in_user_units,
     far_labels,
@@ -440,9 +444,10 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         # In the user's units (it raises if they overflow): before any state is set.
         inertia = inertia_in_user_units(best.inertia, scale, weight_scale)
         history = [inertia_in_user_units(v, scale, weight_scale) for v in best.inertia_history]
-        # Fitted state is set only here, once nothing can fail any more. The
-        # columns that `mixfit fit --columns` chose described the previous data.
-        self.__dict__.pop("_column_indices", None)
+        # Fitted state is set only here, once nothing can fail any more. What
+        # `mixfit fit` recorded (columns, training score, standardization)
+        # described the previous data.
+        forget_data_records(self)
         self._scale = scale
         self._shift = shift
         self.cluster_centers_ = best.centers * scale if scale != 1.0 else best.centers

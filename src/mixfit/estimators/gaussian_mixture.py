@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import numbers
 import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.validation import check_is_fitted
 
 from .. import em
 from .._memory import check_gaussian_mixture
@@ -18,7 +16,6 @@ from .._validation import (
     MAX_COUNT,
     check_chunk_size,
     check_data,
-    check_magnitude,
     check_n_samples_at_least,
     check_nonnegative_float,
     check_positive_int,
@@ -31,22 +28,15 @@ from .._validation import (
 from ..families import GaussianFamily
 from ..families.covariance import get_structure
 from ..init import MIXTURE_INITS, initial_mixture_params, params_from_resp
-from ._far_rows import (
-    check_log_likelihoods,
-    criterion,
-    fix_far_labels,
-    fix_far_rows,
-    may_be_far,
-    mean_log_likelihood,
-)
-from ._fit_state import check_consistent_fit, forget_data_records, keeps_state_on_failure
+from ._fit_state import forget_data_records, keeps_state_on_failure
 from ._gmm_init import check_user_init, init_kind, is_complete, rescaled_init
+from ._gmm_queries import MixtureQueries, rescaled_params
 from ._sklearn_compat import MixtureProgress, params_in_dtype, warm_start_from
 
 __all__ = ["GaussianMixture"]
 
 
-class GaussianMixture(DensityMixin, BaseEstimator):
+class GaussianMixture(MixtureQueries, DensityMixin, BaseEstimator):
     """Gaussian mixture model: soft clustering and density estimation, fitted by EM.
 
     A Gaussian mixture describes data as drawn from K bell-shaped groups
@@ -332,7 +322,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             if progress is not None:
                 progress.start(restart, previous_bound - log_scale)
             if warm:
-                params = params_in_dtype(_rescaled(self._mixture_params(), 1.0 / scale), X.dtype)
+                params = params_in_dtype(rescaled_params(self._mixture_params(), 1.0 / scale), X.dtype)
             else:
                 params = self._initial_params(family, X, user_init, sample_weight, rng, settings)
             if settings["max_iter"] == 0:
@@ -371,7 +361,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self._scale = scale
         self._set_params_from(
             GaussianFamily(self.covariance_type, settings["reg_covar"]),
-            _rescaled(best.params, scale),
+            rescaled_params(best.params, scale),
         )
         self.converged_ = best.converged
         self.n_iter_ = best.n_iter
@@ -495,7 +485,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             if progress is not None:
                 progress.iteration(iteration, log_likelihood)
             if user is not None:
-                user(iteration, _rescaled(params, scale), log_likelihood)
+                user(iteration, rescaled_params(params, scale), log_likelihood)
 
         return on_iteration
 
@@ -511,248 +501,3 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.precisions_ = family.structure.precisions_from_cholesky(
             components.precisions_cholesky
         )
-
-    def _mixture_params(self):
-        check_is_fitted(self, "precisions_cholesky_")
-        from ..families import GaussianParams
-
-        return em.MixtureParams(
-            self.weights_,
-            GaussianParams(self.means_, self.covariances_, self.precisions_cholesky_),
-        )
-
-    def _scaled_data_and_params(self, X):
-        params = self._mixture_params()
-        # Models fitted before scaling existed have no _scale: they are in data units.
-        scale = getattr(self, "_scale", 1.0)
-        if scale != 1.0:
-            X = X.astype(self.means_.dtype) / scale
-            params = _rescaled(params, 1.0 / scale)
-        return X, params, scale
-
-    def _labels(self, X, column_largest=None):
-        """``_log_resp(X)[0].argmax(axis=1)``, chunk by chunk (no (n, K) array).
-
-        ``column_largest``, the largest magnitude of each column of X where the
-        caller has it, saves a pass over X.
-        """
-        X, params, scale = self._scaled_data_and_params(X)
-        if column_largest is not None:
-            column_largest = column_largest / scale
-        if may_be_far(X, params, self.covariance_type, column_largest):
-            # Some row may lie where the kernels' rounding decides the argmax:
-            # log p(x) finds those rows, whose labels are then taken exactly.
-            labels, log_norm = em.labels_and_log_norm(
-                self._family, X, params, check_chunk_size(self.chunk_size),
-                n_jobs=check_n_jobs(getattr(self, "n_jobs", None)),
-            )
-            fix_far_labels(X, params, self.covariance_type, labels, log_norm)
-            return labels
-        return em.predict_labels(
-            self._family,
-            X,
-            params,
-            check_chunk_size(self.chunk_size),
-            n_jobs=check_n_jobs(getattr(self, "n_jobs", None)),
-        )
-
-    def _log_resp(self, X):
-        X, params, scale = self._scaled_data_and_params(X)
-        log_resp, log_norm = self._scaled_log_resp(X, params)
-        if scale != 1.0:
-            log_norm -= X.shape[1] * np.log(scale)
-        return log_resp, log_norm
-
-    def _scaled_log_resp(self, X, params):
-        """The kernels' log-posteriors and log p(x), with far rows recomputed exactly."""
-        log_resp, log_norm = em.log_resp(
-            self._family,
-            X,
-            params,
-            check_chunk_size(self.chunk_size),
-            n_jobs=check_n_jobs(getattr(self, "n_jobs", None)),
-        )
-        fix_far_rows(X, params, self.covariance_type, log_resp, log_norm)
-        return log_resp, log_norm
-
-    def _validated(self, X):
-        return self._validated_with_magnitude(X)[0]
-
-    def _validated_with_magnitude(self, X):
-        """Checked data and its columns' largest magnitudes (refused beyond what fit accepts)."""
-        check_is_fitted(self, "precisions_cholesky_")
-        check_consistent_fit(self, "means_")
-        X, columns = check_data(self, X, reset=False, magnitudes=True)
-        return X, check_magnitude(X, per_column=True, columns=columns,
-                                  names=getattr(self, "feature_names_in_", None))
-
-    # ---------------------------------------------------------------- inference
-
-    def predict(self, X):
-        """Most probable component of each sample.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            New data with the columns the model was fitted on, in the same order.
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-            Component index (0 to n_components − 1) of each sample.
-        """
-        return self._labels(*self._validated_with_magnitude(X))
-
-    def predict_proba(self, X):
-        """Probability that each sample belongs to each component (its responsibilities).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            New data with the columns the model was fitted on.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_components)
-            Each row sums to 1.
-        """
-        return np.exp(self._log_resp(self._validated(X))[0])
-
-    def score_samples(self, X):
-        """Log-likelihood ``log p(x)`` of each sample: the log of the mixture's density there.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            New data with the columns the model was fitted on.
-
-        Returns
-        -------
-        log_likelihood : ndarray of shape (n_samples,)
-            Higher where the model finds the sample more typical.
-
-        Raises
-        ------
-        ValueError
-            If a sample lies so far from every component that its log-likelihood
-            is below the range of the output dtype (its posteriors, from
-            ``predict_proba``, are still available).
-        """
-        return check_log_likelihoods(self._log_resp(self._validated(X))[1])
-
-    def score(self, X, y=None, sample_weight=None):
-        """Mean per-sample log-likelihood of X (higher is better).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            New data with the columns the model was fitted on.
-        y : ignored
-            Present for scikit-learn's API.
-        sample_weight : array-like of shape (n_samples,), optional
-            Weights of the mean, as for :meth:`fit`.
-
-        Returns
-        -------
-        score : float
-            The (weighted) mean of :meth:`score_samples`.
-        """
-        log_lik = self.score_samples(X).astype(np.float64)
-        sample_weight = check_sample_weight(sample_weight, log_lik.shape[0])
-        return mean_log_likelihood(log_lik, sample_weight)
-
-    def sample(self, n_samples=1):
-        """Draw new samples from the fitted mixture.
-
-        Each draw picks a component with probability ``weights_``, then a point
-        from that component's Gaussian; draws come grouped by component.
-        ``random_state`` seeds the draws.
-
-        Parameters
-        ----------
-        n_samples : int, default=1
-            Number of samples to draw.
-
-        Returns
-        -------
-        X : ndarray of shape (n_samples, n_features), the model's dtype
-        y : ndarray of shape (n_samples,)
-            Component of each draw.
-        """
-        params = self._mixture_params()
-        if isinstance(n_samples, numbers.Integral) and not isinstance(n_samples, bool) \
-                and n_samples < 1:
-            # scikit-learn's words first: code that matches them keeps working.
-            raise ValueError(
-                f"Invalid value for 'n_samples': {n_samples}. The sampling requires at "
-                "least one sample; pass n_samples >= 1."
-            )
-        n_samples = check_positive_int(n_samples, "n_samples")
-        rng = check_seed(self.random_state)
-        weights = self.weights_.astype(np.float64)
-        counts = rng.multinomial(n_samples, weights / weights.sum())
-        X = np.vstack(
-            [
-                self._family.sample(params.components, k, count, rng)
-                for k, count in enumerate(counts)
-            ]
-        ).astype(self.means_.dtype, copy=False)
-        y = np.repeat(np.arange(self.n_components), counts)
-        return X, y
-
-    def _n_parameters(self):
-        n_components, n_features = self.means_.shape
-        return self._family.n_parameters(n_components, n_features) + n_components - 1
-
-    def bic(self, X):
-        """Bayesian information criterion on X (lower is better).
-
-        ``BIC = −2 log L + p log n``, where n is the number of rows of X, log L is
-        the total log-likelihood of X under the model (n times :meth:`score`) and
-        p the number of free parameters: n_components − 1 weights,
-        n_components × n_features means, and the covariance parameters of
-        ``covariance_type`` (K·d(d+1)/2 for "full", d(d+1)/2 for "tied", K·d for
-        "diag", K for "spherical", none for "identity"; K components, d features).
-        Compare fits with different ``n_components`` on the same data: BIC
-        penalises parameters more than AIC does (for n > 7, where log n > 2), and
-        so tends to pick fewer components.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Data to evaluate the model on, with the columns it was fitted on.
-
-        Returns
-        -------
-        bic : float
-        """
-        n_samples = self._validated(X).shape[0]
-        return criterion(
-            "bic", self.score(X), n_samples, self._n_parameters() * np.log(n_samples)
-        )
-
-    def aic(self, X):
-        """Akaike information criterion on X (lower is better).
-
-        ``AIC = −2 log L + 2p``, with log L the total log-likelihood of X under
-        the model (its number of rows times :meth:`score`) and p the number of
-        free parameters, as in :meth:`bic`.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Data to evaluate the model on, with the columns it was fitted on.
-
-        Returns
-        -------
-        aic : float
-        """
-        n_samples = self._validated(X).shape[0]
-        return criterion("aic", self.score(X), n_samples, 2 * self._n_parameters())
-
-
-def _rescaled(params, factor):
-    """Mixture parameters for data multiplied by ``factor`` (weights do not change)."""
-    if factor == 1.0:
-        return params
-    return em.MixtureParams(params.weights, params.components.rescaled(factor))

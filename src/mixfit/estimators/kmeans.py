@@ -15,17 +15,14 @@ from sklearn.base import (
 )
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array
-from sklearn.utils.validation import check_is_fitted
 
 from mixfit import kmeans as engine
 from mixfit._memory import check_kmeans
 from mixfit._parallel import check_n_jobs
 from mixfit._validation import (
     MAX_COUNT,
-    MAX_EXPONENT,
     check_chunk_size,
     check_data,
-    check_magnitude,
     check_n_samples_at_least,
     check_nonnegative_float,
     check_positive_int,
@@ -36,15 +33,12 @@ from mixfit._validation import (
     distance_shift_and_variance,
 )
 from mixfit.estimators._fit_state import (
-    check_consistent_fit,
     forget_data_records,
     keeps_state_on_failure,
 )
 from mixfit.estimators._kmeans_units import (
     callback_in_user_units,
-    far_labels,
     inertia_in_user_units,
-    weighted_sum_in_user_units,
 )
 from mixfit.estimators._sklearn_compat import (
     CenteredInPlace,
@@ -53,6 +47,7 @@ from mixfit.estimators._sklearn_compat import (
     centers_shape_mismatch,
     resolve_kmeans_n_init,
 )
+from mixfit.estimators._kmeans_queries import KMeansQueries
 from mixfit.init import kmeans_plusplus, lecture_means, random_from_data
 
 _INITS = {
@@ -64,7 +59,9 @@ _INITS = {
 _RANDOM_INITS = ("random", "lecture")
 
 
-class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
+class KMeans(
+    KMeansQueries, ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator
+):
     """K-means clustering: split the rows of X into K groups around K centres.
 
     Each sample is assigned to its nearest centre (in Euclidean distance), and
@@ -524,57 +521,6 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         """
         return self.fit(X, sample_weight=sample_weight).transform(X)
 
-    # -- using the fit -------------------------------------------------------
-
-    def _validate_for_prediction(self, X):
-        """Checked data and centres in units safe to square: ``(X, centers, scale, shift)``.
-
-        The units are the fit's (data / ``_scale``) unless X reaches beyond 2**60
-        in them: then those of X's own magnitude (in float64), as the fit would
-        have chosen, so that squared distances neither overflow nor lose the
-        float32 range. ``scale`` converts distances back to data units.
-        """
-        check_is_fitted(self)
-        check_consistent_fit(self, "cluster_centers_")
-        X, columns = check_data(self, X, reset=False, magnitudes=True, accept_sparse=True)
-        largest = check_magnitude(X, columns=columns,
-                                  names=getattr(self, "feature_names_in_", None))
-        # Models fitted before scaling existed have no _scale: they are in data units.
-        scale = getattr(self, "_scale", 1.0)
-        # Sparse rows are never shifted (that would make them dense); the shift
-        # only limits rounding, the distances are the same without it.
-        shift = np.zeros_like(self._shift) if sparse.issparse(X) else self._shift
-        if largest / scale > 2.0**MAX_EXPONENT:
-            new_scale = float(np.ldexp(1.0, int(np.frexp(largest)[1])))
-            shift = np.asarray(shift, dtype=np.float64) * (scale / new_scale)  # exact
-            scale = new_scale
-        if scale == 1.0:
-            return X, self.cluster_centers_, scale, shift
-        centers = self.cluster_centers_.astype(np.float64) / scale
-        return X.astype(np.float64) / scale, centers, scale, shift
-
-    def _assign(self, X, centers, shift):
-        return engine.assign(
-            X, centers, chunk_size=self.chunk_size, shift=shift,
-            n_jobs=check_n_jobs(getattr(self, "n_jobs", None)),
-        )
-
-    def predict(self, X):
-        """Index of the nearest centre for each row.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            New data with the columns the model was fitted on, in the same order.
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,), int64
-        """
-        X, centers, _, shift = self._validate_for_prediction(X)
-        labels, min_sq_dist = self._assign(X, centers, shift)
-        return far_labels(X, centers, labels, min_sq_dist)
-
     def transform(self, X):
         """Euclidean distances to the centres, in X's floating dtype.
 
@@ -596,30 +542,6 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         )
         distances = np.sqrt(sq, out=sq)
         return distances if scale == 1.0 else distances * scale
-
-    def score(self, X, y=None, sample_weight=None):
-        """Opposite of the (weighted) inertia of X for the fitted centres.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            New data with the columns the model was fitted on.
-        y : Ignored
-        sample_weight : array-like of shape (n_samples,) or None
-            Non-negative weights of the rows in the sum.
-
-        Returns
-        -------
-        score : float
-            ``-Σ w · ‖x − nearest centre‖²``; higher is better.
-        """
-        X, centers, scale, shift = self._validate_for_prediction(X)
-        sample_weight, weight_scale = check_sample_weight(
-            sample_weight, X.shape[0], return_scale=True
-        )
-        _, min_sq_dist = self._assign(X, centers, shift)
-        weight = np.ones(X.shape[0]) if sample_weight is None else sample_weight
-        return -weighted_sum_in_user_units(weight, min_sq_dist, scale, weight_scale, "score")
 
 
 def _callback_with_shift(callback, shift):

@@ -107,8 +107,10 @@ def read_for_model(model, args, prog):
     if fitted_names is not None:
         # Matched here; an ndarray has no names for scikit-learn to compare.
         del model.feature_names_in_
+    # Before the note (which an error must not follow), by the model's column names:
+    # X holds the model's columns in its order.
+    check_finite(X, name=f"'{args.data}'", names=fitted_names)
     if notes:
-        check_finite(X, name=f"'{args.data}'")  # so that the note is not followed by an error
         print(f"{prog}: note: {notes[0]}", file=sys.stderr)
     return X
 

@@ -304,6 +304,7 @@ def _one_line(error):
 
 def _fit(args):
     from ._cli_memory import check_before_reading
+    from ._validation import check_finite
     from .data_files import read_data, write_csv
 
     outputs = check_outputs([("--out", args.out), ("--labels", args.labels)],
@@ -318,6 +319,8 @@ def _fit(args):
     X, names = read_data(args.data, columns=args.columns, key=args.key,
                          delimiter=args.delimiter, header=args.header,
                          decimal_comma=args.decimal_comma)
+    # Here, where the file's column names are known: the estimator sees an ndarray.
+    check_finite(X, name=f"'{args.data}'", names=names)
     mean = scale = None
     if args.standardize:
         X, mean, scale = standardize_with_note(X, names, f"mixfit {args.command}")

@@ -435,12 +435,7 @@ def _check_n_features(estimator, X):
     if expected is None or (column_names(X) is not None
                             and getattr(estimator, "feature_names_in_", None) is not None):
         return
-    shape = getattr(X, "shape", None)
-    if shape is None and isinstance(X, (list, tuple)):
-        try:
-            shape = np.shape(X)
-        except ValueError:  # ragged nested lists: let validate_data explain
-            return
+    shape = _shape_of(X)
     if shape is None or len(shape) != 2 or shape[1] == expected:
         return
     name = type(estimator).__name__
@@ -495,14 +490,21 @@ def _fast_path_fits(estimator, X, reset):
     )
 
 
-def _check_ndim(X):
-    """Refuse anything but a 2-D table with a one-line message (not the whole array)."""
+def _shape_of(X):
+    """X's shape, for arrays and nested lists; None without one (ragged lists too,
+    which validate_data explains)."""
     shape = getattr(X, "shape", None)
     if shape is None and isinstance(X, (list, tuple)):
         try:
-            shape = np.shape(X)
-        except ValueError:  # ragged nested lists: let validate_data explain
-            return
+            return np.shape(X)
+        except ValueError:
+            return None
+    return shape
+
+
+def _check_ndim(X):
+    """Refuse anything but a 2-D table with a one-line message (not the whole array)."""
+    shape = _shape_of(X)
     if shape is None or len(shape) == 2:
         return  # other array-likes are left to validate_data
     hint = (

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from mixfit import cli
+from mixfit.cli import commands as cli
 
 
 @pytest.fixture(scope="module")

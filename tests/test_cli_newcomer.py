@@ -13,9 +13,10 @@ import pytest
 from conftest import make_blobs
 
 import mixfit
-from mixfit import GaussianMixture, KMeans, cli
+from mixfit import GaussianMixture, KMeans
+from mixfit import cli
 from mixfit import io as model_io
-from mixfit._cli_help import EPILOGS
+from mixfit.cli.help import EPILOGS
 
 HEAVY = ("sklearn", "numba", "matplotlib", "scipy")
 

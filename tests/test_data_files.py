@@ -5,7 +5,7 @@ import gzip
 import numpy as np
 import pytest
 
-from mixfit.data_files import read_data
+from mixfit.io.data_files import read_data
 from mixfit.datasets import write_idx
 
 

@@ -9,7 +9,8 @@ import textwrap
 
 import pytest
 
-from mixfit import cli, demo
+from mixfit import cli
+from mixfit.cli import demo as demo
 from mixfit.datasets import DownloadError
 
 # Runs in a fresh interpreter, where no kernel has been compiled or loaded yet
@@ -19,7 +20,7 @@ _PROBE = textwrap.dedent("""
     import json, sys
     import numpy as np
     from numba.core.dispatcher import Dispatcher
-    import mixfit.demo as demo
+    import mixfit.cli.demo as demo
     from mixfit.datasets import fetch, write_idx
 
     def compiled():

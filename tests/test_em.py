@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import logsumexp
 
-from mixfit import em
+from mixfit.engine import em as em
 from mixfit.families import GaussianFamily
 
 from conftest import make_blobs

@@ -5,7 +5,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from mixfit import GaussianMixture, em
+from mixfit import GaussianMixture
+from mixfit.engine import em as em
 from mixfit.families import GaussianFamily
 
 ALL = ["identity", "spherical", "diag", "tied", "full"]
@@ -149,7 +150,7 @@ def test_estimator_n_jobs_does_not_change_the_fit():
 
 
 def test_vector_exp_is_within_an_ulp_of_numpy():
-    from mixfit._em_sweep import exp_nonpositive
+    from mixfit.kernels.sweep import exp_nonpositive
 
     rng = np.random.default_rng(6)
     t = np.concatenate(
@@ -171,7 +172,7 @@ def test_vector_exp_is_within_an_ulp_of_numpy():
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_sweep_and_chunk_paths_agree_beyond_the_sweep_width(covariance_type, dtype, monkeypatch):
     # Wide data take the per-chunk GEMM path; both fast paths and the reference agree.
-    from mixfit.families import covariance
+    from mixfit.families.gaussian import sweeps as covariance
 
     family, X, params, weight = setup(covariance_type, dtype, True, seed=7, n_features=9)
     reference = em.e_step(family, X, params, weight, chunk_size=97, kernel="numpy")
@@ -236,7 +237,7 @@ def test_tied_sweep_keeps_well_separated_components_accurate():
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("n_features", [4, 9])
 def test_predicted_labels_match_the_reference(covariance_type, dtype, n_features, monkeypatch):
-    from mixfit.families import covariance
+    from mixfit.families.gaussian import sweeps as covariance
 
     # Nine features take the per-chunk path for tied and full (sweep width set to 8).
     monkeypatch.setattr(covariance, "_FULL_SWEEP_MAX_FEATURES", 8)

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from scipy import stats as sps
 
 from mixfit.families import STRUCTURES, GaussianFamily
-from mixfit.families.covariance import CollapsedComponentError
+from mixfit.families.gaussian.covariance import CollapsedComponentError
 
 ESTIMATED = ["spherical", "diag", "tied", "full"]
 ALL = ["identity"] + ESTIMATED

@@ -217,8 +217,10 @@ def test_every_kernel_entry_refuses_mismatched_shapes():
     # write outside its arrays.
     out = _run_isolated("""
         import numpy as np
-        from mixfit import _em_kernels as em, _em_sweep as sw, _kmeans_kernels as km
-        from mixfit import _moments as mo
+        from mixfit.kernels import em as em
+        from mixfit.kernels import sweep as sw
+        from mixfit.kernels import kmeans as km
+        from mixfit.kernels import moments as mo
 
         K, d, n = 3, 4, 300
         rng = np.random.default_rng(0)

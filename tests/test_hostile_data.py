@@ -20,9 +20,10 @@ import zipfile
 import numpy as np
 import pytest
 
-from mixfit import GaussianMixture, cli
+from mixfit import GaussianMixture
+from mixfit import cli
 from mixfit import io as model_io
-from mixfit.data_files import read_data
+from mixfit.io.data_files import read_data
 
 # A reader that starts reading /dev/zero exhausts this long before the timeout.
 MEMORY_CAP = 3 * 2**30

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.utils import shuffle
 
-from mixfit.init import kmeans_plusplus, lecture_means, random_from_data
+from mixfit.engine.init import kmeans_plusplus, lecture_means, random_from_data
 
 SEEDERS_FROM_ROWS = [kmeans_plusplus, random_from_data]
 

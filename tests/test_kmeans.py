@@ -1,4 +1,4 @@
-"""K-means: the Lloyd engine (mixfit.kmeans) and the KMeans estimator."""
+"""K-means: the Lloyd engine (mixfit.engine.kmeans) and the KMeans estimator."""
 
 import warnings
 
@@ -14,8 +14,8 @@ from sklearn.utils import shuffle
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from mixfit.estimators.kmeans import KMeans
-from mixfit.init import kmeans_plusplus
-from mixfit.kmeans import KMeansStats, assign, kmeans_stats, lloyd
+from mixfit.engine.init import kmeans_plusplus
+from mixfit.engine.kmeans import KMeansStats, assign, kmeans_stats, lloyd
 
 
 def _blobs(seed, n_samples=300, n_features=3, centers=4, std=0.5):

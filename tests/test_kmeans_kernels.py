@@ -1,4 +1,4 @@
-"""The numba K-means kernels against the numpy reference path of mixfit.kmeans."""
+"""The numba K-means kernels against the numpy reference path of mixfit.engine.kmeans."""
 
 import warnings
 
@@ -7,7 +7,7 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from mixfit.estimators.kmeans import KMeans
-from mixfit.kmeans import assign, auto_chunk_size, lloyd
+from mixfit.engine.kmeans import assign, auto_chunk_size, lloyd
 
 RTOL = {np.float32: 1e-6, np.float64: 1e-12}
 

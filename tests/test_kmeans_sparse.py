@@ -8,9 +8,13 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from mixfit import GaussianMixture, KMeans, io, kmeans
-from mixfit import _kmeans_sparse, _kmeans_sparse_kernels, _memory
-from mixfit.init import kmeans_plusplus, lecture_means, random_from_data
+from mixfit import GaussianMixture, KMeans
+from mixfit import io
+from mixfit.engine import kmeans as kmeans
+from mixfit.engine import kmeans_sparse as _kmeans_sparse
+from mixfit.kernels import kmeans_sparse as _kmeans_sparse_kernels
+from mixfit import _memory
+from mixfit.engine.init import kmeans_plusplus, lecture_means, random_from_data
 
 DTYPES = [np.float32, np.float64]
 

@@ -19,7 +19,7 @@ from sklearn.datasets import make_blobs
 from sklearn.exceptions import ConvergenceWarning
 
 from mixfit import KMeans
-from mixfit.kmeans import lloyd
+from mixfit.engine.kmeans import lloyd
 
 
 def _blobs(seed=0, n_samples=3000, n_features=5, centers=8, std=2.5):

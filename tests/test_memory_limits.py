@@ -16,10 +16,11 @@ import pytest
 from sklearn.utils import check_random_state
 
 import mixfit
-from mixfit import FitTooLargeError, GaussianMixture, KMeans, LargeFitWarning, cli
+from mixfit import FitTooLargeError, GaussianMixture, KMeans, LargeFitWarning
+from mixfit import cli
 from mixfit import _memory
-from mixfit.init import _shift, kmeans_plusplus
-from mixfit.kmeans import squared_distances
+from mixfit.engine.init import _shift, kmeans_plusplus
+from mixfit.engine.kmeans import squared_distances
 
 
 @pytest.fixture(autouse=True)
@@ -231,7 +232,7 @@ def test_the_command_line_checks_an_npy_file_before_reading_it(tmp_path, monkeyp
     def read_data(*args, **kwargs):
         raise AssertionError("the data was read before the memory check")
 
-    monkeypatch.setattr("mixfit.data_files.read_data", read_data)
+    monkeypatch.setattr("mixfit.io.data_files.read_data", read_data)
     monkeypatch.setenv(_memory.MEMORY_LIMIT_ENV, "4M")
     code = cli.main(["fit", str(path), "--model", "kmeans", "--quiet"])
     err = capsys.readouterr().err
@@ -248,7 +249,7 @@ def test_a_truncated_npy_file_is_left_to_the_reader_to_report(tmp_path, monkeypa
         np.lib.format.write_array_header_1_0(
             file, {"descr": "<f8", "fortran_order": False, "shape": (10**6, 10**4)}
         )
-    from mixfit._cli_memory import npy_shape
+    from mixfit.cli.memory import npy_shape
 
     assert npy_shape(path) is None
     monkeypatch.setenv(_memory.MEMORY_LIMIT_ENV, "16G")
@@ -295,7 +296,7 @@ def _reference_sq_dist(X, point, chunk_size):
 
 def _reference_kmeans_plusplus(X, n_clusters, sample_weight=None, random_state=None,
                                chunk_size=4096):
-    """mixfit.init.kmeans_plusplus before its memory was bounded (cumsum over all rows)."""
+    """mixfit.engine.init.kmeans_plusplus before its memory was bounded (cumsum over all rows)."""
     n_local_trials = 2 + int(math.log(n_clusters))
     weight = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, float)
     rng = check_random_state(random_state)
@@ -352,7 +353,7 @@ def test_kmeans_plusplus_picks_the_centres_of_the_whole_array_version(
 ):
     # Blocks of 300 positions over chunks of 256 rows: the cumulative masses are
     # carried across many block boundaries, as on data of millions of rows.
-    monkeypatch.setattr(mixfit.init, "_MASS_BLOCK", 300)
+    monkeypatch.setattr(mixfit.engine.init, "_MASS_BLOCK", 300)
     expected = _reference_kmeans_plusplus(X, n_clusters, weight, random_state=seed,
                                           chunk_size=256)
     got = kmeans_plusplus(X, n_clusters, sample_weight=weight, random_state=seed,
@@ -376,7 +377,7 @@ def test_kmeans_plusplus_keeps_memory_to_the_order_and_the_distances():
     # 16 bytes a row, plus per-block buffers of fixed size (positions and masses
     # of one block of the cumulative passes); before them, the value sort's
     # arrays, 35 bytes a row (mixfit._memory._canonical_order_bytes).
-    bound = _memory._canonical_order_bytes(n) + n + 4 * 8 * mixfit.init._MASS_BLOCK
+    bound = _memory._canonical_order_bytes(n) + n + 4 * 8 * mixfit.engine.init._MASS_BLOCK
     new = _traced_peak(kmeans_plusplus, X, 8, random_state=0)
     old = _traced_peak(_reference_kmeans_plusplus, X, 8, random_state=0)
     assert new < bound < old
@@ -386,17 +387,17 @@ def test_kmeans_plusplus_keeps_memory_to_the_order_and_the_distances():
 @pytest.mark.parametrize("weighted", [False, True])
 def test_cumulative_masses_by_blocks_are_bitwise_those_of_one_cumsum(monkeypatch, weighted):
     # What keeps every draw identical: the same additions in the same order.
-    monkeypatch.setattr(mixfit.init, "_MASS_BLOCK", 333)
+    monkeypatch.setattr(mixfit.engine.init, "_MASS_BLOCK", 333)
     rng = np.random.default_rng(3)
     n = 10_000
     order = rng.permutation(n)
     closest = rng.exponential(size=n) * 10.0 ** rng.integers(-8, 8, n)
     weight = rng.uniform(0, 5, n) if weighted else None
     expected = np.cumsum((np.ones(n) if weight is None else weight)[order] * closest[order])
-    blocks = list(mixfit.init._cumulative_chunks(order, weight, closest, 100))
+    blocks = list(mixfit.engine.init._cumulative_chunks(order, weight, closest, 100))
     assert len(blocks) > 20
     np.testing.assert_array_equal(np.concatenate([cum for _, cum in blocks]), expected)
-    assert mixfit.init._total_mass(order, weight, closest, 100) == expected[-1]
+    assert mixfit.engine.init._total_mass(order, weight, closest, 100) == expected[-1]
 
 
 # --------------------------------------------------------------------------- #
@@ -405,7 +406,7 @@ def test_cumulative_masses_by_blocks_are_bitwise_those_of_one_cumsum(monkeypatch
 
 def test_random_responsibilities_drawn_by_chunks_are_those_of_one_draw():
     from mixfit.families import GaussianFamily
-    from mixfit.init import initial_mixture_params, params_from_resp
+    from mixfit.engine.init import initial_mixture_params, params_from_resp
 
     X = _data(10_000, 3)
     family = GaussianFamily("diag")
@@ -419,7 +420,7 @@ def test_random_responsibilities_drawn_by_chunks_are_those_of_one_draw():
 
 
 def test_lecture_means_keep_their_meaning_without_copies_of_x():
-    from mixfit.init import lecture_means
+    from mixfit.engine.init import lecture_means
 
     X = _data(100_000, 4)
     weight = np.random.default_rng(1).uniform(0, 2, X.shape[0])

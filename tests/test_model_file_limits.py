@@ -195,7 +195,7 @@ def test_files_with_int64_labels_still_load(tmp_path):
 def test_ratio_rule_refuses_sorted_labels_beyond_the_floor_and_max_bytes_allows_them(
         tmp_path, monkeypatch):
     # The floor (256 MiB) lowered so that small files meet the ratio rule.
-    monkeypatch.setattr("mixfit.io._FREE_BYTES", 2**10)
+    monkeypatch.setattr("mixfit.io.model_files._FREE_BYTES", 2**10)
     n = 200_000
     sorted_model = kmeans_with_labels(np.sort(RNG.integers(0, 2, n)), 3)
     random_model = kmeans_with_labels(RNG.integers(0, 2, n), 3)
@@ -465,7 +465,7 @@ def test_accepted_edge_files_predict_without_crashing_the_process(tmp_path):
     np.save(tmp_path / "X.npy", X)
     script = textwrap.dedent(f"""
         import numpy as np, warnings
-        from mixfit.io import load
+        from mixfit.io.model_files import load
         X = np.load({str(tmp_path / "X.npy")!r})
         for path in {paths!r}:
             model = load(path)

@@ -341,7 +341,7 @@ def test_complex_data_gets_one_line(model):
 def test_labels_with_log_norm_equal_the_posteriors_argmax(covariance_type, kernel):
     # The far-data labelling path takes labels and log p(x) without the (n, K)
     # array: both must be those of the posteriors.
-    from mixfit import em
+    from mixfit.engine import em as em
 
     gm = _gm(covariance_type).fit(X2)
     X = np.vstack([X2, X2 * 1e3, rng.normal(size=(500, 2))])
@@ -354,8 +354,8 @@ def test_labels_with_log_norm_equal_the_posteriors_argmax(covariance_type, kerne
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_column_magnitudes_are_the_largest_absolute_values(dtype):
-    from mixfit._moments import finite_column_magnitudes
-    from mixfit._validation import check_magnitude
+    from mixfit.kernels.moments import finite_column_magnitudes
+    from mixfit.estimators._data_checks import check_magnitude
 
     X = (rng.normal(size=(10000, 7)) * np.logspace(-30, 30, 7)).astype(dtype)
     expected = np.abs(X).max(axis=0).astype(np.float64)

@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 from conftest import make_blobs
 
-import mixfit.data_files
-from mixfit import GaussianMixture, KMeans, cli
-from mixfit._output_files import resolve_output
+import mixfit.io.data_files
+from mixfit import GaussianMixture, KMeans
+from mixfit import cli
+from mixfit.io.output_files import resolve_output
 from mixfit.io import load, save
 
 
@@ -242,7 +243,7 @@ def test_descriptor_paths_are_written_through_at_the_shells_offset(files, capfd,
 def test_outputs_are_checked_before_the_data_is_read(files, capsys, monkeypatch):
     monkeypatch.chdir(files)
     read = []
-    monkeypatch.setattr(mixfit.data_files, "read_data", lambda *a, **k: read.append(a))
+    monkeypatch.setattr(mixfit.io.data_files, "read_data", lambda *a, **k: read.append(a))
     (files / "bad.csv").write_text("not numbers at all\n\x00\x01")
     code, _, err = run_cli(capsys, "fit", "bad.csv", "--out", "nowhere/m.mixfit")
     assert_one_line_error(code, err, "fit", "--out 'nowhere/m.mixfit'", "folder 'nowhere'",

@@ -1,7 +1,7 @@
 """The seeders' canonical row order: rows sorted by value, whatever the dtype or layout.
 
 k-means++ and random seeding draw over cumulative masses in this order
-(mixfit._row_order.lexicographic_row_order via mixfit.init._canonical_order). It
+(mixfit.kernels.row_order.lexicographic_row_order via mixfit.engine.init._canonical_order). It
 used to be a hash of the rows' bytes, which made float32 and float64 copies of the
 same data start from different rows (issue 10).
 """
@@ -14,8 +14,8 @@ from scipy import sparse
 from sklearn.datasets import make_blobs
 
 from mixfit import KMeans
-from mixfit._row_order import _RADIX, _SMALL, lexicographic_row_order
-from mixfit.init import kmeans_plusplus, random_from_data
+from mixfit.kernels.row_order import _RADIX, _SMALL, lexicographic_row_order
+from mixfit.engine.init import kmeans_plusplus, random_from_data
 
 
 def _reference(X):

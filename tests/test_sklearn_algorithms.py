@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mixfit import GaussianMixture, KMeans
-from mixfit import kmeans as engine
+from mixfit.engine import kmeans as engine
 from mixfit.io import load, save
 
 
@@ -50,7 +50,7 @@ def test_elkan_gives_lloyds_labels_centres_and_iterations(n, d, k, weighted, dty
 
 def test_elkan_runs_the_pruned_path(monkeypatch):
     # "elkan" must prune (Hamerly's exact bounds), not silently run plain Lloyd.
-    from mixfit import _kmeans_steps
+    from mixfit.engine import kmeans_steps as _kmeans_steps
 
     built = []
     original = _kmeans_steps._Hamerly.__init__
@@ -251,7 +251,7 @@ def test_scikit_learns_divergent_spherical_fit_finishes():
 def test_a_variance_rounded_below_zero_is_clamped_before_regularising(covariance_type):
     # A zero variance that rounding made −1e-20, with reg_covar far smaller than
     # that: unclamped, the covariance would be negative and the fit collapse.
-    from mixfit.families.gaussian import GaussianFamily, GaussianStats
+    from mixfit.families.gaussian.family import GaussianFamily, GaussianStats
 
     family = GaussianFamily(covariance_type, reg_covar=1e-30)
     structure = family.structure
@@ -275,8 +275,8 @@ def test_a_variance_rounded_below_zero_is_clamped_before_regularising(covariance
 def test_a_one_point_component_on_the_origin_still_collapses():
     # The pseudo-sample sits at the origin: there it adds nothing, and a
     # component with zero variance must still raise (as scikit-learn's).
-    from mixfit.families.covariance import CollapsedComponentError
-    from mixfit.families.gaussian import GaussianFamily
+    from mixfit.families.gaussian.covariance import CollapsedComponentError
+    from mixfit.families.gaussian.family import GaussianFamily
 
     X = np.array([[0.0, 0.0], [1.0, 2.0], [2.0, 1.0], [3.0, 3.0]])
     resp = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [0.0, 1.0]])

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from mixfit._validation import check_finite, column_means, distance_shift
+from mixfit.estimators._data_checks import check_finite
+from mixfit.engine.column_stats import column_means, distance_shift
 
 
 def test_finite_float32_whose_sum_overflows_is_accepted():

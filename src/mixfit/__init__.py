@@ -22,7 +22,7 @@ FitTooLargeError, LargeFitWarning
     Raised or warned before a fit that would not fit in memory or take very long.
 
 The subpackages :mod:`mixfit.datasets` (example data and the MNIST files),
-:mod:`mixfit.plot` (figures of a fit) and :mod:`mixfit.em` (the EM engine under
+:mod:`mixfit.plot` (figures of a fit) and :mod:`mixfit.engine.em` (the EM engine under
 ``GaussianMixture``) are imported by name.
 
 Examples
@@ -44,7 +44,7 @@ Command line: ``mixfit --help`` lists the commands (``fit``, ``predict``,
 organised) say more.
 """
 
-__version__ = "0.1.0"
+from mixfit._version import __version__
 
 # The public names are imported on first use (PEP 562), not here: the estimators
 # pull in scikit-learn, numba and scipy (about 1.5 s), which `mixfit --help` and

@@ -64,11 +64,11 @@ WARN_FLOPS = 1e12
 _UNCHECKED_BYTES = 64 << 20
 
 #: Rows per block of the sweeps and of the full kernel's whitened block
-#: (mixfit._em_sweep.BLOCK, mixfit.families.covariance._WHITENED_BLOCK).
+#: (mixfit.kernels.sweep.BLOCK, mixfit.families.gaussian.sweeps._WHITENED_BLOCK).
 _SWEEP_BLOCK = 128
 _WHITENED_BLOCK = 1 << 18
 #: Widths up to which full and tied covariances use the fused sweep
-#: (mixfit.families.covariance._FULL_SWEEP_MAX_FEATURES and _TIED_…).
+#: (mixfit.families.gaussian.sweeps._FULL_SWEEP_MAX_FEATURES and _TIED_…).
 _FULL_SWEEP_MAX_FEATURES = 160
 _TIED_SWEEP_MAX_FEATURES = 1024
 #: The sweep's partial sums: at most 64 groups and 2 MiB unless one group is more.
@@ -286,7 +286,7 @@ def check_kmeans(shape, n_clusters, *, pending_bytes=0, **options):
 
 
 def _kmeans_chunk(n_clusters, n_features, itemsize, chunk_size):
-    """The rows per chunk K-means uses (mixfit.kmeans.auto_chunk_size when None)."""
+    """The rows per chunk K-means uses (mixfit.engine.kmeans.auto_chunk_size when None)."""
     if chunk_size is not None:
         return int(chunk_size)
     if n_features >= 4 * n_clusters:
@@ -298,7 +298,7 @@ def _kmeans_chunk(n_clusters, n_features, itemsize, chunk_size):
 
 
 def _canonical_order_bytes(n_samples):
-    """mixfit.init._canonical_order (mixfit._row_order) on dense rows, its larger case.
+    """mixfit.engine.init._canonical_order (mixfit.kernels.row_order) on dense rows, its larger case.
 
     The order and its spare (n × 8 each), the gathered column and its spare
     (n × 8 each), the new-group flags (n), and at most n/17 pending ranges of
@@ -308,7 +308,7 @@ def _canonical_order_bytes(n_samples):
 
 
 def _seeding_bytes(init, n_samples, n_features):
-    """Peak of a seeder of mixfit.init beyond X (its output is K × d, counted elsewhere)."""
+    """Peak of a seeder of mixfit.engine.init beyond X (its output is K × d, counted elsewhere)."""
     # Distances take float64 temporaries of a few chunks.
     rows = 4 * 8 * min(n_samples, 4096) * n_features
     if init == "k-means++":
@@ -387,7 +387,7 @@ def kmeans_bytes(
 
 
 def _sparse_kmeans_bytes(n, d, k, nnz, n_jobs, algorithm, init, n_init, rescaled):
-    """:func:`kmeans_bytes` for CSR data of ``nnz`` stored values (mixfit._kmeans_sparse).
+    """:func:`kmeans_bytes` for CSR data of ``nnz`` stored values (mixfit.engine.kmeans_sparse).
 
     Nothing of size n × d is made: per row a float64 norm, labels and
     distances; per block of rows (at most ``_KMEANS_GROUPS``, plus one per

@@ -17,7 +17,7 @@ from contextlib import nullcontext
 
 from threadpoolctl import threadpool_limits
 
-from ._validation import row_chunks
+from mixfit._validation import row_chunks
 
 __all__ = ["available_cores", "check_n_jobs", "map_chunks", "map_ranges", "shared_pool"]
 

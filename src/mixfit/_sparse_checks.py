@@ -1,6 +1,6 @@
 """Checks of sparse (``scipy.sparse``) input: taken as canonical CSR, or refused clearly.
 
-:func:`mixfit._validation.check_data` hands sparse input here. An estimator
+:func:`mixfit.estimators._data_checks.check_data` hands sparse input here. An estimator
 that works on sparse data (KMeans) gets a CSR matrix — other formats
 converted, as scikit-learn's ``accept_sparse="csr"`` does, integers and other
 dtypes as float64, float32 kept — in canonical form (sorted indices, no
@@ -31,7 +31,7 @@ def canonical_csr(X):
 
 def check_sparse_data(estimator, X, *, reset, accept_sparse, ensure_min_samples=1,
                       magnitudes=False):
-    """:func:`mixfit._validation.check_data` for a ``scipy.sparse`` X.
+    """:func:`mixfit.estimators._data_checks.check_data` for a ``scipy.sparse`` X.
 
     Returns
     -------

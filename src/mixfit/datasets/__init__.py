@@ -11,9 +11,9 @@
   ``~/.cache/mixfit``), check their SHA-256, and return ``(X, y)``.
 """
 
-from .fetch import DownloadError, fetch_fashion_mnist, fetch_mnist
-from .idx import load_mnist, read_idx, write_idx
-from .synthetic import LECTURE_MEANS, lecture_data, make_mixture
+from mixfit.datasets.fetch import DownloadError, fetch_fashion_mnist, fetch_mnist
+from mixfit.datasets.idx import load_mnist, read_idx, write_idx
+from mixfit.datasets.synthetic import LECTURE_MEANS, lecture_data, make_mixture
 
 __all__ = [
     "DownloadError",

@@ -17,7 +17,7 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-from .idx import _check_digits, load_mnist
+from mixfit.datasets.idx import _check_digits, load_mnist
 
 __all__ = [
     "DownloadError", "SHA256", "cache_folder", "ensure_files", "fetch_fashion_mnist",

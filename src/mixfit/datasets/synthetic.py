@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils import check_random_state
 
-from .._validation import check_positive_int
+from mixfit._validation import check_positive_int
 
 __all__ = ["LECTURE_MEANS", "lecture_data", "make_mixture"]
 

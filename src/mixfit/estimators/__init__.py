@@ -1,6 +1,6 @@
 """scikit-learn-compatible estimators."""
 
-from .gaussian_mixture import GaussianMixture
-from .kmeans import KMeans
+from mixfit.estimators.gaussian_mixture import GaussianMixture
+from mixfit.estimators.kmeans import KMeans
 
 __all__ = ["GaussianMixture", "KMeans"]

@@ -23,8 +23,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
-from .._em_kernels import far_bound
-from .._validation import check_magnitude
+from mixfit.kernels.em import far_bound
+from mixfit.estimators._data_checks import check_magnitude
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -108,7 +108,7 @@ def fix_far_labels(X, params, covariance_type, labels, log_norm):
     """Relabel, in place, the rows that :func:`fix_far_rows` would recompute.
 
     ``labels`` and ``log_norm`` are the kernels' (see
-    :func:`mixfit.em.labels_and_log_norm`); only the far rows' posteriors are
+    :func:`mixfit.engine.em.labels_and_log_norm`); only the far rows' posteriors are
     formed, so labelling stays free of an (n, K) array.
     """
     far = np.flatnonzero(~(log_norm >= -threshold(X.dtype)))

@@ -13,17 +13,16 @@ import numbers
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from .. import em
-from .._parallel import check_n_jobs
-from .._validation import (
+from mixfit.engine import em as em
+from mixfit._parallel import check_n_jobs
+from mixfit._validation import (
     check_chunk_size,
-    check_data,
-    check_magnitude,
     check_positive_int,
     check_sample_weight,
     check_seed,
 )
-from ._far_rows import (
+from mixfit.estimators._data_checks import check_data, check_magnitude
+from mixfit.estimators._far_rows import (
     check_log_likelihoods,
     criterion,
     fix_far_labels,
@@ -31,7 +30,7 @@ from ._far_rows import (
     may_be_far,
     mean_log_likelihood,
 )
-from ._fit_state import check_consistent_fit
+from mixfit.estimators._fit_state import check_consistent_fit
 
 __all__ = ["MixtureQueries", "rescaled_params"]
 
@@ -42,7 +41,7 @@ class MixtureQueries:
 
     def _mixture_params(self):
         check_is_fitted(self, "precisions_cholesky_")
-        from ..families import GaussianParams
+        from mixfit.families import GaussianParams
 
         return em.MixtureParams(
             self.weights_,

@@ -11,14 +11,10 @@ import numpy as np
 from scipy import sparse
 from sklearn.utils.validation import check_is_fitted
 
-from mixfit import kmeans as engine
+from mixfit.engine import kmeans as engine
 from mixfit._parallel import check_n_jobs
-from mixfit._validation import (
-    MAX_EXPONENT,
-    check_data,
-    check_magnitude,
-    check_sample_weight,
-)
+from mixfit._validation import MAX_EXPONENT, check_sample_weight
+from mixfit.estimators._data_checks import check_data, check_magnitude
 from mixfit.estimators._fit_state import check_consistent_fit
 from mixfit.estimators._kmeans_units import far_labels, weighted_sum_in_user_units
 

@@ -14,7 +14,7 @@ import math
 import numpy as np
 from scipy import sparse
 
-from mixfit._kmeans_sparse import dense_rows
+from mixfit.engine.kmeans_sparse import dense_rows
 
 __all__ = [
     "callback_in_user_units",

@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 from sklearn.utils import check_array
 
-from mixfit import em
+from mixfit.engine import em as em
 from mixfit._validation import MAX_COUNT, check_positive_int, row_chunks
 
 #: ``n_init="auto"`` for an init drawn at random: scikit-learn's default count.

@@ -9,29 +9,27 @@ import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.exceptions import ConvergenceWarning
 
-from .. import em
-from .._memory import check_gaussian_mixture
-from .._parallel import check_n_jobs
-from .._validation import (
+from mixfit.engine import em as em
+from mixfit._memory import check_gaussian_mixture
+from mixfit._parallel import check_n_jobs
+from mixfit._validation import (
     MAX_COUNT,
     check_chunk_size,
-    check_data,
     check_n_samples_at_least,
     check_nonnegative_float,
     check_positive_int,
     check_sample_weight,
     check_seed,
     check_verbose,
-    data_scale,
-    where_largest,
 )
-from ..families import GaussianFamily
-from ..families.covariance import get_structure
-from ..init import MIXTURE_INITS, initial_mixture_params, params_from_resp
-from ._fit_state import forget_data_records, keeps_state_on_failure
-from ._gmm_init import check_user_init, init_kind, is_complete, rescaled_init
-from ._gmm_queries import MixtureQueries, rescaled_params
-from ._sklearn_compat import MixtureProgress, params_in_dtype, warm_start_from
+from mixfit.estimators._data_checks import check_data, data_scale, where_largest
+from mixfit.families import GaussianFamily
+from mixfit.families.gaussian.covariance import get_structure
+from mixfit.engine.init import MIXTURE_INITS, initial_mixture_params, params_from_resp
+from mixfit.estimators._fit_state import forget_data_records, keeps_state_on_failure
+from mixfit.estimators._gmm_init import check_user_init, init_kind, is_complete, rescaled_init
+from mixfit.estimators._gmm_queries import MixtureQueries, rescaled_params
+from mixfit.estimators._sklearn_compat import MixtureProgress, params_in_dtype, warm_start_from
 
 __all__ = ["GaussianMixture"]
 
@@ -93,7 +91,7 @@ class GaussianMixture(MixtureQueries, DensityMixin, BaseEstimator):
         K-means fit; "random", random memberships; "k-means++" and
         "random_from_data", means at rows chosen by k-means++ or at random;
         "lecture", every mean at the data mean plus 1 % of the spread as noise
-        (see :func:`mixfit.init.initial_mixture_params`).
+        (see :func:`mixfit.engine.init.initial_mixture_params`).
     weights_init : array-like of shape (n_components,), optional
         Initial weights, in [0, 1] and summing to 1; override those of
         ``init_params``.
@@ -121,7 +119,7 @@ class GaussianMixture(MixtureQueries, DensityMixin, BaseEstimator):
         of the log-likelihood and the final lower bound.
     callback : callable, optional
         ``callback(iteration, params, log_likelihood)`` after every EM iteration
-        (``params`` is a :class:`mixfit.em.MixtureParams`).
+        (``params`` is a :class:`mixfit.engine.em.MixtureParams`).
     warm_start : bool, default=False
         When True and the estimator is fitted, ``fit`` resumes from the fitted
         parameters (one run: ``n_init`` and the ``*_init`` parameters apply to

@@ -1,4 +1,4 @@
-"""scikit-learn-compatible K-means on top of :mod:`mixfit.kmeans`."""
+"""scikit-learn-compatible K-means on top of :mod:`mixfit.engine.kmeans`."""
 
 from __future__ import annotations
 
@@ -16,22 +16,21 @@ from sklearn.base import (
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array
 
-from mixfit import kmeans as engine
+from mixfit.engine import kmeans as engine
 from mixfit._memory import check_kmeans
 from mixfit._parallel import check_n_jobs
 from mixfit._validation import (
     MAX_COUNT,
     check_chunk_size,
-    check_data,
     check_n_samples_at_least,
     check_nonnegative_float,
     check_positive_int,
     check_sample_weight,
     check_seed,
     check_verbose,
-    data_scale,
-    distance_shift_and_variance,
 )
+from mixfit.estimators._data_checks import check_data, data_scale
+from mixfit.engine.column_stats import distance_shift_and_variance
 from mixfit.estimators._fit_state import (
     forget_data_records,
     keeps_state_on_failure,
@@ -48,7 +47,7 @@ from mixfit.estimators._sklearn_compat import (
     resolve_kmeans_n_init,
 )
 from mixfit.estimators._kmeans_queries import KMeansQueries
-from mixfit.init import kmeans_plusplus, lecture_means, random_from_data
+from mixfit.engine.init import kmeans_plusplus, lecture_means, random_from_data
 
 _INITS = {
     "k-means++": kmeans_plusplus,
@@ -132,7 +131,7 @@ class KMeans(
         Rows per block in the distance computations (None: chosen so that a
         block of distances, ``chunk_size × n_clusters`` numbers, stays in the
         CPU cache: 256 to 4096 rows; fewer, down to 32, for many features and
-        few clusters, see :func:`mixfit.kmeans.auto_chunk_size`). Memory beyond
+        few clusters, see :func:`mixfit.engine.kmeans.auto_chunk_size`). Memory beyond
         the data is about ``n_jobs × chunk_size × n_clusters`` numbers plus, per
         sample, an int32 label and the squared norm. Sparse X is processed one
         row at a time (no distance blocks); there only ``transform`` writes its

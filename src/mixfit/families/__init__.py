@@ -1,7 +1,7 @@
 """Component families: each gives log-densities, additive statistics and an M-step."""
 
-from .covariance import STRUCTURES, CollapsedComponentError
-from .gaussian import GaussianFamily, GaussianParams, GaussianStats
+from mixfit.families.gaussian.covariance import STRUCTURES, CollapsedComponentError
+from mixfit.families.gaussian.family import GaussianFamily, GaussianParams, GaussianStats
 
 __all__ = [
     "STRUCTURES",

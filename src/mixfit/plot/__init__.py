@@ -20,8 +20,8 @@ projects on the first two principal components of ``X``.
 """
 
 
-from .animation import animate_fit
-from .figures import plot_centers, plot_clusters, plot_ellipses, plot_loglik, plot_posteriors
+from mixfit.plot.animation import animate_fit
+from mixfit.plot.figures import plot_centers, plot_clusters, plot_ellipses, plot_loglik, plot_posteriors
 
 __all__ = [
     "animate_fit",

@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import clone
 
-from .. import em
-from .. import kmeans as kmeans_engine
-from .._validation import check_chunk_size, check_positive_int
-from ..estimators import GaussianMixture, KMeans
-from ..families import GaussianFamily
-from ._common import (
+from mixfit.engine import em as em
+from mixfit.engine import kmeans as kmeans_engine
+from mixfit._validation import check_chunk_size, check_positive_int
+from mixfit.estimators import GaussianMixture, KMeans
+from mixfit.families import GaussianFamily
+from mixfit.plot._common import (
     _Plane,
     _check_points,
     _component_colours,

@@ -8,9 +8,9 @@ import numpy as np
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import check_positive_int
-from ..families import GaussianFamily
-from ._common import (
+from mixfit._validation import check_positive_int
+from mixfit.families import GaussianFamily
+from mixfit.plot._common import (
     _Plane,
     _check_centres,
     _check_points,

@@ -1,0 +1,438 @@
+"""``mixfit demo``: the lecture's experiments, in order, as figures and a web page.
+
+The lecture on K-means, mixture models and EM runs these experiments; the demo
+reproduces each one, writes its figure, and collects them in ``index.html``:
+
+1. the synthetic data (three unit-covariance Gaussians in 2-D);
+2. K-means on it;
+3. K-means with K=6 started from a poor initialisation (a local optimum);
+4. K-means on non-spherical data (where its implicit model fails);
+5. EM on the identity-covariance mixture, points coloured by their posteriors
+   for the first iterations, and the log-likelihood curve;
+6. full covariances with their 1σ and 2σ ellipses;
+7. the digits experiment (the K=20 mixture of the lecture, on MNIST with
+   ``--mnist DIR`` or, with ``--mnist`` alone, as downloaded by
+   :func:`~mixfit.datasets.fetch_mnist`; otherwise on scikit-learn's bundled 8×8
+   digits) with its gallery of centres and their most confident members;
+8. the animation of EM's parameters during learning.
+
+The page's summary table times each fit after a warm-up fit of every model, so
+its seconds leave out numba's one-off compilation (reported on its own line).
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+#: How many EM iterations are shown with posterior colouring.
+POSTERIOR_ITERATIONS = (1, 2, 3, 5)
+
+#: Seeds of the demo's data (``--seed`` seeds the algorithms, not the data). The
+#: non-spherical transform A = 1.4·randn(2, 2) drawn from seed 7 is elongated
+#: (condition number 4.4), so K-means' failure on it is visible, as in the lecture.
+DATA_SEED = 0
+NON_SPHERICAL_DATA_SEED = 7
+
+
+@dataclass
+class Figure:
+    """One entry of the demo page."""
+
+    filename: str
+    caption: str
+
+
+@dataclass
+class Summary:
+    """One row of the summary table."""
+
+    model: str
+    n_iter: int
+    log_likelihood: float | None = None
+    inertia: float | None = None
+    nmi: float | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class DemoResult:
+    """What :func:`run` produced."""
+
+    out: Path
+    figures: list = field(default_factory=list)
+    rows: list = field(default_factory=list)
+    #: Seconds of the warm-up fits (numba compilation), kept out of the rows.
+    warm_up_seconds: float = 0.0
+
+    @property
+    def index(self):
+        return self.out / "index.html"
+
+
+def _nmi(labels_true, labels_pred):
+    from sklearn.metrics import normalized_mutual_info_score
+
+    return float(normalized_mutual_info_score(labels_true, labels_pred))
+
+
+def _timed(fit):
+    start = time.perf_counter()
+    model = fit()
+    return model, time.perf_counter() - start
+
+
+def _warm_up():
+    """Run a tiny fit of each model the demo times; return the seconds it took.
+
+    The first fit of a model compiles its numba kernels (or loads them from
+    numba's cache): seconds, against hundredths for the fit itself. Paying that
+    here keeps it out of the table's timings, which then measure the algorithms.
+    The fits mirror the timed ones (k-means++ and explicit starts, identity and
+    full covariances, a callback, 2 and 64 float64 features) because numba
+    compiles one version per argument type and code path.
+    """
+    from mixfit.estimators.gaussian_mixture import GaussianMixture
+    from mixfit.estimators.kmeans import KMeans
+
+    rng = np.random.default_rng(0)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        # Two iterations on noise do not converge; that is expected here.
+        warnings.simplefilter("ignore")
+        for n_features in (2, 64):
+            X = rng.standard_normal((60, n_features))
+            KMeans(3, n_init=2, random_state=0).fit(X)
+            KMeans(3, init=X[:3]).fit(X)
+            GaussianMixture(3, covariance_type="identity", init_params="lecture",
+                            max_iter=2, callback=lambda *args: None).fit(X).predict_proba(X)
+            GaussianMixture(3, covariance_type="full", n_init=2, max_iter=2,
+                            random_state=0).fit(X).predict(X)
+    return time.perf_counter() - start
+
+
+class _Page:
+    """Collects figures and table rows, saving each figure as it comes."""
+
+    def __init__(self, out, dpi, say):
+        self.result = DemoResult(Path(out))
+        self.dpi = dpi
+        self.say = say
+
+    def save(self, figure, filename, caption):
+        figure.savefig(self.result.out / filename, dpi=self.dpi, bbox_inches="tight")
+        self.result.figures.append(Figure(filename, caption))
+        self.say(f"  wrote {filename}")
+
+    def add_file(self, filename, caption):
+        self.result.figures.append(Figure(filename, caption))
+        self.say(f"  wrote {filename}")
+
+    def row(self, summary):
+        self.result.rows.append(summary)
+
+
+def _synthetic_experiments(page, random_state, quick):
+    from mixfit import plot
+    from mixfit.datasets import lecture_data
+    from mixfit.estimators.gaussian_mixture import GaussianMixture
+    from mixfit.estimators.kmeans import KMeans
+
+    X, y = lecture_data("blobs", random_state=DATA_SEED)
+    page.save(
+        plot.plot_clusters(X, y, title="The data: 3 Gaussians, unit covariance"),
+        "01_data.png",
+        "The lecture's data: 1000 points from three unit-covariance Gaussians, "
+        "coloured by the component that drew them.",
+    )
+
+    kmeans, seconds = _timed(lambda: KMeans(3, random_state=random_state).fit(X))
+    page.save(
+        plot.plot_clusters(X, kmeans.labels_, kmeans.cluster_centers_, title="K-means, K=3"),
+        "02_kmeans.png",
+        f"K-means with K=3 (k-means++ start): {kmeans.n_iter_} iterations; "
+        "the crosses are the centres.",
+    )
+    page.row(Summary("K-means K=3", kmeans.n_iter_, inertia=kmeans.inertia_,
+                     nmi=_nmi(y, kmeans.labels_), seconds=seconds))
+
+    # A poor start: all six centres among the points of one cluster.
+    X_poor, y_poor = lecture_data("poor_init", random_state=DATA_SEED)
+    poor_init = X_poor[np.flatnonzero(y_poor == 0)[:6]]
+    poor, seconds = _timed(lambda: KMeans(6, init=poor_init).fit(X_poor))
+    good = KMeans(6, n_init=5, random_state=random_state).fit(X_poor)
+    page.save(
+        plot.plot_clusters(X_poor, poor.labels_, poor.cluster_centers_,
+                           title="K-means, K=6, poor initialisation"),
+        "03_kmeans_poor_init.png",
+        f"K=6 started with all centres inside one cluster: a local optimum with "
+        f"objective {poor.inertia_:.0f}, against {good.inertia_:.0f} for the best "
+        "of 5 k-means++ starts.",
+    )
+    page.row(Summary("K-means K=6, poor init", poor.n_iter_, inertia=poor.inertia_,
+                     nmi=_nmi(y_poor, poor.labels_), seconds=seconds))
+
+    X_ns, y_ns = lecture_data("non_spherical", random_state=NON_SPHERICAL_DATA_SEED)
+    ns, seconds = _timed(lambda: KMeans(3, n_init=5, random_state=random_state).fit(X_ns))
+    page.save(
+        plot.plot_clusters(X_ns, ns.labels_, ns.cluster_centers_,
+                           title="K-means on non-spherical data"),
+        "04_kmeans_non_spherical.png",
+        "Non-spherical clusters (x = A z + μ with a shared A): K-means cuts them by "
+        "distance to the centres, so elongated clusters are split wrongly.",
+    )
+    page.row(Summary("K-means K=3, non-spherical", ns.n_iter_, inertia=ns.inertia_,
+                     nmi=_nmi(y_ns, ns.labels_), seconds=seconds))
+
+    # EM on the lecture's model, recording the posteriors of the first iterations.
+    snapshots = {}
+    from mixfit.engine import em as em
+    from mixfit.families import GaussianFamily
+
+    def record(iteration, params, log_likelihood):
+        if iteration in POSTERIOR_ITERATIONS:
+            snapshots[iteration] = params
+
+    identity, seconds = _timed(lambda: GaussianMixture(
+        3, covariance_type="identity", init_params="lecture", tol=1e-6, max_iter=200,
+        random_state=random_state, callback=record).fit(X))
+    family = GaussianFamily("identity")
+    for iteration in sorted(snapshots):
+        params = snapshots[iteration]
+        log_resp, _ = em.log_resp(family, X, params, chunk_size=4096)
+        page.save(
+            plot.plot_posteriors(X, np.exp(log_resp), params.components.means,
+                                 title=f"EM, after iteration {iteration}"),
+            f"05_em_iteration_{iteration}.png",
+            f"EM on the identity-covariance mixture after iteration {iteration}: each "
+            "point's colour mixes red, green and blue by its posterior.",
+        )
+    page.save(
+        plot.plot_loglik(identity.lower_bounds_),
+        "06_loglik.png",
+        f"Mean log-likelihood per EM iteration: it never decreases; converged after "
+        f"{identity.n_iter_} iterations.",
+    )
+    page.row(Summary("GMM identity K=3", identity.n_iter_,
+                     log_likelihood=identity.lower_bound_, nmi=_nmi(y, identity.predict(X)),
+                     seconds=seconds))
+
+    for data, labels, name, tag in ((X, y, "the lecture's data", "blobs"),
+                                    (X_ns, y_ns, "the non-spherical data", "non_spherical")):
+        full, seconds = _timed(lambda data=data: GaussianMixture(
+            3, covariance_type="full", n_init=3, random_state=random_state).fit(data))
+        page.save(
+            plot.plot_ellipses(full, data),
+            f"07_full_{tag}.png",
+            f"Full covariances on {name}: the 1σ and 2σ ellipses of each component.",
+        )
+        page.row(Summary(f"GMM full K=3, {tag}", full.n_iter_,
+                         log_likelihood=full.lower_bound_,
+                         nmi=_nmi(labels, full.predict(data)), seconds=seconds))
+
+
+
+def _animation(page, random_state, quick):
+    from mixfit import plot
+    from mixfit.datasets import lecture_data
+    from mixfit.estimators.gaussian_mixture import GaussianMixture
+
+    X, _ = lecture_data("blobs", random_state=DATA_SEED)
+    model = GaussianMixture(3, covariance_type="identity", init_params="lecture",
+                            tol=1e-6, max_iter=200, random_state=random_state)
+    fitted, _ = plot.animate_fit(model, X, page.result.out / "09_em.gif",
+                                 dpi=50 if quick else 72)
+    page.add_file("09_em.gif", f"EM's parameters during learning: {fitted.n_iter_} "
+                  "frames, one per iteration.")
+
+
+def _digits(mnist, quick, random_state):
+    """Digit images as rows of intensities, their labels and the image shape."""
+    if mnist is not None:
+        from mixfit.datasets import load_mnist
+
+        images, labels = load_mnist(mnist, kind="train")
+        if quick:
+            images, labels = images[:5000], labels[:5000]
+        # Intensities in [0, 1]: unit variance is then about a quarter of the
+        # ink range, which keeps the identity model's posteriors informative.
+        X = images.reshape(len(images), -1).astype(np.float64) / 255.0
+        return X, labels, images.shape[1:], f"MNIST ({len(X)} training images)"
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    # A C-ordered copy: load_digits' array is a strided view, for which numba
+    # would compile (in the timed fit) a second version of the kernels.
+    X, labels = np.ascontiguousarray(digits.data), digits.target
+    if quick:
+        X, labels = X[:600], labels[:600]
+    # Raw intensities 0..16: unit variance is one grey level.
+    return X, labels, (8, 8), f"scikit-learn's 8×8 digits ({len(X)} images)"
+
+
+def _digits_experiment(page, mnist, random_state, quick):
+    from mixfit import plot
+    from mixfit.estimators.gaussian_mixture import GaussianMixture
+
+    X, labels, shape, name = _digits(mnist, quick, random_state)
+    model, seconds = _timed(lambda: GaussianMixture(
+        20, covariance_type="identity", init_params="lecture", tol=1e-4,
+        max_iter=60 if quick else 300, random_state=random_state).fit(X))
+    resp = model.predict_proba(X)
+    page.save(
+        plot.plot_centers(model.means_, X, resp, top=5, image_shape=shape),
+        "08_digit_centres.png",
+        f"The K=20 identity-covariance mixture on {name}: each centre, then its five "
+        "most confident members.",
+    )
+    page.row(Summary(f"GMM identity K=20, {name.split(' (')[0]}", model.n_iter_,
+                     log_likelihood=model.lower_bound_,
+                     nmi=_nmi(labels, resp.argmax(axis=1)), seconds=seconds))
+
+
+def _write_index(result):
+    items = "\n".join(
+        f'<figure><img src="{html.escape(f.filename)}" alt="{html.escape(f.caption)}">'
+        f"<figcaption>{html.escape(f.caption)}</figcaption></figure>"
+        for f in result.figures
+    )
+    rows = "\n".join(
+        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in _cells(row)) + "</tr>"
+        for row in result.rows
+    )
+    header = "".join(f"<th>{h}</th>" for h in _HEADER)
+    legend = "\n".join(f"<dt>{html.escape(name)}</dt><dd>{html.escape(text)}</dd>"
+                       for name, text in _COLUMNS)
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>mixfit demo</title>
+<style>body{{font-family:sans-serif;max-width:60em;margin:auto}}
+figure{{display:inline-block;margin:1em;vertical-align:top;max-width:28em}}
+img{{max-width:100%}}td,th{{padding:0 .6em;text-align:right}}</style></head>
+<body><h1>The lecture, run by mixfit</h1>
+<table><tr>{header}</tr>
+{rows}
+</table>
+<p>{html.escape(_warm_up_note(result))}</p>
+<h2>What the columns mean</h2>
+<dl>
+{legend}
+</dl>
+{items}
+</body></html>
+"""
+    tmp = result.index.with_suffix(".html.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, result.index)
+
+
+#: The table's columns and what each means, as the page explains them.
+_COLUMNS = (
+    ("model", "The estimator, its number of clusters K, and the data it was fitted "
+     "to (the lecture's blobs unless named)."),
+    ("iterations", "Iterations until the fit stopped (EM's E- and M-steps, or "
+     "K-means' assign-and-update steps), of the best start when there were several."),
+    ("log-likelihood", "Mixtures only: the mean log-likelihood per sample, "
+     "(1/n) Σᵢ log p(xᵢ), at the fitted parameters (lower_bound_). Higher is better; "
+     "it compares models on the same data only (it depends on the data's scale and "
+     "dimension), and a density can exceed 1, so it can be positive."),
+    ("objective", "K-means only: its objective (inertia_), the sum over points of "
+     "the squared distance to the nearest centre, Σᵢ ‖xᵢ − μ_c(i)‖². Lower is "
+     "better for the same K and data; it always falls as K grows."),
+    ("NMI", "Normalised mutual information between the clusters found (each "
+     "point's most probable component) and the true labels: 1 when they are the "
+     "same partition whatever the clusters' numbering, about 0 when unrelated."),
+    ("seconds", "Wall-clock time of the fit alone (all its starts), measured after "
+     "a warm-up fit of every model, so numba's one-off compilation is not in it; "
+     "plotting and the NMI are not timed."),
+)
+_HEADER = tuple(name for name, _ in _COLUMNS)
+
+
+def _warm_up_note(result):
+    return (f"Before the timed fits, a warm-up fit of each model took "
+            f"{result.warm_up_seconds:.2f} s, mostly numba compiling its kernels (or "
+            "loading them from its cache); that time is in no row of the table.")
+
+
+def _cells(row):
+    def fmt(value, spec):
+        return "" if value is None else format(value, spec)
+
+    return (row.model, str(row.n_iter), fmt(row.log_likelihood, ".4f"),
+            fmt(row.inertia, ".1f"), fmt(row.nmi, ".3f"), f"{row.seconds:.2f}")
+
+
+def format_table(rows):
+    """The summary table as aligned text lines."""
+    table = [_HEADER] + [_cells(row) for row in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(_HEADER))]
+    return [
+        "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                  for i, (cell, w) in enumerate(zip(line, widths)))
+        for line in table
+    ]
+
+
+def run(out="mixfit-demo", *, mnist=None, quick=False, random_state=0, say=print):
+    """Run the lecture's experiments and write their figures and ``index.html``.
+
+    Parameters
+    ----------
+    out : path, default="mixfit-demo"
+        Folder for the PNGs, the GIF and the page (created if missing).
+    mnist : path, True or None
+        Folder with the MNIST IDX files; True fetches MNIST with
+        :func:`~mixfit.datasets.fetch_mnist` (downloaded once into its cache
+        folder); None uses scikit-learn's 8×8 digits.
+    quick : bool
+        Fewer digits and iterations and smaller images, for tests.
+    random_state : int
+    say : callable
+        Receives each progress line.
+
+    Returns
+    -------
+    DemoResult
+    """
+    import matplotlib
+
+    if mnist is not None and mnist is not True and not Path(mnist).is_dir():
+        raise FileNotFoundError(
+            f"--mnist {mnist}: no such folder; give the folder that holds the MNIST "
+            "IDX files (e.g. ../shared/data/mnist)."
+        )
+    matplotlib.use("Agg")  # files only: no display needed
+    start = time.perf_counter()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    page = _Page(out, dpi=60 if quick else 100, say=say)
+    if mnist is True:
+        # First, so that a failed download stops the demo before any work.
+        from mixfit.datasets.fetch import ensure_files
+
+        mnist = ensure_files("mnist")
+        say(f"MNIST: checked in the cache folder {mnist}")
+    say("Warming up (compiling the numba kernels before any timing):")
+    page.result.warm_up_seconds = _warm_up()
+    say(f"  {page.result.warm_up_seconds:.2f} s")
+    say("The lecture's synthetic experiments:")
+    _synthetic_experiments(page, random_state, quick)
+    say("The digits experiment:")
+    _digits_experiment(page, mnist, random_state, quick)
+    say("The EM animation:")
+    _animation(page, random_state, quick)
+    _write_index(page.result)
+    say("")
+    for line in format_table(page.result.rows):
+        say(line)
+    say(f"(seconds: the fit alone, after a {page.result.warm_up_seconds:.2f} s warm-up "
+        f"in which numba compiled or loaded its kernels; {page.result.index.name} "
+        "explains every column)")
+    say(f"\nDone in {time.perf_counter() - start:.1f} s; open {page.result.index.resolve()}")
+    return page.result

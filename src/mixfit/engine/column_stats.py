@@ -1,0 +1,108 @@
+"""Column moments of a data set: means, the mean variance, and the shift that keeps
+K-means' GEMM distances exact (dense data by :mod:`mixfit.kernels.moments`, CSR
+data block by block)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mixfit._validation import DEFAULT_CHUNK_SIZE, row_chunks
+from mixfit.kernels.moments import column_moments
+
+
+def column_means(X, sample_weight=None):
+    """(Weighted) mean of each column in float64, in one pass (no copy of X)."""
+    return _column_moments(X, sample_weight)[0]
+
+
+def _column_moments(X, sample_weight, n_jobs=1):
+    """(Weighted) column means and mean squared row norm, float64 (see mixfit.kernels.moments)."""
+
+
+
+    return column_moments(X, sample_weight, n_jobs)
+
+
+def distance_shift(X, sample_weight=None, n_jobs=1):
+    """The point to subtract before GEMM distances, or zeros when none is needed.
+
+    ‖x‖² − 2x·c + ‖c‖² loses the digits that ‖x‖² holds beyond the squared
+    distances; subtracting the data mean first keeps them, at the cost of one more
+    pass over each chunk. That only matters when the data sit far from the origin
+    compared with their spread (more than 2 standard deviations here), so data
+    near the origin skip it.
+    """
+    return distance_shift_and_variance(X, sample_weight, n_jobs)[0]
+
+
+#: Beyond this ratio of ‖mean‖² to the spread, E‖x‖² − ‖mean‖² has lost more than
+#: 6 of float64's 16 digits, and the variance is measured again about the mean.
+_CANCELLATION = 1e6
+
+
+def distance_shift_and_variance(X, sample_weight=None, n_jobs=1):
+    """:func:`distance_shift`, and the mean over columns of the (weighted) variances.
+
+    The variance is what K-means' ``tol`` is relative to (scikit-learn's
+    meaning); both come from the same pass over X. A weight-``w`` row counts as
+    ``w`` copies here too. Sparse (CSR) data are never shifted (that would make
+    them dense), so their shift is zeros.
+
+    Returns
+    -------
+    shift : ndarray of shape (n_features,), float64
+    mean_variance : float
+    """
+    n_features = X.shape[1]
+    if _is_sparse(X):
+        mean, mean_square_norm = _sparse_column_moments(X, sample_weight)
+        spread = max(mean_square_norm - float(mean @ mean), 0.0)
+        return np.zeros_like(mean), spread / n_features
+    mean, mean_square_norm = _column_moments(X, sample_weight, n_jobs)
+    offset = float(mean @ mean)
+    spread = max(mean_square_norm - offset, 0.0)
+    if offset > _CANCELLATION * spread:
+        spread = _mean_square_about(X, mean, sample_weight)
+    shift = mean if offset > 4.0 * spread else np.zeros_like(mean)
+    return shift, spread / n_features
+
+
+def _is_sparse(X):
+    # Imported here: scipy.sparse is only needed when the data may be sparse.
+    from scipy import sparse
+
+    return sparse.issparse(X)
+
+
+def _sparse_column_moments(X, sample_weight, block_rows=DEFAULT_CHUNK_SIZE):
+    """(Weighted) column means and mean ``‖x‖²`` of a CSR matrix, float64.
+
+    A block of rows at a time, so that the temporaries stay O(block's nonzeros)
+    rather than O(nnz).
+    """
+    n_samples, n_features = X.shape
+    weight = np.ones(n_samples) if sample_weight is None else np.asarray(sample_weight, float)
+    sums = np.zeros(n_features)
+    square_sum = 0.0
+    for sl in row_chunks(n_samples, block_rows):
+        begin, end = X.indptr[sl.start], X.indptr[sl.stop]
+        data = X.data[begin:end].astype(np.float64)
+        rows = np.repeat(np.arange(sl.start, sl.stop), np.diff(X.indptr[sl.start:sl.stop + 1]))
+        sums += np.bincount(X.indices[begin:end], weights=data * weight[rows],
+                            minlength=n_features)
+        square_sum += float(weight[rows] @ (data * data))
+    total = float(weight.sum())
+    return sums / total, square_sum / total
+
+
+def _mean_square_about(X, center, sample_weight):
+    """(Weighted) mean of ``‖x − center‖²``, float64, a chunk of rows at a time."""
+    total = 0.0
+    # Blocks of 2**15 values: the float64 temporaries stay at a few hundred KiB.
+    for sl in row_chunks(X.shape[0], max(1, 2**15 // max(1, X.shape[1]))):
+        sq = np.square(X[sl].astype(np.float64) - center).sum(axis=1)
+        total += float(sq.sum() if sample_weight is None else sample_weight[sl] @ sq)
+    count = X.shape[0] if sample_weight is None else float(np.sum(sample_weight))
+    return total / count
+
+

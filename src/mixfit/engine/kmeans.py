@@ -1,0 +1,246 @@
+"""The hard-assignment engine: Lloyd's algorithm over additive statistics.
+
+Pure functions on arrays that already went through :mod:`mixfit._validation`
+(2-D, finite, float32 or float64, weights float64 or None). Rows are processed in
+chunks so that memory beyond the data is ``O(chunk_size × n_clusters)``.
+
+The E-step of K-means is :func:`assign` (nearest centre by GEMM); its sufficient
+statistics are :class:`KMeansStats` (weighted counts, weighted sums, inertia),
+which add over chunks; the M-step is ``sums / counts``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+
+from mixfit._validation import check_chunk_size, row_chunks
+# KMeansResult, KMeansStats, kmeans_stats and auto_chunk_size are public here.
+from mixfit.engine.kmeans_common import (  # noqa: F401
+    KMeansResult,
+    KMeansStats,
+    _effective_shift,
+    _iter_assign,
+    _resolve_chunk_size,
+    _row_sq_norms,
+    _shifted,
+    _shifted_centers,
+    auto_chunk_size,
+    kmeans_stats,
+)
+from mixfit.engine.kmeans_loop import _lloyd_loop
+
+__all__ = [
+    "ALGORITHMS",
+    "KMeansResult",
+    "KMeansStats",
+    "assign",
+    "auto_chunk_size",
+    "kmeans_stats",
+    "lloyd",
+    "squared_distances",
+]
+
+
+#: Values of ``algorithm`` for :func:`lloyd`. "elkan" is scikit-learn's name for
+#: exact bound-pruned k-means; it runs the Hamerly path (see :func:`lloyd`).
+ALGORITHMS = ("auto", "lloyd", "elkan", "hamerly")
+
+#: From this many clusters on, ``algorithm="auto"`` prunes with Hamerly's bounds.
+HAMERLY_MIN_CLUSTERS = 32
+
+
+def squared_distances(X, centers, *, chunk_size, shift=None):
+    """Squared Euclidean distances from every row to every centre.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float32 or float64
+    centers : ndarray of shape (n_clusters, n_features)
+    chunk_size : int
+        Rows per GEMM block.
+    shift : ndarray of shape (n_features,) or None
+        A point subtracted from rows and centres before the GEMM (distances do
+        not change, but the cancellation in ``‖x‖² − 2x·c + ‖c‖²`` shrinks when
+        the shift is close to the data mean).
+
+    Returns
+    -------
+    sq_dist : ndarray of shape (n_samples, n_clusters), X's dtype
+        Non-negative (rounding can make the formula negative; those are clamped).
+        For sparse (CSR) X, see :func:`mixfit.engine.kmeans_sparse.squared_distances`.
+    """
+    if sparse.issparse(X):
+        from mixfit.engine import kmeans_sparse as _kmeans_sparse
+
+        return _kmeans_sparse.squared_distances(X, centers, chunk_size=chunk_size, shift=shift)
+    dtype = X.dtype
+    shift = _effective_shift(shift)
+    C = _shifted_centers(centers, shift, dtype)
+    c_sq = _row_sq_norms(C)
+    out = np.empty((X.shape[0], C.shape[0]), dtype=dtype)
+    for sl in row_chunks(X.shape[0], chunk_size):
+        Xc = _shifted(X[sl], shift)
+        block = out[sl]
+        np.matmul(Xc, C.T, out=block)
+        block *= -2
+        block += c_sq
+        block += _row_sq_norms(Xc)[:, None]
+        np.maximum(block, 0, out=block)
+    return out
+
+
+def assign(X, centers, *, chunk_size, shift=None, kernel="numba", n_jobs=1):
+    """Label each row with its nearest centre (the K-means E-step).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float32 or float64
+    centers : ndarray of shape (n_clusters, n_features)
+        Cast to X's dtype: the GEMM runs in X's dtype.
+    chunk_size : int or None
+        Rows per GEMM block (None: chosen from the number of centres).
+    shift : ndarray of shape (n_features,) or None
+        See :func:`squared_distances`.
+    kernel : {"numba", "numpy"}
+        The fused numba pass (threaded) or the numpy reference; same labels.
+    n_jobs : int
+        Threads for the numba kernel.
+
+    Returns
+    -------
+    labels : ndarray of shape (n_samples,), int64
+        Index of the nearest centre (the lowest index on ties).
+    min_sq_dist : ndarray of shape (n_samples,), float64
+        Squared distance to that centre, clamped at 0.
+    """
+    if sparse.issparse(X):
+        # CSR data: one numba pass over the stored values (the kernel choice is
+        # for the dense GEMM paths; there is no numpy reference for sparse).
+        if kernel != "numba":
+            raise ValueError("kernel='numpy' needs dense X; sparse X runs the numba kernel.")
+        from mixfit.engine import kmeans_sparse as _kmeans_sparse
+
+        return _kmeans_sparse.assign(X, centers, shift=shift, n_jobs=n_jobs)
+    shift = _effective_shift(shift)
+    n_samples = X.shape[0]
+    labels = np.empty(n_samples, dtype=np.int64)
+    min_sq_dist = np.empty(n_samples, dtype=np.float64)
+    if kernel == "numba":
+        from mixfit.engine.kmeans_steps import _blocks, _fused_e_step, _Runner
+
+        chunk_size = _resolve_chunk_size(chunk_size, centers.shape[0], X)
+        with _Runner(n_jobs, len(_blocks(n_samples, chunk_size))) as runner:
+            _fused_e_step(X, centers, None, chunk_size, None, shift, runner, labels, min_sq_dist)
+        return labels, min_sq_dist
+    if kernel != "numpy":
+        raise ValueError(f"kernel must be 'numba' or 'numpy', got {kernel!r}.")
+    for sl, lab, dist in _iter_assign(X, centers, chunk_size, shift):
+        labels[sl] = lab
+        min_sq_dist[sl] = dist
+    return labels, min_sq_dist
+
+
+def lloyd(
+    X,
+    centers_init,
+    *,
+    sample_weight=None,
+    max_iter=300,
+    tol=1e-4,
+    chunk_size=None,
+    callback=None,
+    shift=None,
+    algorithm="auto",
+    kernel="numba",
+    n_jobs=1,
+):
+    """Lloyd's algorithm from given initial centres.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float32 or float64
+        Validated data (finite, 2-D).
+    centers_init : ndarray of shape (n_clusters, n_features)
+    sample_weight : ndarray of shape (n_samples,), float64, or None
+        Non-negative weights (a weight-``w`` row counts as ``w`` copies).
+    max_iter : int
+        Maximum number of iterations.
+    tol : float
+        Absolute tolerance (scikit-learn's rule): stop when the sum over the
+        centres of their squared shift in one update is at most ``tol`` (in X's
+        units squared; :class:`mixfit.KMeans` passes its ``tol`` times the mean
+        column variance). The loop also stops as soon as no label changes.
+    chunk_size : int or None
+        Rows per block (None: see :func:`auto_chunk_size`).
+    callback : callable or None
+        ``callback(iteration, centers, inertia)`` after each E-step (iterations
+        count from 1), with the centres the inertia was measured for.
+    shift : ndarray of shape (n_features,) or None
+        Subtracted before the distance GEMMs (pass the data mean for float32
+        data far from the origin). Pass the same shift to :func:`assign` to
+        reproduce the returned labels bit for bit.
+    algorithm : {"auto", "lloyd", "elkan", "hamerly"}
+        "lloyd" computes every distance each iteration; "hamerly" keeps a bound
+        per row and skips the rows whose centre provably stays the same (same
+        labels as "lloyd", inertia equal to rounding; pays off for many
+        clusters); "elkan" (scikit-learn's name for exact triangle-inequality
+        pruning) runs "hamerly": Hamerly's bounds are exact too, so the labels,
+        centres and iteration count are those of "lloyd" either way; "auto"
+        uses "hamerly" from :data:`HAMERLY_MIN_CLUSTERS` clusters on (with
+        ``kernel="numba"``), and "lloyd" for sparse X (where the bounds rarely
+        pay; "hamerly" there gives the results of "lloyd" bit for bit).
+    kernel : {"numba", "numpy"}
+        "numba": a GEMM plus one fused pass per chunk (argmin, distances,
+        statistics), on ``n_jobs`` threads. "numpy": the plain reference
+        implementation (GEMM, ``np.argmin``, sparse one-hot sums), one thread,
+        ``algorithm="lloyd"`` only; kept to test the kernels against.
+    n_jobs : int
+        Threads (resolved, ≥ 1); results do not depend on it.
+
+    Returns
+    -------
+    result : KMeansResult
+    """
+    shift = _effective_shift(shift)
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}.")
+    if kernel not in ("numba", "numpy"):
+        raise ValueError(f"kernel must be 'numba' or 'numpy', got {kernel!r}.")
+    n_clusters = np.shape(centers_init)[0]
+    if algorithm == "auto":
+        # Not for sparse data: on text-like CSR (many features, clusters close
+        # in distance) the bounds rarely prune, and Hamerly ran 1.2-1.5× slower.
+        pays = (kernel == "numba" and n_clusters >= HAMERLY_MIN_CLUSTERS
+                and not sparse.issparse(X))
+        algorithm = "hamerly" if pays else "lloyd"
+    if algorithm == "elkan":
+        # Elkan's K bounds per row would cost n·K memory for the same labels.
+        algorithm = "hamerly"
+    if kernel == "numpy" and algorithm == "hamerly":
+        raise ValueError("algorithm='hamerly' needs kernel='numba'.")
+    if sparse.issparse(X):
+        # CSR data: the sparse E-steps, over the stored values only.
+        from mixfit.engine import kmeans_sparse as _kmeans_sparse
+
+        return _kmeans_sparse.lloyd(X, centers_init, sample_weight, max_iter, tol, callback,
+                                    shift, kernel, n_jobs, algorithm)
+    # Imported here: the E-steps build on this module's statistics and GEMM helpers.
+    from mixfit.engine.kmeans_steps import _blocks, _Hamerly, _LloydEStep, _NumpyEStep, _Runner
+
+    # The E-step is built in the call so that _lloyd_loop holds its only reference
+    # and can drop its per-row state before the labels are copied out.
+    if kernel == "numpy":
+        return _lloyd_loop(
+            X, centers_init, sample_weight, max_iter, tol, callback,
+            _NumpyEStep(X, sample_weight, check_chunk_size(chunk_size), shift), kernel,
+        )
+    chunk_size = _resolve_chunk_size(chunk_size, n_clusters, X)
+    e_step_class = _Hamerly if algorithm == "hamerly" else _LloydEStep
+    with _Runner(n_jobs, len(_blocks(X.shape[0], chunk_size))) as runner:
+        return _lloyd_loop(
+            X, centers_init, sample_weight, max_iter, tol, callback,
+            e_step_class(X, sample_weight, chunk_size, shift, runner), kernel,
+        )
+
+

@@ -1,0 +1,330 @@
+"""The E-steps of Lloyd's algorithm: numpy reference, fused numba, Hamerly-pruned.
+
+Each E-step object is called with the current centres and returns
+``(n_changed, KMeansStats)``, holding the labels across iterations (see
+:func:`mixfit.engine.kmeans.lloyd`). Row blocks run on the shared thread pool with
+BLAS at one thread; their statistics are summed in an order fixed by the
+number of blocks alone, so the thread count never changes a rounding.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from mixfit.kernels import kmeans as kernels
+from mixfit._parallel import shared_pool
+from mixfit._validation import row_chunks
+from mixfit.engine.kmeans_common import (
+    KMeansStats,
+    _e_step,
+    _row_sq_norms,
+    _rows_first,
+    _shifted,
+    _shifted_centers,
+)
+
+#: Rows per block of work: a fixed multiple of the chunk, so that the order in
+#: which partial statistics are summed (hence every rounding) never depends on n_jobs.
+_BLOCK_ROWS = 16384
+
+#: Centres per block when Hamerly measures the gaps between centres.
+_CENTRE_BLOCK = 128
+
+
+class _Runner:
+    """Runs per-block functions on the shared thread pool, BLAS at one thread (per fit).
+
+    Blocks are fixed row ranges and their results come back in block order, so
+    the thread count never changes a sum. With one thread (or one block) the
+    blocks run inline and neither a pool nor threadpoolctl is touched: both cost
+    more than a small fit.
+    """
+
+    def __init__(self, n_jobs, n_blocks):
+        self.n_threads = max(1, min(int(n_jobs), n_blocks))
+        self._stack = ExitStack()
+
+    def __enter__(self):
+        if self.n_threads > 1:
+            self._stack.enter_context(threadpool_limits(limits=1, user_api="blas"))
+            # The process-wide pool for this many threads: started once, not per fit.
+            self.pool = shared_pool(self.n_threads)
+        return self
+
+    def __exit__(self, *exc):
+        return self._stack.__exit__(*exc)
+
+    def map_sums(self, function, blocks):
+        """Per-block ``(counts, sums, inertia, n_changed)`` summed, as ``_sum_parts``.
+
+        The blocks are cut into at most ``_GROUPS`` runs whose boundaries depend
+        on the number of blocks alone; each run is summed in block order, and the
+        runs in run order, so the thread count never changes a rounding. A thread
+        takes a contiguous share of the runs in one task (one task per block cost
+        ~35 µs each, ~8% of an iteration at n=1e6), and only one sum per run is
+        held (each is K × d floats).
+        """
+        n_groups = min(len(blocks), _GROUPS)
+        bounds = [len(blocks) * group // n_groups for group in range(n_groups + 1)]
+
+        def run(group):
+            return _add_parts(map(function, blocks[bounds[group]:bounds[group + 1]]))
+
+        if self.n_threads == 1 or n_groups == 1:
+            return _sum_parts(map(run, range(n_groups)))
+        n_tasks = min(self.n_threads, n_groups)
+        shares = [range(n_groups * task // n_tasks, n_groups * (task + 1) // n_tasks)
+                  for task in range(n_tasks)]
+        futures = [self.pool.submit(lambda share: [run(g) for g in share], share)
+                   for share in shares]
+        return _sum_parts(part for future in futures for part in future.result())
+
+
+def _blocks(n_samples, chunk_size):
+    return list(row_chunks(n_samples, chunk_size * max(1, _BLOCK_ROWS // chunk_size)))
+
+
+#: Stands for "no sample weights" / "no distances wanted" in the kernels' arguments.
+_NOTHING = np.empty(0)
+
+
+#: Runs of blocks whose sums are kept apart (see ``_Runner.map_sums``).
+_GROUPS = 16
+
+
+def _add_parts(parts):
+    """Per-block ``(counts, sums, inertia, n_changed)`` added in block order.
+
+    The first block's arrays (its own) take the sum: the same roundings as
+    adding every block to zeros.
+    """
+    parts = iter(parts)
+    counts, sums, inertia, n_changed = next(parts)
+    for part_counts, part_sums, part_inertia, part_changed in parts:
+        counts += part_counts
+        sums += part_sums
+        inertia += part_inertia
+        n_changed += part_changed
+    return counts, sums, inertia, n_changed
+
+
+def _sum_parts(parts):
+    """:func:`_add_parts` as ``(n_changed, KMeansStats)``."""
+    counts, sums, inertia, n_changed = _add_parts(parts)
+    return n_changed, KMeansStats(counts, sums, inertia)
+
+
+class _Gemm:
+    """The GEMM side of one iteration: ``(x − shift) · (−2c)`` and ``‖c − shift‖²``."""
+
+    def __init__(self, centers, shift, dtype, bounds=False):
+        C = _shifted_centers(centers, shift, dtype)
+        self.C_neg2 = -2 * C
+        self.c_sq = _row_sq_norms(C)
+        self.shift = None if shift is None else shift.astype(dtype)
+        # BLAS runs a product with few output columns (K) and a long inner
+        # dimension (d) about 25% faster as X·Cᵀ than as C·Xᵀ (measured at
+        # d=784, K=10); the (K, rows) block the kernels scan is then a small copy.
+        self.rows_first = _rows_first(*C.shape)
+        if self.rows_first:
+            self.C_neg2_t = np.ascontiguousarray(self.C_neg2.T)
+        if bounds:
+            # Bounds the GEMM's rounding error on a difference of two squared
+            # distances: 2 × (n_features + 8) ulps of ‖x − shift‖² + max‖c − shift‖²,
+            # doubled for safety, plus a float64 margin for drifting bounds.
+            self.c_max_sq = float(np.max(self.c_sq.astype(np.float64)))
+            eps = float(np.finfo(dtype).eps)
+            self.tau_coef = 4.0 * (C.shape[1] + 8) * eps + 1e-12
+
+    def partial(self, X_rows):
+        """``(n_clusters, rows)`` block: centres along the rows, for the kernels' scans."""
+        Xc = X_rows if self.shift is None else X_rows - self.shift
+        if self.rows_first:
+            return np.ascontiguousarray((Xc @ self.C_neg2_t).T)
+        return self.C_neg2 @ Xc.T
+
+
+def _all_row_sq_norms(X, shift, chunk_size):
+    """``‖x − shift‖²`` of every row, in X's dtype, computed once per fit."""
+    x_sq = np.empty(X.shape[0], dtype=X.dtype)
+    for sl in row_chunks(X.shape[0], chunk_size):
+        x_sq[sl] = _row_sq_norms(_shifted(X[sl], shift))
+    return x_sq
+
+
+def _fused_e_step(X, centers, sample_weight, chunk_size, x_squared_norms, shift, runner,
+                  labels, min_sq_dist=_NOTHING):
+    """The E-step by a GEMM and one fused numba pass per chunk, on threads.
+
+    Writes ``labels`` (and ``min_sq_dist`` unless empty) in place and returns
+    ``(n_changed, stats)``: how many positively weighted rows changed label
+    against what ``labels`` held, and the statistics of the assignment.
+    ``x_squared_norms`` (``‖x − shift‖²``) is computed chunk by chunk when None.
+    """
+    n_samples, n_features = X.shape
+    n_clusters = centers.shape[0]
+    gemm = _Gemm(centers, shift, X.dtype)
+    keep_dist = min_sq_dist.shape[0] > 0
+
+    def block(rows):
+        counts = np.zeros(n_clusters)
+        sums = np.zeros((n_clusters, n_features))
+        inertia = 0.0
+        n_changed = 0
+        for start in range(rows.start, rows.stop, chunk_size):
+            sl = slice(start, min(start + chunk_size, rows.stop))
+            X_rows = X[sl]
+            if x_squared_norms is None:
+                x_sq = _row_sq_norms(_shifted(X_rows, gemm.shift))
+            else:
+                x_sq = x_squared_norms[sl]
+            chunk_inertia, chunk_changed = kernels.lloyd_chunk(
+                gemm.partial(X_rows), gemm.c_sq, x_sq, X_rows,
+                _NOTHING if sample_weight is None else sample_weight[sl],
+                labels[sl], min_sq_dist[sl] if keep_dist else _NOTHING, sums, counts,
+            )
+            inertia += chunk_inertia
+            n_changed += chunk_changed
+        return counts, sums, inertia, n_changed
+
+    return runner.map_sums(block, _blocks(n_samples, chunk_size))
+
+
+class _NumpyEStep:
+    """The reference E-step (:func:`_e_step`) behind the interface of the fused ones."""
+
+    def __init__(self, X, sample_weight, chunk_size, shift):
+        self.X, self.weight, self.chunk_size, self.shift = X, sample_weight, chunk_size, shift
+        self.labels = np.full(X.shape[0], -1, dtype=np.int64)
+        self.min_sq_dist = None
+
+    def __call__(self, centers):
+        labels, self.min_sq_dist, stats = _e_step(
+            self.X, centers, self.weight, self.chunk_size, self.shift
+        )
+        changed = labels != self.labels
+        if self.weight is not None:
+            changed &= self.weight > 0
+        self.labels = labels
+        return int(np.count_nonzero(changed)), stats
+
+    def nearest(self, centers):
+        """Labels and distances for the centres of the last call."""
+        return self.labels, self.min_sq_dist
+
+
+class _LloydEStep:
+    """The fused, unpruned E-step: labels held in int32 across iterations."""
+
+    def __init__(self, X, sample_weight, chunk_size, shift, runner):
+        self.X, self.weight, self.chunk_size = X, sample_weight, chunk_size
+        self.shift, self.runner = shift, runner
+        # One pass per fit rather than one per iteration: the kernels' reductions
+        # run in order (fastmath off) and would not vectorise.
+        self.x_sq = _all_row_sq_norms(X, shift, chunk_size)
+        self.labels = np.full(X.shape[0], -1, dtype=np.int32)
+
+    def __call__(self, centers):
+        return _fused_e_step(
+            self.X, centers, self.weight, self.chunk_size, self.x_sq, self.shift,
+            self.runner, self.labels,
+        )
+
+    def nearest(self, centers):
+        """Labels and distances for ``centers``, recomputed (only for empty clusters).
+
+        Recomputed by the unpruned pass so that every E-step variant ranks the
+        far points on the same numbers.
+        """
+        labels = np.empty(self.X.shape[0], dtype=np.int32)
+        min_sq_dist = np.empty(self.X.shape[0])
+        _fused_e_step(self.X, centers, self.weight, self.chunk_size, self.x_sq,
+                      self.shift, self.runner, labels, min_sq_dist)
+        return labels, min_sq_dist
+
+
+class _Hamerly(_LloydEStep):
+    """Hamerly's pruned E-step: per row a label and a lower bound, kept across iterations.
+
+    Gives the labels of the unpruned pass (see :mod:`mixfit.kernels.kmeans`
+    for why the pruning is exact); distances of rows that keep their centre are
+    computed directly rather than by the GEMM, so they and the inertia agree
+    with the unpruned path to rounding. The bounds are float32 rounded down:
+    4 bytes per row instead of 8, and a smaller lower bound only prunes less.
+    """
+
+    def __init__(self, X, sample_weight, chunk_size, shift, runner):
+        super().__init__(X, sample_weight, chunk_size, shift, runner)
+        n_samples = X.shape[0]
+        self.labels[:] = 0
+        self.lower = np.full(n_samples, -np.inf, dtype=np.float32)  # every row is computed
+        self.previous = None
+        self.blocks = _blocks(n_samples, chunk_size)
+
+    def _centre_geometry(self, centers64):
+        n_clusters = centers64.shape[0]
+        drift = np.zeros(n_clusters)
+        if self.previous is not None:
+            drift = np.sqrt(((centers64 - self.previous) ** 2).sum(axis=1))
+            drift *= 1 + 1e-12  # an upper bound despite its own rounding
+        order = np.argsort(drift)
+        drift_argmax = int(order[-1])
+        drift_second = float(drift[order[-2]]) if n_clusters > 1 else 0.0
+        if n_clusters == 1:
+            return drift, drift_argmax, drift_second, np.full(1, np.inf)
+        C = centers64 - centers64.mean(axis=0)
+        c_sq = np.einsum("ij,ij->i", C, C)
+        # Squared distance to the nearest other centre, by blocks of centres: the
+        # whole K × K matrix would be 8 MiB at K = 1024, more than the bounds.
+        nearest = np.empty(n_clusters)
+        for sl in row_chunks(n_clusters, _CENTRE_BLOCK):
+            between = C[sl] @ C.T
+            between *= -2.0
+            between += c_sq[sl, None]
+            between += c_sq[None, :]
+            between[np.arange(between.shape[0]), np.arange(sl.start, sl.stop)] = np.inf
+            nearest[sl] = between.min(axis=1)
+        # A lower bound despite the GEMM's float64 rounding.
+        slack = 4.0 * (C.shape[1] + 8) * np.finfo(np.float64).eps * 2.0 * c_sq.max()
+        nearest = np.maximum(nearest - slack, 0.0)
+        return drift, drift_argmax, drift_second, 0.5 * np.sqrt(nearest)
+
+    def __call__(self, centers):
+        X, weight, chunk_size, x_sq = self.X, self.weight, self.chunk_size, self.x_sq
+        n_features = X.shape[1]
+        n_clusters = centers.shape[0]
+        centers64 = np.asarray(centers, dtype=np.float64)
+        drift, drift_argmax, drift_second, half_gap = self._centre_geometry(centers64)
+        gemm = _Gemm(centers, self.shift, X.dtype, bounds=True)
+        labels, lower = self.labels, self.lower
+
+        def block(rows):
+            counts = np.zeros(n_clusters)
+            sums = np.zeros((n_clusters, n_features))
+            w = _NOTHING if weight is None else weight[rows]
+            todo = np.empty(rows.stop - rows.start, dtype=np.int64)
+            inertia, n_todo = kernels.hamerly_screen(
+                X[rows], w, x_sq[rows], centers64, labels[rows], lower[rows],
+                half_gap, drift, drift_argmax, drift_second, gemm.tau_coef,
+                gemm.c_max_sq, sums, counts, todo,
+            )
+            todo = todo[:n_todo] + rows.start
+            n_changed = 0
+            for start in range(0, n_todo, chunk_size):
+                idx = todo[start:start + chunk_size]
+                X_rows = X[idx]
+                chunk_inertia, chunk_changed = kernels.hamerly_full(
+                    gemm.partial(X_rows), gemm.c_sq, x_sq[idx], X_rows,
+                    _NOTHING if weight is None else weight[idx], idx,
+                    gemm.tau_coef, gemm.c_max_sq, labels, lower, sums, counts,
+                )
+                inertia += chunk_inertia
+                n_changed += chunk_changed
+            return counts, sums, inertia, n_changed
+
+        result = self.runner.map_sums(block, self.blocks)
+        self.previous = centers64
+        return result

@@ -1,0 +1,14 @@
+"""The Gaussian family: the density, statistics and M-step (:mod:`.family`), its
+covariance models (:mod:`.covariance`) and how a chunk of rows is swept
+(:mod:`.sweeps`)."""
+
+from mixfit.families.gaussian.covariance import STRUCTURES, CollapsedComponentError
+from mixfit.families.gaussian.family import GaussianFamily, GaussianParams, GaussianStats
+
+__all__ = [
+    "STRUCTURES",
+    "CollapsedComponentError",
+    "GaussianFamily",
+    "GaussianParams",
+    "GaussianStats",
+]

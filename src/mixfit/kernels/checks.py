@@ -1,0 +1,79 @@
+"""Shape checks at the entry of every numba kernel.
+
+numba compiles array indexing without bounds checks (that is much of its
+speed), so a kernel handed arrays of inconsistent shapes reads and writes
+outside them: wrong numbers at best, a corrupted heap or a segmentation fault
+at worst. The Python above the kernels validates its inputs, but a kernel must
+be safe whatever calls it — a fitted model with attributes of another width, a
+future caller that gets one size wrong — so each kernel entry checks, in O(1)
+(O(rows) where it reads indices from an array), that every index it will use
+lies inside its arrays, and raises ``ValueError`` otherwise.
+
+A failed check is always a bug in mixfit, never bad user input: the
+estimators refuse bad input with their own messages long before this.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+__all__ = ["check_rows", "check_sweep", "require"]
+
+
+@njit(nogil=True, cache=True)
+def require(condition, kernel, what):
+    """Raise ``ValueError`` naming ``kernel`` and ``what`` unless ``condition`` holds.
+
+    Parameters
+    ----------
+    condition : bool
+        The shape relation the kernel relies on.
+    kernel, what : str
+        The kernel's name and the relation, for the message.
+    """
+    if not condition:
+        raise ValueError(
+            "mixfit internal error: kernel " + kernel + " was given arrays whose "
+            "shapes do not match (" + what + "); nothing was computed. This is a bug "
+            "in mixfit: please report it with the code that led here."
+        )
+
+
+@njit(nogil=True, cache=True)
+def check_sweep(kernel, X, sample_weight, n_components, chunk_size, chunk_begin, chunk_end, slot,
+                log_likelihood, weight, resp_sum, first):
+    """What every sweep of :mod:`mixfit.kernels.sweep` indexes: its chunks of X, the weights and
+    its output slot."""
+    n_samples, n_features = X.shape
+    require(n_components >= 1 and n_features >= 1, kernel, "no components or no features")
+    require(sample_weight.shape[0] == 0 or sample_weight.shape[0] == n_samples, kernel,
+            "sample_weight must be empty or have one entry per row of X")
+    require(chunk_size >= 1 and 0 <= chunk_begin <= chunk_end, kernel,
+            "chunk_size >= 1 and 0 <= chunk_begin <= chunk_end")
+    # Chunks past the data would only be empty, but chunk * chunk_size could overflow.
+    require(chunk_end <= (n_samples + chunk_size - 1) // chunk_size, kernel,
+            "chunk_end beyond the chunks of X")
+    n_slots = log_likelihood.shape[0]
+    require(0 <= slot < n_slots and weight.shape[0] == n_slots and resp_sum.shape[0] == n_slots
+            and first.shape[0] == n_slots, kernel, "slot outside the output arrays")
+    require(resp_sum.shape[1] == n_components and first.shape[1] == n_components
+            and first.shape[2] == n_features, kernel,
+            "resp_sum (slots, K) and first (slots, K, d) for K components of X's d features")
+
+
+@njit(nogil=True, cache=True)
+def check_rows(kernel, X, n_components, row_begin, row_end, labels, log_resp, log_norm):
+    """What every posterior kernel of :mod:`mixfit.kernels.sweep` indexes: rows of X and, where
+    not empty, its outputs."""
+    n_samples, n_features = X.shape
+    require(n_components >= 1 and n_features >= 1, kernel, "no components or no features")
+    require(0 <= row_begin <= row_end <= n_samples, kernel,
+            "0 <= row_begin <= row_end <= rows of X")
+    require(labels.shape[0] == 0 or labels.shape[0] >= row_end, kernel,
+            "labels must be empty or cover the rows")
+    require(log_norm.shape[0] == 0 or log_norm.shape[0] >= row_end, kernel,
+            "log_norm must be empty or cover the rows")
+    require(log_resp.shape[0] == 0 or (log_resp.shape[0] >= row_end
+                                       and log_resp.shape[1] == n_components
+                                       and log_norm.shape[0] >= row_end), kernel,
+            "log_resp (n, K) must be empty or cover the rows, with log_norm")

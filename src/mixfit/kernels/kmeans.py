@@ -1,0 +1,307 @@
+"""numba kernels of the K-means E-step (private; inputs are validated upstream, and
+each kernel checks the shapes it indexes, see :mod:`mixfit.kernels.checks`).
+
+Each kernel makes one pass over a chunk of rows that is already in cache: the
+distance GEMM is done by numpy just before, in the data's dtype, and the kernel
+turns its ``(n_clusters, rows)`` block into labels and the additive statistics
+(weighted counts, weighted sums in float64, inertia). Compiled with
+``fastmath=False`` so that the arithmetic is the one written: the labels equal
+``np.argmin`` of the same block (lowest index on ties), bit for bit.
+
+The kernels keep what a fit holds per row small: labels are int32 and written
+in place, counting the rows whose label changed (so no copy of the previous
+labels is needed to detect convergence), and per-row distances are written only
+when asked for.
+
+Hamerly's pruning (:func:`hamerly_screen`) keeps one lower bound per row on the
+distance to every centre but its own, in float32 rounded *down* (a smaller lower
+bound only prunes less); the upper bound is recomputed exactly each iteration
+(O(n_features) per row, cheap next to the GEMM it saves). A row is skipped only
+when the bounds prove that the GEMM would pick the same centre *including its
+rounding*: the gap of squared distances must exceed a bound ``tau`` on the
+GEMM's rounding error, so pruned and unpruned fits give the same labels.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from mixfit.kernels.checks import require
+
+__all__ = ["hamerly_full", "hamerly_screen", "lloyd_chunk", "update_centers"]
+
+_OPTIONS = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
+
+# Relative margin that makes a float64 bound safe to store in float32: float32
+# rounds to nearest with a relative error below 2**-24 (6e-8), so moving the
+# value by 1e-6 towards −∞ first keeps the stored bound below the true one.
+_DOWN = 1e-6
+
+
+@njit(**_OPTIONS)
+def _round_down_f32(value):
+    """A float32 not above ``value`` (and within 1e-6 relative of it)."""
+    if value > 0.0:
+        return np.float32(value * (1.0 - _DOWN))
+    return np.float32(value * (1.0 + _DOWN))
+
+
+@njit(**_OPTIONS)
+def _argmin_columns(partial_t, c_sq):
+    """Per column of ``partial_t + c_sq[:, None]``: the lowest index of the minimum, and it.
+
+    Scans the centres in the outer loop so that the inner loop runs along
+    contiguous rows with no dependency between lanes (it vectorises); the
+    strict ``<`` keeps the first minimum, as ``np.argmin`` does.
+    """
+    n_clusters, m = partial_t.shape
+    best = partial_t[0] + c_sq[0]
+    labels = np.zeros(m, dtype=np.int32)
+    for k in range(1, n_clusters):
+        ck = c_sq[k]
+        row = partial_t[k]
+        for i in range(m):
+            value = row[i] + ck
+            current = best[i]
+            smaller = value < current
+            best[i] = value if smaller else current
+            labels[i] = k if smaller else labels[i]
+    return labels, best
+
+
+@njit(**_OPTIONS)
+def lloyd_chunk(partial_t, c_sq, x_sq, X, weight, labels, min_sq_dist, sums, counts):
+    """Fused argmin and statistics of one chunk.
+
+    Parameters
+    ----------
+    partial_t : ndarray of shape (n_clusters, m), X's dtype
+        ``(−2 c) · (x − shift)`` from the GEMM (centres along the rows).
+    c_sq : ndarray of shape (n_clusters,), X's dtype
+        ``‖c − shift‖²``.
+    x_sq : ndarray of shape (m,), X's dtype
+        ``‖x − shift‖²``.
+    X : ndarray of shape (m, n_features)
+        The rows themselves (unshifted), summed into ``sums``.
+    weight : ndarray of shape (m,) or (0,), float64
+        Sample weights; empty means all ones.
+    labels : ndarray of shape (m,), int32 or int64
+        Previous labels on entry (any value where there were none), the new
+        ones on exit.
+    min_sq_dist : ndarray of shape (m,) or (0,), float64
+        Squared distance to the nearest centre, written unless empty.
+    sums, counts : ndarray of shape (n_clusters, n_features) / (n_clusters,), float64
+        Accumulated into.
+
+    Returns
+    -------
+    inertia : float
+        Weighted sum of the chunk's squared distances.
+    n_changed : int
+        Rows with positive weight whose label changed.
+    """
+    n_clusters, m = partial_t.shape
+    n_features = X.shape[1]
+    weighted = weight.shape[0] > 0
+    keep_dist = min_sq_dist.shape[0] > 0
+    require(n_clusters >= 1 and c_sq.shape[0] == n_clusters and x_sq.shape[0] == m
+            and X.shape[0] == m and labels.shape[0] == m
+            and (not weighted or weight.shape[0] == m)
+            and (not keep_dist or min_sq_dist.shape[0] == m), "lloyd_chunk",
+            "partial_t (K, m) with c_sq (K,), and x_sq, X, labels, weight, min_sq_dist of m rows")
+    require(sums.shape[0] == n_clusters and sums.shape[1] == n_features
+            and counts.shape[0] == n_clusters, "lloyd_chunk", "sums (K, d) and counts (K,)")
+    chunk_labels, best = _argmin_columns(partial_t, c_sq)
+    inertia = 0.0
+    n_changed = 0
+    for i in range(m):
+        label = chunk_labels[i]
+        dist = np.float64(best[i]) + np.float64(x_sq[i])
+        if dist < 0.0:
+            dist = 0.0
+        w = weight[i] if weighted else 1.0
+        n_changed += (labels[i] != label) & (w > 0.0)
+        labels[i] = label
+        if keep_dist:
+            min_sq_dist[i] = dist
+        counts[label] += w
+        inertia += w * dist
+        for j in range(n_features):
+            sums[label, j] += w * np.float64(X[i, j])
+    return inertia, n_changed
+
+
+@njit(**_OPTIONS)
+def update_centers(sums, counts, centers):
+    """The M-step for the clusters with weight: ``centers[k] = sums[k] / counts[k]``.
+
+    The division is done in float64 and rounded once to ``centers``' dtype.
+    Clusters without weight are left as they are, for the caller to re-seed.
+
+    Returns
+    -------
+    n_empty : int
+        Clusters with no weight.
+    """
+    require(counts.shape[0] == sums.shape[0] and centers.shape[0] == sums.shape[0]
+            and centers.shape[1] == sums.shape[1], "update_centers",
+            "sums and centers (K, d), counts (K,)")
+    n_empty = 0
+    for k in range(sums.shape[0]):
+        count = counts[k]
+        if count > 0.0:
+            for j in range(sums.shape[1]):
+                centers[k, j] = sums[k, j] / count
+        else:
+            n_empty += 1
+    return n_empty
+
+
+@njit(**_OPTIONS)
+def hamerly_screen(
+    X, weight, x_sq, centers, labels, lower, half_gap, drift, drift_argmax,
+    drift_second, tau_coef, c_max_sq, sums, counts, todo,
+):
+    """Bound test for the rows of a block; statistics of the rows that keep their centre.
+
+    For each row: the exact distance ``u`` to its current centre (float64, from
+    the unshifted values), the lower bound on the other centres lowered by their
+    largest move, and the test ``max(lower, 2·half_gap − u)² − u² > tau``. Rows
+    that pass keep their label and are accumulated; the others are listed in
+    ``todo`` for a full GEMM.
+
+    Parameters
+    ----------
+    X : ndarray of shape (m, n_features)
+    weight : ndarray of shape (m,) or (0,), float64
+    x_sq : ndarray of shape (m,)
+        ``‖x − shift‖²`` (scales the rounding bound).
+    centers : ndarray of shape (n_clusters, n_features), float64
+        Current centres, unshifted.
+    labels : ndarray of shape (m,), int32
+        Labels from the last iteration (kept for the rows that pass).
+    lower : ndarray of shape (m,), float32
+        Lower bounds, lowered by the centres' moves in place.
+    half_gap : ndarray of shape (n_clusters,), float64
+        Half the distance from each centre to its nearest other centre (a lower bound).
+    drift : ndarray of shape (n_clusters,), float64
+        How far each centre moved since the bounds were set (an upper bound).
+    drift_argmax : int
+        Centre that moved most; ``drift_second`` is the largest move of the others.
+    tau_coef, c_max_sq : float
+        The GEMM rounding bound is ``tau_coef · (‖x − shift‖² + c_max_sq)``.
+    sums, counts : accumulated into, for the kept rows.
+    todo : ndarray of shape (m,), int64
+        Receives the local indices of the rows that need the GEMM.
+
+    Returns
+    -------
+    inertia : float
+        Weighted squared distances of the kept rows.
+    n_todo : int
+    """
+    m, n_features = X.shape
+    n_clusters = centers.shape[0]
+    weighted = weight.shape[0] > 0
+    require(centers.shape[1] == n_features and half_gap.shape[0] == n_clusters
+            and sums.shape[0] == n_clusters and sums.shape[1] == n_features
+            and counts.shape[0] == n_clusters, "hamerly_screen",
+            "centers and sums (K, d) for X's d features, half_gap and counts (K,)")
+    require((not weighted or weight.shape[0] == m) and x_sq.shape[0] == m
+            and labels.shape[0] == m and lower.shape[0] == m and todo.shape[0] >= m,
+            "hamerly_screen", "weight, x_sq, labels, lower and todo for X's m rows")
+    require(drift.shape[0] == 0 or (drift.shape[0] == n_clusters
+                                    and 0 <= drift_argmax < n_clusters), "hamerly_screen",
+            "drift empty or (K,), with drift_argmax a centre")
+    drift_max = drift[drift_argmax] if drift.shape[0] > 0 else 0.0
+    inertia = 0.0
+    n_todo = 0
+    for i in range(m):
+        a = labels[i]
+        # Labels come from the previous iteration; one out of range would index
+        # centers, half_gap, sums and counts outside them.
+        require(0 <= a < n_clusters, "hamerly_screen", "labels must lie in [0, K)")
+        d2 = 0.0
+        for j in range(n_features):
+            t = np.float64(X[i, j]) - centers[a, j]
+            d2 += t * t
+        u = math.sqrt(d2)
+        lo = np.float64(lower[i]) - (drift_second if a == drift_argmax else drift_max)
+        lower[i] = _round_down_f32(lo)
+        bound = max(lo, 2.0 * half_gap[a] - u)
+        tau = tau_coef * (np.float64(x_sq[i]) + c_max_sq)
+        if bound > u and (bound - u) * (bound + u) > tau:
+            w = weight[i] if weighted else 1.0
+            counts[a] += w
+            inertia += w * d2
+            for j in range(n_features):
+                sums[a, j] += w * np.float64(X[i, j])
+        else:
+            todo[n_todo] = i
+            n_todo += 1
+    return inertia, n_todo
+
+
+@njit(**_OPTIONS)
+def hamerly_full(
+    partial_t, c_sq, x_sq, X, weight, rows, tau_coef, c_max_sq,
+    labels, lower, sums, counts,
+):
+    """:func:`lloyd_chunk` for gathered rows, also setting their lower bounds.
+
+    ``partial_t``, ``c_sq``, ``x_sq``, ``X`` and ``weight`` are those of the gathered
+    rows; ``rows`` are their indices into ``labels`` and ``lower``. The lower
+    bound is the second smallest GEMM distance less the rounding bound.
+
+    Returns
+    -------
+    inertia : float
+    n_changed : int
+        Rows with positive weight whose label changed.
+    """
+    n_clusters, m = partial_t.shape
+    weighted = weight.shape[0] > 0
+    require(n_clusters >= 1 and c_sq.shape[0] == n_clusters and x_sq.shape[0] >= m
+            and X.shape[0] >= m and rows.shape[0] >= m and (not weighted or weight.shape[0] >= m)
+            and sums.shape[0] == n_clusters and sums.shape[1] == X.shape[1]
+            and counts.shape[0] == n_clusters, "hamerly_full",
+            "partial_t (K, m), c_sq and counts (K,), sums (K, d), and m gathered rows")
+    for r in range(m):
+        require(0 <= rows[r] < labels.shape[0] and rows[r] < lower.shape[0], "hamerly_full",
+                "rows must index labels and lower")
+    best = partial_t[0] + c_sq[0]
+    second = np.full(m, np.inf, dtype=best.dtype)
+    chunk_labels = np.zeros(m, dtype=np.int32)
+    for k in range(1, n_clusters):
+        ck = c_sq[k]
+        row = partial_t[k]
+        for r in range(m):
+            value = row[r] + ck
+            current = best[r]
+            smaller = value < current
+            second[r] = current if smaller else min(value, second[r])
+            best[r] = value if smaller else current
+            chunk_labels[r] = k if smaller else chunk_labels[r]
+    inertia = 0.0
+    n_changed = 0
+    n_features = X.shape[1]
+    for r in range(m):
+        label = chunk_labels[r]
+        xx = np.float64(x_sq[r])
+        dist = np.float64(best[r]) + xx
+        if dist < 0.0:
+            dist = 0.0
+        low_sq = np.float64(second[r]) + xx - tau_coef * (xx + c_max_sq)
+        i = rows[r]
+        w = weight[r] if weighted else 1.0
+        n_changed += (labels[i] != label) & (w > 0.0)
+        labels[i] = label
+        lower[i] = _round_down_f32(math.sqrt(low_sq)) if low_sq > 0.0 else np.float32(0.0)
+        counts[label] += w
+        inertia += w * dist
+        for j in range(n_features):
+            sums[label, j] += w * np.float64(X[r, j])
+    return inertia, n_changed

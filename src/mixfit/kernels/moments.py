@@ -1,0 +1,139 @@
+"""Column means and mean squared row norm of the data, in one numba pass.
+
+:func:`mixfit.engine.column_stats.distance_shift` decides from these whether K-means
+distances need the data shifted to its mean. The numpy version converted every
+chunk to float64 and made three calls per chunk: ~35 ms on 1e6 × 32 float32
+rows, 130 ms on 2e5 × 784 and ~22 µs of a ~100 µs lecture-sized fit. The
+kernel reads each row once in its own dtype and accumulates in float64, on
+``n_jobs`` threads over fixed groups of rows whose sums are added in order
+(so the thread count changes nothing).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from mixfit.kernels.checks import require
+from mixfit._parallel import map_ranges
+
+__all__ = ["column_moments", "finite_column_magnitudes"]
+
+#: Rows per group, and at most this many groups (each holds d partial sums).
+_GROUP_ROWS = 4096
+_MAX_GROUPS = 64
+
+
+@njit(nogil=True, cache=True, fastmath={"reassoc", "contract"})
+def _moment_rows(X, weight, begin, end, slot, sums, squares):
+    """Add ``Σ w x`` and ``Σ w ‖x‖²`` of rows ``begin … end − 1`` into ``slot``."""
+    n_samples, n_features = X.shape
+    weighted = weight.shape[0] > 0
+    require(0 <= begin <= end <= n_samples and (not weighted or weight.shape[0] == n_samples)
+            and 0 <= slot < sums.shape[0] and sums.shape[1] == n_features
+            and squares.shape[0] == sums.shape[0], "_moment_rows",
+            "rows begin..end of X, an empty or (n,) weight, slot inside sums (slots, d) "
+            "and squares (slots,)")
+    square_sum = 0.0
+    for i in range(begin, end):
+        w = weight[i] if weighted else 1.0
+        row_square = 0.0
+        for j in range(n_features):
+            value = np.float64(X[i, j])
+            sums[slot, j] += w * value
+            row_square += value * value
+        square_sum += w * row_square
+    squares[slot] += square_sum
+
+
+def column_moments(X, sample_weight=None, n_jobs=1):
+    """(Weighted) column means and mean of ``‖x‖²``, float64, for finite X.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float32 or float64
+    sample_weight : ndarray of shape (n_samples,), optional
+    n_jobs : int
+        Threads (resolved by :func:`mixfit._parallel.check_n_jobs`).
+
+    Returns
+    -------
+    means : ndarray of shape (n_features,)
+    mean_square_norm : float
+    """
+    n_samples, n_features = X.shape
+    weights = (
+        np.empty(0) if sample_weight is None
+        else np.ascontiguousarray(sample_weight, dtype=np.float64)
+    )
+    n_groups = max(1, min(_MAX_GROUPS, -(-n_samples // _GROUP_ROWS)))
+    bounds = [n_samples * group // n_groups for group in range(n_groups + 1)]
+    sums = np.zeros((n_groups, n_features))
+    squares = np.zeros(n_groups)
+
+    def run(group_begin, group_end):
+        for group in range(group_begin, group_end):
+            _moment_rows(X, weights, bounds[group], bounds[group + 1], group, sums, squares)
+
+    map_ranges(run, n_groups, n_jobs)
+    count = float(n_samples if sample_weight is None else weights.sum())
+    return sums.sum(axis=0) / count, float(squares.sum()) / count
+
+
+@njit(nogil=True, cache=True)
+def _finite_max_abs_rows(X, begin, end, slot, largest, finite):
+    """Per column, the largest ``|x|`` of rows ``begin … end − 1`` into ``largest[slot]``;
+    ``finite[slot]`` becomes 0 if any of those values is NaN or infinite."""
+    n_samples, n_features = X.shape
+    require(0 <= begin <= end <= n_samples and 0 <= slot < largest.shape[0]
+            and largest.shape[1] == n_features and finite.shape[0] == largest.shape[0],
+            "_finite_max_abs_rows", "rows begin..end of X, slot inside largest (slots, d) "
+            "and finite (slots,)")
+    top = largest[slot]
+    limit = np.inf
+    all_finite = True
+    for i in range(begin, end):
+        for j in range(n_features):
+            value = abs(np.float64(X[i, j]))
+            # NaN fails both comparisons; inf fails the second.
+            top[j] = value if value > top[j] else top[j]
+            all_finite &= value < limit
+    if not all_finite:
+        finite[slot] = 0
+
+
+def finite_column_magnitudes(X, n_jobs=1):
+    """Whether X is finite, and the largest magnitude of each column, in one pass.
+
+    What predicting needs to know of new data (no NaN, nothing beyond the
+    range a fit accepts), for the price of reading it once; the two numpy
+    reductions it replaces read it three times.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float32 or float64
+    n_jobs : int
+        Threads (resolved by :func:`mixfit._parallel.check_n_jobs`).
+
+    Returns
+    -------
+    finite : bool
+    magnitudes : ndarray of shape (n_features,), float64
+        Meaningful only where ``finite``.
+    """
+    X = np.ascontiguousarray(X)
+    n_samples, n_features = X.shape
+    n_groups = max(1, min(_MAX_GROUPS, -(-n_samples // _GROUP_ROWS)))
+    largest = np.zeros((n_groups, n_features))
+    finite = np.ones(n_groups, dtype=np.int8)
+    if n_groups == 1:  # small data: no thread machinery (a lecture-sized predict is ~60 µs)
+        _finite_max_abs_rows(X, 0, n_samples, 0, largest, finite)
+        return bool(finite[0]), largest[0]
+    bounds = [n_samples * group // n_groups for group in range(n_groups + 1)]
+
+    def run(group_begin, group_end):
+        for group in range(group_begin, group_end):
+            _finite_max_abs_rows(X, bounds[group], bounds[group + 1], group, largest, finite)
+
+    map_ranges(run, n_groups, n_jobs)
+    return bool(finite.all()), largest.max(axis=0)

@@ -142,6 +142,15 @@ class CovarianceStructure(SweepInterface):
     def precisions_shape(self, n_components, n_features):
         return self.scatter_shape(n_components, n_features)
 
+    def covariance_shape(self, n_components, n_features):
+        """Shape of ``covariances_`` and ``precisions_cholesky_``."""
+        return self.scatter_shape(n_components, n_features)
+
+    @property
+    def layout(self):
+        """The shapes of the parameters, as one of scikit-learn's five names."""
+        return self.name
+
     def log_det_and_mahalanobis(self, X, means, precisions_chol):
         """``(log_det (K,), maha (n, K))`` in X's dtype."""
         raise NotImplementedError
@@ -470,19 +479,3 @@ class Identity(Spherical):
             "covariance is fixed to the identity; drop precisions_init or choose "
             "another covariance_type."
         )
-
-
-#: The structures by name, the one place where ``covariance_type`` is looked up.
-STRUCTURES = {
-    cls.name: cls() for cls in (Identity, Spherical, Diag, Tied, Full)
-}
-
-
-def get_structure(covariance_type):
-    """The strategy for ``covariance_type``, or a ValueError listing the choices."""
-    try:
-        return STRUCTURES[covariance_type]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"covariance_type must be one of {sorted(STRUCTURES)}, got {covariance_type!r}."
-        ) from None

@@ -8,13 +8,14 @@ from :mod:`mixfit.families.gaussian.covariance`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from mixfit.kernels.em import normalise
 from mixfit._validation import DEFAULT_CHUNK_SIZE, row_chunks
-from mixfit.families.gaussian.covariance import _LOG_2PI, CovarianceStructure, get_structure
+from mixfit.families.gaussian.covariance import _LOG_2PI, CovarianceStructure
+from mixfit.families.gaussian.registry import get_structure
 
 __all__ = ["GaussianFamily", "GaussianParams", "GaussianStats"]
 
@@ -34,6 +35,10 @@ class GaussianParams:
     means: np.ndarray
     covariances: np.ndarray
     precisions_cholesky: np.ndarray
+    #: For mclust's models, the M-step that produced these parameters
+    #: (``parsimonious.ParsimoniousMStep``: volumes, shapes, orientations, inner
+    #: iterations, whether the cap was hit); the next M-step warm-starts from it.
+    step: object = field(default=None, compare=False, repr=False)
 
     def rescaled(self, factor):
         """The same distributions for data multiplied by ``factor``.
@@ -45,10 +50,17 @@ class GaussianParams:
         """
         factor = float(factor)
         dtype = self.means.dtype
+        step = self.step
+        if step is not None:
+            decomposition = replace(step.decomposition,
+                                    volumes=step.decomposition.volumes * factor**2)
+            step = replace(step, covariances=step.covariances * factor**2,
+                           decomposition=decomposition)
         return GaussianParams(
             means=(self.means * factor).astype(dtype),
             covariances=(self.covariances * factor**2).astype(dtype),
             precisions_cholesky=(self.precisions_cholesky / factor).astype(dtype),
+            step=step,
         )
 
 
@@ -241,7 +253,7 @@ class GaussianFamily:
             self.structure,
         )
 
-    def m_step(self, stats, dtype=np.float64):
+    def m_step(self, stats, dtype=np.float64, previous=None):
         """Parameters that maximise the expected log-likelihood given ``stats``.
 
         A component with (near) zero count keeps a finite mean and a covariance of
@@ -252,19 +264,39 @@ class GaussianFamily:
         scikit-learn, so a component on one point away from the origin keeps a
         positive variance (about 1e-15 times its squared mean) when
         ``reg_covar=0`` (see ``CovarianceStructure.bounded_scatter``).
+
+        ``previous``: the parameters of the last M-step (GaussianParams), from
+        which mclust's iterative models (VEI, VEE, EVE, VVE, VEV) resume their
+        inner loop; each inner round then raises the expected log-likelihood
+        from its value at ``previous``, so EM stays monotone.
         """
         pseudo_count = 10 * np.finfo(np.float64).eps
         counts = stats.counts + pseudo_count
         n_features = stats.means.shape[1]
         scatter = self.structure.bounded_scatter(stats.scatter, stats.means, pseudo_count)
-        covariances = self.structure.covariances(
-            scatter, counts, self.reg_covar, n_features
-        )
+        step = None
+        if hasattr(self.structure, "covariances_and_step"):
+            # mclust's models: the iterative ones resume from the last M-step,
+            # or, where none ran (a resumed fit, given precisions), from the
+            # decomposition of the previous covariances, so that the inner loop
+            # starts where EM is and the log-likelihood cannot drop.
+            start = None
+            if previous is not None:
+                start = (previous.step.decomposition if previous.step is not None
+                         else self.structure.warm_start(previous.covariances))
+            covariances, step = self.structure.covariances_and_step(
+                scatter, counts, self.reg_covar, n_features, previous=start,
+            )
+        else:
+            covariances = self.structure.covariances(
+                scatter, counts, self.reg_covar, n_features
+            )
         precisions_cholesky = self.structure.precisions_cholesky(covariances, dtype)
         return GaussianParams(
             means=stats.means.astype(dtype, copy=True),
             covariances=covariances.astype(dtype, copy=False),
             precisions_cholesky=precisions_cholesky,
+            step=step,
         )
 
     def params_from_means(self, X, means, sample_weight=None):
@@ -284,7 +316,7 @@ class GaussianFamily:
             pooled = block if pooled is None else pooled + block
         one = self.m_step(pooled, dtype=np.float64)
         # One component's covariance, broadcast to K (a no-op for "tied").
-        shape = self.structure.scatter_shape(n_components, X.shape[1])
+        shape = self.structure.covariance_shape(n_components, X.shape[1])
         covariances = np.broadcast_to(one.covariances, shape).copy()
         return self.params_from_covariances(means, covariances, X.dtype)
 

@@ -181,4 +181,9 @@ def test_sample_draws_from_the_component(covariance_type):
 
 
 def test_structures_registry_names():
-    assert set(STRUCTURES) == {"identity", "spherical", "diag", "tied", "full"}
+    # scikit-learn's four, the lecture's identity, and mclust's 14 (issue 12).
+    from mixfit.families.gaussian.registry import MCLUST_MODELS
+
+    assert len(MCLUST_MODELS) == 14
+    assert set(STRUCTURES) == {"identity", "spherical", "diag", "tied", "full",
+                               *MCLUST_MODELS}

@@ -242,7 +242,7 @@ def check_gaussian_mixture(shape, n_components, covariance_type, *, pending_byte
     estimate = gaussian_mixture_bytes(
         n_samples, n_features, n_components, covariance_type, **options
     )
-    wide = covariance_type in ("full", "tied")
+    wide = covariance_layout(covariance_type) in ("full", "tied")
     advice = (
         "use covariance_type='diag' or 'spherical' (memory and time grow with the "
         "number of features squared for 'full' and 'tied'), " if wide else ""
@@ -422,6 +422,21 @@ def _sparse_kmeans_bytes(n, d, k, nnz, n_jobs, algorithm, init, n_init, rescaled
 # Gaussian mixtures
 
 
+#: Rows the hierarchical start builds its tree on (mixfit.engine.init).
+HC_MAX_ROWS = 2000
+
+#: The parameter layouts of the covariance types, by scikit-learn's names.
+_LAYOUTS = ("full", "tied", "diag", "spherical", "identity")
+
+
+def covariance_layout(covariance_type):
+    """The shapes a ``covariance_type`` gives its parameters, as one of scikit-learn's names.
+
+    mclust's three-letter models keep (K, d, d) covariances and factors, as "full".
+    """
+    return covariance_type if covariance_type in _LAYOUTS else "full"
+
+
 def _covariance_size(covariance_type, n_components, n_features):
     """Numbers in one covariance-shaped array (covariances_, its factor, the scatter)."""
     k, d = n_components, n_features
@@ -447,7 +462,8 @@ def gaussian_mixture_bytes(
     Parameters
     ----------
     n_samples, n_features, n_components : int
-    covariance_type : {"full", "tied", "diag", "spherical", "identity"}
+    covariance_type : str
+        scikit-learn's names, "identity", or one of mclust's 14 (sized as "full").
     itemsize : int
         Bytes per value of X (4 or 8).
     chunk_size, n_jobs, n_init : int
@@ -463,6 +479,7 @@ def gaussian_mixture_bytes(
     FitEstimate
     """
     n, d, k = int(n_samples), int(n_features), int(n_components)
+    covariance_type = covariance_layout(covariance_type)
     work = 8 if rescaled else itemsize
     chunk = max(1, min(n, int(chunk_size)))
     n_chunks = -(-n // chunk)
@@ -523,6 +540,12 @@ def gaussian_mixture_bytes(
         # the merge's), then K covariances and their factors.
         one = d * d if covariance_type in ("full", "tied") else d
         start = max(seed, 8 * 3 * chunk * d + 4 * 8 * one + 3 * 8 * cov)
+    elif init == "hc":
+        # The hierarchical start (mixfit.engine.hierarchical) on at most
+        # HC_MAX_ROWS rows: all pairwise merge costs, each cluster's scatter,
+        # the transformed copy; then the statistics of its partition.
+        rows = min(n, HC_MAX_ROWS)
+        start = 8 * rows * rows + 8 * rows * (d * d + 3 * d + 8) + folded
     else:
         start = 0
     phases = {"initialisation": start, "E-step buffers": max(e_step, m_step),

@@ -302,16 +302,21 @@ def e_step(
     return total
 
 
-def m_step(family, stats, dtype):
+def m_step(family, stats, dtype, previous=None):
     """New mixture parameters from summed statistics.
 
     Ten machine epsilons are added to every component's mass before
     normalising (as scikit-learn), so an empty component keeps a tiny positive
-    weight instead of a log of zero.
+    weight instead of a log of zero. ``previous`` (MixtureParams), the
+    parameters of the E-step behind ``stats``, lets a family whose M-step is
+    iterative resume from them.
     """
     mass = stats.resp_sum + 10 * np.finfo(np.float64).eps
     weights = (mass / mass.sum()).astype(dtype)
-    return MixtureParams(weights, family.m_step(stats.components, dtype=dtype))
+    if previous is None:
+        return MixtureParams(weights, family.m_step(stats.components, dtype=dtype))
+    components = family.m_step(stats.components, dtype=dtype, previous=previous.components)
+    return MixtureParams(weights, components)
 
 
 def fit_em(
@@ -368,7 +373,7 @@ def fit_em(
         stats = e_step(
             family, X, params, sample_weight, chunk_size, n_jobs=n_jobs, kernel=kernel
         )
-        params = m_step(family, stats, X.dtype)
+        params = m_step(family, stats, X.dtype, previous=params)
         lower_bound = stats.mean_log_likelihood
         lower_bounds.append(lower_bound)
         if callback is not None:

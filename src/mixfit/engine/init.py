@@ -35,6 +35,8 @@ from mixfit._validation import (
 )
 from mixfit.engine.column_stats import column_means, distance_shift_and_variance
 from mixfit.engine.kmeans import lloyd, squared_distances
+from mixfit.engine.hierarchical import hc_start
+from mixfit._memory import HC_MAX_ROWS
 
 __all__ = [
     "MIXTURE_INITS",
@@ -423,7 +425,7 @@ def lecture_means(X, n_clusters, *, sample_weight=None, random_state=None):
 # --- Mixture initialisations: seeds above become a first set of parameters ---
 
 #: The names accepted by ``GaussianMixture(init_params=...)``.
-MIXTURE_INITS = ("kmeans", "k-means++", "random", "random_from_data", "lecture")
+MIXTURE_INITS = ("kmeans", "k-means++", "random", "random_from_data", "lecture", "hc")
 
 
 def _stats_from_resp_blocks(family, X, resp_blocks, sample_weight, chunk_size):
@@ -468,6 +470,22 @@ def params_from_labels(family, X, labels, n_components, *, sample_weight=None, c
     return m_step(family, stats, X.dtype)
 
 
+def params_from_partition(family, X, rows, labels, n_components, *, sample_weight=None,
+                          chunk_size=DEFAULT_CHUNK_SIZE):
+    """Mixture parameters from a partition of some rows (a hierarchical start's).
+
+    ``rows`` are the rows the partition covers (``labels[i]`` is the component
+    of ``X[rows[i]]``). Where they are a weighted subsample, the draw already
+    accounted for the weights (:func:`mixfit.engine.hierarchical.hc_start`), so
+    the rows count once each; where they are every row of positive weight, the
+    weights apply.
+    """
+    subsampled = sample_weight is not None and len(rows) < np.count_nonzero(sample_weight)
+    weight = None if sample_weight is None or subsampled else sample_weight[rows]
+    return params_from_labels(family, X[rows], np.asarray(labels), n_components,
+                              sample_weight=weight, chunk_size=chunk_size)
+
+
 def params_from_means(family, X, means, *, sample_weight=None):
     """Equal weights, the given means and the whole data's covariance."""
     from mixfit.engine.em import MixtureParams
@@ -487,8 +505,11 @@ def initial_mixture_params(
     family : component family
     X : ndarray of shape (n_samples, n_features)
     n_components : int
-    init : {"kmeans", "k-means++", "random", "random_from_data", "lecture"}
+    init : {"kmeans", "k-means++", "random", "random_from_data", "lecture", "hc"}
         ``"kmeans"``: responsibilities from one K-means fit (k-means++ seeded).
+        ``"hc"``: the M-step of the K-partition of model-based hierarchical
+        clustering (VVV criterion, on at most 2000 rows, SVD-rotated;
+        :func:`mixfit.engine.hierarchical.hc_start`).
         ``"random"``: uniform random responsibilities, normalised per row.
         ``"k-means++"``, ``"random_from_data"``, ``"lecture"``: means from that
         seeding (the lecture's is data mean + 0.01 · std · noise), equal weights,
@@ -502,6 +523,12 @@ def initial_mixture_params(
     MixtureParams
     """
     rng = check_random_state(random_state)
+    if init == "hc":
+        seed = rng.randint(np.iinfo(np.int32).max)
+        rows, partitions = hc_start(X, [n_components], max_rows=HC_MAX_ROWS,
+                                    sample_weight=sample_weight, random_state=seed)
+        return params_from_partition(family, X, rows, partitions[n_components], n_components,
+                                     sample_weight=sample_weight, chunk_size=chunk_size)
     if init == "kmeans":
         labels = kmeans_labels(X, n_components, sample_weight=sample_weight,
                                random_state=rng, chunk_size=chunk_size)

@@ -66,14 +66,14 @@ class MixtureQueries:
         X, params, scale = self._scaled_data_and_params(X)
         if column_largest is not None:
             column_largest = column_largest / scale
-        if may_be_far(X, params, self.covariance_type, column_largest):
+        if may_be_far(X, params, self._family.structure.layout, column_largest):
             # Some row may lie where the kernels' rounding decides the argmax:
             # log p(x) finds those rows, whose labels are then taken exactly.
             labels, log_norm = em.labels_and_log_norm(
                 self._family, X, params, check_chunk_size(self.chunk_size),
                 n_jobs=check_n_jobs(getattr(self, "n_jobs", None)),
             )
-            fix_far_labels(X, params, self.covariance_type, labels, log_norm)
+            fix_far_labels(X, params, self._family.structure.layout, labels, log_norm)
             return labels
         return em.predict_labels(
             self._family,
@@ -99,7 +99,7 @@ class MixtureQueries:
             check_chunk_size(self.chunk_size),
             n_jobs=check_n_jobs(getattr(self, "n_jobs", None)),
         )
-        fix_far_rows(X, params, self.covariance_type, log_resp, log_norm)
+        fix_far_rows(X, params, self._family.structure.layout, log_resp, log_norm)
         return log_resp, log_norm
 
     def _validated(self, X):
@@ -239,7 +239,9 @@ class MixtureQueries:
         p the number of free parameters: n_components − 1 weights,
         n_components × n_features means, and the covariance parameters of
         ``covariance_type`` (K·d(d+1)/2 for "full", d(d+1)/2 for "tied", K·d for
-        "diag", K for "spherical", none for "identity"; K components, d features).
+        "diag", K for "spherical", none for "identity"; K components, d features;
+        for mclust's 14 models the counts of Celeux & Govaert, e.g. K + d − 1 for
+        "VEI").
         Compare fits with different ``n_components`` on the same data: BIC
         penalises parameters more than AIC does (for n > 7, where log n > 2), and
         so tends to pick fewer components.
@@ -276,6 +278,29 @@ class MixtureQueries:
         """
         n_samples = self._validated(X).shape[0]
         return criterion("aic", self.score(X), n_samples, 2 * self._n_parameters())
+
+    def icl(self, X):
+        """Integrated completed likelihood on X (lower is better; Biernacki et al. 2000).
+
+        ``ICL = BIC − 2 Σ_i log q(ĉ_i | x_i)``, where ``ĉ_i`` is the component
+        row i is assigned to (:meth:`predict`) and ``q`` its posterior
+        probability (:meth:`predict_proba`): BIC plus a penalty for assignments
+        that are uncertain, so ICL prefers well-separated clusters where BIC
+        prefers the best density. In scikit-learn's sign, as :meth:`bic` (mclust
+        reports ``−ICL``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data to evaluate the model on, with the columns it was fitted on.
+
+        Returns
+        -------
+        icl : float
+        """
+        bic = self.bic(X)
+        best_log_resp = self._log_resp(X)[0].max(axis=1).astype(np.float64)
+        return float(bic - 2.0 * best_log_resp.sum())
 
 
 def rescaled_params(params, factor):

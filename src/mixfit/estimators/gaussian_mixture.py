@@ -24,9 +24,10 @@ from mixfit._validation import (
 )
 from mixfit.estimators._data_checks import check_data, data_scale, where_largest
 from mixfit.families import GaussianFamily
-from mixfit.families.gaussian.covariance import get_structure
+from mixfit.families.gaussian.registry import get_structure
 from mixfit.engine.init import MIXTURE_INITS, initial_mixture_params, params_from_resp
 from mixfit.estimators._fit_state import forget_data_records, keeps_state_on_failure
+from mixfit.estimators._gmm_decomposition import set_decomposition
 from mixfit.estimators._gmm_init import check_user_init, init_kind, is_complete, rescaled_init
 from mixfit.estimators._gmm_queries import MixtureQueries, rescaled_params
 from mixfit.estimators._sklearn_compat import MixtureProgress, params_in_dtype, warm_start_from
@@ -70,28 +71,43 @@ class GaussianMixture(MixtureQueries, DensityMixin, BaseEstimator):
     ----------
     n_components : int, default=1
         Number of mixture components K.
-    covariance_type : {"full", "tied", "diag", "spherical", "identity"}, default="full"
+    covariance_type : str, default="full"
         The shape each component may take. "full": its own covariance matrix
         (any ellipsoid); "tied": one covariance matrix shared by all components;
         "diag": its own variance per feature (ellipsoids along the axes);
         "spherical": one variance per component (balls of any size);
         "identity": variance 1 in every direction for every component, only
-        means and weights are learned.
+        means and weights are learned. Or one of mclust's 14 models, which
+        write ``Σ_k = λ_k D_k A_k D_kᵀ`` (volume, shape, orientation) and say
+        for each part, in that order, whether it is Equal for all components,
+        Variable, or the Identity: "EII", "VII", "EEI", "VEI", "EVI", "VVI",
+        "EEE", "VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV" ("VII", "VVI",
+        "EEE" and "VVV" are "spherical", "diag", "tied" and "full", with
+        (K, d, d) attributes). :func:`mixfit.select` compares them.
     tol : float, default=1e-3
         EM stops when the mean per-sample log-likelihood improves by less than this.
     reg_covar : float, default=1e-6
         Added to the diagonal of every estimated covariance, keeping it positive
         definite when a component sits on few points (not used by ``"identity"``).
+        For mclust's models it is added to each component's scatter as
+        ``n_k · reg_covar · I`` before the model's M-step, which keeps the
+        model's constraints (for VVV, VVI, VII and EEE that is the same as adding
+        it to the covariances). 0 is allowed: a component that collapses then
+        stops the fit with an error, never a NaN.
     max_iter : int, default=100
         EM iterations per initialisation (0 keeps the initial parameters).
     n_init : int, default=1
         Initialisations to run; the one with the highest final log-likelihood is kept.
-    init_params : {"kmeans", "k-means++", "random", "random_from_data", "lecture"}, default="kmeans"
+    init_params : {"kmeans", "k-means++", "random", "random_from_data", "lecture", "hc"}, \
+default="kmeans"
         How the initial parameters are chosen: "kmeans", memberships from one
         K-means fit; "random", random memberships; "k-means++" and
         "random_from_data", means at rows chosen by k-means++ or at random;
-        "lecture", every mean at the data mean plus 1 % of the spread as noise
-        (see :func:`mixfit.engine.init.initial_mixture_params`).
+        "lecture", every mean at the data mean plus 1 % of the spread as noise;
+        "hc", the partition of model-based hierarchical clustering (mclust's
+        start: the unconstrained model's merge criterion, on at most 2000 rows
+        drawn from ``random_state``, rotated onto their principal axes) (see
+        :func:`mixfit.engine.init.initial_mixture_params`).
     weights_init : array-like of shape (n_components,), optional
         Initial weights, in [0, 1] and summing to 1; override those of
         ``init_params``.
@@ -100,7 +116,8 @@ class GaussianMixture(MixtureQueries, DensityMixin, BaseEstimator):
     precisions_init : array-like, optional
         Initial precision matrices (inverse covariances), in scikit-learn's shape
         for the covariance type: (K,) spherical, (K, d) diag, (d, d) tied,
-        (K, d, d) full; not accepted by "identity".
+        (K, d, d) full and mclust's models (diagonal matrices for the models
+        ending in "I"); not accepted by "identity".
     resp_init : array-like of shape (n_samples, n_components), optional
         Initial responsibilities (membership probabilities) of the samples passed
         to ``fit``; replaces ``init_params``. Rows are normalised to sum to one.
@@ -138,15 +155,26 @@ class GaussianMixture(MixtureQueries, DensityMixin, BaseEstimator):
         Centre of each component.
     covariances_ : ndarray
         Spread of each component, shaped by ``covariance_type``: (K, d, d) for
-        "full", (d, d) for "tied", (K, d) for "diag", (K,) for "spherical" and
-        "identity" (ones for the latter).
+        "full" and mclust's models, (d, d) for "tied", (K, d) for "diag", (K,) for
+        "spherical" and "identity" (ones for the latter).
     precisions_ : ndarray, same shape as ``covariances_``
         Inverses of the covariances (reciprocals for "diag", "spherical" and
         "identity"), which the likelihood computations use.
     precisions_cholesky_ : ndarray, same shape as ``covariances_``
-        A factor ``P`` with ``precisions_ = P Pᵀ``: upper triangular for "full"
-        and "tied" (also when given through ``precisions_init`` with
-        ``max_iter=0``), ``1/sqrt(variance)`` otherwise.
+        A factor ``P`` with ``precisions_ = P Pᵀ``: upper triangular for "full",
+        "tied" and mclust's models (also when given through ``precisions_init``
+        with ``max_iter=0``), ``1/sqrt(variance)`` otherwise.
+    volumes_, shapes_, orientations_ : ndarray of shapes (K,), (K, d), (K, d, d)
+        mclust's models only: ``Σ_k = volumes_[k] · orientations_[k] @
+        diag(shapes_[k]) @ orientations_[k].T``, with ``volumes_[k] = |Σ_k|^(1/d)``,
+        shapes of determinant 1 (decreasing, except for the axis-aligned models
+        ending in "I", whose orientations are the identity and shapes in the
+        order of the features) and orthogonal orientations.
+    inner_iterations_, inner_capped_ : int, bool
+        mclust's models only: the rounds of the last M-step's inner loop (VEI,
+        VEE, EVE, VVE and VEV have no closed form; their M-step iterates,
+        warm-started from the previous one, at most 100 rounds per EM
+        iteration) and whether it stopped at that cap rather than converging.
     converged_ : bool
         Whether the best run met ``tol`` within ``max_iter`` iterations; when
         False, ``fit`` warned with a ConvergenceWarning.
@@ -499,3 +527,4 @@ class GaussianMixture(MixtureQueries, DensityMixin, BaseEstimator):
         self.precisions_ = family.structure.precisions_from_cholesky(
             components.precisions_cholesky
         )
+        set_decomposition(self, family.structure, components)

@@ -20,7 +20,8 @@ from mixfit.engine import em as em
 from mixfit.estimators import GaussianMixture, KMeans
 from mixfit.estimators.kmeans import _INITS as _KMEANS_INITS
 from mixfit.families import GaussianFamily, GaussianParams
-from mixfit.families.gaussian.covariance import STRUCTURES
+from mixfit.families.gaussian.registry import STRUCTURES
+from mixfit._memory import covariance_layout
 from mixfit._validation import LARGEST_MAGNITUDE, MAX_EXPONENT
 from mixfit.engine.init import MIXTURE_INITS
 
@@ -204,7 +205,7 @@ class _GaussianMixtureKind:
         structure = STRUCTURES[params["covariance_type"]]
         if params["precisions_init"] is not None and structure.name == "identity":
             raise _Invalid("params.precisions_init cannot go with covariance_type 'identity'")
-        shape = structure.scatter_shape(K, d)
+        shape = structure.covariance_shape(K, d)
         expected = {"weights_": (K,), "means_": (K, d), "covariances_": shape,
                     "precisions_cholesky_": shape}
         expected = {name: (shape, _FLOAT_DTYPES) for name, shape in expected.items()}
@@ -483,13 +484,16 @@ def _check_variance_scale(params, scale, arrays, n_iter):
         raise _Invalid(f"precisions_cholesky_ reaches {np.abs(chol).max() / scale:.3g}, beyond "
                        f"2**511 / _scale, the most a fit's variances allow")
     cov = arrays["covariances_"]
-    variances = np.diagonal(cov, axis1=-2, axis2=-1) if cov.ndim >= 2 and \
-        params["covariance_type"] in ("full", "tied") else cov
+    layout = covariance_layout(params["covariance_type"])
+    variances = np.diagonal(cov, axis1=-2, axis2=-1) if layout in ("full", "tied") else cov
     reg_covar = float(params["reg_covar"])
     # Rounding of the variances in their own dtype, with room to spare.
     floor = reg_covar * (1 - 64 * float(np.finfo(cov.dtype).eps))
     # Without an iteration (max_iter=0) the covariances are the initial ones.
-    if n_iter > 0 and params["covariance_type"] != "identity" and not variances.min() >= floor:
+    # mclust's constrained models share a volume or a shape between components,
+    # which can leave one component's variance below reg_covar: not checked there.
+    floored = params["covariance_type"] in ("full", "tied", "diag", "spherical")
+    if n_iter > 0 and floored and not variances.min() >= floor:
         raise _Invalid(f"covariances_ hold a variance of {variances.min():.3g}, below "
                        f"reg_covar {reg_covar:.3g}, which a fit adds to every variance")
 

@@ -57,6 +57,8 @@ _LAZY = {
     "ModelFileError": ".io",
     "load": ".io",
     "save": ".io",
+    "Selection": ".selection",
+    "select": ".selection",
 }
 
 
@@ -82,5 +84,7 @@ __all__ = [
     "ModelFileError",
     "load",
     "save",
+    "select",
+    "Selection",
     "__version__",
 ]

@@ -8,11 +8,16 @@ gives the K-partition, so the K-partition refines the (K-1)-partition.
 
 Two models are offered (``HC_MODELS``):
 
-``"EII"``
+``"EII"`` (the default of :func:`hc_start`)
     Spherical, equal volume: the criterion is ``tr(W)``, i.e. Ward's criterion.
     Computed by :func:`scipy.cluster.hierarchy.linkage` (``method="ward"``);
-    only unequal sample weights go through this module's own kernel.
-``"VVV"`` (default)
+    only unequal sample weights go through this module's own kernel. On data
+    scaled and rotated onto its principal axes (``transform="svd"``) it is the
+    start :func:`mixfit.select` uses: with mclust's partitions of iris and wine
+    as the reference, it agreed better than VVV (adjusted Rand index 0.5–0.8
+    against 0–0.5) and its fits reached mclust's best BIC or better, where
+    VVV's tree put 170 of wine's 178 rows in one cluster.
+``"VVV"``
     Unconstrained covariances: the classification criterion to minimise is
     ``sum_k n_k log|W_k / n_k|``.  It is undefined while a cluster has fewer
     than ``d + 1`` points (singular ``W_k``), so it is regularised (below).
@@ -304,7 +309,7 @@ def _transform(X, transform, weight):
     return scaled @ (right_vectors * signs[:, None]).T
 
 
-def hc_start(X, n_components_list, model="VVV", max_rows=2000, transform="svd",
+def hc_start(X, n_components_list, model="EII", max_rows=2000, transform="svd",
              sample_weight=None, random_state=None, ridge=DEFAULT_RIDGE,
              prior_count=DEFAULT_PRIOR_COUNT):
     """Hierarchical starting partitions for EM: one tree, one partition per K.
@@ -314,7 +319,7 @@ def hc_start(X, n_components_list, model="VVV", max_rows=2000, transform="svd",
     X : array-like of shape (n_samples, n_features)
     n_components_list : int or iterable of int
         The numbers of components to start, each in ``1..len(rows)``.
-    model : {"VVV", "EII"}, default="VVV"
+    model : {"EII", "VVV"}, default="EII"
     max_rows : int, default=2000
         The tree costs O(m^2) memory and time in the number m of rows it is
         built on; above ``max_rows`` rows a subsample of ``max_rows`` is used.

@@ -508,7 +508,7 @@ def initial_mixture_params(
     init : {"kmeans", "k-means++", "random", "random_from_data", "lecture", "hc"}
         ``"kmeans"``: responsibilities from one K-means fit (k-means++ seeded).
         ``"hc"``: the M-step of the K-partition of model-based hierarchical
-        clustering (VVV criterion, on at most 2000 rows, SVD-rotated;
+        clustering (Ward's criterion, on at most 2000 rows, SVD-rotated;
         :func:`mixfit.engine.hierarchical.hc_start`).
         ``"random"``: uniform random responsibilities, normalised per row.
         ``"k-means++"``, ``"random_from_data"``, ``"lecture"``: means from that

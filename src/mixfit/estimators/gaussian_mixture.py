@@ -104,9 +104,9 @@ default="kmeans"
         K-means fit; "random", random memberships; "k-means++" and
         "random_from_data", means at rows chosen by k-means++ or at random;
         "lecture", every mean at the data mean plus 1 % of the spread as noise;
-        "hc", the partition of model-based hierarchical clustering (mclust's
-        start: the unconstrained model's merge criterion, on at most 2000 rows
-        drawn from ``random_state``, rotated onto their principal axes) (see
+        "hc", the partition of model-based hierarchical clustering (Ward's
+        criterion, mclust's EII, on at most 2000 rows drawn from
+        ``random_state``, scaled and rotated onto their principal axes) (see
         :func:`mixfit.engine.init.initial_mixture_params`).
     weights_init : array-like of shape (n_components,), optional
         Initial weights, in [0, 1] and summing to 1; override those of

@@ -250,7 +250,8 @@ class Full(FullSweep, CovarianceStructure):
         return precisions_chol @ np.swapaxes(precisions_chol, -1, -2)
 
     def covariances_from_precisions_cholesky(self, precisions_chol):
-        return np.stack([linalg.inv(p @ p.T) for p in precisions_chol])
+        # One batched LAPACK call (scipy's inv costs ~1 ms a call in its checks).
+        return np.linalg.inv(precisions_chol @ np.swapaxes(precisions_chol, -1, -2))
 
     def log_det_and_mahalanobis(self, X, means, precisions_chol):
         n_components = means.shape[0]

@@ -52,6 +52,7 @@ from mixfit._version import __version__
 _LAZY = {
     "FitTooLargeError": "._memory",
     "LargeFitWarning": "._memory",
+    "AutoGaussianMixture": ".estimators",
     "GaussianMixture": ".estimators",
     "KMeans": ".estimators",
     "ModelFileError": ".io",
@@ -77,6 +78,7 @@ def __dir__():
 
 
 __all__ = [
+    "AutoGaussianMixture",
     "FitTooLargeError",
     "GaussianMixture",
     "KMeans",

@@ -395,7 +395,11 @@ def select(X, n_components=range(1, 10), covariance_types="mclust", criterion="b
     criterion = _check_criterion(criterion)
     estimator = GaussianMixture()
     X = check_data(estimator, X, reset=True, ensure_min_samples=2)
-    sample_weight = check_sample_weight(sample_weight, X.shape[0])
+    # Weights come back scaled to a largest weight in [1, 2) (exact); the
+    # criteria count them as copies of rows, so they are scored in the user's units.
+    sample_weight, weight_scale = check_sample_weight(sample_weight, X.shape[0],
+                                                      return_scale=True)
+    counts = None if sample_weight is None else sample_weight * weight_scale
     ks = resolve_n_components(n_components)
     models, notes = resolve_covariance_types(covariance_types, X.shape[1])
     starts = resolve_starts(init)
@@ -418,7 +422,7 @@ def select(X, n_components=range(1, 10), covariance_types="mclust", criterion="b
 
     def run(model_and_k):
         model, k = model_and_k
-        return _run_cell(cell, model, k, starts, partitions, seeds, n_usable, X, sample_weight)
+        return _run_cell(cell, model, k, starts, partitions, seeds, n_usable, X, counts)
 
     grid = [(model, k) for model in models for k in ks]
     results, best = [], None
@@ -446,8 +450,11 @@ def select(X, n_components=range(1, 10), covariance_types="mclust", criterion="b
     return Selection(results, criterion, best[1], notes)
 
 
-def _run_cell(cell, model, k, starts, partitions, seeds, n_usable, X, sample_weight):
-    """One cell's SelectionResult and fitted estimator (None when it failed)."""
+def _run_cell(cell, model, k, starts, partitions, seeds, n_usable, X, counts):
+    """One cell's SelectionResult and fitted estimator (None when it failed).
+
+    ``counts``: the sample weights in the user's units (they count as rows).
+    """
     n_parameters = GaussianFamily(model).n_parameters(k, X.shape[1]) + k - 1
     if k > n_usable:
         error = f"{k} components but only {n_usable} rows with positive weight"
@@ -460,7 +467,7 @@ def _run_cell(cell, model, k, starts, partitions, seeds, n_usable, X, sample_wei
     if fitted is None:
         return _failed(model, k, n_parameters, "; ".join(dict.fromkeys(errors))), None
     estimator, start = fitted
-    total, n_parameters, bic, aic, icl = _scores(estimator, X, sample_weight)
+    total, n_parameters, bic, aic, icl = _scores(estimator, X, counts)
     if not np.isfinite([total, bic, aic, icl]).all():
         return _failed(model, k, n_parameters, "the log-likelihood is not finite"), None
     result = SelectionResult(model, k, total, n_parameters, bic, aic, icl,

@@ -482,8 +482,27 @@ def params_from_partition(family, X, rows, labels, n_components, *, sample_weigh
     """
     subsampled = sample_weight is not None and len(rows) < np.count_nonzero(sample_weight)
     weight = None if sample_weight is None or subsampled else sample_weight[rows]
-    return params_from_labels(family, X[rows], np.asarray(labels), n_components,
+    labels = _labels_by_mean(X[rows], np.asarray(labels), n_components, weight)
+    return params_from_labels(family, X[rows], labels, n_components,
                               sample_weight=weight, chunk_size=chunk_size)
+
+
+def _labels_by_mean(X, labels, n_components, sample_weight):
+    """Labels renumbered so that the clusters' means are in lexicographic order.
+
+    A tree numbers its clusters by their first row, which depends on the order
+    of the rows; numbering by the means (the same for weighted rows and their
+    copies) makes the fitted components independent of it.
+    """
+    weight = np.ones(len(labels)) if sample_weight is None else sample_weight
+    mass = np.bincount(labels, weights=weight, minlength=n_components)
+    sums = np.stack([np.bincount(labels, weights=weight * X[:, j], minlength=n_components)
+                     for j in range(X.shape[1])], axis=1)
+    means = sums / np.where(mass > 0, mass, 1.0)[:, None]
+    order = np.lexsort(means.T[::-1])  # first column first
+    rank = np.empty(n_components, dtype=np.intp)
+    rank[order] = np.arange(n_components)
+    return rank[labels]
 
 
 def params_from_means(family, X, means, *, sample_weight=None):

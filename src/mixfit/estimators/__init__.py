@@ -1,6 +1,19 @@
-"""scikit-learn-compatible estimators."""
+"""scikit-learn-compatible estimators.
+
+``AutoGaussianMixture`` is imported on first use (PEP 562): it builds on
+:mod:`mixfit.selection`, which itself imports ``GaussianMixture`` from here.
+"""
 
 from mixfit.estimators.gaussian_mixture import GaussianMixture
 from mixfit.estimators.kmeans import KMeans
 
-__all__ = ["GaussianMixture", "KMeans"]
+__all__ = ["AutoGaussianMixture", "GaussianMixture", "KMeans"]
+
+
+def __getattr__(name):
+    if name == "AutoGaussianMixture":
+        from mixfit.estimators.auto_gaussian_mixture import AutoGaussianMixture
+
+        globals()[name] = AutoGaussianMixture
+        return AutoGaussianMixture
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -94,11 +94,9 @@ from mixfit.io.model_format import (  # FORMAT_NAME and FORMAT_VERSION are publi
     _check_header,
     _decode_model,
     _encode_model,
-    _Invalid,
     _loaded_bytes,
-    _reject_constant,
-    _strict_object,
 )
+from mixfit.io.model_fields import _Invalid, _reject_constant, _strict_object
 from mixfit.io.output_files import resolve_output, writing
 
 __all__ = ["DEFAULT_MAX_BYTES", "FORMAT_NAME", "FORMAT_VERSION", "ModelFileError", "load",

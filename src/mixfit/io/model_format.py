@@ -18,12 +18,14 @@ import scipy.linalg
 
 from mixfit.engine import em as em
 from mixfit.estimators import GaussianMixture, KMeans
+from mixfit.estimators.auto_gaussian_mixture import AutoGaussianMixture, selection_from_records
 from mixfit.estimators.kmeans import _INITS as _KMEANS_INITS
 from mixfit.families import GaussianFamily, GaussianParams
 from mixfit.families.gaussian.registry import STRUCTURES
 from mixfit._memory import covariance_layout
 from mixfit._validation import LARGEST_MAGNITUDE, MAX_EXPONENT
 from mixfit.engine.init import MIXTURE_INITS
+from mixfit.io.model_fields import _describe, _encode_float, _field, _fields, _Invalid, _to_json
 
 FORMAT_NAME = "mixfit-model"
 #: The newest format this module writes and reads; raise it when the layout changes.
@@ -35,118 +37,6 @@ _PARAM_DTYPES = _FLOAT_DTYPES + ("float16", "int8", "int16", "int32", "int64",
                                  "uint8", "uint16", "uint32", "uint64", "bool")
 _LABEL_DTYPES = ("uint8", "uint16", "uint32", "int64")
 _NOT_A_MODEL = "expected a mixfit model file (a zip archive written by mixfit.io.save)"
-
-
-class _Invalid(Exception):
-    """A problem in a model's content, worded without the file's name."""
-
-
-# ----------------------------------------------------------------- JSON fields
-
-
-def _describe(value):
-    text = repr(value)
-    return f"{type(value).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
-
-
-def _encode_float(value):
-    value = float(value)
-    if math.isfinite(value):
-        return value
-    return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-
-
-def _field(value, name, spec):
-    """Check one decoded JSON value against ``spec = (kind, argument)``; return it.
-
-    Kinds: ``int`` (argument: (low, high)), ``int?`` (the same, or null), ``float``
-    (finite, argument: minimum), ``bound`` (finite or "-inf"), ``floats`` (list of
-    ``float``), ``bool``, ``str``, ``choice`` (argument: options), ``null``,
-    ``array`` (null or a reference to the member named by the argument),
-    ``init`` (a choice or an array reference), ``level`` (bool or int >= 0),
-    ``names`` (list of strings), ``scale`` (positive power of two), ``jobs`` (null or
-    a non-zero integer, as ``n_jobs``), ``n_init`` ("auto" or an integer >= 1), ``any``.
-    """
-    kind, arg = spec
-    if value is None and kind in ("int?", "array", "null", "jobs"):
-        return None
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    # Ints are finite whatever their size (math.isfinite would overflow on them).
-    finite = number and (isinstance(value, int) or math.isfinite(value))
-    if kind in ("int", "int?"):
-        accepted, wanted = isinstance(value, int) and finite and arg[0] <= value <= arg[1], \
-            f"an integer in [{arg[0]}, {arg[1]}]"
-    elif kind == "jobs":
-        accepted = isinstance(value, int) and not isinstance(value, bool) and value != 0
-        wanted = "null or a non-zero integer"
-    elif kind == "float":
-        accepted, wanted = finite and value >= arg, f"a finite number >= {arg}"
-    elif kind == "bound":
-        if value == "-inf":
-            return -math.inf
-        accepted, wanted = finite, 'a finite number or "-inf"'
-    elif kind == "floats":
-        if isinstance(value, list):
-            return [_field(item, f"{name}[{i}]", ("float", arg)) for i, item in enumerate(value)]
-        accepted, wanted = False, "a list of numbers"
-    elif kind in ("bool", "str"):
-        accepted, wanted = isinstance(value, bool if kind == "bool" else str), f"a JSON {kind}"
-    elif kind in ("choice", "init"):
-        options, member = (arg, None) if kind == "choice" else arg
-        accepted = isinstance(value, str) and value in options or (
-            member is not None and value == {"array": member})
-        wanted = f"one of {sorted(options)}" + (f' or {{"array": "{member}"}}' if member else "")
-    elif kind == "array":
-        accepted, wanted = value == {"array": arg}, f'null or {{"array": "{arg}"}}'
-    elif kind == "n_init":
-        accepted = value == "auto" or isinstance(value, int) and not isinstance(value, bool) \
-            and value >= 1
-        wanted = '"auto" or an integer >= 1'
-    elif kind == "level":
-        accepted, wanted = isinstance(value, int) and value >= 0, "a bool or an integer >= 0"
-    elif kind == "names":
-        accepted = isinstance(value, list) and all(isinstance(item, str) for item in value)
-        wanted = "a list of strings"
-    elif kind == "scale":
-        accepted = finite and 0 < value <= 2.0**1023 and math.frexp(value)[0] == 0.5
-        wanted = "a positive power of two"
-        value = float(value) if accepted else value
-    else:  # "null" (None returned above) and "any"
-        accepted, wanted = kind == "any", "null (it is never stored)"
-    if not accepted:
-        raise _Invalid(f"{name} must be {wanted}, got {_describe(value)}")
-    return value
-
-
-def _fields(values, specs, where, optional=()):
-    """Check a JSON object against ``{key: spec}``; ``optional`` keys may be absent."""
-    if not isinstance(values, dict):
-        raise _Invalid(f"{where} must be a JSON object, got {_describe(values)}")
-    missing = sorted(set(specs) - set(values) - set(optional))
-    if missing:
-        raise _Invalid(f"{where} lacks the keys {missing}")
-    unknown = sorted(set(values) - set(specs))
-    if unknown:
-        raise _Invalid(f"{where} has unknown keys {unknown}")
-    return {key: _field(value, f"{where}.{key}", specs[key]) for key, value in values.items()}
-
-
-def _to_json(value, spec):
-    """Encode a fitted attribute as its spec's kind expects (numpy scalars become JSON)."""
-    encoders = {"int": int, "bool": bool, "names": lambda names: list(names.tolist()),
-                "floats": lambda values: [_encode_float(item) for item in values]}
-    return encoders.get(spec[0], _encode_float)(value)
-
-
-def _strict_object(pairs):
-    keys = [key for key, _ in pairs]
-    if len(set(keys)) != len(keys):
-        raise _Invalid("model.json repeats a key in one object")
-    return dict(pairs)
-
-
-def _reject_constant(token):
-    raise _Invalid(f"model.json holds the non-standard token {token}; it must be strict JSON")
 
 
 # ------------------------------------------------------------ the two estimators
@@ -308,7 +198,63 @@ class _KMeansKind:
         return estimator
 
 
-_KINDS = {kind.cls.__name__: kind for kind in (_GaussianMixtureKind(), _KMeansKind())}
+class _AutoGaussianMixtureKind(_GaussianMixtureKind):
+    """An AutoGaussianMixture file: the chosen mixture's arrays, the grid it was chosen
+    from (its parameters), and the selection's table.
+
+    The arrays and the fitted fields are checked as a GaussianMixture's of the
+    chosen model (``complete_params`` adds its covariance type and K to the
+    parameters the checks read); the grid parameters are checked by the
+    estimator's own rules.
+    """
+
+    cls = AutoGaussianMixture
+    size_param = "_chosen_n_components"
+    list_params = ("n_components", "covariance_types", "init")
+    array_params = {}
+    params_spec = {"n_components": ("any", None), "covariance_types": ("any", None),
+                   "criterion": ("choice", ("bic", "icl", "aic")), "init": ("any", None),
+                   "n_init": _POSITIVE, "reg_covar": _NON_NEGATIVE, "tol": _NON_NEGATIVE,
+                   "max_iter": _COUNT, "n_jobs": ("jobs", None), "random_state": _SEED}
+    param_defaults = {}
+    fitted_spec = {**_GaussianMixtureKind.fitted_spec,
+                   "covariance_type_": ("choice", tuple(STRUCTURES)),
+                   "n_components_": _POSITIVE, "_selection_records": ("any", None)}
+    _added = ("covariance_type", "_chosen_n_components", "weights_init", "means_init",
+              "precisions_init", "resp_init")
+
+    def complete_params(self, params, fitted):
+        return {**params, "covariance_type": fitted["covariance_type_"],
+                "_chosen_n_components": fitted["n_components_"], "weights_init": None,
+                "means_init": None, "precisions_init": None, "resp_init": None}
+
+    def check_params(self, estimator):
+        estimator._check_params()
+
+    def build(self, params, arrays):
+        own = {name: value for name, value in params.items() if name not in self._added}
+        estimator = self.cls(**own)
+        best = super().build({
+            "n_components": params["_chosen_n_components"],
+            "covariance_type": params["covariance_type"], "reg_covar": params["reg_covar"],
+            "tol": params["tol"], "max_iter": params["max_iter"],
+            "random_state": params["random_state"], "n_jobs": params["n_jobs"],
+        }, arrays)
+        estimator._pending_best = best  # adopted once the fitted fields are set
+        return estimator
+
+    def adopt(self, estimator):
+        """Hand the rebuilt mixture the fitted record the decoder set on ``estimator``."""
+        best = estimator.__dict__.pop("_pending_best")
+        for name in ("_scale", "n_iter_", "converged_", "lower_bound_", "lower_bounds_",
+                     "n_features_in_"):
+            setattr(best, name, getattr(estimator, name))
+        records = estimator.__dict__.get("_selection_records") or []
+        estimator._set_best(best, selection_from_records(records, estimator.criterion, best))
+
+
+_KINDS = {kind.cls.__name__: kind for kind in (_GaussianMixtureKind(), _KMeansKind(),
+                                                _AutoGaussianMixtureKind())}
 
 
 def _check_weights(weights, name, tolerance):
@@ -374,6 +320,8 @@ def _check_header(header):
     params = {**kind.param_defaults, **_fields(header["params"], kind.params_spec, "params",
                                                tuple(kind.param_defaults))}
     fitted = _fields(header["fitted"], kind.fitted_spec, "fitted", kind.optional_fitted)
+    if hasattr(kind, "complete_params"):
+        params = kind.complete_params(params, fitted)
     manifest = _manifest(header["arrays"])
 
     shape = manifest.get(kind.centres, ((),))[0]
@@ -510,8 +458,11 @@ def _check_array_values(kind, params, arrays):
 # ---------------------------------------------------- estimator <-> header
 
 
-def _param_to_json(name, value):
-    """A constructor parameter as JSON; numpy scalars become Python ones."""
+def _param_to_json(name, value, lists=False):
+    """A constructor parameter as JSON; numpy scalars become Python ones.
+
+    ``lists``: whether the parameter may be a list (AutoGaussianMixture's grids).
+    """
     integer = isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
     if name == "callback" or (name == "random_state" and not (value is None or integer)):
         return None
@@ -523,6 +474,8 @@ def _param_to_json(name, value):
         return _encode_float(value)
     if value is None or isinstance(value, (str, dict)):  # dict: a reference to an array
         return value
+    if lists and isinstance(value, (list, tuple, range)):
+        return [_param_to_json(f"{name}[{i}]", item) for i, item in enumerate(value)]
     raise TypeError(f"parameter {name}={value!r} cannot be stored in a model file; "
                     "model files hold numbers, strings and arrays.")
 
@@ -541,7 +494,7 @@ def _encode_model(estimator, kind, mixfit_version):
             # The manifest names dtypes without byte order: store native ones.
             arrays[kind.array_params[name]] = array.astype(array.dtype.newbyteorder("="))
             value = {"array": kind.array_params[name]}
-        params[name] = _param_to_json(name, value)
+        params[name] = _param_to_json(name, value, name in getattr(kind, "list_params", ()))
     for name in kind.fitted_arrays:
         arrays[name] = np.asarray(getattr(estimator, name))
     if "labels_" in arrays:  # one entry per training sample: store it compactly
@@ -558,7 +511,10 @@ def _encode_model(estimator, kind, mixfit_version):
     finite = all(np.isfinite(array).all() for array in arrays.values() if array.dtype.kind == "f")
     try:  # what load refuses is not written (save runs the other load checks, NaN first)
         if finite:
-            _check_magnitudes(kind, header["params"], {"_scale": 1.0, **header["fitted"]}, arrays)
+            params = header["params"]
+            if hasattr(kind, "complete_params"):
+                params = kind.complete_params(params, header["fitted"])
+            _check_magnitudes(kind, params, {"_scale": 1.0, **header["fitted"]}, arrays)
     except _Invalid as exc:
         raise ValueError(f"cannot save this {kind.cls.__name__}: {exc}.") from None
     return header, arrays
@@ -604,4 +560,6 @@ def _decode_model(kind, params, fitted, arrays):
         setattr(estimator, name, value)
     if "feature_names_in_" in fitted:  # scikit-learn keeps them in an object array
         estimator.feature_names_in_ = np.asarray(fitted["feature_names_in_"], dtype=object)
+    if hasattr(kind, "adopt"):
+        kind.adopt(estimator)
     return estimator

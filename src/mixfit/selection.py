@@ -331,7 +331,7 @@ def _scores(estimator, X, sample_weight):
 
 def select(X, n_components=range(1, 10), covariance_types="mclust", criterion="bic",
            init="hc", n_init=1, sample_weight=None, n_jobs=None, random_state=None, *,
-           reg_covar=0.0, tol=1e-5, max_iter=1000, hc_rows=2000, callback=None):
+           reg_covar=0.0, tol=5e-6, max_iter=1000, hc_rows=2000, callback=None):
     """Fit every (model, K) and choose by BIC, ICL or AIC, as mclust's ``Mclust(X)`` does.
 
     Parameters
@@ -362,12 +362,12 @@ def select(X, n_components=range(1, 10), covariance_types="mclust", criterion="b
     reg_covar : float, default=0.0
         As GaussianMixture's; 0, as mclust, so that a collapsing component is a
         failed cell instead of a regularised fit.
-    tol, max_iter : float, int, default=1e-5, 1000
-        EM's stopping rule per cell: the change of the mean per-row
-        log-likelihood (100 times tighter than GaussianMixture's default, so
-        that cells compare near convergence; mclust stops at a relative change of
-        1e-5 of the total, which is looser wherever that mean exceeds 1 in
-        magnitude).
+    tol, max_iter : float, int, default=5e-6, 1000
+        EM's stopping rule per cell, relative as mclust's (which stops at 1e-5):
+        a fit stops when its mean per-row log-likelihood changes by less than
+        ``tol × max(1, |ℓ₁|)``, with ℓ₁ the data's mean log-likelihood under one
+        Gaussian (so the rule does not depend on the data's units more than
+        mclust's does).
     hc_rows : int, default=2000
         Rows the hierarchical tree is built on (its cost is quadratic in them).
     callback : callable, optional
@@ -417,6 +417,7 @@ def select(X, n_components=range(1, 10), covariance_types="mclust", criterion="b
                                     random_state=rng.randint(np.iinfo(np.int32).max))
             partitions = (rows, labels)
     seeds = rng.randint(np.iinfo(np.int32).max, size=n_init)
+    tol = _absolute_tol(X, counts, tol)
     options = {"reg_covar": reg_covar, "tol": tol, "max_iter": max_iter}
     cell = _Cell(X, sample_weight, options)
 
@@ -473,6 +474,26 @@ def _run_cell(cell, model, k, starts, partitions, seeds, n_usable, X, counts):
     result = SelectionResult(model, k, total, n_parameters, bic, aic, icl,
                              int(estimator.n_iter_), bool(estimator.converged_), None, start)
     return result, estimator
+
+
+def _absolute_tol(X, counts, tol):
+    """``tol × max(1, |ℓ₁|)``: ℓ₁ the mean log-likelihood of one Gaussian fitted to X.
+
+    From the weighted covariance's eigenvalues (a singular one, e.g. a constant
+    column, leaves the scale at 1).
+    """
+    if not (isinstance(tol, (int, float, np.floating)) and math.isfinite(tol) and tol >= 0):
+        raise ValueError(f"tol must be a finite number >= 0, got {tol!r}.")
+    weight = None if counts is None else counts
+    covariance = np.atleast_2d(np.cov(X.astype(np.float64), rowvar=False, aweights=weight,
+                                      bias=True))
+    eigenvalues = np.linalg.eigvalsh(covariance)
+    if not eigenvalues.min() > 0:
+        return float(tol)
+    n_features = X.shape[1]
+    mean_log_likelihood = -0.5 * (n_features * (math.log(2 * math.pi) + 1)
+                                  + float(np.log(eigenvalues).sum()))
+    return float(tol) * max(1.0, abs(mean_log_likelihood))
 
 
 def _failed(model, k, n_parameters, error):

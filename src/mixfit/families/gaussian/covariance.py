@@ -233,12 +233,24 @@ class Full(FullSweep, CovarianceStructure):
         return covariances
 
     def precisions_cholesky(self, covariances, dtype):
-        return np.stack(
-            [
+        # One batched Cholesky (the same LAPACK routine per matrix, so the same
+        # factors); a failure is located component by component for its message.
+        try:
+            cov_chol = np.linalg.cholesky(covariances)
+        except np.linalg.LinAlgError:
+            cov_chol = None
+        if cov_chol is None or not np.isfinite(cov_chol).all():
+            return np.stack([
                 _cholesky_of_precision(cov, f"component {k}", dtype)
                 for k, cov in enumerate(covariances)
-            ]
-        ).astype(dtype, copy=False)
+            ]).astype(dtype, copy=False)
+        factors = np.empty_like(cov_chol)
+        for k, lower in enumerate(cov_chol):
+            inverse, info = lapack.dtrtri(lower, lower=1)
+            if info != 0 or not np.isfinite(inverse).all():
+                raise CollapsedComponentError(_collapse_message(f"component {k}", dtype))
+            factors[k] = inverse.T
+        return factors.astype(dtype, copy=False)
 
     def precisions_cholesky_from_precisions(self, precisions):
         return np.stack([

@@ -288,6 +288,12 @@ class _Cell:
         # is not thread-safe; the result records converged.)
         estimator.fit(self.X, sample_weight=self.sample_weight)
         _refuse_singular(estimator)
+        if start == "hc":
+            # The fit's description, not its (K, d, d) starting arrays: a refit
+            # starts from a hierarchical partition too (GaussianMixture's "hc"; the
+            # same one up to 2000 rows, beyond them another subsample's).
+            estimator.set_params(weights_init=None, means_init=None, precisions_init=None,
+                                 init_params="hc")
         return estimator
 
 
@@ -408,15 +414,17 @@ def select(X, n_components=range(1, 10), covariance_types="mclust", criterion="b
     rng = check_random_state(random_state)
     n_usable = X.shape[0] if sample_weight is None else int(np.count_nonzero(sample_weight))
 
+    # Both drawn whatever the starts, so that a start's seed does not depend on
+    # which other starts run beside it.
+    hc_seed = rng.randint(np.iinfo(np.int32).max)
+    seeds = rng.randint(np.iinfo(np.int32).max, size=n_init)
     partitions = None
     if "hc" in starts:
         usable_ks = [k for k in ks if k <= min(n_usable, hc_rows)]
         if usable_ks:
             rows, labels = hc_start(X, usable_ks, max_rows=hc_rows,
-                                    sample_weight=sample_weight,
-                                    random_state=rng.randint(np.iinfo(np.int32).max))
+                                    sample_weight=sample_weight, random_state=hc_seed)
             partitions = (rows, labels)
-    seeds = rng.randint(np.iinfo(np.int32).max, size=n_init)
     tol = _absolute_tol(X, counts, tol)
     options = {"reg_covar": reg_covar, "tol": tol, "max_iter": max_iter}
     cell = _Cell(X, sample_weight, options)

@@ -1,4 +1,4 @@
-"""The ``mixfit`` command line: ``fit``, ``predict``, ``info`` and ``demo``.
+"""The ``mixfit`` command line: ``fit``, ``predict``, ``info``, ``select`` and ``demo``.
 
 Exit codes: 0 on success; 2 for bad usage or bad input (a missing file, data
 that cannot be read or fitted, a damaged model file), reported as one line
@@ -32,6 +32,7 @@ from mixfit.cli.describe import (
 )
 from mixfit.cli.columns import columns_line, describe_columns, read_for_model, remember_columns
 from mixfit.cli.help import EPILOGS, HelpFormatter
+from mixfit.cli.select import add_select, run_select
 from mixfit.cli.training import (
     remember_training,
     standardization,
@@ -183,6 +184,7 @@ def build_parser():
     info.add_argument("model", metavar="MODEL", help="a model file written by 'mixfit fit'")
     info.add_argument("--json", action="store_true", help="print a JSON document")
     info.set_defaults(handler=_info)
+    add_select(commands, parents=[data, common]).set_defaults(handler=_select)
     return parser
 
 
@@ -393,6 +395,12 @@ def _fit_document(estimator, X, names, seconds):
         document["inertia"] = estimator.inertia_
     document.update(time_seconds=round(seconds, 4), model_path=None)
     return document
+
+
+def _select(args):
+    # The command is in mixfit.cli.select; it shares fit's progress and warning lines.
+    return run_select(args, on_terminal=_stderr_is_terminal(),
+                      warning_lines=_convergence_warnings)
 
 
 # --------------------------------------------------------------------------- #

@@ -31,6 +31,7 @@ examples:
   mixfit fit data.csv -k 3 --out model.mixfit     fit a 3-component Gaussian mixture
   mixfit predict model.mixfit new.csv --out labels.csv
   mixfit info model.mixfit                        what a model file holds
+  mixfit select data.csv --components 1-6         choose the model and K by BIC
   mixfit demo --quick                             the lecture's figures, in ./mixfit-demo
 
 'mixfit COMMAND --help' explains each command's options.""",
@@ -52,6 +53,15 @@ model fitted with --standardize standardizes the new data as it did its own.""",
 examples:
   mixfit info model.mixfit
   mixfit info model.mixfit --json""",
+    "select": """\
+examples:
+  mixfit select data.csv                                 mclust's 14 models, K = 1..9, by BIC
+  mixfit select data.csv --components 1-5 --models EII,VVV --criterion icl
+  mixfit select data.csv --models sklearn --out model.mixfit --plot bic.png
+  mixfit select data.csv --columns height,weight --json
+
+The criteria are in scikit-learn's sign (lower is better); mclust reports -BIC.
+--out saves the chosen mixture, which 'mixfit predict' and 'mixfit info' read.""",
     "demo": """\
 examples:
   mixfit demo                       all experiments, in ./mixfit-demo

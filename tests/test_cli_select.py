@@ -270,3 +270,19 @@ def test_help_and_usage_errors_import_no_heavy_module():
                             timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[0, 2, 2, 2] []"
+
+
+def test_reg_covar_regularises_cells_that_collapse_without_it(tmp_path, capsys):
+    # Two groups of identical rows: every covariance collapses with reg_covar=0
+    # (exit 2, select's message), and a positive --reg-covar fits them.
+    from mixfit import cli
+
+    path = tmp_path / "points.csv"
+    path.write_text("a,b\n" + "1,2\n" * 5 + "4,0\n" * 5)
+    code = cli.main(["select", str(path), "--components", "2", "--models", "VVV"])
+    assert code == 2 and "--reg-covar" in capsys.readouterr().err
+    code = cli.main(["select", str(path), "--components", "2", "--models", "VVV",
+                     "--reg-covar", "1e-3"])
+    assert code == 0 and "VVV" in capsys.readouterr().out
+    code = cli.main(["select", str(path), "--reg-covar", "-1"])
+    assert code == 2 and "must be a number >= 0" in capsys.readouterr().err

@@ -454,7 +454,8 @@ def select(X, n_components=range(1, 10), covariance_types="mclust", criterion="b
         reasons = sorted({result.error for result in results})
         raise ValueError(
             f"every one of the {len(results)} fits failed; reasons: {'; '.join(reasons[:5])}. "
-            "Try fewer components, a positive reg_covar (e.g. 1e-6), or standardised data."
+            "Try fewer components, a positive reg_covar (e.g. 1e-6; mixfit select "
+            "--reg-covar), or standardised data."
         )
     return Selection(results, criterion, best[1], notes)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from dataclasses import asdict
@@ -100,6 +101,9 @@ def add_select(commands, parents):
                         "(spherical, diag, tied, full), or a list such as EII,VVV")
     select.add_argument("--criterion", choices=CRITERIA, default="bic",
                         help="what the chosen model minimises (default bic)")
+    select.add_argument("--reg-covar", type=_non_negative, default=0.0, metavar="R",
+                        help="added to every covariance (default 0, as mclust: a fit whose "
+                        "covariance collapses is reported as failed; e.g. 1e-6 regularises it)")
     select.add_argument("--seed", type=_seed, default=0, metavar="S",
                         help="random seed, for reproducible selections (default 0)")
     select.add_argument("--out", metavar="MODEL", help="save the chosen mixture to this "
@@ -111,6 +115,16 @@ def add_select(commands, parents):
                         help="print a JSON document (the best cell and every cell) instead "
                         "of the summary")
     return select
+
+
+def _non_negative(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}")
+    return value
 
 
 def _seed(text):
@@ -166,6 +180,7 @@ def run_select(args, *, on_terminal, warning_lines):
         try:
             selection = select(X, n_components=args.components, covariance_types=args.models,
                                criterion=args.criterion, random_state=args.seed,
+                               reg_covar=args.reg_covar,
                                callback=progress if progress.enabled else None)
         finally:
             progress.close()

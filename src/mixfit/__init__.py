@@ -11,8 +11,12 @@ keep float32 data in float32, and work on large data chunk by chunk.
 Main objects
 ------------
 GaussianMixture
-    Gaussian mixture fitted by EM; ``bic``/``aic`` help choose the number of
+    Gaussian mixture fitted by EM, with scikit-learn's covariance types and
+    mclust's 14 models; ``bic``/``aic``/``icl`` help choose the number of
     components.
+select, AutoGaussianMixture
+    Choose the covariance model and the number of components by BIC (ICL, AIC):
+    every (model, K) fitted from one hierarchical tree, as R's ``Mclust``.
 KMeans
     K-means clustering (Lloyd's algorithm, with exact pruning for many clusters).
 save, load
@@ -39,7 +43,7 @@ array([[0.1, 0.1],
 True
 
 Command line: ``mixfit --help`` lists the commands (``fit``, ``predict``,
-``info``, ``demo``); ``mixfit demo`` runs a short tour. The README and the
+``info``, ``select``, ``demo``); ``mixfit demo`` runs a short tour. The README and the
 ``docs/`` folder of the repository (``docs/design.md`` for how the code is
 organised) say more.
 """

@@ -12,9 +12,9 @@ Identity. Given the component weights ``n_k`` and the centred scatter matrices
 
 over the covariances that have the model's structure. Nine models have closed
 forms; VEI, VEE, EVE, VVE and VEV are solved by coordinate ascent (EVE and VVE
-with the majorise-minimise step of Browne & McNicholas 2014 for the common
-orientation), warm-started from the previous M-step, and every inner step
-never lowers ``F``.
+with sweeps of optimal plane rotations for the common orientation, as Flury &
+Gautschi's algorithm for common principal components), warm-started from the
+previous M-step, and every inner step never lowers ``F``.
 
 Singular statistics (``reg_covar=0`` and a rank-deficient ``W_k``) never give
 NaN or a numpy warning: where the maximiser does not exist (the likelihood is
@@ -252,14 +252,13 @@ def m_step(model, counts, scatter, reg_covar=0.0, previous=None, max_inner=100,
 
     Notes
     -----
-    Every inner round is a coordinate ascent or majorise-minimise step on
-    ``F``, so a warm-started M-step never returns a lower ``F`` than
-    ``previous`` had, even with ``max_inner=1``: EM stays monotone.
+    Every inner round is a coordinate ascent step on ``F``, so a warm-started
+    M-step never returns a lower ``F`` than ``previous`` had, even with
+    ``max_inner=1``: EM stays monotone.
 
-    VEI, VEE and VEV converge in about 5-25 rounds. The MM step of EVE and VVE
-    converges linearly: from a cold start it can take a few hundred rounds to
-    reach ``inner_tol`` (the first M-step of a fit is then ``capped``, which is
-    harmless: later warm-started M-steps continue from where it stopped).
+    VEI, VEE and VEV converge in about 5-25 rounds, EVE and VVE (one sweep of
+    plane rotations per round) in a few; a capped M-step is harmless: the next,
+    warm-started, continues from where it stopped.
     """
     model = _check_model(model)
     if check:

@@ -286,3 +286,24 @@ def test_reg_covar_regularises_cells_that_collapse_without_it(tmp_path, capsys):
     assert code == 0 and "VVV" in capsys.readouterr().out
     code = cli.main(["select", str(path), "--reg-covar", "-1"])
     assert code == 2 and "must be a number >= 0" in capsys.readouterr().err
+
+
+def test_info_and_predict_read_an_auto_gaussian_mixture_file(tmp_path, capsys):
+    import mixfit
+    from mixfit import cli
+
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(0, 1, (60, 2)), rng.normal(8, 1, (60, 2))])
+    data = tmp_path / "d.csv"
+    np.savetxt(data, X, delimiter=",")
+    model = mixfit.AutoGaussianMixture(n_components=[1, 2, 3], covariance_types=["EII", "VVV"],
+                                       random_state=0).fit(X)
+    path = tmp_path / "auto.mixfit"
+    mixfit.save(model, path)
+    assert cli.main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "AutoGaussianMixture, covariance EII (chosen by BIC among the grid)" in out
+    assert "K=2, d=2" in out
+    assert cli.main(["predict", str(path), str(data)]) == 0
+    labels = [int(line) for line in capsys.readouterr().out.split()[1:]]
+    np.testing.assert_array_equal(labels, model.predict(X))

@@ -464,6 +464,8 @@ def _info(args):
     described = document["class"]
     if document["model"] == "gmm":
         described += f", covariance {document['covariance_type']}"
+    if "chosen_by" in document:
+        described += f" (chosen by {document['chosen_by'].upper()} among the grid)"
     fitted = f"{document['n_iter']} iterations, {CONVERGED[document['converged']]}"
     if "lower_bound" in document:
         fitted += f", log-likelihood {document['lower_bound']:.6g} per sample"

@@ -30,8 +30,15 @@ CONVERGED = {True: "converged", False: "NOT converged"}
 
 
 def model_header(model):
-    """model ("gmm", "kmeans"), n_components and, for mixtures, covariance_type."""
+    """model ("gmm", "kmeans"), n_components and, for mixtures, covariance_type.
+
+    An AutoGaussianMixture is described by the mixture it chose (its
+    ``n_components_`` and ``covariance_type_``) and the criterion that chose it.
+    """
     name = type(model).__name__
+    if name == "AutoGaussianMixture":
+        return {"model": "gmm", "n_components": int(model.n_components_),
+                "covariance_type": model.covariance_type_, "chosen_by": model.criterion}
     header = {"model": {"GaussianMixture": "gmm", "KMeans": "kmeans"}.get(name, name),
               "n_components": int(getattr(model, "n_components", getattr(model, "n_clusters", 0)))}
     if hasattr(model, "covariance_type"):

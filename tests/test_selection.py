@@ -227,6 +227,23 @@ def test_auto_gaussian_mixture_refuses_bad_parameters(blobs):
         AutoGaussianMixture(reg_covar=-1.0).fit(blobs)
 
 
+def test_the_chosen_mixture_keeps_a_dataframes_column_names(blobs):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(blobs, columns=["x", "y"])
+    best = select(frame, n_components=[2], covariance_types=["EII"], random_state=0).best_
+    assert list(best.feature_names_in_) == ["x", "y"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "fitted without feature names" warning
+        best.predict(frame)
+    with pytest.raises(ValueError, match="feature names"):
+        best.predict(frame.rename(columns={"x": "z"}))
+    auto = AutoGaussianMixture(n_components=[2], covariance_types=["EII"]).fit(frame)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        auto.predict(frame)
+        auto.predict_proba(frame)
+
+
 def test_the_package_exports_select():
     assert mixfit.select is select
     assert mixfit.AutoGaussianMixture is AutoGaussianMixture

@@ -467,7 +467,12 @@ def select(X, n_components=range(1, 10), covariance_types="mclust", criterion="b
             "Try fewer components, a positive reg_covar (e.g. 1e-6; mixfit select "
             "--reg-covar), or standardised data."
         )
-    return Selection(results, criterion, best[1], notes)
+    chosen = best[1]
+    if hasattr(estimator, "feature_names_in_"):
+        # The cells were fitted on the validated array; the chosen mixture keeps
+        # the DataFrame's column names, so that it checks them as a fit on X would.
+        chosen.feature_names_in_ = estimator.feature_names_in_
+    return Selection(results, criterion, chosen, notes)
 
 
 def _run_cell(cell, model, k, starts, partitions, seeds, n_usable, X, counts):

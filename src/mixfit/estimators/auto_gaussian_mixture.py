@@ -156,6 +156,8 @@ class AutoGaussianMixture(DensityMixin, BaseEstimator):
     def _set_best(self, best, selection):
         """Adopt ``best`` (a fitted GaussianMixture) as this estimator's fit."""
         best.set_params(random_state=self.random_state)  # sample() is seeded by ours
+        # This estimator checks the column names and hands the mixture arrays.
+        best.__dict__.pop("feature_names_in_", None)
         self.selection_ = selection
         self._selection_records = [_record_to_json(result) for result in selection.results]
         self.best_estimator_ = best

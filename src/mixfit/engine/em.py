@@ -26,6 +26,7 @@ from scipy.special import logsumexp
 
 from mixfit._parallel import map_chunks
 from mixfit._validation import DEFAULT_CHUNK_SIZE
+from mixfit.engine.sources import DaskSource
 
 #: The E-step implementations: fused kernels, and the numpy reference.
 KERNELS = ("numba", "numpy")
@@ -89,6 +90,20 @@ class MixtureStats:
             self.log_likelihood + other.log_likelihood,
             self.resp_sum + other.resp_sum,
             self.components + other.components,
+        )
+
+    def scaled(self, factor):
+        """These statistics with every sample weight multiplied by ``factor``.
+
+        Online EM's running average ``(1 − γ) s + γ s̄`` is ``s.scaled(1 − γ) +
+        s̄.scaled(γ)`` (see :mod:`mixfit.engine.online`).
+        """
+        factor = float(factor)
+        return MixtureStats(
+            self.total_weight * factor,
+            self.log_likelihood * factor,
+            self.resp_sum * factor,
+            self.components.scaled(factor),
         )
 
     @property
@@ -262,7 +277,9 @@ def e_step(
     Parameters
     ----------
     family : component family
-    X : ndarray of shape (n_samples, n_features)
+    X : ndarray of shape (n_samples, n_features), or DaskSource
+        A Dask source folds this function over its blocks on the cluster (its
+        sample weights are its own; ``sample_weight`` is then ignored).
     params : MixtureParams
     sample_weight : ndarray of shape (n_samples,), optional
     chunk_size : int
@@ -274,6 +291,10 @@ def e_step(
     -------
     MixtureStats
     """
+    if isinstance(X, DaskSource):
+        # Each block's fold runs where the block lives; the cluster adds the
+        # blocks' statistics in block order (sample weights live in the source).
+        return X.fold(_e_step_block, family, params, chunk_size, kernel)
     fused = _uses_kernels(family, kernel)
     if fused:
         log_weights = _log_weights(np.asarray(params.weights, dtype=np.float64))
@@ -300,6 +321,11 @@ def e_step(
     for part in parts[1:]:
         total = total + part
     return total
+
+
+def _e_step_block(X, sample_weight, family, params, chunk_size, kernel):
+    """:func:`e_step` of one Dask block, on the worker that holds it."""
+    return e_step(family, X, params, sample_weight, chunk_size, n_jobs=1, kernel=kernel)
 
 
 def m_step(family, stats, dtype, previous=None):

@@ -47,10 +47,15 @@ def check_finite(X, name="X", names=None):
     n_nan = int(np.isnan(X).sum())
     n_inf = int((~finite).sum()) - n_nan
     columns = np.flatnonzero(~finite.all(axis=0)).tolist()
+    raise ValueError(non_finite_message(n_nan, n_inf, columns, name, names))
+
+
+def non_finite_message(n_nan, n_inf, columns, name="X", names=None):
+    """The error of :func:`check_finite`: counts, columns and the fix (also for Dask data)."""
     parts = [f"{n_nan} NaN"] if n_nan else []
     if n_inf:
         parts.append(f"{n_inf} infinite (inf)")
-    raise ValueError(
+    return (
         f"{name} contains {' and '.join(parts)} value(s), in column(s) "
         f"{_describe_columns(columns, names=names)}; mixfit needs finite numbers: drop "
         "those rows or impute them (e.g. with sklearn.impute.SimpleImputer) first."
@@ -296,7 +301,7 @@ def where_largest(X, columns=None, names=None):
     return f" (in column {column_label(int(np.argmax(columns)), names)})"
 
 
-def data_scale(X, names=None):
+def data_scale(X, names=None, column_largest=None):
     """A power of two ``s`` such that ``X / s`` is safely in range, or 1.0.
 
     Dividing by a power of two is exact in binary floating point, so a fit on
@@ -304,13 +309,17 @@ def data_scale(X, names=None):
     could not represent: nothing is rounded differently. ``names``, the columns'
     names where X had them, name the offending column in the error.
     """
-    # max(max, −min) rather than max(abs(X)): no n × d temporary.
-    largest = float(max(X.max(), -X.min())) if X.size else 0.0
+    if column_largest is not None:  # each column's, found by the caller's earlier pass
+        largest = float(np.max(column_largest)) if X.size else 0.0
+    else:
+        # max(max, −min) rather than max(abs(X)): no n × d temporary.
+        largest = float(max(X.max(), -X.min())) if X.size else 0.0
     if largest == 0.0:
         return 1.0
     if largest > LARGEST_MAGNITUDE:
         raise ValueError(
-            f"X holds values up to {largest:.3g}{where_largest(X, names=names)}, beyond "
+            f"X holds values up to {largest:.3g}"
+            f"{where_largest(X, column_largest, names=names)}, beyond "
             "2**510 (about 3.4e153): their variances and squared distances cannot be "
             "represented in float64. Divide X by a constant (e.g. its largest absolute "
             "value) before fitting."

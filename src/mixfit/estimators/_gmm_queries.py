@@ -21,6 +21,7 @@ from mixfit._validation import (
     check_sample_weight,
     check_seed,
 )
+from mixfit.estimators._dask_data import check_dask_sample_weight, is_dask_array, lazy_query
 from mixfit.estimators._data_checks import check_data, check_magnitude
 from mixfit.estimators._far_rows import (
     check_log_likelihoods,
@@ -128,6 +129,8 @@ class MixtureQueries:
         labels : ndarray of shape (n_samples,)
             Component index (0 to n_components − 1) of each sample.
         """
+        if is_dask_array(X):
+            return lazy_query(self, "predict", X, dtype=np.intp)
         return self._labels(*self._validated_with_magnitude(X))
 
     def predict_proba(self, X):
@@ -143,6 +146,9 @@ class MixtureQueries:
         proba : ndarray of shape (n_samples, n_components)
             Each row sums to 1.
         """
+        if is_dask_array(X):
+            return lazy_query(self, "predict_proba", X, n_columns=self.weights_.shape[0],
+                              dtype=self.means_.dtype)
         return np.exp(self._log_resp(self._validated(X))[0])
 
     def score_samples(self, X):
@@ -165,6 +171,8 @@ class MixtureQueries:
             is below the range of the output dtype (its posteriors, from
             ``predict_proba``, are still available).
         """
+        if is_dask_array(X):
+            return lazy_query(self, "score_samples", X, dtype=self.means_.dtype)
         return check_log_likelihoods(self._log_resp(self._validated(X))[1])
 
     def score(self, X, y=None, sample_weight=None):
@@ -185,6 +193,13 @@ class MixtureQueries:
             The (weighted) mean of :meth:`score_samples`.
         """
         log_lik = self.score_samples(X).astype(np.float64)
+        if is_dask_array(log_lik):
+            # A number, not a Dask scalar, as for data in memory: the sum of the
+            # blocks' log-likelihoods comes back, not the log-likelihoods.
+            if sample_weight is None:
+                return float(log_lik.mean().compute())
+            weight = check_dask_sample_weight(sample_weight, X)[0]
+            return float((weight * log_lik).sum().compute() / weight.sum().compute())
         sample_weight = check_sample_weight(sample_weight, log_lik.shape[0])
         return mean_log_likelihood(log_lik, sample_weight)
 
@@ -255,7 +270,7 @@ class MixtureQueries:
         -------
         bic : float
         """
-        n_samples = self._validated(X).shape[0]
+        n_samples = X.shape[0] if is_dask_array(X) else self._validated(X).shape[0]
         return criterion(
             "bic", self.score(X), n_samples, self._n_parameters() * np.log(n_samples)
         )
@@ -276,7 +291,7 @@ class MixtureQueries:
         -------
         aic : float
         """
-        n_samples = self._validated(X).shape[0]
+        n_samples = X.shape[0] if is_dask_array(X) else self._validated(X).shape[0]
         return criterion("aic", self.score(X), n_samples, 2 * self._n_parameters())
 
     def icl(self, X):
@@ -299,8 +314,14 @@ class MixtureQueries:
         icl : float
         """
         bic = self.bic(X)
-        best_log_resp = self._log_resp(X)[0].max(axis=1).astype(np.float64)
-        return float(bic - 2.0 * best_log_resp.sum())
+        if is_dask_array(X):
+            log_resp = lazy_query(self, "_best_log_resp", X, dtype=np.float64)
+            return float(bic - 2.0 * log_resp.sum().compute())
+        return float(bic - 2.0 * self._best_log_resp(X).sum())
+
+    def _best_log_resp(self, X):
+        """Each row's largest log-responsibility, float64 (ICL's penalty terms)."""
+        return self._log_resp(X)[0].max(axis=1).astype(np.float64)
 
 
 def rescaled_params(params, factor):

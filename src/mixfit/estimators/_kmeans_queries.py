@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 from mixfit.engine import kmeans as engine
 from mixfit._parallel import check_n_jobs
 from mixfit._validation import MAX_EXPONENT, check_sample_weight
+from mixfit.estimators._dask_data import blockwise_score, is_dask_array, lazy_query
 from mixfit.estimators._data_checks import check_data, check_magnitude
 from mixfit.estimators._fit_state import check_consistent_fit
 from mixfit.estimators._kmeans_units import far_labels, weighted_sum_in_user_units
@@ -72,6 +73,8 @@ class KMeansQueries:
         -------
         labels : ndarray of shape (n_samples,), int64
         """
+        if is_dask_array(X):
+            return lazy_query(self, "predict", X, dtype=np.int64)
         X, centers, _, shift = self._validate_for_prediction(X)
         labels, min_sq_dist = self._assign(X, centers, shift)
         return far_labels(X, centers, labels, min_sq_dist)
@@ -92,6 +95,9 @@ class KMeansQueries:
         score : float
             ``-Σ w · ‖x − nearest centre‖²``; higher is better.
         """
+        if is_dask_array(X):
+            # The blocks' weighted sums come back, never the rows.
+            return blockwise_score(self, X, sample_weight)
         X, centers, scale, shift = self._validate_for_prediction(X)
         sample_weight, weight_scale = check_sample_weight(
             sample_weight, X.shape[0], return_scale=True

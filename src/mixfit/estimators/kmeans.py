@@ -29,7 +29,9 @@ from mixfit._validation import (
     check_seed,
     check_verbose,
 )
+from mixfit.estimators._dask_data import is_dask_array, lazy_query
 from mixfit.estimators._data_checks import check_data, data_scale
+from mixfit.estimators._kmeans_dask import fit_kmeans_dask
 from mixfit.engine.column_stats import distance_shift_and_variance
 from mixfit.estimators._fit_state import (
     forget_data_records,
@@ -330,6 +332,8 @@ class KMeans(
         -------
         self : KMeans
         """
+        if is_dask_array(X):
+            return fit_kmeans_dask(self, X, sample_weight, _INITS, _RANDOM_INITS)
         self._check_params()
         algorithm = self._engine_algorithm()
         X = check_data(self, X, reset=True, accept_sparse=True)
@@ -535,6 +539,9 @@ class KMeans(
         -------
         distances : ndarray of shape (n_samples, n_clusters)
         """
+        if is_dask_array(X):
+            return lazy_query(self, "transform", X, n_columns=self.cluster_centers_.shape[0],
+                              dtype=self.cluster_centers_.dtype)
         X, centers, scale, shift = self._validate_for_prediction(X)
         sq = engine.squared_distances(
             X, centers, chunk_size=check_chunk_size(self.chunk_size), shift=shift

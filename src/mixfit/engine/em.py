@@ -278,8 +278,8 @@ def e_step(
     ----------
     family : component family
     X : ndarray of shape (n_samples, n_features), or DaskSource
-        A Dask source folds this function over its blocks on the cluster (its
-        sample weights are its own; ``sample_weight`` is then ignored).
+        A Dask source folds this function over its blocks on the cluster; its
+        sample weights are its own (passing ``sample_weight`` too is an error).
     params : MixtureParams
     sample_weight : ndarray of shape (n_samples,), optional
     chunk_size : int
@@ -294,6 +294,8 @@ def e_step(
     if isinstance(X, DaskSource):
         # Each block's fold runs where the block lives; the cluster adds the
         # blocks' statistics in block order (sample weights live in the source).
+        if sample_weight is not None:
+            raise ValueError("A DaskSource carries its own sample weights; pass them to it.")
         return X.fold(_e_step_block, family, params, chunk_size, kernel)
     fused = _uses_kernels(family, kernel)
     if fused:

@@ -154,6 +154,7 @@ def lloyd(
     algorithm="auto",
     kernel="numba",
     n_jobs=1,
+    lean=False,
 ):
     """Lloyd's algorithm from given initial centres.
 
@@ -197,6 +198,11 @@ def lloyd(
         ``algorithm="lloyd"`` only; kept to test the kernels against.
     n_jobs : int
         Threads (resolved, ≥ 1); results do not depend on it.
+    lean : bool, default=False
+        Keep no per-row state but the labels, for data larger than memory (a
+        memory map): the rows' squared norms are recomputed per chunk each
+        iteration instead of kept (n floats), "auto" runs "lloyd" (Hamerly's
+        bounds are 2n floats), and the labels stay int32. Same results.
 
     Returns
     -------
@@ -212,7 +218,7 @@ def lloyd(
         # Not for sparse data: on text-like CSR (many features, clusters close
         # in distance) the bounds rarely prune, and Hamerly ran 1.2-1.5× slower.
         pays = (kernel == "numba" and n_clusters >= HAMERLY_MIN_CLUSTERS
-                and not sparse.issparse(X))
+                and not sparse.issparse(X) and not lean)
         algorithm = "hamerly" if pays else "lloyd"
     if algorithm == "elkan":
         # Elkan's K bounds per row would cost n·K memory for the same labels.
@@ -236,11 +242,15 @@ def lloyd(
             _NumpyEStep(X, sample_weight, check_chunk_size(chunk_size), shift), kernel,
         )
     chunk_size = _resolve_chunk_size(chunk_size, n_clusters, X)
-    e_step_class = _Hamerly if algorithm == "hamerly" else _LloydEStep
     with _Runner(n_jobs, len(_blocks(X.shape[0], chunk_size))) as runner:
+        if algorithm == "hamerly":
+            e_step = _Hamerly(X, sample_weight, chunk_size, shift, runner)
+        else:
+            e_step = _LloydEStep(X, sample_weight, chunk_size, shift, runner,
+                                 keep_norms=not lean)
         return _lloyd_loop(
-            X, centers_init, sample_weight, max_iter, tol, callback,
-            e_step_class(X, sample_weight, chunk_size, shift, runner), kernel,
+            X, centers_init, sample_weight, max_iter, tol, callback, e_step, kernel,
+            label_dtype=np.int32 if lean else np.int64,
         )
 
 

@@ -95,7 +95,8 @@ def _leave_cluster(X, row, cluster, sample_weight, stats, centers):
         centers[cluster] = stats.sums[cluster] / stats.counts[cluster]
 
 
-def _lloyd_loop(X, centers_init, sample_weight, max_iter, tol, callback, e_step, kernel):
+def _lloyd_loop(X, centers_init, sample_weight, max_iter, tol, callback, e_step, kernel,
+                label_dtype=np.int64):
     """The loop of :func:`lloyd`, with the E-step it is given (numpy, fused or pruned).
 
     The E-step holds the labels (updated in place) and reports how many rows
@@ -141,7 +142,7 @@ def _lloyd_loop(X, centers_init, sample_weight, max_iter, tol, callback, e_step,
     del e_step  # its per-row state (bounds, norms) goes before the int64 copy is made
     return KMeansResult(
         centers=centers,
-        labels=labels.astype(np.int64, copy=False),
+        labels=labels.astype(label_dtype, copy=False),
         inertia=final_inertia,
         n_iter=len(history),
         inertia_history=history,

@@ -219,12 +219,13 @@ class _NumpyEStep:
 class _LloydEStep:
     """The fused, unpruned E-step: labels held in int32 across iterations."""
 
-    def __init__(self, X, sample_weight, chunk_size, shift, runner):
+    def __init__(self, X, sample_weight, chunk_size, shift, runner, keep_norms=True):
         self.X, self.weight, self.chunk_size = X, sample_weight, chunk_size
         self.shift, self.runner = shift, runner
         # One pass per fit rather than one per iteration: the kernels' reductions
-        # run in order (fastmath off) and would not vectorise.
-        self.x_sq = _all_row_sq_norms(X, shift, chunk_size)
+        # run in order (fastmath off) and would not vectorise. Data larger than
+        # memory recomputes them per chunk instead (keep_norms=False): n floats.
+        self.x_sq = _all_row_sq_norms(X, shift, chunk_size) if keep_norms else None
         self.labels = np.full(X.shape[0], -1, dtype=np.int32)
 
     def __call__(self, centers):

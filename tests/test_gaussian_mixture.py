@@ -249,7 +249,7 @@ def test_verbose_prints_progress(capsys):
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_complete_user_start_skips_the_data_driven_init(covariance_type, monkeypatch):
     # Weights, means and precisions all given: the K-means start would be thrown away.
-    from mixfit.estimators import gaussian_mixture
+    from mixfit.estimators import _gmm_init as gaussian_mixture  # where the starts are chosen
 
     X, _ = make_blobs(n_per=(100, 120, 90), n_features=3, separation=3.0, seed=11)
     start = shared_start(X, "spherical" if covariance_type == "identity" else covariance_type)

@@ -402,7 +402,9 @@ def _sparse_kmeans_bytes(n, d, k, nnz, n_jobs, algorithm, init, n_init, rescaled
     best = 8 * n if int(n_init) > 1 else 0
     # Seeding: the canonical order and distances (k-means++) or a float64 copy of
     # the values (lecture's variances), a few dense rows, a chunk of distances.
+    # k-means|| keeps each row's nearest candidate and its distance (16 bytes).
     seeding = {"k-means++": _canonical_order_bytes(n) + 16 * n,
+               "k-means||": 16 * n,
                "random": _canonical_order_bytes(n) + 48 * n,
                "random_from_data": _canonical_order_bytes(n) + 48 * n,
                "lecture": 16 * nnz + 8 * n}.get(init, 0)
@@ -524,8 +526,10 @@ def gaussian_mixture_bytes(
     # Initialisations. From labels or responsibilities: the statistics a chunk at
     # a time (the chunk in float64, centred and weighted; its scatter), added.
     folded = max(8 * chunk * (2 * d + 2 * k) + 8 * chunk_scatter, 8 * 3 * cov, m_step)
-    if init == "kmeans":
-        start = kmeans_bytes(n, d, k, itemsize=work, chunk_size=chunk, n_jobs=n_jobs).bytes
+    if init in ("kmeans", "k-means||"):
+        seeder = "k-means++" if init == "kmeans" else init
+        start = kmeans_bytes(n, d, k, itemsize=work, chunk_size=chunk, n_jobs=n_jobs,
+                             init=seeder).bytes
         start = max(start, 8 * n + folded)
     elif init == "random":
         # Random responsibilities drawn a chunk at a time.

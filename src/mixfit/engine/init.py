@@ -425,7 +425,7 @@ def lecture_means(X, n_clusters, *, sample_weight=None, random_state=None):
 # --- Mixture initialisations: seeds above become a first set of parameters ---
 
 #: The names accepted by ``GaussianMixture(init_params=...)``.
-MIXTURE_INITS = ("kmeans", "k-means++", "random", "random_from_data", "lecture", "hc")
+MIXTURE_INITS = ("kmeans", "k-means++", "k-means||", "random", "random_from_data", "lecture", "hc")
 
 
 def _stats_from_resp_blocks(family, X, resp_blocks, sample_weight, chunk_size):
@@ -524,7 +524,7 @@ def initial_mixture_params(
     family : component family
     X : ndarray of shape (n_samples, n_features)
     n_components : int
-    init : {"kmeans", "k-means++", "random", "random_from_data", "lecture", "hc"}
+    init : {"kmeans", "k-means++", "random", "random_from_data", "lecture", "hc"} ("k-means||": init_parallel)
         ``"kmeans"``: responsibilities from one K-means fit (k-means++ seeded).
         ``"hc"``: the M-step of the K-partition of model-based hierarchical
         clustering (Ward's criterion, on at most 2000 rows, SVD-rotated;
@@ -571,8 +571,8 @@ def initial_mixture_params(
         "random_from_data": random_from_data,
         "lecture": lecture_means,
     }
-    if init not in seeders:
-        raise ValueError(f"init_params must be one of {list(MIXTURE_INITS)}, got {init!r}.")
+    if init not in seeders:  # "k-means||" is init_parallel's, which builds on this module
+        raise ValueError(f"init must be one of {list(MIXTURE_INITS)} but 'k-means||', got {init!r}.")
     means = seeders[init](X, n_components, sample_weight=sample_weight, random_state=rng)
     return params_from_means(family, X, means, sample_weight=sample_weight)
 

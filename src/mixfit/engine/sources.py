@@ -25,6 +25,8 @@ works without it.
 
 from __future__ import annotations
 
+import mmap
+
 import numpy as np
 
 from mixfit._parallel import map_chunks
@@ -35,6 +37,7 @@ __all__ = [
     "DaskSource",
     "as_source",
     "is_dask_array",
+    "is_memory_mapped",
     "require_dask",
     "tree_sum",
 ]
@@ -44,6 +47,15 @@ def is_dask_array(X):
     """Whether X is a ``dask.array.Array`` (checked without importing Dask)."""
     module = type(X).__module__ or ""
     return module.startswith("dask.array") and type(X).__name__ == "Array"
+
+
+def is_memory_mapped(X):
+    """Whether X's values live in a memory-mapped file (X or an array it views)."""
+    while X is not None:
+        if isinstance(X, (np.memmap, mmap.mmap)):
+            return True
+        X = getattr(X, "base", None)
+    return False
 
 
 def require_dask(what="a Dask array"):

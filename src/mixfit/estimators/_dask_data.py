@@ -231,6 +231,27 @@ def check_dask_sample_weight(sample_weight, X):
     return (weight / scale if scale != 1.0 else weight), scale
 
 
+def sample_row_indices(n_samples, n_rows, rng):
+    """``n_rows`` distinct row indices below ``n_samples``, sorted, drawn uniformly.
+
+    O(n_rows) memory: choice without replacement may permute all n_samples
+    indices (8 bytes a row, a quarter of an 8-column float32 file). Indices are
+    drawn with replacement until ``n_rows`` distinct ones are found, and
+    ``n_rows`` of those kept at random: by symmetry, a uniform subset.
+    ``rng`` is a RandomState or a Generator.
+    """
+    seed = rng.integers(2**31) if isinstance(rng, np.random.Generator) else rng.randint(2**31)
+    generator = np.random.default_rng(seed)
+    if 2 * n_rows > n_samples:
+        return np.sort(generator.permutation(n_samples)[:n_rows])
+    distinct = np.unique(generator.integers(n_samples, size=n_rows + n_rows // 4 + 16))
+    while distinct.size < n_rows:
+        more = generator.integers(n_samples, size=n_rows - distinct.size + 16)
+        distinct = np.union1d(distinct, more)
+    keep = generator.choice(distinct.size, size=n_rows, replace=False)
+    return np.sort(distinct[keep])
+
+
 def init_sample(X, sample_weight, rng, n_rows=INIT_SAMPLE_ROWS):
     """Up to ``n_rows`` rows of X drawn uniformly without replacement, in memory.
 
@@ -244,7 +265,7 @@ def init_sample(X, sample_weight, rng, n_rows=INIT_SAMPLE_ROWS):
     if n_samples <= n_rows:
         rows = slice(None)
     else:
-        rows = np.sort(rng.choice(n_samples, size=n_rows, replace=False))
+        rows = sample_row_indices(n_samples, n_rows, rng)
     weight = None if sample_weight is None else sample_weight[rows]
     X_sample, weight_sample = dask.compute(X[rows], weight)
     return np.ascontiguousarray(X_sample), weight_sample

@@ -9,7 +9,35 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["check_user_init", "init_kind", "is_complete", "rescaled_init"]
+from mixfit._validation import DEFAULT_CHUNK_SIZE
+from mixfit.engine.init import initial_mixture_params
+from mixfit.engine.init_parallel import kmeans_parallel_mixture_params
+from mixfit.engine.source_starts import kmeans_parallel_params_over
+from mixfit.engine.sources import ArraySource, DaskSource
+
+__all__ = ["check_user_init", "init_kind", "is_complete", "mixture_start", "rescaled_init"]
+
+
+def mixture_start(family, X, n_components, init, *, sample_weight=None, random_state=None,
+                  chunk_size=DEFAULT_CHUNK_SIZE):
+    """First parameters of a mixture for the name ``init`` (``init_params``).
+
+    :func:`mixfit.engine.init.initial_mixture_params`, plus ``"k-means||"``: the
+    ``"kmeans"`` start seeded by k-means||
+    (:func:`mixfit.engine.init_parallel.kmeans_parallel_mixture_params`), which
+    engine/init.py cannot dispatch to since init_parallel builds on it.
+    """
+    if isinstance(X, (ArraySource, DaskSource)):
+        # Data that stays where it is (see GaussianMixture's fit): a start of
+        # passes over it; only k-means|| is one (the others take a sample).
+        if init != "k-means||":
+            raise ValueError(f"the {init!r} start needs rows in memory, not a source.")
+        return kmeans_parallel_params_over(family, X, n_components, random_state=random_state)
+    options = {"sample_weight": sample_weight, "random_state": random_state,
+               "chunk_size": chunk_size}
+    if init == "k-means||":
+        return kmeans_parallel_mixture_params(family, X, n_components, **options)
+    return initial_mixture_params(family, X, n_components, init, **options)
 
 
 def check_user_init(estimator, family, X, n_components):

@@ -20,6 +20,7 @@ from mixfit._validation import (
     check_positive_int,
     check_sample_weight,
     check_seed,
+    row_chunks,
 )
 from mixfit.estimators._dask_data import check_dask_sample_weight, is_dask_array, lazy_query
 from mixfit.estimators._data_checks import check_data, check_magnitude
@@ -34,6 +35,11 @@ from mixfit.estimators._far_rows import (
 from mixfit.estimators._fit_state import check_consistent_fit
 
 __all__ = ["MixtureQueries", "rescaled_params"]
+
+
+#: Rows per block beyond which :meth:`MixtureQueries.score` goes block by block
+#: (the (n, K) responsibilities of a memory-mapped file need not fit in memory).
+SCORE_BLOCK_ROWS = 65536
 
 
 class MixtureQueries:
@@ -192,6 +198,8 @@ class MixtureQueries:
         score : float
             The (weighted) mean of :meth:`score_samples`.
         """
+        if not is_dask_array(X) and getattr(X, "shape", (0,))[0] > SCORE_BLOCK_ROWS:
+            return self._blockwise_score(X, sample_weight)
         log_lik = self.score_samples(X).astype(np.float64)
         if is_dask_array(log_lik):
             # A number, not a Dask scalar, as for data in memory: the sum of the
@@ -202,6 +210,26 @@ class MixtureQueries:
             return float((weight * log_lik).sum().compute() / weight.sum().compute())
         sample_weight = check_sample_weight(sample_weight, log_lik.shape[0])
         return mean_log_likelihood(log_lik, sample_weight)
+
+    def _blockwise_score(self, X, sample_weight):
+        """:meth:`score` a block of rows at a time: no (n, K) array for large X.
+
+        The block means are combined by their weights; the result differs from
+        one mean over all rows by rounding only.
+        """
+        X = self._validated(X)
+        sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        total = weight = 0.0
+        for rows in row_chunks(X.shape[0], SCORE_BLOCK_ROWS):
+            block_weight = None if sample_weight is None else sample_weight[rows]
+            block_total = (rows.stop - rows.start if block_weight is None
+                           else float(block_weight.sum()))
+            if block_total == 0:
+                continue
+            log_lik = check_log_likelihoods(self._log_resp(X[rows])[1]).astype(np.float64)
+            total += mean_log_likelihood(log_lik, block_weight) * block_total
+            weight += block_total
+        return float(total / weight)
 
     def sample(self, n_samples=1):
         """Draw new samples from the fitted mixture.

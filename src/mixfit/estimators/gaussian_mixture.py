@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
@@ -22,20 +22,30 @@ from mixfit._validation import (
     check_seed,
     check_verbose,
 )
-from mixfit.estimators._data_checks import check_data, data_scale, where_largest
+from mixfit.engine.sources import ArraySource, DaskSource, is_memory_mapped
+from mixfit.estimators._dask_data import (
+    check_dask_data,
+    check_dask_sample_weight,
+    is_dask_array,
+    lazy_query,
+    summarize,
+)
+from mixfit.estimators._data_checks import check_data
 from mixfit.families import GaussianFamily
 from mixfit.families.gaussian.registry import get_structure
-from mixfit.engine.init import MIXTURE_INITS, initial_mixture_params, params_from_resp
+from mixfit.engine.init import MIXTURE_INITS
+from mixfit.estimators._large_data import start_rows
 from mixfit.estimators._fit_state import forget_data_records, keeps_state_on_failure
 from mixfit.estimators._gmm_decomposition import set_decomposition
-from mixfit.estimators._gmm_init import check_user_init, init_kind, is_complete, rescaled_init
+from mixfit.estimators._gmm_fitting import MixtureFitting
+from mixfit.estimators._gmm_init import check_user_init, init_kind, rescaled_init
 from mixfit.estimators._gmm_queries import MixtureQueries, rescaled_params
 from mixfit.estimators._sklearn_compat import MixtureProgress, params_in_dtype, warm_start_from
 
 __all__ = ["GaussianMixture"]
 
 
-class GaussianMixture(MixtureQueries, DensityMixin, BaseEstimator):
+class GaussianMixture(MixtureFitting, MixtureQueries, DensityMixin, BaseEstimator):
     """Gaussian mixture model: soft clustering and density estimation, fitted by EM.
 
     A Gaussian mixture describes data as drawn from K bell-shaped groups
@@ -98,10 +108,12 @@ class GaussianMixture(MixtureQueries, DensityMixin, BaseEstimator):
         EM iterations per initialisation (0 keeps the initial parameters).
     n_init : int, default=1
         Initialisations to run; the one with the highest final log-likelihood is kept.
-    init_params : {"kmeans", "k-means++", "random", "random_from_data", "lecture", "hc"}, \
-default="kmeans"
+    init_params : {"kmeans", "k-means||", "k-means++", "random", "random_from_data", \
+"lecture", "hc"}, default="kmeans"
         How the initial parameters are chosen: "kmeans", memberships from one
-        K-means fit; "random", random memberships; "k-means++" and
+        K-means fit; "k-means||", the same with that K-means seeded by
+        k-means|| (a few passes over the data whatever K, see
+        :mod:`mixfit.engine.init_parallel`); "random", random memberships; "k-means++" and
         "random_from_data", means at rows chosen by k-means++ or at random;
         "lecture", every mean at the data mean plus 1 % of the spread as noise;
         "hc", the partition of model-based hierarchical clustering (Ward's
@@ -146,6 +158,16 @@ default="kmeans"
         ``covariance_type`` and number of features.
     verbose_interval : int, default=10
         Iterations between two progress lines.
+    learning_decay : float, default=0.7
+        How fast :meth:`partial_fit`'s steps shrink: the t-th batch moves the
+        running statistics by ``γ_t = (t + learning_offset) ** -learning_decay``
+        (capped at 1), in (0.5, 1] (scikit-learn's LatentDirichletAllocation
+        has the same parameter). Larger values forget early batches faster at
+        first but settle sooner. Not used by ``fit``.
+    learning_offset : float, default=10.0
+        ``t₀`` of those step sizes, >= 0: larger values make the first steps
+        smaller, so the initial parameters count for longer; 0 makes the first
+        step 1 (one EM iteration on the first batch). Not used by ``fit``.
 
     Attributes
     ----------
@@ -185,6 +207,11 @@ default="kmeans"
         the best run (weighted by ``sample_weight``); higher is better.
     lower_bounds_ : list of float
         That quantity at every iteration of the best run (``n_iter_`` values).
+        After :meth:`partial_fit`: the mean log-likelihood of every batch under
+        the parameters before its step (so ``lower_bound_`` is the last batch's).
+    n_steps_ : int
+        Only after :meth:`partial_fit`: the online EM steps taken (batches
+        seen); ``n_iter_`` equals it and ``converged_`` is False.
     n_features_in_ : int
         Number of features (columns) seen in ``fit``; new data must have as many.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -228,6 +255,8 @@ default="kmeans"
         callback=None,
         warm_start=False,
         verbose_interval=10,
+        learning_decay=0.7,
+        learning_offset=10.0,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -247,6 +276,8 @@ default="kmeans"
         self.callback = callback
         self.warm_start = warm_start
         self.verbose_interval = verbose_interval
+        self.learning_decay = learning_decay
+        self.learning_offset = learning_offset
 
     # ------------------------------------------------------------------ fitting
 
@@ -260,7 +291,14 @@ default="kmeans"
             Training data, one row per sample (a NumPy array or a DataFrame, whose
             column names are then remembered); float32 stays float32, anything
             else becomes float64. At least two rows, and as many (with positive
-            weight) as components.
+            weight) as components. A memory map (``np.load(path,
+            mmap_mode="r")``) is read chunk by chunk, never copied. A Dask array
+            is fitted where its blocks live (the active ``dask.distributed``
+            client, else Dask's scheduler): each iteration sums the blocks'
+            statistics, and the result equals the in-memory fit from the same
+            start. For both, a start that needs rows in memory (``init_params``)
+            is chosen on a uniform sample of 100,000 rows; ``resp_init`` is
+            refused for a Dask array.
         y : ignored
             Present for scikit-learn's API.
         sample_weight : array-like of shape (n_samples,), optional
@@ -284,7 +322,7 @@ default="kmeans"
             When the fit will need more than 1 GiB beyond the data or very many
             operations per iteration.
         """
-        self.fit_predict(X, y, sample_weight=sample_weight)
+        self._fit(X, sample_weight, labels=False)
         return self
 
     @keeps_state_on_failure
@@ -306,26 +344,52 @@ default="kmeans"
         Returns
         -------
         labels : ndarray of shape (n_samples,)
-            Component index (0 to n_components − 1) of each sample.
+            Component index (0 to n_components − 1) of each sample (a Dask
+            array, computed when asked for, for a Dask X).
         """
-        X = check_data(self, X, reset=True, ensure_min_samples=2)
+        return self._fit(X, sample_weight, labels=True)
+
+    def _fit(self, X, sample_weight, *, labels):
+        """Fit; return the labels of X only when asked (n integers a fit does not need)."""
+        distributed = is_dask_array(X)
+        column_largest = None
+        if distributed:
+            # Checked where the blocks live: one pass returns the columns' facts.
+            X = check_dask_data(self, X, reset=True, ensure_min_samples=2)
+            sample_weight, _ = check_dask_sample_weight(sample_weight, X)
+            summary = summarize(X, sample_weight)
+            column_largest = summary.largest
+            n_positive = SimpleNamespace(shape=(summary.positive,))
+        else:
+            X = check_data(self, X, reset=True, ensure_min_samples=2)
+            sample_weight = check_sample_weight(sample_weight, X.shape[0])
         settings = self._check_settings()
-        sample_weight = check_sample_weight(sample_weight, X.shape[0])
-        check_n_samples_at_least(X, settings["n_components"], sample_weight=sample_weight)
+        if distributed:
+            check_n_samples_at_least(n_positive, settings["n_components"])
+        else:
+            check_n_samples_at_least(X, settings["n_components"], sample_weight=sample_weight)
         family = GaussianFamily(self.covariance_type, settings["reg_covar"])
         user_init = check_user_init(self, family, X, settings["n_components"])
+        if distributed and "resp" in user_init:
+            raise ValueError(
+                "resp_init (one row of responsibilities per sample) is not taken with a "
+                "Dask array; pass weights_init, means_init and precisions_init, or "
+                "init_params, instead."
+            )
         rng = check_seed(self.random_state)
 
         # Data too large or too small to square safely is fitted in units of a
         # power of two (exact), with reg_covar converted so that it keeps its
         # meaning in the data's units; parameters are converted back below.
-        scale = self._fit_scale(X, settings["reg_covar"])
+        scale = self._fit_scale(X, settings["reg_covar"], column_largest)
         log_scale = X.shape[1] * np.log(scale)
-        # Before anything of size d² or n·K is allocated (see mixfit._memory).
-        self._check_memory(
-            X.shape, X.dtype.itemsize, settings, rescaled=scale != 1.0,
-            init=init_kind(family, user_init, self.init_params),
-        )
+        if not distributed:
+            # Before anything of size d² or n·K is allocated (see mixfit._memory);
+            # with Dask the client holds parameters and the start's sample only.
+            self._check_memory(
+                X.shape, X.dtype.itemsize, settings, rescaled=scale != 1.0,
+                init=init_kind(family, user_init, self.init_params),
+            )
         if scale != 1.0 and X.dtype == np.float32:
             # Variances of such data do not fit in float32 (max ~3e38, smallest
             # normal ~1e-38): fit, and keep the parameters, in float64.
@@ -338,6 +402,17 @@ default="kmeans"
             )
             user_init = rescaled_init(user_init, 1.0 / scale)
 
+        # Starts that need rows in memory take a sample of a Dask array or a
+        # memory map (see _large_data); EM runs on every row, where it lives.
+        source = DaskSource(X, sample_weight) if distributed else X
+        if (self.init_params == "k-means||" and "resp" not in user_init
+                and (distributed or is_memory_mapped(X))):
+            # k-means|| streams: its start is a few passes over every row.
+            start_X, start_weight = source if distributed else ArraySource(
+                X, sample_weight, chunk_size=settings["chunk_size"],
+                n_jobs=settings["n_jobs"]), None
+        else:
+            start_X, start_weight = start_rows(X, sample_weight, rng)
         warm = warm_start_from(self, settings["n_components"], X.shape[1])
         # A warm start resumes the fitted parameters (in this fit's units and dtype).
         previous_bound = self.lower_bound_ + log_scale if warm else -np.inf
@@ -350,15 +425,17 @@ default="kmeans"
             if warm:
                 params = params_in_dtype(rescaled_params(self._mixture_params(), 1.0 / scale), X.dtype)
             else:
-                params = self._initial_params(family, X, user_init, sample_weight, rng, settings)
+                params = self._initial_params(
+                    family, start_X, user_init, start_weight, rng, settings
+                )
             if settings["max_iter"] == 0:
                 result = em.EMResult(params, previous_bound, [], 0, False)
             else:
                 result = em.fit_em(
                     family,
-                    X,
+                    source,
                     params,
-                    sample_weight=sample_weight,
+                    sample_weight=None if distributed else sample_weight,
                     tol=settings["tol"],
                     max_iter=settings["max_iter"],
                     chunk_size=settings["chunk_size"],
@@ -384,6 +461,9 @@ default="kmeans"
         # `mixfit fit` recorded (columns, training score, standardization)
         # described the previous data.
         forget_data_records(self)
+        # A batch fit replaces whatever partial_fit had accumulated.
+        self.__dict__.pop("n_steps_", None)
+        self.__dict__.pop("_online_state", None)
         self._scale = scale
         self._set_params_from(
             GaussianFamily(self.covariance_type, settings["reg_covar"]),
@@ -393,29 +473,64 @@ default="kmeans"
         self.n_iter_ = best.n_iter
         self.lower_bound_ = best.lower_bound - log_scale
         self.lower_bounds_ = [value - log_scale for value in best.lower_bounds]
+        if not labels:
+            return None
+        if distributed:
+            return lazy_query(self, "predict", data, dtype=np.intp)
         return self._labels(data)
 
-    def _fit_scale(self, X, reg_covar):
-        """The power of two the fit works in (1.0 for ordinary data)."""
-        names = getattr(self, "feature_names_in_", None)  # this X's, set by check_data
-        scale = data_scale(X, names)
-        if scale > 1.0 and self.covariance_type == "identity":
-            raise ValueError(
-                f"X holds values up to {np.abs(X).max():.3g}{where_largest(X, names=names)}: "
-                "the identity-covariance model fixes every variance to 1, which at "
-                "that scale makes every sample infinitely unlikely under all but one "
-                "component. Standardise X first, or use covariance_type='spherical'."
-            )
-        # Tiny data needs no rescaling under the identity model: nothing is squared
-        # except differences against a unit variance.
-        if self.covariance_type == "identity":
-            return 1.0
-        if scale < 1.0 and reg_covar > 0:
-            # Variances far below reg_covar are swamped by it anyway; zooming in
-            # further would only overflow reg_covar / scale² in the fit's units.
-            floor = float(np.ldexp(1.0, int(np.frexp(np.sqrt(reg_covar))[1]) - 30))
-            scale = min(1.0, max(scale, floor))
-        return scale
+    @keeps_state_on_failure
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Update the mixture with one mini-batch: a step of stepwise online EM.
+
+        For data that arrive in batches or do not fit in memory. Running
+        sufficient statistics (float64) are moved towards the batch's by the
+        step size ``γ_t = (t + learning_offset) ** -learning_decay``, then the
+        parameters are re-estimated from them (Cappé & Moulines 2009). The first
+        call initialises from its batch as :meth:`fit` would (``init_params``,
+        ``weights_init``…, ``random_state``; one initialisation) and then takes
+        its step; it fixes ``n_features_in_`` (and ``feature_names_in_``), the
+        dtype (later batches are converted to it) and the internal units. On a
+        model fitted by :meth:`fit` or loaded from a file, the steps continue
+        from its parameters (their statistics are rebuilt from them, exactly for
+        scikit-learn's five covariance types; see
+        :mod:`mixfit.estimators._gmm_online`). ``tol``, ``max_iter``,
+        ``n_init``, ``warm_start``, ``verbose`` and ``verbose_interval`` apply
+        to :meth:`fit` only; ``callback`` is called after every step.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One mini-batch; the first needs at least ``n_components`` rows (and 2).
+        y : ignored
+            Present for scikit-learn's API.
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights of the batch's rows; weight 2 is a duplicated
+            row. Each batch's statistics are normalised, so every batch moves
+            the model by ``γ_t`` whatever its size or total weight.
+
+        Returns
+        -------
+        self
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from mixfit import GaussianMixture
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.concatenate([rng.normal(-5, 1, (500, 1)), rng.normal(5, 1, (500, 1))])
+        >>> rng.shuffle(X)
+        >>> gm = GaussianMixture(2, random_state=0)
+        >>> for batch in np.array_split(X, 10):
+        ...     gm = gm.partial_fit(batch)
+        >>> np.round(np.sort(gm.means_[:, 0]))
+        array([-5.,  5.])
+        >>> gm.n_steps_
+        10
+        """
+        from mixfit.estimators._gmm_online import partial_fit
+
+        return partial_fit(self, X, sample_weight)
 
     def _check_memory(self, shape, itemsize, settings=None, *, rescaled=False, init=None,
                       pending_bytes=0):
@@ -459,61 +574,6 @@ default="kmeans"
         if self.callback is not None and not callable(self.callback):
             raise TypeError(f"callback must be callable, got {type(self.callback).__name__}.")
         return settings
-
-    def _initial_params(self, family, X, user_init, sample_weight, rng, settings):
-        """First parameters of one restart: from init_params or resp_init, then overrides."""
-        chunk_size = settings["chunk_size"]
-        if is_complete(family, user_init):
-            # Every parameter is given: a data-driven start (a K-means fit by
-            # default) would be computed only to be overwritten.
-            return self._given_params(family, X, user_init)
-        if "resp" in user_init:
-            params = params_from_resp(
-                family, X, user_init["resp"], sample_weight=sample_weight, chunk_size=chunk_size
-            )
-        else:
-            params = initial_mixture_params(
-                family,
-                X,
-                settings["n_components"],
-                self.init_params,
-                sample_weight=sample_weight,
-                random_state=rng,
-                chunk_size=chunk_size,
-            )
-        weights = user_init.get("weights", params.weights)
-        components = params.components
-        means = user_init.get("means", components.means)
-        if "precisions" in user_init:
-            components = family.params_from_precisions(means, user_init["precisions"], X.dtype)
-        elif "means" in user_init:
-            components = dataclasses.replace(components, means=np.asarray(means, dtype=X.dtype))
-        return em.MixtureParams(np.asarray(weights, dtype=X.dtype), components)
-
-    def _given_params(self, family, X, user_init):
-        means = user_init["means"]
-        if "precisions" in user_init:
-            components = family.params_from_precisions(means, user_init["precisions"], X.dtype)
-        else:  # the identity structure: its covariance is fixed
-            components = family.params_from_covariances(
-                means, np.ones(means.shape[0]), X.dtype
-            )
-        return em.MixtureParams(np.asarray(user_init["weights"], dtype=X.dtype), components)
-
-    def _iteration_callback(self, scale, log_scale, progress=None):
-        """The engine's callback: progress printing and the user's callback, in data units."""
-        user = self.callback
-        if user is None and progress is None:
-            return None
-
-        def on_iteration(iteration, params, log_likelihood):
-            log_likelihood -= log_scale
-            if progress is not None:
-                progress.iteration(iteration, log_likelihood)
-            if user is not None:
-                user(iteration, rescaled_params(params, scale), log_likelihood)
-
-        return on_iteration
 
     # --------------------------------------------------------- fitted parameters
 

@@ -32,6 +32,13 @@ from mixfit._validation import (
 from mixfit.estimators._dask_data import is_dask_array, lazy_query
 from mixfit.estimators._data_checks import check_data, data_scale
 from mixfit.estimators._kmeans_dask import fit_kmeans_dask
+from mixfit.estimators._large_data import is_memory_mapped, start_rows
+from mixfit.estimators._kmeans_runs import (  # noqa: F401 (_is_numeric_table: MiniBatchKMeans)
+    _callback_with_shift,
+    _count_distinct,
+    _is_numeric_table,
+    _same_partition,
+)
 from mixfit.engine.column_stats import distance_shift_and_variance
 from mixfit.estimators._fit_state import (
     forget_data_records,
@@ -50,9 +57,11 @@ from mixfit.estimators._sklearn_compat import (
 )
 from mixfit.estimators._kmeans_queries import KMeansQueries
 from mixfit.engine.init import kmeans_plusplus, lecture_means, random_from_data
+from mixfit.engine.init_parallel import kmeans_parallel
 
 _INITS = {
     "k-means++": kmeans_plusplus,
+    "k-means||": kmeans_parallel,
     "random": random_from_data,
     "lecture": lecture_means,
 }
@@ -92,11 +101,13 @@ class KMeans(
     ----------
     n_clusters : int, default=8
         Number of clusters K, and of centres.
-    init : {"k-means++", "random", "lecture"}, callable or array-like of shape \
-            (n_clusters, n_features), default="k-means++"
+    init : {"k-means++", "k-means||", "random", "lecture"}, callable or \
+            array-like of shape (n_clusters, n_features), default="k-means++"
         How to choose the initial centres: "k-means++", rows chosen far apart
-        (greedy k-means++); "random", distinct rows drawn with probability
-        ∝ weight; "lecture", every centre at the data mean plus random noise of
+        (greedy k-means++, K passes over X); "k-means||", Bahmani et al.'s
+        parallel k-means++ in 7 passes whatever K (dense X only; see
+        :mod:`mixfit.engine.init_parallel`); "random", distinct rows drawn with
+        probability ∝ weight; "lecture", every centre at the data mean plus random noise of
         1 % of the data's standard deviation (the course's initialisation);
         a callable ``init(X, n_clusters, random_state)`` returning the centres
         (X as the fit sees it, ``random_state`` a RandomState seeded for the
@@ -106,8 +117,8 @@ class KMeans(
         A callable init cannot be saved in a model file.
     n_init : "auto" or int, default="auto"
         Number of runs from different seeds; the run with the lowest inertia wins.
-        "auto" (scikit-learn's meaning): 1 for "k-means++" and an array, 10 for
-        "random", "lecture" and a callable.
+        "auto" (scikit-learn's meaning): 1 for "k-means++", "k-means||" and an
+        array, 10 for "random", "lecture" and a callable.
     max_iter : int, default=300
         Maximum number of iterations per run.
     tol : float, default=1e-4
@@ -166,7 +177,8 @@ class KMeans(
         Centres (the mean of each cluster's rows), float32 for float32 input
         and float64 otherwise.
     labels_ : ndarray of shape (n_samples,), int64
-        Nearest centre of each training row (equal to ``predict(X)``).
+        Nearest centre of each training row (equal to ``predict(X)``); int32
+        for a memory-mapped X, a Dask array for a Dask X (see Notes).
     inertia_ : float
         Weighted sum of squared distances of the training rows to their centres.
     n_iter_ : int
@@ -200,6 +212,20 @@ class KMeans(
     converted to CSR, integers to float64) is clustered without ever being
     made dense: distances take the stored values only, and the largest dense
     arrays are the ``n_clusters × n_features`` centres and sums.
+
+    A memory-mapped X (``np.load(path, mmap_mode="r")``) is read chunk by chunk
+    and never copied or written (``copy_x=False`` is then moot): the fit keeps
+    only the labels, as int32 (4 bytes a row), runs "lloyd" where "auto" would
+    keep Hamerly's bounds, and a named start other than "k-means||" is chosen
+    on a uniform sample of 100,000 rows (drawn with the run's seed).
+
+    A Dask array is fitted where its blocks live (on the active
+    ``dask.distributed.Client``, else Dask's default scheduler): each iteration
+    is one pass returning K × d statistics per block, so every ``algorithm``
+    runs as "lloyd" (same result; per-row bounds do not live on a cluster);
+    "k-means||" starts on the blocks, other starts on a sample of 100,000 rows.
+    ``labels_``, ``predict`` and ``transform`` then give lazy Dask arrays;
+    ``score`` a number. Needs ``pip install "mixfit[dask]"``.
     """
 
     def __init__(
@@ -337,6 +363,7 @@ class KMeans(
         self._check_params()
         algorithm = self._engine_algorithm()
         X = check_data(self, X, reset=True, accept_sparse=True)
+        mapped = is_memory_mapped(X)
         # Weights come back scaled to a largest weight in [1, 2) (exact): the fit
         # then does not depend on their overall size; weight_scale converts the
         # inertia back to the user's units.
@@ -382,13 +409,17 @@ class KMeans(
 
         # Every run's start is chosen on X as given (n_init × K × d numbers), so
         # that copy_x does not change it and a callable init sees the user's data.
-        starts = [
-            self._initial_centers(X, fixed_init, seed, sample_weight, user_X, scale)
-            for seed in seeds
-        ]
+        # A memory-mapped X (larger than memory, say) starts from a sample of its
+        # rows, one per run, except for k-means||, which streams (_large_data).
+        starts = []
+        for seed in seeds:
+            rows, weight, user_rows = self._start_data(X, user_X, sample_weight, seed, mapped)
+            starts.append(self._initial_centers(rows, fixed_init, seed, weight, user_rows, scale))
         # copy_x=False: centred in place (restored exactly on leaving, even on an
-        # error), then the runs need no shift; the centres get it back below.
-        with CenteredInPlace(X, shift if not self.copy_x else 0 * shift) as centred:
+        # error), then the runs need no shift; the centres get it back below. A
+        # memory map is never written to.
+        in_place = not self.copy_x and not mapped
+        with CenteredInPlace(X, shift if in_place else 0 * shift) as centred:
             run_shift = np.zeros_like(shift) if centred.active else shift
             if centred.active:
                 callback = _callback_with_shift(callback, shift)
@@ -409,6 +440,7 @@ class KMeans(
                     shift=run_shift,
                     algorithm=algorithm,
                     n_jobs=n_jobs,
+                    lean=mapped,
                 )
                 if progress is not None:
                     progress.end(run, tol * scale**2)
@@ -429,9 +461,7 @@ class KMeans(
                 ConvergenceWarning,
                 stacklevel=2,
             )
-        n_distinct = np.count_nonzero(
-            np.bincount(_weighted_labels(best.labels, sample_weight), minlength=self.n_clusters)
-        )
+        n_distinct = _count_distinct(best.labels, sample_weight, self.n_clusters)
         if n_distinct < self.n_clusters:
             warnings.warn(
                 # scikit-learn's wording (its users' filters match it), then the fix.
@@ -458,6 +488,21 @@ class KMeans(
         self.inertia_history_ = history
         self._n_features_out = self.cluster_centers_.shape[0]
         return self
+
+    def _start_data(self, X, user_X, sample_weight, seed, mapped):
+        """The rows one run's start is chosen from: ``(X, sample_weight, user_X)``.
+
+        Every row in memory; for a memory map (``mapped``), a uniform sample
+        drawn with the run's seed (see :mod:`mixfit.estimators._large_data`),
+        unless the start streams over the data itself ("k-means||").
+        """
+        if not mapped or seed is None or self.init == "k-means||":
+            return X, sample_weight, user_X
+        rows, weight = start_rows(X, sample_weight, np.random.RandomState(seed))
+        if rows is X:
+            return X, sample_weight, user_X
+        return rows, weight, rows if user_X is X else start_rows(
+            user_X, None, np.random.RandomState(seed))[0]
 
     def _initial_centers(self, X, fixed_init, seed, sample_weight, user_X, scale):
         """The starting centres of one run (``fixed_init`` when the user gave them).
@@ -548,45 +593,3 @@ class KMeans(
         )
         distances = np.sqrt(sq, out=sq)
         return distances if scale == 1.0 else distances * scale
-
-
-def _callback_with_shift(callback, shift):
-    """The callback given centres in X's coordinates when the fit runs on X − shift."""
-    if callback is None:
-        return None
-
-    def shifted(iteration, centers, inertia):
-        return callback(iteration, (centers + shift).astype(centers.dtype), inertia)
-
-    return shifted
-
-
-def _is_numeric_table(value):
-    """Whether ``value`` is a 2-D array-like of real numbers (what ``init`` may be)."""
-    try:
-        array = np.asarray(value)
-    except (TypeError, ValueError):  # ragged nested lists
-        return False
-    return array.ndim == 2 and array.dtype.kind in "biuf"
-
-
-def _weighted_labels(labels, sample_weight):
-    """Labels of the rows that carry weight (zero-weight rows are not data)."""
-    return labels if sample_weight is None else labels[sample_weight > 0]
-
-
-def _same_partition(labels_a, labels_b, sample_weight):
-    """Whether two labelings group the weighted rows identically, up to renaming.
-
-    Restarts often reach the same clustering with the clusters numbered
-    differently and inertias that differ only by rounding; keeping the first one
-    makes the choice independent of that rounding (e.g. of row order).
-    """
-    a = _weighted_labels(labels_a, sample_weight)
-    b = _weighted_labels(labels_b, sample_weight)
-    n_labels = int(max(a.max(), b.max())) + 1
-    forward = np.full(n_labels, -1)
-    backward = np.full(n_labels, -1)
-    forward[a] = b
-    backward[b] = a
-    return bool(np.array_equal(forward[a], b) and np.array_equal(backward[b], a))

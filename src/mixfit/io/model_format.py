@@ -25,6 +25,7 @@ from mixfit.families.gaussian.registry import STRUCTURES
 from mixfit._memory import covariance_layout
 from mixfit._validation import LARGEST_MAGNITUDE, MAX_EXPONENT
 from mixfit.engine.init import MIXTURE_INITS
+from mixfit.engine.online import check_step_settings
 from mixfit.io.model_fields import _describe, _encode_float, _field, _fields, _Invalid, _to_json
 
 FORMAT_NAME = "mixfit-model"
@@ -77,14 +78,17 @@ class _GaussianMixtureKind:
         "reg_covar": _NON_NEGATIVE, "max_iter": _COUNT, "n_init": _POSITIVE,
         "init_params": ("choice", MIXTURE_INITS), "verbose": ("level", None),
         "warm_start": ("bool", None), "verbose_interval": _POSITIVE,
+        "learning_decay": _NON_NEGATIVE, "learning_offset": _NON_NEGATIVE,
         **{name: ("array", member) for name, member in array_params.items()},
         **_COMMON_PARAMS,
     }
     # Parameters added after format 2 files were written: their values there.
-    param_defaults = {"warm_start": False, "verbose_interval": 10}
+    param_defaults = {"warm_start": False, "verbose_interval": 10,
+                      "learning_decay": 0.7, "learning_offset": 10.0}
+    # n_steps_: an online fit's (partial_fit's) step count, which n_iter_ equals.
     fitted_spec = {**_COMMON_FITTED, "lower_bound_": ("bound", None),
-                   "lower_bounds_": ("floats", -math.inf)}
-    optional_fitted = _OPTIONAL_FITTED
+                   "lower_bounds_": ("floats", -math.inf), "n_steps_": _COUNT}
+    optional_fitted = _OPTIONAL_FITTED + ("n_steps_",)
 
     def fitted_defaults(self, params, fitted):
         """Values for the optional fitted keys that a file may lack (besides _scale)."""
@@ -136,6 +140,7 @@ class _GaussianMixtureKind:
 
     def check_params(self, estimator):
         estimator._check_settings()
+        check_step_settings(estimator.learning_decay, estimator.learning_offset)
 
     def build(self, params, arrays):
         estimator = GaussianMixture(**params)
@@ -332,8 +337,15 @@ def _check_header(header):
         raise _Invalid(f"{kind.centres} has shape {shape}, but {kind.size_param} is "
                        f"{params[kind.size_param]} and n_features_in_ is "
                        f"{fitted['n_features_in_']}")
-    history = fitted.get("lower_bounds_", fitted.get("inertia_history_"))
-    if not fitted["n_iter_"] <= params["max_iter"] or len(history) != fitted["n_iter_"]:
+    if hasattr(kind, "check_fitted"):  # a kind without an iteration history
+        kind.check_fitted(params, fitted)
+        history = None
+    else:
+        history = fitted.get("lower_bounds_", fitted.get("inertia_history_"))
+    # An online fit takes one step per batch, however many max_iter allows fit.
+    online = "n_steps_" in fitted and fitted["n_steps_"] == fitted.get("n_iter_")
+    if history is not None and (not (online or fitted["n_iter_"] <= params["max_iter"])
+                                or len(history) != fitted["n_iter_"]):
         raise _Invalid(f"fitted.n_iter_ is {fitted['n_iter_']} with max_iter "
                        f"{params['max_iter']} and {len(history)} values in its history: a fit "
                        "runs at most max_iter iterations and records one value per iteration")
@@ -343,6 +355,10 @@ def _check_header(header):
         raise _Invalid(f"fitted.feature_names_in_ must name {d} features")
     _check_cli_fields(fitted, d)
     expected = kind.expected_arrays(params, K, d)
+    # Arrays a fit may lack (MiniBatchKMeans' labels_ without compute_labels, see
+    # mixfit.io.model_minibatch, which adds its kind to _KINDS).
+    expected = {name: spec for name, spec in expected.items()
+                if name in manifest or name not in getattr(kind, "optional_arrays", ())}
     if set(manifest) != set(expected):
         raise _Invalid(f"arrays lists {sorted(manifest)}, expected {sorted(expected)}")
     for name, (shape, dtypes) in expected.items():
@@ -497,6 +513,9 @@ def _encode_model(estimator, kind, mixfit_version):
         params[name] = _param_to_json(name, value, name in getattr(kind, "list_params", ()))
     for name in kind.fitted_arrays:
         arrays[name] = np.asarray(getattr(estimator, name))
+    for name in getattr(kind, "optional_arrays", ()):
+        if hasattr(estimator, name):
+            arrays[name] = np.asarray(getattr(estimator, name))
     if "labels_" in arrays:  # one entry per training sample: store it compactly
         arrays["labels_"] = arrays["labels_"].astype(_label_dtype(estimator.n_clusters))
     header = {

@@ -107,6 +107,16 @@ class GaussianStats:
         scatter = self.scatter + other.scatter + self.structure.merge_correction(delta, coef)
         return GaussianStats(total, means, scatter, self.structure)
 
+    def scaled(self, factor):
+        """These statistics with every sample weight multiplied by ``factor``.
+
+        Counts and scatter scale, means do not; ``a.scaled(1 − γ) + b.scaled(γ)``
+        is then the weighted average that online EM keeps.
+        """
+        factor = float(factor)
+        return GaussianStats(self.counts * factor, self.means, self.scatter * factor,
+                             self.structure)
+
 
 class GaussianFamily:
     """Gaussian components with one of five covariance structures.

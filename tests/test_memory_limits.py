@@ -227,7 +227,8 @@ def test_the_command_line_refuses_a_fit_too_large_with_exit_2_and_one_line(
 
 def test_the_command_line_checks_an_npy_file_before_reading_it(tmp_path, monkeypatch, capsys):
     path = tmp_path / "wide.npy"
-    np.save(path, _data(2000, 500))  # 7.6 MiB
+    # int32: read as float64 (7.6 MiB); a float64 file would be memory-mapped instead.
+    np.save(path, _data(2000, 500).astype(np.int32))
 
     def read_data(*args, **kwargs):
         raise AssertionError("the data was read before the memory check")

@@ -42,7 +42,7 @@ def remember_columns(estimator, names, columns):
         estimator._column_indices = [int(item) for item in columns.split(",")]
 
 
-def read_for_model(model, args, prog):
+def read_for_model(model, args, prog, read=None):
     """The rows of ``args.data`` as the model's features, matched by column name.
 
     Parameters
@@ -56,10 +56,14 @@ def read_for_model(model, args, prog):
         ``decimal_comma`` of ``mixfit predict``.
     prog : str
         The command's name, which starts the note line.
+    read : callable, optional
+        Reads the file as :func:`mixfit.io.data_files.read_data` does (the
+        default); ``--scheduler`` passes one that returns a Dask array, whose
+        NaN and infinite values it has refused already.
 
     Returns
     -------
-    X : ndarray of shape (n_samples, model.n_features_in_)
+    X : ndarray (or Dask array, from ``read``) of shape (n_samples, model.n_features_in_)
 
     Raises
     ------
@@ -71,6 +75,7 @@ def read_for_model(model, args, prog):
     from mixfit.estimators._data_checks import check_finite
     from mixfit.io.data_files import read_data
 
+    read_data = read or read_data
     fitted_names = getattr(model, "feature_names_in_", None)
     fitted_names = None if fitted_names is None else [str(name) for name in fitted_names]
     fitted_indices = _fitted_indices(model)
@@ -109,7 +114,8 @@ def read_for_model(model, args, prog):
         del model.feature_names_in_
     # Before the note (which an error must not follow), by the model's column names:
     # X holds the model's columns in its order.
-    check_finite(X, name=f"'{args.data}'", names=fitted_names)
+    if read is None:  # a --scheduler reader counts them on the workers itself
+        check_finite(X, name=f"'{args.data}'", names=fitted_names)
     if notes:
         print(f"{prog}: note: {notes[0]}", file=sys.stderr)
     return X
@@ -126,7 +132,9 @@ def _read_selected(read_data, args, options, fitted_names, n_features):
                 f"{_listed(fitted_names)}; select those columns (in any order), or drop "
                 "--columns to find them by name")
         position = {name: i for i, name in enumerate(names)}
-        X = np.ascontiguousarray(X[:, [position[name] for name in fitted_names]])
+        X = X[:, [position[name] for name in fitted_names]]
+        # A Dask array stays lazy (np.ascontiguousarray would compute it here).
+        X = np.ascontiguousarray(X) if isinstance(X, np.ndarray) else X
     return X
 
 

@@ -24,6 +24,7 @@ from mixfit.cli.describe import (
     centres,
     changed_parameters,
     fit_summary,
+    fit_document,
     format_numbers,
     jsonable,
     model_header,
@@ -32,6 +33,7 @@ from mixfit.cli.describe import (
 )
 from mixfit.cli.columns import columns_line, describe_columns, read_for_model, remember_columns
 from mixfit.cli.help import EPILOGS, HelpFormatter
+from mixfit.cli.scheduler import add_scheduler_options, cluster_session
 from mixfit.cli.select import add_select, run_select
 from mixfit.cli.training import (
     remember_training,
@@ -124,8 +126,8 @@ def build_parser():
     fit = commands.add_parser(
         "fit", parents=[data, common], help="fit a model to a data file",
         description="Fit a Gaussian mixture or K-means to DATA: CSV/TSV/whitespace text, "
-        ".npy, .npz or IDX. One-dimensional arrays are one feature; IDX images are "
-        "flattened to one feature per pixel.",
+        ".npy, .npz, IDX or .parquet (.npy and raw IDX memory-mapped). One-dimensional "
+        "arrays are one feature; IDX images are flattened to one feature per pixel.",
         epilog=EPILOGS["fit"], formatter_class=HelpFormatter)
     fit.add_argument("data", metavar="DATA", help="the data file")
     fit.add_argument("--model", choices=("gmm", "kmeans"), default="gmm",
@@ -160,6 +162,7 @@ def build_parser():
                      help="print a JSON document instead of the summary")
     fit.add_argument("-q", "--quiet", action="store_true",
                      help="no progress line and no summary (--json still prints)")
+    add_scheduler_options(fit)
     fit.set_defaults(handler=_fit)
 
     predict = commands.add_parser(
@@ -175,6 +178,7 @@ def build_parser():
                          help="CSV file to write (default, or '-': stdout)")
     predict.add_argument("-q", "--quiet", action="store_true",
                          help="no message about the file written")
+    add_scheduler_options(predict)
     predict.set_defaults(handler=_predict)
 
     info = commands.add_parser(
@@ -285,6 +289,10 @@ def main(argv=None):
     except Exception as error:  # noqa: BLE001 -- the last resort is the point
         if debug:
             traceback.print_exc()
+        if isinstance(error, ImportError) and "pip install" in str(error):
+            # An optional dependency (pyarrow, Dask) that the input needs: the user's fix.
+            print(f"{prog}: {_one_line(error)}", file=sys.stderr)
+            return 2
         hint = "" if debug else "; run again with --debug for the traceback"
         print(f"{prog}: unexpected error: {type(error).__name__}: {_one_line(error)}{hint}",
               file=sys.stderr)
@@ -305,6 +313,11 @@ def _one_line(error):
 
 
 def _fit(args):
+    with cluster_session(args) as cluster:  # None without --scheduler
+        return _fit_with(args, cluster)
+
+
+def _fit_with(args, cluster):
     from mixfit.cli.memory import check_before_reading
     from mixfit.estimators._data_checks import check_finite
     from mixfit.io.data_files import read_data, write_csv
@@ -317,15 +330,19 @@ def _fit(args):
     summary_stream = sys.stderr if any(o.is_stdout for o in outputs.values()) else sys.stdout
     estimator = _make_estimator(args)
     check_path(args.data)  # before anything opens it: a FIFO would block, a device not end
-    check_before_reading(estimator, args.data, args.columns)  # a fit too large for memory
-    X, names = read_data(args.data, columns=args.columns, key=args.key,
-                         delimiter=args.delimiter, header=args.header,
-                         decimal_comma=args.decimal_comma)
-    # Here, where the file's column names are known: the estimator sees an ndarray.
-    check_finite(X, name=f"'{args.data}'", names=names)
+    if cluster is not None:  # a Dask array, read by the workers
+        X, names = cluster.read(args)
+    else:
+        check_before_reading(estimator, args.data, args.columns)  # too large for memory
+        X, names = read_data(args.data, columns=args.columns, key=args.key,
+                             delimiter=args.delimiter, header=args.header,
+                             decimal_comma=args.decimal_comma)
+        # Here, where the file's column names are known: the estimator sees an ndarray.
+        check_finite(X, name=f"'{args.data}'", names=names)
     mean = scale = None
     if args.standardize:
-        X, mean, scale = standardize_with_note(X, names, f"mixfit {args.command}")
+        X, mean, scale = (cluster.standardize if cluster else standardize_with_note)(
+            X, names, f"mixfit {args.command}")
     progress = _Progress("log-likelihood" if args.model == "gmm" else "inertia",
                          enabled=not args.quiet and _stderr_is_terminal())
     estimator.set_params(callback=progress if progress.enabled else None)
@@ -339,8 +356,11 @@ def _fit(args):
     # A callback is not a parameter worth saving (nor one a model file can hold).
     estimator.set_params(callback=None)
 
-    document = _fit_document(estimator, X, names, seconds)
+    document = fit_document(estimator, X, names, seconds,
+                            scheduler=cluster.address if cluster else None)
     labels = estimator.predict(X) if args.labels else None
+    if cluster is not None and labels is not None:
+        labels = cluster.compute(labels)
     # Only now: fitting on an ndarray drops names, predicting with them warns.
     remember_columns(estimator, names, args.columns)
     remember_training(estimator, X.shape[0], document.get("log_likelihood"), mean, scale)
@@ -383,20 +403,6 @@ def _make_estimator(args):
                            covariance_type=args.covariance or "full", **options)
 
 
-def _fit_document(estimator, X, names, seconds):
-    document = model_header(estimator)
-    document.update(n_samples=X.shape[0], n_features=X.shape[1], columns=names,
-                    parameters=parameter_summary(estimator), n_iter=int(estimator.n_iter_),
-                    converged=bool(estimator.converged_))
-    if document["model"] == "gmm":
-        document.update(log_likelihood=estimator.score(X), bic=estimator.bic(X),
-                        aic=estimator.aic(X))
-    else:
-        document["inertia"] = estimator.inertia_
-    document.update(time_seconds=round(seconds, 4), model_path=None)
-    return document
-
-
 def _select(args):
     # The command is in mixfit.cli.select; it shares fit's progress and warning lines.
     return run_select(args, on_terminal=_stderr_is_terminal(),
@@ -409,6 +415,11 @@ def _select(args):
 
 
 def _predict(args):
+    with cluster_session(args) as cluster:  # None without --scheduler
+        return _predict_with(args, cluster)
+
+
+def _predict_with(args, cluster):
     from mixfit.io.data_files import write_csv
 
     outputs = check_outputs([("--out", args.out)], [("MODEL", args.model), ("DATA", args.data)])
@@ -416,14 +427,18 @@ def _predict(args):
     if args.proba and not hasattr(model, "predict_proba"):
         raise UsageError(f"--proba needs a mixture model, but '{args.model}' holds a "
                          f"{type(model).__name__}, which gives labels only; drop --proba")
-    X = read_for_model(model, args, f"mixfit {args.command}")  # columns matched by name
-    X = standardize_like_training(model, X)  # as fit --standardize did its data
+    read = cluster.reader(args) if cluster else None  # Dask arrays on --scheduler
+    X = read_for_model(model, args, f"mixfit {args.command}", read)  # matched by name
+    # As fit --standardize did its data.
+    X = (cluster.standardize_like_training if cluster else standardize_like_training)(model, X)
     if args.proba:
         values = model.predict_proba(X)
         header = [f"p{k}" for k in range(values.shape[1])]
     else:
         values = model.predict(X)[:, None]
         header = ["label"]
+    if cluster is not None:
+        values = cluster.compute(values)
     with output_errors("--out" if args.out else None, args.out or "-"):
         write_csv(args.out or "-", header, values)  # "-" flushes stdout, to catch errors
     if args.out is not None and not args.quiet and not outputs["--out"].is_stdout:
@@ -450,7 +465,10 @@ def _info(args):
     check_is_fitted(model)
     document = {"class": type(model).__name__, **model_header(model),
                 "n_features": int(model.n_features_in_), "dtype": str(centres(model).dtype),
-                "n_iter": int(model.n_iter_), "converged": bool(model.converged_)}
+                "n_iter": int(model.n_iter_) if hasattr(model, "n_iter_") else None,
+                "converged": bool(model.converged_) if hasattr(model, "converged_") else None}
+    if hasattr(model, "n_steps_") and not hasattr(model, "converged_"):  # MiniBatchKMeans
+        document["n_steps"] = int(model.n_steps_)
     for attribute, key in (("lower_bound_", "lower_bound"), ("inertia_", "inertia")):
         if hasattr(model, attribute):
             document[key] = getattr(model, attribute)
@@ -466,7 +484,10 @@ def _info(args):
         described += f", covariance {document['covariance_type']}"
     if "chosen_by" in document:
         described += f" (chosen by {document['chosen_by'].upper()} among the grid)"
-    fitted = f"{document['n_iter']} iterations, {CONVERGED[document['converged']]}"
+    if "n_steps" in document:  # mini-batch steps, by fit (n_iter passes) or partial_fit
+        fitted = f"{document['n_steps']} mini-batch steps"
+    else:
+        fitted = f"{document['n_iter']} iterations, {CONVERGED[document['converged']]}"
     if "lower_bound" in document:
         fitted += f", log-likelihood {document['lower_bound']:.6g} per sample"
     if "inertia" in document:

@@ -13,6 +13,7 @@ __all__ = [
     "MAX_LISTED_VALUES",
     "centres",
     "changed_parameters",
+    "fit_document",
     "fit_summary",
     "format_numbers",
     "jsonable",
@@ -39,7 +40,8 @@ def model_header(model):
     if name == "AutoGaussianMixture":
         return {"model": "gmm", "n_components": int(model.n_components_),
                 "covariance_type": model.covariance_type_, "chosen_by": model.criterion}
-    header = {"model": {"GaussianMixture": "gmm", "KMeans": "kmeans"}.get(name, name),
+    header = {"model": {"GaussianMixture": "gmm", "KMeans": "kmeans",
+                        "MiniBatchKMeans": "kmeans"}.get(name, name),
               "n_components": int(getattr(model, "n_components", getattr(model, "n_clusters", 0)))}
     if hasattr(model, "covariance_type"):
         header["covariance_type"] = model.covariance_type
@@ -151,3 +153,35 @@ def fit_summary(document, data_path, labels_path=None):
     if labels_path:
         rows.append(("labels", str(labels_path)))
     return table(rows)
+
+
+def fit_document(estimator, X, names, seconds, scheduler=None):
+    """What ``mixfit fit`` reports about a fit on ``X`` (its JSON document, its summary).
+
+    ``X`` is the training data (an array, a memory map or a Dask array; it is
+    read once, for a mixture's log-likelihood), ``names`` its columns' names,
+    ``seconds`` the fit's time and ``scheduler`` the Dask scheduler's address
+    the fit ran on (recorded when given).
+    """
+    import numpy as np
+
+    from mixfit.estimators._far_rows import criterion
+
+    n_samples = int(X.shape[0])
+    document = model_header(estimator)
+    document.update(n_samples=n_samples, n_features=int(X.shape[1]), columns=names,
+                    parameters=parameter_summary(estimator), n_iter=int(estimator.n_iter_),
+                    converged=bool(estimator.converged_))
+    if document["model"] == "gmm":
+        # One pass over X for the three numbers: BIC and AIC as GaussianMixture.bic
+        # and .aic compute them from the score.
+        score, n_parameters = float(estimator.score(X)), estimator._n_parameters()
+        document.update(log_likelihood=score,
+                        bic=criterion("bic", score, n_samples, n_parameters * np.log(n_samples)),
+                        aic=criterion("aic", score, n_samples, 2 * n_parameters))
+    else:
+        document["inertia"] = estimator.inertia_
+    document.update(time_seconds=round(seconds, 4), model_path=None)
+    if scheduler is not None:
+        document["scheduler"] = scheduler
+    return document

@@ -46,23 +46,36 @@ def check_before_reading(estimator, path, columns=None):
 
     Only the refusal happens here; the warning about a large fit is left to
     ``fit``, so that it is shown once. Counts the data still to be read against
-    the limit too. Does nothing for other files, for a column selection (the
-    fit then sees fewer features), or when the header cannot be read.
+    the limit too, unless the file is memory-mapped (a plain float array). Does
+    nothing for other files, for a column selection (the fit then sees fewer
+    features), or when the header cannot be read.
     """
     if columns is not None or not str(path).lower().endswith(".npy"):
         return
+    from mixfit.io.mapped_files import float_dtype
+
     header = npy_shape(path)
     if header is None:
         return
     shape, dtype = header
+    dtype = np.dtype(dtype)
     if len(shape) == 1:
         shape = (shape[0], 1)
     if len(shape) != 2 or shape[0] < 2 or shape[1] < 1:
         return
-    # The data reader gives float32 data as float32 and everything else as float64.
-    itemsize = 4 if np.dtype(dtype) == np.float32 else 8
+    # The data reader's float type (mixfit.io.mapped_files); a plain float array is
+    # memory-mapped, so its pages need no memory of their own: nothing to read first.
+    itemsize = float_dtype(dtype).itemsize
+    mapped = (dtype.kind == "f" and dtype.itemsize == itemsize and dtype.isnative
+              and not _fortran_order(path))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", LargeFitWarning)
         estimator._check_memory(
-            shape, itemsize, pending_bytes=int(shape[0]) * int(shape[1]) * itemsize
-        )
+            shape, itemsize,
+            pending_bytes=0 if mapped else int(shape[0]) * int(shape[1]) * itemsize)
+
+
+def _fortran_order(path):
+    from mixfit.io.mapped_files import npy_layout
+
+    return npy_layout(path)[2]

@@ -35,6 +35,7 @@ _HEAD_BYTES = 512
 _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a member first, or an empty archive
 _GZIP_MAGIC = b"\x1f\x8b"
+_PARQUET_MAGIC = b"PAR1"  # at both ends of a Parquet file
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 #: Bytes per value of each IDX type code.
 _IDX_ITEMSIZES = {0x08: 1, 0x09: 1, 0x0B: 2, 0x0C: 4, 0x0D: 4, 0x0E: 8}
@@ -71,7 +72,7 @@ def check_path(path, role="data", fix="save the data to a file first"):
 def check_content(path, kind):
     """Refuse a file whose first bytes are not what its name (``kind``) promises.
 
-    ``kind`` is "npy", "npz", "IDX" or "text", as :mod:`mixfit.io.data_files` names
+    ``kind`` is "npy", "npz", "IDX", "parquet" or "text", as :mod:`mixfit.io.data_files` names
     formats. Empty files and mixfit model files are refused whatever the name.
     """
     with open(path, "rb") as file:
@@ -92,8 +93,27 @@ def check_content(path, kind):
                          f"signature and looks like {found}; {fix}.")
     if kind == "IDX":
         _check_idx_head(path, head, found, fix)
+    if kind == "parquet":
+        _check_parquet_ends(path, head, found, fix)
     if kind == "text" and found != "text":
         raise ValueError(f"'{path}' is not delimited text: it looks like {found}; {fix}.")
+
+
+def _check_parquet_ends(path, head, found, fix):
+    if not head.startswith(_PARQUET_MAGIC):
+        raise ValueError(f"'{path}' is not a Parquet file: it does not start with the "
+                         f"Parquet signature (PAR1) and looks like {found}; {fix}.")
+    with open(path, "rb") as file:
+        file.seek(0, os.SEEK_END)
+        size = file.tell()
+        file.seek(max(0, size - len(_PARQUET_MAGIC)))
+        tail = file.read()
+    # The footer (the schema and row groups) is written last: without its closing
+    # signature the file was cut short.
+    if size < 3 * len(_PARQUET_MAGIC) or tail != _PARQUET_MAGIC:
+        raise ValueError(f"'{path}' is a truncated Parquet file: it does not end with the "
+                         "Parquet signature (PAR1), so its footer is missing; write or copy "
+                         "the file again.")
 
 
 def _is_model_file(path):
@@ -110,6 +130,9 @@ def _what_it_holds(head):
         return "a .npy file", "name it .npy"
     if head.startswith(_ZIP_MAGICS):
         return "a zip archive", "if numpy.savez wrote it, name it .npz"
+    if head.startswith(_PARQUET_MAGIC) and b"\x00" in head:
+        # Binary after the signature: a text file may well start with "PAR1,".
+        return "a Parquet file", "name it .parquet"
     if head.startswith(_GZIP_MAGIC):
         return ("gzip-compressed data", "decompress it first (gunzip), or name it "
                 "...-ubyte.gz if it is a gzipped IDX file")
@@ -120,8 +143,9 @@ def _what_it_holds(head):
     if b"\x00" not in head:
         # Text, or binary without NUL bytes: the text reader tells those apart.
         return "text", "name it .csv (or .txt, .tsv)"
-    return "binary data of an unknown format", ("mixfit reads CSV/TSV text, .npy, .npz and "
-                                                "IDX files (named .idx or -ubyte)")
+    return "binary data of an unknown format", ("mixfit reads CSV/TSV text, .npy, .npz, "
+                                                ".parquet and IDX files (named .idx or "
+                                                "-ubyte)")
 
 
 def _looks_utf16(head):

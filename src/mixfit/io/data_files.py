@@ -4,10 +4,11 @@
 :func:`write_csv` what it writes labels and probabilities with. The format
 of a data file follows its name:
 
-* ``.npy`` — one array (no pickles);
+* ``.npy`` — one array (no pickles), memory-mapped (:mod:`mixfit.io.mapped_files`);
 * ``.npz`` — one array of the archive, chosen by ``key``;
-* IDX (``.idx``, ``…-ubyte``, ``…idx3-ubyte.gz``, the format of MNIST) — read
-  with :func:`mixfit.datasets.read_idx`;
+* IDX (``.idx``, ``…-ubyte``, ``…idx3-ubyte.gz``, the format of MNIST) — memory-mapped
+  when raw, read with :func:`mixfit.datasets.read_idx` when gzipped;
+* ``.parquet`` — numeric columns, through pyarrow (:mod:`mixfit.io.parquet`);
 * anything else — delimited text (CSV, TSV, semicolons, whitespace), its
   delimiter and header detected unless given; ``decimal_comma`` for ``0,5``.
 
@@ -20,9 +21,7 @@ without pandas.
 
 from __future__ import annotations
 
-import collections
 import csv
-import io
 import math
 import os
 import re
@@ -31,10 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
-from mixfit.io.data_checks import check_content, check_npy_header, check_npz_member, check_path
-from mixfit.io.data_checks import read_gzipped_idx
+from mixfit.io.data_checks import check_content, check_npz_member, check_path
+from mixfit.io.data_columns import resolve_columns as _resolve_columns
 from mixfit.io.decimal_comma import cell_message, decimal_float, looks_decimal, point_message
 from mixfit.io.decimal_comma import refuse_split_numbers
+from mixfit.io.mapped_files import as_float_matrix, load_idx, load_npy
 from mixfit.io.output_files import Output, writing
 
 __all__ = ["read_data", "write_csv"]
@@ -61,17 +61,18 @@ _IDX_NAME = re.compile(r"(\.idx\d*|-ubyte)$")
 
 def read_data(path, *, columns=None, key=None, delimiter=None, header=None,
               decimal_comma=False):
-    """Read a data file as a matrix of float64 samples.
+    """Read a data file as a matrix of float samples.
 
     Parameters
     ----------
     path : str or os.PathLike
         The file. Its name picks the format: ``.npy``, ``.npz``, IDX (names
         ending in ``.idx``, ``.idx3``, ``-ubyte``, optionally followed by
-        ``.gz``), and delimited text for every other name.
+        ``.gz``), ``.parquet`` (needs pyarrow), and delimited text for every
+        other name.
     columns : str or sequence of (int or str), optional
         Columns to keep, in the order given: 0-based indices, or names from the
-        text file's header. A string is split at commas (``"a,b"``, ``"0,2"``),
+        text file's header or Parquet schema. A string is split at commas (``"a,b"``, ``"0,2"``),
         as the command line's ``--columns`` passes it; a string item that is not
         a header name but an integer is read as an index. None keeps them all.
         A function ``columns(names, n_columns)`` may choose instead: it gets the
@@ -99,13 +100,19 @@ def read_data(path, *, columns=None, key=None, delimiter=None, header=None,
 
     Returns
     -------
-    X : ndarray of shape (n_samples, n_features), float64
+    X : ndarray of shape (n_samples, n_features), float32 or float64
+        float64 for text; for binary formats float32 when every value is one
+        exactly (float32 data, integers of at most 16 bits such as uint8
+        pixels), else float64. A plain float32/float64 ``.npy`` array in C
+        order is a read-only ``np.memmap`` of the file (a copy of the selected
+        columns with ``columns``); other arrays are converted block by block,
+        never copied whole twice.
         One-dimensional arrays are read as one feature, shape (n_samples, 1).
         IDX files of rank 3 or more (images) are flattened to
         (n_samples, rows·cols·…).
     column_names : list of str or None
-        Names of the returned columns, from a text header or the fields of a
-        structured ``.npy`` array; None when the file has none.
+        Names of the returned columns, from a text header, a Parquet schema or
+        the fields of a structured ``.npy`` array; None when the file has none.
 
     Raises
     ------
@@ -121,8 +128,12 @@ def read_data(path, *, columns=None, key=None, delimiter=None, header=None,
         cell that is not a number (the message names the line, the column and
         the cell), rows of different lengths, an object array, an array of more
         than two dimensions, an unknown column or ``.npz`` key, two selected
-        columns of the same name, a text line over 2**20 characters. Missing cells
-        (empty, ``NA``, ``nan``, ``null``) are not errors: they are read as NaN.
+        columns of the same name, a text line over 2**20 characters, a Parquet
+        column that is not numeric. Missing cells (empty, ``NA``, ``nan``,
+        ``null``; Parquet nulls) are not errors: they are read as NaN.
+    ImportError
+        For a ``.parquet`` file when pyarrow is not installed; the message says
+        how to install it.
 
     Examples
     --------
@@ -151,12 +162,16 @@ def read_data(path, *, columns=None, key=None, delimiter=None, header=None,
     try:
         if kind == "text":
             return _read_text(path, columns, delimiter, header, decimal_comma)
+        if kind == "parquet":
+            from mixfit.io.parquet import read_parquet
+
+            return read_parquet(path, columns)
         if kind == "npy":
-            data = _load_numpy(path, size)
+            data = load_npy(path, size)
         elif kind == "npz":
             data = _load_npz(path, key, size)
         else:
-            data = _load_idx(path, size)
+            data = load_idx(path, size)
         return _array_to_matrix(data, path, columns)
     except MemoryError:
         raise ValueError(f"'{path}' is too large to read into this computer's memory; "
@@ -169,6 +184,8 @@ def _file_kind(path):
         return "npy"
     if name.endswith(".npz"):
         return "npz"
+    if name.endswith(".parquet"):
+        return "parquet"
     if _IDX_NAME.search(name.removesuffix(".gz")):
         return "IDX"
     return "text"
@@ -179,31 +196,13 @@ def _file_kind(path):
 # --------------------------------------------------------------------------- #
 
 
-def _load_numpy(path, size):
-    with open(path, "rb") as file:
-        # np.load sizes its array from the header: check it against the file first.
-        check_npy_header(file, size, f"'{path}'")
-    try:
-        return np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        if "pickle" in str(exc):
-            raise ValueError(
-                f"'{path}' holds an object array (Python objects, stored as a pickle), "
-                "which is not read for safety; save a numeric array instead, for "
-                "example np.save(path, X.astype(float))."
-            ) from exc
-        raise ValueError(f"cannot read '{path}' as a .npy file: {exc}") from exc
-    except (OSError, EOFError) as exc:
-        raise ValueError(f"cannot read '{path}' as a .npy file: {exc}") from exc
-
-
 def _load_npz(path, key, size):
     import zipfile
 
     with open(path, "rb") as file:
         if file.read(6) == b"\x93NUMPY":
             # A .npy file named .npz: read as the .npy it is, as np.load would.
-            return _load_numpy(path, size)
+            return load_npy(path, size)
     try:
         archive = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
@@ -237,24 +236,6 @@ def _load_npz(path, key, size):
             raise ValueError(f"cannot read array {key!r} of '{path}': {exc}") from exc
 
 
-def _load_idx(path, size):
-    from mixfit.datasets import read_idx
-
-    with open(path, "rb") as file:
-        gzipped = file.read(2) == b"\x1f\x8b"
-    if gzipped:
-        # Decompressed no further than the header declares (no decompression bomb).
-        buffer = io.BytesIO(read_gzipped_idx(path, size))
-        buffer.name = os.fspath(path)  # read_idx's messages name the file
-        data = read_idx(buffer)
-    else:
-        data = read_idx(path)
-    if data.ndim >= 3:
-        # Images (n, rows, cols): one feature per pixel, in row-major order.
-        data = data.reshape(data.shape[0], -1)
-    return data
-
-
 def _array_to_matrix(data, path, columns):
     names = None
     if data.dtype.names is not None:
@@ -277,12 +258,12 @@ def _array_to_matrix(data, path, columns):
             "(n_samples, n_features) or a 1-D one; reshape it first, for example "
             "X.reshape(len(X), -1)."
         )
-    X = np.asarray(data, dtype=np.float64)
+    indices = None
     if columns is not None:
-        indices = _resolve_columns(columns, names, X.shape[1], path)
-        X = X[:, indices]
+        indices = _resolve_columns(columns, names, data.shape[1], path)
         names = None if names is None else [names[i] for i in indices]
-    return np.ascontiguousarray(X), names
+    # A memory map stays one when it can; otherwise converted block by block.
+    return as_float_matrix(data, indices), names
 
 
 def _unstructure(data, path):
@@ -297,57 +278,6 @@ def _unstructure(data, path):
                 "sample; keep numeric fields only."
             )
     return recfunctions.structured_to_unstructured(data, dtype=np.float64), list(fields)
-
-
-def _resolve_columns(columns, names, n_columns, path):
-    """0-based indices of the requested columns; all of them when ``columns`` is None."""
-    if columns is None:
-        indices = list(range(n_columns))
-    elif callable(columns):
-        indices = [int(index) for index in columns(names, n_columns)]
-    else:
-        indices = _listed_columns(columns, names, n_columns, path)
-    if names is not None:
-        # A name the header holds twice cannot be matched by name later.
-        counts = collections.Counter(names)
-        repeated = sorted({names[i] for i in indices if counts[names[i]] > 1})
-        if repeated:
-            raise ValueError(
-                f"'{path}' has more than one column named {', '.join(map(repr, repeated))}; "
-                "give each column its own name in the header.")
-    return indices
-
-
-def _listed_columns(columns, names, n_columns, path):
-    if isinstance(columns, str):
-        columns = [item.strip() for item in columns.split(",")]
-    indices = []
-    for item in columns:
-        if isinstance(item, str) and names is not None and item in names:
-            indices.append(names.index(item))
-            continue
-        if isinstance(item, str) and re.fullmatch(r"[+-]?\d+", item):
-            item = int(item)
-        if isinstance(item, (int, np.integer)) and not isinstance(item, bool):
-            if not 0 <= item < n_columns:
-                raise ValueError(
-                    f"column index {item} is out of range: '{path}' has {n_columns} "
-                    f"column(s), numbered 0 to {n_columns - 1}."
-                )
-            indices.append(int(item))
-        elif names is None:
-            raise ValueError(
-                f"column {item!r} is not an index, and '{path}' has no column names; "
-                f"select columns by 0-based index (0 to {n_columns - 1})."
-            )
-        else:
-            raise ValueError(
-                f"'{path}' has no column {item!r}; its columns are "
-                f"{', '.join(map(repr, names))} (or use 0-based indices)."
-            )
-    if not indices:
-        raise ValueError("no columns selected; pass names or 0-based indices such as 0,2.")
-    return indices
 
 
 # --------------------------------------------------------------------------- #
@@ -591,8 +521,11 @@ def write_csv(target, header, values):
     def write(file):
         writer = csv.writer(file, lineterminator="\n")
         writer.writerow(header)
-        # repr: the shortest text that reads back to the same number.
-        writer.writerows([repr(item) for item in row] for row in values.tolist())
+        # repr: the shortest text that reads back to the same number. In blocks of
+        # rows: tolist() of millions of labels would hold ~100 bytes of objects each.
+        for start in range(0, len(values), 2**16):
+            block = values[start:start + 2**16].tolist()
+            writer.writerows([repr(item) for item in row] for row in block)
 
     if not isinstance(target, (str, os.PathLike, Output)):
         write(target)

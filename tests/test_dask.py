@@ -180,3 +180,15 @@ def test_fit_on_a_local_cluster_of_two_processes():
     np.testing.assert_array_equal(labels, expected.predict(X))
     np.testing.assert_allclose(kmeans.cluster_centers_,
                                KMeans(3, init=X[:3], n_init=1, tol=0).fit(X).cluster_centers_)
+
+
+def test_partial_fit_streams_a_dask_array_block_by_block():
+    X = _data()
+    weight = np.random.default_rng(5).uniform(0.5, 2.0, size=X.shape[0])
+    expected = GaussianMixture(3, random_state=0)
+    for rows in (slice(0, 500), slice(500, 1000), slice(1000, 1500)):
+        expected.partial_fit(X[rows], sample_weight=weight[rows])
+    streamed = GaussianMixture(3, random_state=0).partial_fit(
+        da.from_array(X, chunks=(500, 3)), sample_weight=da.from_array(weight, chunks=500))
+    assert streamed.n_steps_ == 3
+    np.testing.assert_array_equal(streamed.means_, expected.means_)

@@ -32,6 +32,7 @@ __all__ = [
     "check_dask_data",
     "check_dask_sample_weight",
     "blockwise_score",
+    "dask_blocks",
     "init_sample",
     "is_dask_array",
     "lazy_query",
@@ -286,6 +287,27 @@ def blockwise_score(estimator, X, sample_weight=None):
     fitted = copy.copy(estimator)
     fitted.__dict__.pop("labels_", None)
     return float(DaskSource(X, weight).fold(_block_score, fitted)) * weight_scale
+
+
+def dask_blocks(estimator, X, sample_weight=None):
+    """The row blocks of a Dask X (and of its weights) as NumPy arrays, one at a time.
+
+    For estimators that consume a stream (``partial_fit``): each block is
+    computed when the caller asks for it.
+    """
+    import dask
+
+    X = check_dask_data(estimator, X, reset=False)
+    if sample_weight is not None and not is_dask_array(sample_weight):
+        sample_weight = np.asarray(sample_weight)
+        if sample_weight.shape != (X.shape[0],):
+            raise ValueError(f"sample_weight must have shape ({X.shape[0]},) to match X, "
+                             f"got shape {sample_weight.shape}.")
+    bounds = np.cumsum((0,) + X.chunks[0])
+    for index, block in enumerate(X.to_delayed().ravel()):
+        rows = slice(int(bounds[index]), int(bounds[index + 1]))
+        weight = None if sample_weight is None else sample_weight[rows]
+        yield tuple(dask.compute(block, weight))
 
 
 def _answer_block(block, estimator, method):

@@ -26,6 +26,7 @@ from mixfit.engine.sources import ArraySource, DaskSource, is_memory_mapped
 from mixfit.estimators._dask_data import (
     check_dask_data,
     check_dask_sample_weight,
+    dask_blocks,
     is_dask_array,
     lazy_query,
     summarize,
@@ -527,9 +528,17 @@ class GaussianMixture(MixtureFitting, MixtureQueries, DensityMixin, BaseEstimato
         array([-5.,  5.])
         >>> gm.n_steps_
         10
+
+        A Dask array is a stream of batches: one step per block, in order, each
+        block computed when its step comes (its rows pass through this process,
+        one block at a time).
         """
         from mixfit.estimators._gmm_online import partial_fit
 
+        if is_dask_array(X):
+            for block, weight in dask_blocks(self, X, sample_weight):
+                partial_fit(self, block, weight)
+            return self
         return partial_fit(self, X, sample_weight)
 
     def _check_memory(self, shape, itemsize, settings=None, *, rescaled=False, init=None,

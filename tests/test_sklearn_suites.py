@@ -10,13 +10,15 @@ tests that do not pass on mixfit and why.
 
 Which imported names are rewritten (decided per name):
 
-- ``GaussianMixture`` and ``KMeans``, wherever imported from ``sklearn.mixture`` or
-  ``sklearn.cluster`` (including ``test_gaussian_mixture.py``'s ``KMeans``, which seeds a
-  mixture fit: a user swapping imports swaps it too). These are what mixfit mirrors.
-- Everything else stays scikit-learn's: ``MiniBatchKMeans``, ``BayesianGaussianMixture``
-  (mixfit has no counterpart, so their parametrisations test scikit-learn itself), the
+- ``GaussianMixture``, ``KMeans`` and ``MiniBatchKMeans`` (issue 13), wherever imported
+  from ``sklearn.mixture`` or ``sklearn.cluster`` (including ``test_gaussian_mixture.py``'s
+  ``KMeans``, which seeds a mixture fit: a user swapping imports swaps it too). These are
+  what mixfit mirrors.
+- Everything else stays scikit-learn's: ``BayesianGaussianMixture``
+  (mixfit has no counterpart, so its parametrisations test scikit-learn itself), the
   functions ``k_means`` and ``kmeans_plusplus`` (mixfit offers no function API), data
-  helpers (``make_blobs``...) and private internals (``_labels_inertia``...), which
+  helpers (``make_blobs``...) and private internals (``_labels_inertia``,
+  ``_mini_batch_step``...), which
   tests of the "private" category reach into.
 
 Run ``python tests/test_sklearn_suites.py`` to print the current outcome of every
@@ -44,7 +46,7 @@ SUITES = {
 
 # The public scikit-learn modules the mirrored estimators are imported from.
 _ESTIMATOR_MODULES = ("sklearn.cluster", "sklearn.mixture")
-MIRRORED = ("GaussianMixture", "KMeans")
+MIRRORED = ("GaussianMixture", "KMeans", "MiniBatchKMeans")
 
 # Test ids are written for this scikit-learn release: another one renames and adds
 # tests, so the table would be wrong rather than merely stale.
@@ -106,7 +108,7 @@ def rewrite_estimator_imports(source: str) -> str:
     -------
     str
         The same text, where each ``from sklearn.cluster|mixture import ...`` naming
-        ``GaussianMixture`` or ``KMeans`` imports those names from mixfit instead and
+        one of `MIRRORED` imports those names from mixfit instead and
         keeps its other names from scikit-learn. Nothing else changes.
 
     Raises
@@ -337,8 +339,8 @@ def test_rewrite_points_only_the_mirrored_estimators_at_mixfit():
     )
     assert rewrite_estimator_imports(source) == (
         "import numpy as np\n"
-        "from mixfit import KMeans\n"
-        "from sklearn.cluster import MiniBatchKMeans, k_means\n"
+        "from mixfit import KMeans, MiniBatchKMeans\n"
+        "from sklearn.cluster import k_means\n"
         "from mixfit import GaussianMixture as GM\n"
         "from sklearn.mixture import BayesianGaussianMixture\n"
         "from sklearn.mixture._gaussian_mixture import _estimate_gaussian_parameters\n"

@@ -19,6 +19,8 @@ select, AutoGaussianMixture
     every (model, K) fitted from one hierarchical tree, as R's ``Mclust``.
 KMeans
     K-means clustering (Lloyd's algorithm, with exact pruning for many clusters).
+MiniBatchKMeans
+    K-means from small random batches of rows (``partial_fit`` for streams).
 save, load
     Write a fitted estimator to a model file (a zip of JSON and arrays, no pickle)
     and read it back; a damaged file raises :class:`ModelFileError`.
@@ -59,6 +61,7 @@ _LAZY = {
     "AutoGaussianMixture": ".estimators",
     "GaussianMixture": ".estimators",
     "KMeans": ".estimators",
+    "MiniBatchKMeans": ".estimators",
     "ModelFileError": ".io",
     "load": ".io",
     "save": ".io",
@@ -87,6 +90,7 @@ __all__ = [
     "GaussianMixture",
     "KMeans",
     "LargeFitWarning",
+    "MiniBatchKMeans",
     "ModelFileError",
     "load",
     "save",

@@ -6,8 +6,9 @@
 
 from mixfit.estimators.gaussian_mixture import GaussianMixture
 from mixfit.estimators.kmeans import KMeans
+from mixfit.estimators.minibatch_kmeans import MiniBatchKMeans
 
-__all__ = ["AutoGaussianMixture", "GaussianMixture", "KMeans"]
+__all__ = ["AutoGaussianMixture", "GaussianMixture", "KMeans", "MiniBatchKMeans"]
 
 
 def __getattr__(name):

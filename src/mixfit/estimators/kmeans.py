@@ -33,7 +33,7 @@ from mixfit.estimators._dask_data import is_dask_array, lazy_query
 from mixfit.estimators._data_checks import check_data, data_scale
 from mixfit.estimators._kmeans_dask import fit_kmeans_dask
 from mixfit.estimators._large_data import is_memory_mapped, start_rows
-from mixfit.estimators._kmeans_runs import (  # noqa: F401 (_is_numeric_table: MiniBatchKMeans)
+from mixfit.estimators._kmeans_runs import (
     _callback_with_shift,
     _count_distinct,
     _is_numeric_table,

@@ -16,7 +16,7 @@ the one non-finite value a model holds, ``lower_bound_`` of a fit with
                     issue 9: ``labels_`` always int64, no ``_column_indices``)
                     load as they are, but version 2 files need this mixfit
     mixfit_version  version of mixfit that wrote the file (informative)
-    estimator       "GaussianMixture" or "KMeans"
+    estimator       "GaussianMixture", "KMeans" or "MiniBatchKMeans"
     params          constructor parameters (get_params()); an array parameter
                     is {"array": "<member name>"}; ``callback`` is always null (a
                     runtime hook, not data); ``random_state`` is kept when None
@@ -35,12 +35,18 @@ the one non-finite value a model holds, ``lower_bound_`` of a fit with
                     predict' applies to new data (all four optional, in pairs);
                     converged_ is absent for KMeans from files written before
                     KMeans kept it, and then loads as n_iter_ < max_iter (a run
-                    that converged at its last iteration reads as not converged)
+                    that converged at its last iteration reads as not converged);
+                    MiniBatchKMeans: inertia_ and n_iter_ (when its fit set
+                    them), n_steps_, _batch_size, _init_size and
+                    _rows_since_reassign (what partial_fit goes on from), no
+                    converged_ or history
     arrays          manifest: {"<member name>": {"shape": [...], "dtype": "..."}}
 
 Array members: ``weights_``, ``means_``, ``covariances_``,
 ``precisions_cholesky_`` (GaussianMixture; ``precisions_`` and ``_family`` are
-rebuilt from them); ``cluster_centers_``, ``labels_``, ``_shift`` (KMeans); and
+rebuilt from them); ``cluster_centers_``, ``labels_``, ``_shift`` (KMeans; and
+``_counts``, the weight each centre accumulated, for MiniBatchKMeans, whose
+``labels_`` is absent when its last fit did not compute labels); and
 ``param_<name>`` for array constructor parameters. ``labels_`` is stored in the
 smallest of uint8, uint16 and uint32 that holds ``n_clusters - 1`` (files written
 before hold int64) and always loads as int64.
@@ -85,6 +91,7 @@ from contextlib import contextmanager
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from mixfit.io import model_minibatch  # noqa: F401 (adds MiniBatchKMeans to _KINDS)
 from mixfit.io.model_format import (  # FORMAT_NAME and FORMAT_VERSION are public here
     _KINDS,
     _NOT_A_MODEL,
@@ -188,7 +195,8 @@ def save(estimator, path):
     if kind is None or type(estimator) is not kind.cls:
         raise TypeError(f"save writes mixfit's {' and '.join(_KINDS)} estimators, got "
                         f"{type(estimator).__module__}.{type(estimator).__qualname__}.")
-    check_is_fitted(estimator, kind.fitted_arrays + ("n_iter_", "n_features_in_"))
+    check_is_fitted(estimator, kind.fitted_arrays + getattr(
+        kind, "required_fitted", ("n_iter_", "n_features_in_")))
     from mixfit._version import __version__
 
     header, arrays = _encode_model(estimator, kind, __version__)

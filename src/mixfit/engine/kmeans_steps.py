@@ -156,18 +156,22 @@ def _all_row_sq_norms(X, shift, chunk_size):
 
 
 def _fused_e_step(X, centers, sample_weight, chunk_size, x_squared_norms, shift, runner,
-                  labels, min_sq_dist=_NOTHING):
+                  labels, min_sq_dist=_NOTHING, fast_norms=False):
     """The E-step by a GEMM and one fused numba pass per chunk, on threads.
 
     Writes ``labels`` (and ``min_sq_dist`` unless empty) in place and returns
     ``(n_changed, stats)``: how many positively weighted rows changed label
     against what ``labels`` held, and the statistics of the assignment.
-    ``x_squared_norms`` (``‖x − shift‖²``) is computed chunk by chunk when None.
+    ``x_squared_norms`` (``‖x − shift‖²``) is computed chunk by chunk when None:
+    by numpy's row reduction, or with ``fast_norms`` inside the fused kernel
+    (:func:`mixfit.kernels.kmeans.lloyd_chunk_norms`: rounded differently, which
+    changes distances by rounding but never a label).
     """
     n_samples, n_features = X.shape
     n_clusters = centers.shape[0]
     gemm = _Gemm(centers, shift, X.dtype)
     keep_dist = min_sq_dist.shape[0] > 0
+    shift64 = _NOTHING if gemm.shift is None else np.asarray(gemm.shift, dtype=np.float64)
 
     def block(rows):
         counts = np.zeros(n_clusters)
@@ -177,15 +181,22 @@ def _fused_e_step(X, centers, sample_weight, chunk_size, x_squared_norms, shift,
         for start in range(rows.start, rows.stop, chunk_size):
             sl = slice(start, min(start + chunk_size, rows.stop))
             X_rows = X[sl]
-            if x_squared_norms is None:
-                x_sq = _row_sq_norms(_shifted(X_rows, gemm.shift))
+            chunk_weight = _NOTHING if sample_weight is None else sample_weight[sl]
+            chunk_dist = min_sq_dist[sl] if keep_dist else _NOTHING
+            if x_squared_norms is None and fast_norms:
+                chunk_inertia, chunk_changed = kernels.lloyd_chunk_norms(
+                    gemm.partial(X_rows), gemm.c_sq, shift64, X_rows, chunk_weight,
+                    labels[sl], chunk_dist, sums, counts,
+                )
             else:
-                x_sq = x_squared_norms[sl]
-            chunk_inertia, chunk_changed = kernels.lloyd_chunk(
-                gemm.partial(X_rows), gemm.c_sq, x_sq, X_rows,
-                _NOTHING if sample_weight is None else sample_weight[sl],
-                labels[sl], min_sq_dist[sl] if keep_dist else _NOTHING, sums, counts,
-            )
+                if x_squared_norms is None:
+                    x_sq = _row_sq_norms(_shifted(X_rows, gemm.shift))
+                else:
+                    x_sq = x_squared_norms[sl]
+                chunk_inertia, chunk_changed = kernels.lloyd_chunk(
+                    gemm.partial(X_rows), gemm.c_sq, x_sq, X_rows, chunk_weight,
+                    labels[sl], chunk_dist, sums, counts,
+                )
             inertia += chunk_inertia
             n_changed += chunk_changed
         return counts, sums, inertia, n_changed
@@ -231,7 +242,7 @@ class _LloydEStep:
     def __call__(self, centers):
         return _fused_e_step(
             self.X, centers, self.weight, self.chunk_size, self.x_sq, self.shift,
-            self.runner, self.labels,
+            self.runner, self.labels, fast_norms=self.x_sq is None,
         )
 
     def nearest(self, centers):
@@ -243,7 +254,8 @@ class _LloydEStep:
         labels = np.empty(self.X.shape[0], dtype=np.int32)
         min_sq_dist = np.empty(self.X.shape[0])
         _fused_e_step(self.X, centers, self.weight, self.chunk_size, self.x_sq,
-                      self.shift, self.runner, labels, min_sq_dist)
+                      self.shift, self.runner, labels, min_sq_dist,
+                      fast_norms=self.x_sq is None)
         return labels, min_sq_dist
 
 

@@ -31,7 +31,8 @@ from numba import njit
 
 from mixfit.kernels.checks import require
 
-__all__ = ["hamerly_full", "hamerly_screen", "lloyd_chunk", "update_centers"]
+__all__ = ["hamerly_full", "hamerly_screen", "lloyd_chunk", "lloyd_chunk_norms",
+           "update_centers"]
 
 _OPTIONS = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
 
@@ -131,6 +132,54 @@ def lloyd_chunk(partial_t, c_sq, x_sq, X, weight, labels, min_sq_dist, sums, cou
         inertia += w * dist
         for j in range(n_features):
             sums[label, j] += w * np.float64(X[i, j])
+    return inertia, n_changed
+
+
+@njit(**_OPTIONS)
+def lloyd_chunk_norms(partial_t, c_sq, shift, X, weight, labels, min_sq_dist, sums, counts):
+    """:func:`lloyd_chunk` computing each row's ``‖x − shift‖²`` itself, in float64.
+
+    For fits that keep no per-row norms (data larger than memory): the row is
+    in cache for its sums anyway, where a separate numpy pass over a few
+    features would cost more than the distance GEMM. ``shift`` (float64) empty
+    means none. The labels are those of :func:`lloyd_chunk` (the argmin does
+    not involve ``‖x‖²``); distances and inertia differ by rounding only.
+    """
+    n_clusters, m = partial_t.shape
+    n_features = X.shape[1]
+    weighted = weight.shape[0] > 0
+    keep_dist = min_sq_dist.shape[0] > 0
+    shifted = shift.shape[0] > 0
+    require(n_clusters >= 1 and c_sq.shape[0] == n_clusters and X.shape[0] == m
+            and labels.shape[0] == m and (not shifted or shift.shape[0] == n_features)
+            and (not weighted or weight.shape[0] == m)
+            and (not keep_dist or min_sq_dist.shape[0] == m), "lloyd_chunk_norms",
+            "partial_t (K, m) with c_sq (K,), X, labels, weight, min_sq_dist of m rows")
+    require(sums.shape[0] == n_clusters and sums.shape[1] == n_features
+            and counts.shape[0] == n_clusters, "lloyd_chunk_norms", "sums (K, d) and counts (K,)")
+    chunk_labels, best = _argmin_columns(partial_t, c_sq)
+    inertia = 0.0
+    n_changed = 0
+    for i in range(m):
+        label = chunk_labels[i]
+        w = weight[i] if weighted else 1.0
+        # One sweep of the row: its sums and its squared norm together.
+        norm = 0.0
+        for j in range(n_features):
+            value = np.float64(X[i, j])
+            sums[label, j] += w * value
+            if shifted:
+                value -= shift[j]
+            norm += value * value
+        dist = np.float64(best[i]) + norm
+        if dist < 0.0:
+            dist = 0.0
+        n_changed += (labels[i] != label) & (w > 0.0)
+        labels[i] = label
+        if keep_dist:
+            min_sq_dist[i] = dist
+        counts[label] += w
+        inertia += w * dist
     return inertia, n_changed
 
 

@@ -192,3 +192,24 @@ def test_partial_fit_streams_a_dask_array_block_by_block():
         da.from_array(X, chunks=(500, 3)), sample_weight=da.from_array(weight, chunks=500))
     assert streamed.n_steps_ == 3
     np.testing.assert_array_equal(streamed.means_, expected.means_)
+
+
+def test_minibatch_kmeans_on_dask_streams_the_blocks():
+    from mixfit import MiniBatchKMeans
+
+    X = _data()
+    D = da.from_array(X, chunks=(300, 3))
+    fitted = MiniBatchKMeans(3, batch_size=100, random_state=0).fit(D)
+    again = MiniBatchKMeans(3, batch_size=100, random_state=0).fit(D)
+    np.testing.assert_array_equal(fitted.cluster_centers_, again.cluster_centers_)
+    full = KMeans(3, random_state=0).fit(X)
+    assert fitted.inertia_ <= 1.05 * full.inertia_
+    assert fitted.inertia_ == pytest.approx(-fitted.score(X), rel=1e-6)
+    assert isinstance(fitted.labels_, da.Array)
+    np.testing.assert_array_equal(fitted.labels_.compute(), fitted.predict(X))
+    streamed = MiniBatchKMeans(3, random_state=0).partial_fit(D)
+    assert streamed.n_steps_ == 5
+    with pytest.raises(ValueError, match="1 NaN value"):
+        Y = X.copy()
+        Y[7, 0] = np.nan
+        MiniBatchKMeans(3).fit(da.from_array(Y, chunks=(300, 3)))

@@ -32,7 +32,9 @@ from mixfit._validation import (
 )
 from mixfit.engine import minibatch as engine
 from mixfit.engine.column_stats import distance_shift_and_variance
+from mixfit.estimators._dask_data import dask_blocks, is_dask_array
 from mixfit.estimators._data_checks import check_data, data_scale
+from mixfit.estimators._minibatch_dask import fit_minibatch_dask
 from mixfit.estimators._fit_state import forget_data_records, keeps_state_on_failure
 from mixfit.estimators._kmeans_queries import KMeansQueries
 from mixfit.estimators._kmeans_units import (
@@ -298,7 +300,10 @@ class MiniBatchKMeans(
         X : array-like or sparse matrix of shape (n_samples, n_features)
             Training data: an array (a memory map is read batch by batch), a
             DataFrame (its column names are then remembered) or a sparse
-            matrix; float32 stays float32, anything else becomes float64.
+            matrix; float32 stays float32, anything else becomes float64. A
+            Dask array is a stream: each pass visits its blocks in a random
+            order, one at a time, drawing batches from the block in hand; the
+            start is chosen on 100,000 rows, ``labels_`` is a Dask array.
         y : Ignored
         sample_weight : array-like of shape (n_samples,) or None
             Non-negative weights: batches draw rows with probability ∝ weight.
@@ -307,6 +312,9 @@ class MiniBatchKMeans(
         -------
         self : MiniBatchKMeans
         """
+        if is_dask_array(X):
+            # The blocks as a stream of batches (see _minibatch_dask).
+            return fit_minibatch_dask(self, X, sample_weight)
         self._check_params()
         X = check_data(self, X, reset=True, accept_sparse=True)
         sample_weight, weight_scale = check_sample_weight(
@@ -377,7 +385,8 @@ class MiniBatchKMeans(
         Parameters
         ----------
         X : array-like or sparse matrix of shape (n_samples, n_features)
-            The batch; after the first call it must have the same columns.
+            The batch; after the first call it must have the same columns. A
+            Dask array is a stream of batches: one step per block, in order.
         y : Ignored
         sample_weight : array-like of shape (n_samples,) or None
             Non-negative weights of the batch's rows; their scale matters across
@@ -388,6 +397,11 @@ class MiniBatchKMeans(
         -------
         self : MiniBatchKMeans
         """
+        if is_dask_array(X):
+            # A stream of batches: one step per block, each computed in turn.
+            for block, weight in dask_blocks(self, X, sample_weight):
+                self.partial_fit(block, sample_weight=weight)
+            return self
         first = not hasattr(self, "cluster_centers_")
         if first:
             self._check_params()

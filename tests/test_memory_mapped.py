@@ -73,8 +73,10 @@ def test_kmeans_on_a_memory_map_equals_in_memory_and_keeps_int32_labels(mapped):
     # 4 bytes a row: the labels of data larger than memory need not take a quarter of it.
     assert fitted.labels_.dtype == np.int32
     # With many clusters "auto" would prune with Hamerly's 2 bounds a row; not here.
-    many = KMeans(40, init=np.array(X[:40]), n_init=1, max_iter=5).fit(X)
-    in_ram = KMeans(40, init=np.array(X[:40]), n_init=1, max_iter=5).fit(np.array(X))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # 5 iterations on purpose
+        many = KMeans(40, init=np.array(X[:40]), n_init=1, max_iter=5).fit(X)
+        in_ram = KMeans(40, init=np.array(X[:40]), n_init=1, max_iter=5).fit(np.array(X))
     np.testing.assert_array_equal(many.labels_, in_ram.labels_)
 
 

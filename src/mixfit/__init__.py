@@ -17,6 +17,8 @@ GaussianMixture
 select, AutoGaussianMixture
     Choose the covariance model and the number of components by BIC (ICL, AIC):
     every (model, K) fitted from one hierarchical tree, as R's ``Mclust``.
+BernoulliMixture, PoissonMixture
+    Mixtures for binary (0/1) features and for counts, fitted by EM.
 KMeans
     K-means clustering (Lloyd's algorithm, with exact pruning for many clusters).
 MiniBatchKMeans
@@ -59,9 +61,11 @@ _LAZY = {
     "FitTooLargeError": "._memory",
     "LargeFitWarning": "._memory",
     "AutoGaussianMixture": ".estimators",
+    "BernoulliMixture": ".estimators",
     "GaussianMixture": ".estimators",
     "KMeans": ".estimators",
     "MiniBatchKMeans": ".estimators",
+    "PoissonMixture": ".estimators",
     "ModelFileError": ".io",
     "load": ".io",
     "save": ".io",
@@ -86,12 +90,14 @@ def __dir__():
 
 __all__ = [
     "AutoGaussianMixture",
+    "BernoulliMixture",
     "FitTooLargeError",
     "GaussianMixture",
     "KMeans",
     "LargeFitWarning",
     "MiniBatchKMeans",
     "ModelFileError",
+    "PoissonMixture",
     "load",
     "save",
     "select",

@@ -4,11 +4,19 @@
 :mod:`mixfit.selection`, which itself imports ``GaussianMixture`` from here.
 """
 
+from mixfit.estimators.discrete_mixtures import BernoulliMixture, PoissonMixture
 from mixfit.estimators.gaussian_mixture import GaussianMixture
 from mixfit.estimators.kmeans import KMeans
 from mixfit.estimators.minibatch_kmeans import MiniBatchKMeans
 
-__all__ = ["AutoGaussianMixture", "GaussianMixture", "KMeans", "MiniBatchKMeans"]
+__all__ = [
+    "AutoGaussianMixture",
+    "BernoulliMixture",
+    "GaussianMixture",
+    "KMeans",
+    "MiniBatchKMeans",
+    "PoissonMixture",
+]
 
 
 def __getattr__(name):

@@ -22,6 +22,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import gammaln
 
+from mixfit.families.column_sums import (
+    ColumnSumStats,
+    column_sum_stats,
+    empty_column_sum_stats,
+)
+
 __all__ = ["PoissonFamily", "PoissonParams", "PoissonStats"]
 
 
@@ -38,33 +44,8 @@ class PoissonParams:
     rates: np.ndarray
 
 
-@dataclass(frozen=True)
-class PoissonStats:
-    """Weighted count and weighted column sums of each component, float64.
-
-    ``a + b`` is the statistics of the union of the samples behind ``a`` and
-    ``b``: both members are plain sums.
-
-    Attributes
-    ----------
-    resp_sum : ndarray of shape (n_components,)
-        Sum over samples of responsibility × sample weight, ``n_k``.
-    x_sum : ndarray of shape (n_components, n_features)
-        Sum over samples of responsibility × sample weight × x, ``Σ z x``.
-    """
-
-    resp_sum: np.ndarray
-    x_sum: np.ndarray
-
-    def __add__(self, other):
-        if not isinstance(other, PoissonStats):
-            return NotImplemented
-        return PoissonStats(self.resp_sum + other.resp_sum, self.x_sum + other.x_sum)
-
-    def scaled(self, factor):
-        """These statistics with every sample weight multiplied by ``factor``."""
-        factor = float(factor)
-        return PoissonStats(self.resp_sum * factor, self.x_sum * factor)
+#: Their statistics: the mass and the weighted column sums of each component.
+PoissonStats = ColumnSumStats
 
 
 class PoissonFamily:
@@ -112,28 +93,12 @@ class PoissonFamily:
         return out
 
     def stats(self, X, resp, sample_weight=None):
-        """Statistics of a block of samples.
-
-        Parameters
-        ----------
-        X : ndarray of shape (n_samples, n_features)
-        resp : ndarray of shape (n_samples, n_components)
-            Responsibilities (any non-negative weights per component).
-        sample_weight : ndarray of shape (n_samples,), optional
-
-        Returns
-        -------
-        PoissonStats
-        """
-        X = np.asarray(X, dtype=np.float64)
-        weighted = np.asarray(resp, dtype=np.float64)
-        if sample_weight is not None:
-            weighted = weighted * np.asarray(sample_weight, dtype=np.float64)[:, None]
-        return PoissonStats(weighted.sum(axis=0), weighted.T @ X)
+        """Statistics of a block of samples: ``column_sum_stats``, float64."""
+        return column_sum_stats(X, resp, sample_weight)
 
     def empty_stats(self, n_components, n_features):
         """The zero of ``+``: statistics of no samples."""
-        return PoissonStats(np.zeros(n_components), np.zeros((n_components, n_features)))
+        return empty_column_sum_stats(n_components, n_features)
 
     def m_step(self, stats, dtype=np.float64, previous=None):
         """Rates ``Σ z x / n_k`` from summed statistics, at least ``finfo(dtype).tiny``.

@@ -17,7 +17,8 @@ from mixfit.engine.init_parallel import kmeans_parallel
 from mixfit.engine.kmeans import assign
 from mixfit.engine.kmeans_source import lloyd_over_source
 
-__all__ = ["kmeans_parallel_params_over", "source_shift_and_variance"]
+__all__ = ["kmeans_parallel_params_over", "shift_and_variance_about",
+           "source_shift_and_variance"]
 
 # As mixfit.engine.column_stats decides in memory: distances are taken about the
 # data mean when it lies more than 2 standard deviations from the origin.
@@ -37,13 +38,21 @@ def _block_spread(X, weight, mean):
     return float(squares.sum() if weight is None else weight @ squares)
 
 
+def shift_and_variance_about(source, mean, total_weight):
+    """The K-means distance shift and mean column variance, given the column means.
+
+    One pass (the weighted mean squared distance to ``mean``); the shift is
+    ``mean`` where the data lie far from the origin, as decided in memory.
+    """
+    spread = source.fold(_block_spread, mean) / total_weight
+    shift = mean if float(mean @ mean) > _SHIFT_RATIO * spread else np.zeros_like(mean)
+    return shift, spread / mean.shape[0]
+
+
 def source_shift_and_variance(source):
     """The K-means distance shift and mean column variance of a source's rows (2 passes)."""
     sums = source.fold(_block_sums)
-    total, mean = sums[0], sums[1:] / sums[0]
-    spread = source.fold(_block_spread, mean) / total
-    shift = mean if float(mean @ mean) > _SHIFT_RATIO * spread else np.zeros_like(mean)
-    return shift, spread / mean.shape[0]
+    return shift_and_variance_about(source, sums[1:] / sums[0], sums[0])
 
 
 def _block_partition_stats(X, weight, family, centers, shift):

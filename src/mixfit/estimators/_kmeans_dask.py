@@ -24,6 +24,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from mixfit._validation import check_n_samples_at_least, check_seed, check_verbose
 from mixfit.engine.kmeans_source import lloyd_over_source
+from mixfit.engine.source_starts import shift_and_variance_about
 from mixfit.engine.sources import DaskSource
 from mixfit.estimators._dask_data import (
     check_dask_data,
@@ -42,22 +43,9 @@ __all__ = ["fit_kmeans_dask"]
 #: Starts that run on the blocks themselves rather than on a sample.
 _BLOCKWISE_INITS = ("k-means||",)
 
-# Offset and cancellation thresholds of mixfit.engine.column_stats, the in-memory rule.
-_SHIFT_RATIO = 4.0
-
-
-def _block_spread(X, weight, mean):
-    centred = X.astype(np.float64) - mean
-    squares = np.einsum("ij,ij->i", centred, centred)
-    return float(squares.sum() if weight is None else weight @ squares)
-
-
 def _shift_and_variance(source, summary, scale):
     """The distance shift and mean column variance, as in memory (one more pass)."""
-    mean = summary.mean / scale
-    spread = source.fold(_block_spread, mean) / summary.weight
-    shift = mean if float(mean @ mean) > _SHIFT_RATIO * spread else np.zeros_like(mean)
-    return shift, spread / mean.shape[0]
+    return shift_and_variance_about(source, summary.mean / scale, summary.weight)
 
 
 def fit_kmeans_dask(estimator, X, sample_weight, inits, random_inits):

@@ -180,6 +180,18 @@ def weighted_count(sample_weight, n_samples):
     return float(n_samples) if sample_weight is None else float(sample_weight.sum())
 
 
+def check_n_draws(n_samples):
+    """``n_samples`` of a mixture's ``sample``: an integer >= 1, refused in scikit-learn's words."""
+    if isinstance(n_samples, numbers.Integral) and not isinstance(n_samples, bool) \
+            and n_samples < 1:
+        # scikit-learn's words first: code that matches them keeps working.
+        raise ValueError(
+            f"Invalid value for 'n_samples': {n_samples}. The sampling requires at "
+            "least one sample; pass n_samples >= 1."
+        )
+    return check_positive_int(n_samples, "n_samples")
+
+
 def check_n_samples_at_least(X, n_components, name="n_components", sample_weight=None):
     """Raise if X has fewer (positively weighted) samples than components."""
     n = X.shape[0] if sample_weight is None else int(np.count_nonzero(sample_weight))

@@ -42,6 +42,7 @@ __all__ = [
     "log_resp",
     "m_step",
     "predict_labels",
+    "sample_mixture",
 ]
 
 
@@ -410,3 +411,32 @@ def fit_em(
             converged = True
             break
     return EMResult(params, lower_bound, lower_bounds, n_iter, converged)
+
+
+def sample_mixture(family, params, n_samples, rng, dtype):
+    """Draws from a mixture, grouped by component: ``(X, y)``.
+
+    The number of draws of each component is multinomial with the mixture's
+    weights; each component's draws come from ``family.sample``.
+
+    Parameters
+    ----------
+    family : component family
+    params : MixtureParams
+    n_samples : int
+        Validated, >= 1.
+    rng : numpy.random.RandomState
+    dtype : numpy dtype
+        Of the returned draws.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,)
+        Component of each draw.
+    """
+    weights = np.asarray(params.weights, dtype=np.float64)
+    counts = rng.multinomial(n_samples, weights / weights.sum())
+    X = np.vstack([family.sample(params.components, k, count, rng)
+                   for k, count in enumerate(counts)]).astype(dtype, copy=False)
+    return X, np.repeat(np.arange(counts.shape[0]), counts)

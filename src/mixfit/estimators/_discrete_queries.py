@@ -10,15 +10,13 @@ the subclass's ``_family()``, ``_params_class``, ``_check_values`` and
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from scipy.special import logsumexp
 from sklearn.utils.validation import check_is_fitted
 
 from mixfit._validation import (
     DEFAULT_CHUNK_SIZE,
-    check_positive_int,
+    check_n_draws,
     check_sample_weight,
     check_seed,
     row_chunks,
@@ -175,21 +173,10 @@ class DiscreteQueries:
             Component of each draw.
         """
         params = self._params()
-        if isinstance(n_samples, numbers.Integral) and not isinstance(n_samples, bool) \
-                and n_samples < 1:
-            # scikit-learn's words first, as GaussianMixture.
-            raise ValueError(
-                f"Invalid value for 'n_samples': {n_samples}. The sampling requires at "
-                "least one sample; pass n_samples >= 1."
-            )
-        n_samples = check_positive_int(n_samples, "n_samples")
-        rng = check_seed(self.random_state)
-        weights = self.weights_.astype(np.float64)
-        counts = rng.multinomial(n_samples, weights / weights.sum())
-        family = self._family()
-        X = np.vstack([family.sample(params.components, k, count, rng)
-                       for k, count in enumerate(counts)])
-        return X, np.repeat(np.arange(counts.shape[0]), counts)
+        n_samples = check_n_draws(n_samples)
+        return em.sample_mixture(self._family(), params, n_samples,
+                                 check_seed(self.random_state),
+                                 getattr(self, self._component_name).dtype)
 
     def _n_parameters(self):
         n_components, n_features = getattr(self, self._component_name).shape

@@ -8,8 +8,6 @@ both work on the same attributes (``weights_``, ``means_``, ``covariances_``,
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
@@ -17,7 +15,7 @@ from mixfit.engine import em as em
 from mixfit._parallel import check_n_jobs
 from mixfit._validation import (
     check_chunk_size,
-    check_positive_int,
+    check_n_draws,
     check_sample_weight,
     check_seed,
     row_chunks,
@@ -250,25 +248,9 @@ class MixtureQueries:
             Component of each draw.
         """
         params = self._mixture_params()
-        if isinstance(n_samples, numbers.Integral) and not isinstance(n_samples, bool) \
-                and n_samples < 1:
-            # scikit-learn's words first: code that matches them keeps working.
-            raise ValueError(
-                f"Invalid value for 'n_samples': {n_samples}. The sampling requires at "
-                "least one sample; pass n_samples >= 1."
-            )
-        n_samples = check_positive_int(n_samples, "n_samples")
-        rng = check_seed(self.random_state)
-        weights = self.weights_.astype(np.float64)
-        counts = rng.multinomial(n_samples, weights / weights.sum())
-        X = np.vstack(
-            [
-                self._family.sample(params.components, k, count, rng)
-                for k, count in enumerate(counts)
-            ]
-        ).astype(self.means_.dtype, copy=False)
-        y = np.repeat(np.arange(self.n_components), counts)
-        return X, y
+        n_samples = check_n_draws(n_samples)
+        return em.sample_mixture(self._family, params, n_samples,
+                                 check_seed(self.random_state), self.means_.dtype)
 
     def _n_parameters(self):
         n_components, n_features = self.means_.shape

@@ -247,10 +247,45 @@ def labels_and_log_norm(family, X, params, chunk_size, *, n_jobs=1, kernel="numb
     return block_log_resp.argmax(axis=1), log_norm
 
 
-def _numpy_chunk(family, X, params, block_weight):
-    """The reference E-step of one chunk: numpy log-densities, logsumexp, family.stats."""
-    block_log_resp, log_norm = log_resp_block(family, X, params)
-    resp = np.exp(block_log_resp)
+def _apply_labels(weighted, block_labels):
+    """Fix labelled rows to their component: −inf for every other component.
+
+    A row labelled c then has responsibility 1 for c and log-likelihood
+    ``log w_c + log p(x | c)``, the semi-supervised EM objective's term for
+    it; ``-1`` (unlabelled) rows are left alone.
+    """
+    rows = np.flatnonzero(block_labels >= 0)
+    if rows.size:
+        classes = block_labels[rows]
+        kept = weighted[rows, classes]
+        weighted[rows] = -np.inf
+        weighted[rows, classes] = kept
+    return weighted
+
+
+def _family_stats(family, X, resp, block_weight, params):
+    """``family.stats``, given the E-step's parameters where the family needs them."""
+    if getattr(family, "stats_need_params", False):
+        return family.stats(X, resp, block_weight, params=params.components)
+    return family.stats(X, resp, block_weight)
+
+
+def _numpy_chunk(family, X, params, block_weight, block_labels=None, kernel="numpy"):
+    """The plain E-step of one chunk: log-densities, logsumexp, family.stats.
+
+    ``kernel="numba"`` takes the log-densities from the family's kernels (the
+    path partial labels use, where the fused E-step cannot fix rows).
+    """
+    if _uses_kernels(family, kernel):
+        weighted = family.kernel_log_prob(X, params.components)
+    else:
+        weighted = family.log_prob(X, params.components)
+    weighted += _log_weights(params.weights).astype(weighted.dtype, copy=False)
+    if block_labels is not None:
+        _apply_labels(weighted, block_labels)
+    log_norm = logsumexp(weighted, axis=1)
+    weighted -= log_norm[:, None]
+    resp = np.exp(weighted)
     log_norm = log_norm.astype(np.float64)
     if block_weight is None:
         weight = float(log_norm.shape[0])
@@ -260,7 +295,8 @@ def _numpy_chunk(family, X, params, block_weight):
         weight = float(block_weight.sum())
         log_lik = float(block_weight @ log_norm)
         resp_sum = block_weight @ resp.astype(np.float64)
-    return MixtureStats(weight, log_lik, resp_sum, family.stats(X, resp, block_weight))
+    stats = _family_stats(family, X, resp, block_weight, params)
+    return MixtureStats(weight, log_lik, resp_sum, stats)
 
 
 def e_step(
@@ -272,6 +308,7 @@ def e_step(
     *,
     n_jobs=1,
     kernel="numba",
+    labels=None,
 ):
     """Statistics of all rows under ``params``: the fold of per-chunk E-steps.
 
@@ -287,18 +324,27 @@ def e_step(
     n_jobs : int, default=1
         Threads (resolved by :func:`mixfit._parallel.check_n_jobs`).
     kernel : {"numba", "numpy"}, default="numba"
+    labels : ndarray of shape (n_samples,) of int, optional
+        Partial labels: ``c >= 0`` fixes the row's responsibilities to
+        component c (see :func:`_apply_labels`), ``-1`` leaves the row to the
+        E-step. The family's fused E-step cannot fix rows, so with labels each
+        chunk runs its log-densities (by the kernels where the family has
+        them), a logsumexp and ``family.stats``.
 
     Returns
     -------
     MixtureStats
     """
     if isinstance(X, DaskSource):
+        if labels is not None:
+            raise ValueError("Partial labels are not supported on Dask input; "
+                             "fit labelled data in memory.")
         # Each block's fold runs where the block lives; the cluster adds the
         # blocks' statistics in block order (sample weights live in the source).
         if sample_weight is not None:
             raise ValueError("A DaskSource carries its own sample weights; pass them to it.")
         return X.fold(_e_step_block, family, params, chunk_size, kernel)
-    fused = _uses_kernels(family, kernel)
+    fused = _uses_kernels(family, kernel) and labels is None
     if fused:
         log_weights = _log_weights(np.asarray(params.weights, dtype=np.float64))
         swept = None
@@ -313,7 +359,8 @@ def e_step(
     def one(rows):
         block_weight = None if sample_weight is None else sample_weight[rows]
         if not fused:
-            return _numpy_chunk(family, X[rows], params, block_weight)
+            block_labels = None if labels is None else labels[rows]
+            return _numpy_chunk(family, X[rows], params, block_weight, block_labels, kernel)
         log_lik, weight, resp_sum, stats = family.kernel_e_step(
             X[rows], log_weights, params.components, block_weight
         )
@@ -331,7 +378,7 @@ def _e_step_block(X, sample_weight, family, params, chunk_size, kernel):
     return e_step(family, X, params, sample_weight, chunk_size, n_jobs=1, kernel=kernel)
 
 
-def m_step(family, stats, dtype, previous=None):
+def m_step(family, stats, dtype, previous=None, fixed=frozenset()):
     """New mixture parameters from summed statistics.
 
     Ten machine epsilons are added to every component's mass before
@@ -339,12 +386,30 @@ def m_step(family, stats, dtype, previous=None):
     weight instead of a log of zero. ``previous`` (MixtureParams), the
     parameters of the E-step behind ``stats``, lets a family whose M-step is
     iterative resume from them.
+
+    ``fixed``: names of parameters held at ``previous``'s values —
+    ``"weights"`` here, the family's own names (its ``parameter_names``) in
+    ``family.m_step``, which updates the others given them. With fixed
+    parameters EM still raises the likelihood: each M-step maximises the
+    expected log-likelihood over the free parameters only.
     """
-    mass = stats.resp_sum + 10 * np.finfo(np.float64).eps
-    weights = (mass / mass.sum()).astype(dtype)
+    fixed = frozenset(fixed)
+    if fixed and previous is None:
+        raise ValueError("fixed parameters need the previous parameters to hold.")
+    if "weights" in fixed:
+        weights = np.asarray(previous.weights).astype(dtype, copy=True)
+    else:
+        mass = stats.resp_sum + 10 * np.finfo(np.float64).eps
+        weights = (mass / mass.sum()).astype(dtype)
     if previous is None:
         return MixtureParams(weights, family.m_step(stats.components, dtype=dtype))
-    components = family.m_step(stats.components, dtype=dtype, previous=previous.components)
+    own = fixed - {"weights"}
+    if own:
+        components = family.m_step(stats.components, dtype=dtype,
+                                   previous=previous.components, fixed=own)
+    else:
+        components = family.m_step(stats.components, dtype=dtype,
+                                   previous=previous.components)
     return MixtureParams(weights, components)
 
 
@@ -361,6 +426,8 @@ def fit_em(
     n_jobs=1,
     kernel="numba",
     lower_bound=-np.inf,
+    fixed=frozenset(),
+    labels=None,
 ):
     """Run EM from ``params`` until the mean log-likelihood changes by less than ``tol``.
 
@@ -389,6 +456,12 @@ def fit_em(
         The mean log-likelihood the first iteration is compared with: a warm
         start passes the previous fit's, so that a fit resumed at its optimum
         converges at once.
+    fixed : frozenset of str, default=frozenset()
+        Parameters held at their values in ``params`` (see :func:`m_step`).
+    labels : ndarray of shape (n_samples,) of int, optional
+        Partial labels, ``-1`` for unlabelled rows (see :func:`e_step`): the
+        log-likelihood EM raises is then the semi-supervised one, which counts
+        a labelled row only under its own component.
 
     Returns
     -------
@@ -400,9 +473,10 @@ def fit_em(
     for n_iter in range(1, max_iter + 1):
         previous = lower_bound
         stats = e_step(
-            family, X, params, sample_weight, chunk_size, n_jobs=n_jobs, kernel=kernel
+            family, X, params, sample_weight, chunk_size, n_jobs=n_jobs, kernel=kernel,
+            labels=labels,
         )
-        params = m_step(family, stats, X.dtype, previous=params)
+        params = m_step(family, stats, X.dtype, previous=params, fixed=fixed)
         lower_bound = stats.mean_log_likelihood
         lower_bounds.append(lower_bound)
         if callback is not None:

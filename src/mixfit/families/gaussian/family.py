@@ -14,6 +14,7 @@ import numpy as np
 
 from mixfit.kernels.em import normalise
 from mixfit._validation import DEFAULT_CHUNK_SIZE, row_chunks
+from mixfit.families.checks import check_fixed_names
 from mixfit.families.gaussian.covariance import _LOG_2PI, CovarianceStructure
 from mixfit.families.gaussian.registry import get_structure
 
@@ -139,6 +140,9 @@ class GaussianFamily:
     array([[2., 3.]])
     """
 
+    #: The component parameters, by the names ``fixed_params`` uses.
+    parameter_names = ("means", "covariances")
+
     def __init__(self, covariance_type="full", reg_covar=1e-6):
         self.structure = get_structure(covariance_type)
         self.reg_covar = reg_covar
@@ -263,7 +267,7 @@ class GaussianFamily:
             self.structure,
         )
 
-    def m_step(self, stats, dtype=np.float64, previous=None):
+    def m_step(self, stats, dtype=np.float64, previous=None, fixed=frozenset()):
         """Parameters that maximise the expected log-likelihood given ``stats``.
 
         A component with (near) zero count keeps a finite mean and a covariance of
@@ -279,7 +283,15 @@ class GaussianFamily:
         which mclust's iterative models (VEI, VEE, EVE, VVE, VEV) resume their
         inner loop; each inner round then raises the expected log-likelihood
         from its value at ``previous``, so EM stays monotone.
+
+        ``fixed`` (names from :attr:`parameter_names`) holds parameters at
+        ``previous``'s values: fixed means make the covariances those about
+        them (the scatter gains ``n_k (m_k − μ_k)(m_k − μ_k)ᵀ``, the maximiser
+        given μ); fixed covariances keep ``previous``'s covariances and
+        precision factors while the means move.
         """
+        if fixed:
+            stats = self._about_fixed_means(stats, previous, fixed)
         pseudo_count = 10 * np.finfo(np.float64).eps
         counts = stats.counts + pseudo_count
         n_features = stats.means.shape[1]
@@ -301,6 +313,13 @@ class GaussianFamily:
             covariances = self.structure.covariances(
                 scatter, counts, self.reg_covar, n_features
             )
+        if "covariances" in fixed:
+            return GaussianParams(
+                means=stats.means.astype(dtype, copy=True),
+                covariances=previous.covariances.astype(dtype, copy=True),
+                precisions_cholesky=previous.precisions_cholesky.astype(dtype, copy=True),
+                step=previous.step,
+            )
         precisions_cholesky = self.structure.precisions_cholesky(covariances, dtype)
         return GaussianParams(
             means=stats.means.astype(dtype, copy=True),
@@ -308,6 +327,20 @@ class GaussianFamily:
             precisions_cholesky=precisions_cholesky,
             step=step,
         )
+
+    def _about_fixed_means(self, stats, previous, fixed):
+        """``stats`` re-centred on ``previous``'s means where those are fixed."""
+        check_fixed_names(fixed, self.parameter_names, "GaussianFamily")
+        if previous is None:
+            raise ValueError("fixed parameters need the previous parameters to hold.")
+        if "means" not in fixed:
+            return stats
+        held = np.asarray(previous.means, dtype=np.float64)
+        # Σ z (x − μ)(x − μ)ᵀ = S + n (m − μ)(m − μ)ᵀ: Chan's merge term with
+        # coefficient n, in the structure's own scatter shape.
+        scatter = stats.scatter + self.structure.merge_correction(stats.means - held,
+                                                                  stats.counts)
+        return GaussianStats(stats.counts, held, scatter, self.structure)
 
     def params_from_means(self, X, means, sample_weight=None):
         """Parameters with the given means and the covariance of all the data.
@@ -352,9 +385,14 @@ class GaussianFamily:
             precisions_cholesky=precisions_cholesky.astype(dtype),
         )
 
-    def n_parameters(self, n_components, n_features):
-        """Free parameters of the components (means and covariances, not weights)."""
-        n_mean = n_components * n_features
+    def n_parameters(self, n_components, n_features, fixed=frozenset()):
+        """Free parameters of the components (means and covariances, not weights).
+
+        Parameters named in ``fixed`` are not free and are not counted.
+        """
+        n_mean = 0 if "means" in fixed else n_components * n_features
+        if "covariances" in fixed:
+            return n_mean
         return n_mean + self.structure.n_parameters(n_components, n_features)
 
     def sample(self, params, component, n_samples, rng):

@@ -172,7 +172,11 @@ def summarize(X, sample_weight=None, name="X"):
     n_nan, n_inf = int(summary.n_nan.sum()), int(summary.n_inf.sum())
     if n_nan or n_inf:
         columns = np.flatnonzero(summary.n_nan + summary.n_inf).tolist()
-        raise ValueError(non_finite_message(n_nan, n_inf, columns, name))
+        # Missing values are modelled by GaussianMixture on data in memory only
+        # (its pattern-wise E-step runs on the numpy path, not on Dask blocks).
+        advice = (" GaussianMixture models missing values (NaN) for data in memory: fit "
+                  "it on X.compute(), or impute on the cluster first.") if n_nan else ""
+        raise ValueError(non_finite_message(n_nan, n_inf, columns, name) + advice)
     return summary
 
 

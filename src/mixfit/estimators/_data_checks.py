@@ -27,11 +27,13 @@ def _is_sparse(X):
     return sparse.issparse(X)
 
 
-def check_finite(X, name="X", names=None):
+def check_finite(X, name="X", names=None, *, allow_nan=False, advice=""):
     """Raise a ValueError that counts NaN and infinite values and names their columns.
 
     ``names``: the columns' names (a DataFrame's), used in the message instead of
-    their indices.
+    their indices. ``allow_nan``: only infinite values are refused (for the
+    estimators that model missing values). ``advice``: a sentence appended to
+    the message when X holds NaN (which estimator handles them).
     """
     # Fast path without an n × d boolean temporary: a sum of finite values is
     # finite unless the data sit near the overflow limit of their dtype, and then
@@ -44,10 +46,17 @@ def check_finite(X, name="X", names=None):
     finite = np.isfinite(X)
     if finite.all():
         return
-    n_nan = int(np.isnan(X).sum())
+    missing = np.isnan(X)
+    n_nan = int(missing.sum())
     n_inf = int((~finite).sum()) - n_nan
+    if allow_nan:
+        if n_inf == 0:
+            return
+        columns = np.flatnonzero((~(finite | missing)).any(axis=0)).tolist()
+        raise ValueError(non_finite_message(0, n_inf, columns, name, names))
     columns = np.flatnonzero(~finite.all(axis=0)).tolist()
-    raise ValueError(non_finite_message(n_nan, n_inf, columns, name, names))
+    raise ValueError(non_finite_message(n_nan, n_inf, columns, name, names)
+                     + (advice if n_nan else ""))
 
 
 def non_finite_message(n_nan, n_inf, columns, name="X", names=None):
@@ -62,8 +71,50 @@ def non_finite_message(n_nan, n_inf, columns, name="X", names=None):
     )
 
 
+#: What the K-means estimators' NaN error adds: which estimator models missing values.
+_KMEANS_NAN_ADVICE = (
+    " {name} has no model of missing values; mixfit.GaussianMixture fits data with NaN "
+    "as they are (exact EM on each row's observed values; "
+    "covariance_type='spherical' gives round clusters as K-means does)."
+)
+
+
+#: ... and GaussianMixture's, where a method that does not model them refused NaN.
+_GMM_NAN_ADVICE = (
+    " GaussianMixture.fit, fit_predict and the queries (predict, score_samples…) take "
+    "missing values; partial_fit and mixfit.select do not: use fit, or impute first."
+)
+
+
+def _nan_advice(estimator):
+    """The sentence a NaN error adds for ``estimator`` (KMeans, MiniBatchKMeans), or ""."""
+    for cls in type(estimator).__mro__:
+        if not cls.__module__.startswith("mixfit"):
+            continue
+        if cls.__name__ in ("KMeans", "MiniBatchKMeans"):
+            return _KMEANS_NAN_ADVICE.format(name=cls.__name__)
+        if cls.__name__ == "GaussianMixture":
+            return _GMM_NAN_ADVICE
+    return ""
+
+
+def column_magnitudes(X):
+    """Each column's largest magnitude, float64, ignoring NaN (0 for a column of NaN).
+
+    ``max(max, −min)`` rather than ``max(abs(X))``: no n × d temporary; fmax
+    and fmin skip NaN without the warnings of nanmax on an all-NaN column.
+    """
+    if X.shape[0] == 0:
+        return np.zeros(X.shape[1])
+    largest = np.maximum(X.max(axis=0), -X.min(axis=0)).astype(np.float64)
+    if np.isnan(largest).any():  # missing values: the same without them
+        largest = np.fmax(np.fmax.reduce(X, axis=0), -np.fmin.reduce(X, axis=0))
+        largest = np.nan_to_num(largest.astype(np.float64), nan=0.0)
+    return largest
+
+
 def check_data(estimator, X, *, reset, ensure_min_samples=1, magnitudes=False,
-               accept_sparse=False):
+               accept_sparse=False, allow_nan=False):
     """Validate a data matrix for an estimator (``validate_data`` plus clearer errors).
 
     Parameters
@@ -81,6 +132,9 @@ def check_data(estimator, X, *, reset, ensure_min_samples=1, magnitudes=False,
         Whether ``scipy.sparse`` input is taken (as a canonical CSR matrix, see
         :func:`mixfit._sparse_checks.check_sparse_data`); when False it is
         refused with a message that names the estimator and the fix.
+    allow_nan : bool, default=False
+        Whether NaN (missing values) is taken; infinite values are refused
+        either way. The magnitudes then ignore NaN.
 
     Returns
     -------
@@ -103,7 +157,7 @@ def check_data(estimator, X, *, reset, ensure_min_samples=1, magnitudes=False,
             estimator.n_features_in_ = X.shape[1]
             if hasattr(estimator, "feature_names_in_"):
                 del estimator.feature_names_in_  # as validate_data does for unnamed columns
-        return _checked_finite(estimator, X, magnitudes)
+        return _checked_finite(estimator, X, magnitudes, allow_nan=allow_nan)
     from sklearn.utils.validation import validate_data
 
     _check_ndim(X)
@@ -133,7 +187,7 @@ def check_data(estimator, X, *, reset, ensure_min_samples=1, magnitudes=False,
             f"X must be numeric, but {where}; encode or drop the non-numeric "
             f"column(s) {columns} first."
         ) from None
-    return _checked_finite(estimator, X, magnitudes, names)
+    return _checked_finite(estimator, X, magnitudes, names, allow_nan=allow_nan)
 
 
 def _check_n_features(estimator, X):
@@ -159,10 +213,11 @@ def _check_n_features(estimator, X):
     )
 
 
-def _checked_finite(estimator, X, magnitudes, names=None):
+def _checked_finite(estimator, X, magnitudes, names=None, *, allow_nan=False):
     """X once :func:`check_finite` passes, with its columns' magnitudes if asked for."""
+    advice = _nan_advice(estimator)
     if not magnitudes:
-        check_finite(X, names=names)
+        check_finite(X, names=names, allow_nan=allow_nan, advice=advice)
         return X
     # Imported here: numba compiles the kernels on first use.
     from mixfit.kernels.moments import finite_column_magnitudes
@@ -171,7 +226,10 @@ def _checked_finite(estimator, X, magnitudes, names=None):
     n_jobs = check_n_jobs(getattr(estimator, "n_jobs", None))
     finite, columns = finite_column_magnitudes(X, n_jobs=n_jobs)
     if not finite:
-        check_finite(X, names=names)  # raises, counting and locating the values
+        # Raises, counting and locating the values, unless they are all NaN and
+        # NaN is allowed; the magnitudes then skip the NaN.
+        check_finite(X, names=names, allow_nan=allow_nan, advice=advice)
+        columns = column_magnitudes(X)
     return X, columns
 
 
@@ -273,9 +331,9 @@ def check_magnitude(X, per_column=False, columns=None, names=None):
     the columns' names where the model has them, name the offending column.
     """
     if columns is None:
-        largest = float(max(X.max(), -X.min())) if X.size else 0.0
+        largest = _largest_magnitude(X)
         if per_column:
-            columns = np.maximum(X.max(axis=0), -X.min(axis=0)).astype(np.float64)
+            columns = column_magnitudes(X)
     else:
         largest = float(columns.max()) if columns.size else 0.0
     if largest > LARGEST_MAGNITUDE:
@@ -297,8 +355,19 @@ def where_largest(X, columns=None, names=None):
         if _is_sparse(X):
             columns = abs(X).max(axis=0).toarray().ravel()
         else:
-            columns = np.maximum(X.max(axis=0), -X.min(axis=0))
+            columns = column_magnitudes(X)
     return f" (in column {column_label(int(np.argmax(columns)), names)})"
+
+
+def _largest_magnitude(X):
+    """X's largest magnitude as a float, ignoring NaN (0.0 for no number)."""
+    if not X.size:
+        return 0.0
+    # max(max, −min) rather than max(abs(X)): no n × d temporary.
+    largest = float(max(X.max(), -X.min()))
+    if np.isnan(largest):  # missing values: the same without them
+        largest = float(column_magnitudes(X).max())
+    return largest
 
 
 def data_scale(X, names=None, column_largest=None):
@@ -312,8 +381,7 @@ def data_scale(X, names=None, column_largest=None):
     if column_largest is not None:  # each column's, found by the caller's earlier pass
         largest = float(np.max(column_largest)) if X.size else 0.0
     else:
-        # max(max, −min) rather than max(abs(X)): no n × d temporary.
-        largest = float(max(X.max(), -X.min())) if X.size else 0.0
+        largest = _largest_magnitude(X)
     if largest == 0.0:
         return 1.0
     if largest > LARGEST_MAGNITUDE:

@@ -1,5 +1,6 @@
-"""How GaussianMixture's fit starts and reports: the fit's scale, the first
-parameters of a restart, and the per-iteration callback.
+"""How GaussianMixture's fit is checked, starts and reports: its settings and
+memory, the constraints (fixed parameters, partial labels), the fit's scale,
+the first parameters of a restart, and the per-iteration callback.
 
 A mixin, so that ``fit``, ``partial_fit`` and the Dask path share them and
 gaussian_mixture.py stays about one concern (the estimator's API and loop).
@@ -11,17 +12,73 @@ import dataclasses
 
 import numpy as np
 
+from mixfit._memory import check_gaussian_mixture
+from mixfit._parallel import check_n_jobs
+from mixfit._validation import (
+    MAX_COUNT,
+    check_chunk_size,
+    check_nonnegative_float,
+    check_positive_int,
+    check_seed,
+    check_verbose,
+)
 from mixfit.engine import em as em
-from mixfit.engine.init import params_from_resp
-from mixfit.estimators._data_checks import data_scale, where_largest
+from mixfit.engine.constraints import check_fixed, partial_labels
+from mixfit.engine.init import MIXTURE_INITS, params_from_resp
+from mixfit.estimators._data_checks import column_magnitudes, data_scale, where_largest
 from mixfit.estimators._gmm_init import is_complete, mixture_start
 from mixfit.estimators._gmm_queries import rescaled_params
+from mixfit.families import GaussianFamily
+from mixfit.families.gaussian.registry import get_structure
 
 __all__ = ["MixtureFitting"]
 
 
 class MixtureFitting:
     """GaussianMixture's starts, scale and callback (see the module's notes)."""
+
+    def _check_memory(self, shape, itemsize, settings=None, *, rescaled=False, init=None,
+                      pending_bytes=0):
+        """Refuse or warn about a fit on data of this shape (:mod:`mixfit._memory`)."""
+        settings = self._check_settings() if settings is None else settings
+        check_gaussian_mixture(
+            shape, settings["n_components"], self.covariance_type, itemsize=itemsize,
+            chunk_size=settings["chunk_size"], n_jobs=settings["n_jobs"],
+            init=init or (self.init_params if self.resp_init is None else "resp"),
+            n_init=settings["n_init"], rescaled=rescaled, pending_bytes=pending_bytes,
+        )
+
+    def _check_settings(self):
+        """Validate the scalar constructor arguments; return them resolved."""
+        settings = {
+            "n_components": check_positive_int(self.n_components, "n_components"),
+            "tol": check_nonnegative_float(self.tol, "tol"),
+            "reg_covar": check_nonnegative_float(self.reg_covar, "reg_covar"),
+            "max_iter": check_positive_int(
+                self.max_iter, "max_iter", minimum=0, maximum=MAX_COUNT
+            ),
+            "n_init": check_positive_int(self.n_init, "n_init", maximum=MAX_COUNT),
+            "chunk_size": check_chunk_size(self.chunk_size),
+            "n_jobs": check_n_jobs(self.n_jobs),
+            "verbose": check_verbose(self.verbose),
+            "verbose_interval": check_positive_int(
+                self.verbose_interval, "verbose_interval", maximum=MAX_COUNT
+            ),
+        }
+        if not isinstance(self.warm_start, (bool, np.bool_)):
+            raise TypeError(f"warm_start must be True or False, got {self.warm_start!r}.")
+        check_seed(self.random_state)
+        get_structure(self.covariance_type)
+        if self.resp_init is None and (
+            not isinstance(self.init_params, str) or self.init_params not in MIXTURE_INITS
+        ):
+            raise ValueError(
+                f"init_params must be one of {list(MIXTURE_INITS)}, got "
+                f"{self.init_params!r}; to start from given responsibilities pass resp_init."
+            )
+        if self.callback is not None and not callable(self.callback):
+            raise TypeError(f"callback must be callable, got {type(self.callback).__name__}.")
+        return settings
 
     def _fit_scale(self, X, reg_covar, column_largest=None):
         """The power of two the fit works in (1.0 for ordinary data).
@@ -33,7 +90,7 @@ class MixtureFitting:
         scale = data_scale(X, names, column_largest)
         if scale > 1.0 and self.covariance_type == "identity":
             if column_largest is None:
-                column_largest = np.maximum(X.max(axis=0), -X.min(axis=0))
+                column_largest = column_magnitudes(X)  # NaN (missing values) skipped
             raise ValueError(
                 f"X holds values up to {np.max(column_largest):.3g}"
                 f"{where_largest(X, column_largest, names=names)}: "
@@ -81,6 +138,20 @@ class MixtureFitting:
         elif "means" in user_init:
             components = dataclasses.replace(components, means=np.asarray(means, dtype=X.dtype))
         return em.MixtureParams(np.asarray(weights, dtype=X.dtype), components)
+
+    def _constraints(self, X, y, settings, distributed=False):
+        """``fixed_params`` and the partial labels ``y``, checked: ``(fixed, labels)``.
+
+        ``labels`` is None when ``y`` is None (an unsupervised fit).
+        """
+        fixed = check_fixed(GaussianFamily, self.fixed_params)
+        labels = partial_labels(y, self.semi_supervised, X.shape[0], settings["n_components"])
+        if distributed and (fixed or labels is not None):
+            raise ValueError(
+                "fixed_params and partial labels (y) are not taken with a Dask array; "
+                "fit such a model on data in memory or in a memory map."
+            )
+        return fixed, labels
 
     def _given_params(self, family, X, user_init):
         means = user_init["means"]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from mixfit._validation import check_n_samples_at_least, check_sample_weight, check_seed
+from mixfit.engine.constraints import check_fixed
 from mixfit.engine.online import check_step_settings, online_step, stats_from_params
 from mixfit.estimators._data_checks import check_data, data_scale, where_largest
 from mixfit.estimators._fit_state import check_consistent_fit, forget_data_records
@@ -39,6 +40,11 @@ def partial_fit(estimator, X, sample_weight=None):
     """
     decay, offset = check_step_settings(estimator.learning_decay, estimator.learning_offset)
     settings = estimator._check_settings()
+    if check_fixed(GaussianFamily, estimator.fixed_params):
+        raise ValueError(
+            "fixed_params is not taken by partial_fit (online EM updates every "
+            "parameter); use fit, or set fixed_params=None."
+        )
     reg_covar = settings["reg_covar"]
     if hasattr(estimator, "precisions_cholesky_"):
         start = _continued(estimator, X, sample_weight, settings)

@@ -12,6 +12,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from mixfit.engine import em as em
+from mixfit.engine.constraints import check_fixed
 from mixfit._parallel import check_n_jobs
 from mixfit._validation import (
     check_chunk_size,
@@ -31,6 +32,8 @@ from mixfit.estimators._far_rows import (
     mean_log_likelihood,
 )
 from mixfit.estimators._fit_state import check_consistent_fit
+from mixfit.estimators._gmm_missing import (check_observed, has_missing, missing_log_resp,
+                                             observed_counts)
 
 __all__ = ["MixtureQueries", "rescaled_params"]
 
@@ -43,6 +46,12 @@ SCORE_BLOCK_ROWS = 65536
 class MixtureQueries:
     """``predict``, ``predict_proba``, ``score_samples``, ``score``, ``sample``,
     ``bic`` and ``aic`` of a fitted :class:`~mixfit.GaussianMixture`."""
+
+    def __sklearn_tags__(self):
+        # NaN are missing values: fit and the queries use the observed ones.
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
 
     def _mixture_params(self):
         check_is_fitted(self, "precisions_cholesky_")
@@ -69,6 +78,9 @@ class MixtureQueries:
         caller has it, saves a pass over X.
         """
         X, params, scale = self._scaled_data_and_params(X)
+        if has_missing(X):
+            # Marginal densities of the observed values; argmax of the posteriors.
+            return self._scaled_log_resp(X, params)[0].argmax(axis=1)
         if column_largest is not None:
             column_largest = column_largest / scale
         if may_be_far(X, params, self._family.structure.layout, column_largest):
@@ -92,11 +104,21 @@ class MixtureQueries:
         X, params, scale = self._scaled_data_and_params(X)
         log_resp, log_norm = self._scaled_log_resp(X, params)
         if scale != 1.0:
-            log_norm -= X.shape[1] * np.log(scale)
+            # A row's density is of its observed values: |o| of them where X has NaN.
+            observed = observed_counts(X) if has_missing(X) else X.shape[1]
+            log_norm -= (observed * np.log(scale)).astype(log_norm.dtype, copy=False)
         return log_resp, log_norm
 
     def _scaled_log_resp(self, X, params):
-        """The kernels' log-posteriors and log p(x), with far rows recomputed exactly."""
+        """The kernels' log-posteriors and log p(x), with far rows recomputed exactly.
+
+        Rows with NaN: those of the marginal densities of their observed values
+        (:mod:`mixfit.estimators._gmm_missing`), computed in float64 from
+        differences, so no far-row correction applies.
+        """
+        if has_missing(X):
+            return missing_log_resp(self._family, X, params, check_chunk_size(self.chunk_size),
+                                    check_n_jobs(getattr(self, "n_jobs", None)))
         log_resp, log_norm = em.log_resp(
             self._family,
             X,
@@ -114,7 +136,11 @@ class MixtureQueries:
         """Checked data and its columns' largest magnitudes (refused beyond what fit accepts)."""
         check_is_fitted(self, "precisions_cholesky_")
         check_consistent_fit(self, "means_")
-        X, columns = check_data(self, X, reset=False, magnitudes=True)
+        # NaN are missing values, which the marginal densities handle; a row
+        # with no observed value has no density and is refused with its index.
+        X, columns = check_data(self, X, reset=False, magnitudes=True, allow_nan=True)
+        if has_missing(X):
+            check_observed(X, columns=False)
         return X, check_magnitude(X, per_column=True, columns=columns,
                                   names=getattr(self, "feature_names_in_", None))
 
@@ -253,8 +279,11 @@ class MixtureQueries:
                                  check_seed(self.random_state), self.means_.dtype)
 
     def _n_parameters(self):
+        """Free parameters: those not held by ``fixed_params`` (see :meth:`bic`)."""
         n_components, n_features = self.means_.shape
-        return self._family.n_parameters(n_components, n_features) + n_components - 1
+        fixed = check_fixed(type(self._family), getattr(self, "fixed_params", None))
+        n_weights = 0 if "weights" in fixed else n_components - 1
+        return self._family.n_parameters(n_components, n_features, fixed) + n_weights
 
     def bic(self, X):
         """Bayesian information criterion on X (lower is better).
@@ -266,7 +295,7 @@ class MixtureQueries:
         ``covariance_type`` (K·d(d+1)/2 for "full", d(d+1)/2 for "tied", K·d for
         "diag", K for "spherical", none for "identity"; K components, d features;
         for mclust's 14 models the counts of Celeux & Govaert, e.g. K + d − 1 for
-        "VEI").
+        "VEI"). Parameters held by ``fixed_params`` are not counted.
         Compare fits with different ``n_components`` on the same data: BIC
         penalises parameters more than AIC does (for n > 7, where log n > 2), and
         so tends to pick fewer components.

@@ -237,3 +237,21 @@ def params_in_dtype(params, dtype):
             precisions_cholesky=components.precisions_cholesky.astype(dtype, copy=False),
         ),
     )
+
+
+def warn_not_converged(n_iter, stacklevel):
+    """The ConvergenceWarning of a mixture whose best run hit ``max_iter``.
+
+    scikit-learn's wording, which its users' warning filters match, then how
+    many iterations ran. ``stacklevel`` counts from this function's caller, so
+    that the warning points at the user's ``fit``.
+    """
+    from sklearn.exceptions import ConvergenceWarning
+
+    warnings.warn(
+        "Best performing initialization did not converge. Try different init "
+        "parameters, or increase max_iter, tol, or check for degenerate data. "
+        f"It stopped after max_iter={n_iter} iterations.",
+        ConvergenceWarning,
+        stacklevel=stacklevel + 1,
+    )

@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import warnings
 from types import SimpleNamespace
 
 import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
-from sklearn.exceptions import ConvergenceWarning
 
 from mixfit.engine import em as em
-from mixfit._memory import check_gaussian_mixture
-from mixfit._parallel import check_n_jobs
-from mixfit._validation import (
-    MAX_COUNT,
-    check_chunk_size,
-    check_n_samples_at_least,
-    check_nonnegative_float,
-    check_positive_int,
-    check_sample_weight,
-    check_seed,
-    check_verbose,
-)
+from mixfit._validation import check_n_samples_at_least, check_sample_weight, check_seed
 from mixfit.engine.sources import ArraySource, DaskSource, is_memory_mapped
 from mixfit.estimators._dask_data import (
     check_dask_data,
@@ -33,15 +20,21 @@ from mixfit.estimators._dask_data import (
 )
 from mixfit.estimators._data_checks import check_data
 from mixfit.families import GaussianFamily
-from mixfit.families.gaussian.registry import get_structure
-from mixfit.engine.init import MIXTURE_INITS
+from mixfit.engine.constraints import labelled_start
 from mixfit.estimators._large_data import start_rows
 from mixfit.estimators._fit_state import forget_data_records, keeps_state_on_failure
 from mixfit.estimators._gmm_decomposition import set_decomposition
 from mixfit.estimators._gmm_fitting import MixtureFitting
 from mixfit.estimators._gmm_init import check_user_init, init_kind, rescaled_init
+from mixfit.estimators._gmm_missing import (fit_has_missing, mean_observed, missing_family,
+                                             start_data)
 from mixfit.estimators._gmm_queries import MixtureQueries, rescaled_params
-from mixfit.estimators._sklearn_compat import MixtureProgress, params_in_dtype, warm_start_from
+from mixfit.estimators._sklearn_compat import (
+    MixtureProgress,
+    params_in_dtype,
+    warm_start_from,
+    warn_not_converged,
+)
 
 __all__ = ["GaussianMixture"]
 
@@ -150,6 +143,18 @@ class GaussianMixture(MixtureFitting, MixtureQueries, DensityMixin, BaseEstimato
     callback : callable, optional
         ``callback(iteration, params, log_likelihood)`` after every EM iteration
         (``params`` is a :class:`mixfit.engine.em.MixtureParams`).
+    fixed_params : collection of {"weights", "means", "covariances"}, optional
+        Parameters held at their initial values (``weights_init``,
+        ``means_init``, ``precisions_init``, or those of ``init_params``) while
+        EM updates the rest: given fixed means, the covariances are those about
+        them. ``bic`` and ``aic`` count only the free parameters. Not taken
+        by :meth:`partial_fit` or with a Dask array.
+    semi_supervised : bool, default=False
+        When True, ``fit(X, y)`` takes ``y`` as partial labels (semi-supervised
+        EM, see :meth:`fit`). When False, ``y`` is ignored, as scikit-learn's
+        mixtures do (pipelines and grid searches pass a target to every
+        ``fit``); a ``y`` holding ``-1`` is then refused, since it was surely
+        meant as partial labels.
     warm_start : bool, default=False
         When True and the estimator is fitted, ``fit`` resumes from the fitted
         parameters (one run: ``n_init`` and the ``*_init`` parameters apply to
@@ -254,6 +259,8 @@ class GaussianMixture(MixtureFitting, MixtureQueries, DensityMixin, BaseEstimato
         n_jobs=None,
         verbose=0,
         callback=None,
+        fixed_params=None,
+        semi_supervised=False,
         warm_start=False,
         verbose_interval=10,
         learning_decay=0.7,
@@ -275,6 +282,8 @@ class GaussianMixture(MixtureFitting, MixtureQueries, DensityMixin, BaseEstimato
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.callback = callback
+        self.fixed_params = fixed_params
+        self.semi_supervised = semi_supervised
         self.warm_start = warm_start
         self.verbose_interval = verbose_interval
         self.learning_decay = learning_decay
@@ -292,7 +301,9 @@ class GaussianMixture(MixtureFitting, MixtureQueries, DensityMixin, BaseEstimato
             Training data, one row per sample (a NumPy array or a DataFrame, whose
             column names are then remembered); float32 stays float32, anything
             else becomes float64. At least two rows, and as many (with positive
-            weight) as components. A memory map (``np.load(path,
+            weight) as components. NaN marks a missing value: EM then uses each
+            row's observed values (``docs/missing-values.md``; not with Dask).
+            A memory map (``np.load(path,
             mmap_mode="r")``) is read chunk by chunk, never copied. A Dask array
             is fitted where its blocks live (the active ``dask.distributed``
             client, else Dask's scheduler): each iteration sums the blocks'
@@ -300,8 +311,15 @@ class GaussianMixture(MixtureFitting, MixtureQueries, DensityMixin, BaseEstimato
             start. For both, a start that needs rows in memory (``init_params``)
             is chosen on a uniform sample of 100,000 rows; ``resp_init`` is
             refused for a Dask array.
-        y : ignored
-            Present for scikit-learn's API.
+        y : array-like of shape (n_samples,), optional
+            Ignored unless ``semi_supervised=True``; then partial labels for
+            semi-supervised EM: ``c`` in ``[0,
+            n_components)`` fixes the row to component c (its
+            responsibilities stay one-hot), ``-1`` leaves it unlabelled. There
+            may be more components than classes. A start from ``init_params``
+            is first renumbered to match the classes (see
+            :func:`mixfit.engine.constraints.labelled_start`); a given start
+            (``means_init``…) is taken in class order.
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weights; weight 2 is equivalent to a duplicated row.
             Only their ratios matter: multiplying all by a constant changes nothing.
@@ -323,7 +341,7 @@ class GaussianMixture(MixtureFitting, MixtureQueries, DensityMixin, BaseEstimato
             When the fit will need more than 1 GiB beyond the data or very many
             operations per iteration.
         """
-        self._fit(X, sample_weight, labels=False)
+        self._fit(X, sample_weight, labels=False, y=y)
         return self
 
     @keeps_state_on_failure
@@ -337,8 +355,8 @@ class GaussianMixture(MixtureFitting, MixtureQueries, DensityMixin, BaseEstimato
         ----------
         X : array-like of shape (n_samples, n_features)
             Training data, as for :meth:`fit`.
-        y : ignored
-            Present for scikit-learn's API.
+        y : array-like of shape (n_samples,), optional
+            Partial labels (-1 unlabelled), as for :meth:`fit`.
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weights, as for :meth:`fit`.
 
@@ -348,9 +366,9 @@ class GaussianMixture(MixtureFitting, MixtureQueries, DensityMixin, BaseEstimato
             Component index (0 to n_components − 1) of each sample (a Dask
             array, computed when asked for, for a Dask X).
         """
-        return self._fit(X, sample_weight, labels=True)
+        return self._fit(X, sample_weight, labels=True, y=y)
 
-    def _fit(self, X, sample_weight, *, labels):
+    def _fit(self, X, sample_weight, *, labels, y=None):
         """Fit; return the labels of X only when asked (n integers a fit does not need)."""
         distributed = is_dask_array(X)
         column_largest = None
@@ -362,9 +380,11 @@ class GaussianMixture(MixtureFitting, MixtureQueries, DensityMixin, BaseEstimato
             column_largest = summary.largest
             n_positive = SimpleNamespace(shape=(summary.positive,))
         else:
-            X = check_data(self, X, reset=True, ensure_min_samples=2)
+            X = check_data(self, X, reset=True, ensure_min_samples=2, allow_nan=True)
             sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        missing = not distributed and fit_has_missing(X)  # EM on the observed values
         settings = self._check_settings()
+        fixed, partial = self._constraints(X, y, settings, distributed)
         if distributed:
             check_n_samples_at_least(n_positive, settings["n_components"])
         else:
@@ -383,7 +403,8 @@ class GaussianMixture(MixtureFitting, MixtureQueries, DensityMixin, BaseEstimato
         # power of two (exact), with reg_covar converted so that it keeps its
         # meaning in the data's units; parameters are converted back below.
         scale = self._fit_scale(X, settings["reg_covar"], column_largest)
-        log_scale = X.shape[1] * np.log(scale)
+        # Densities of the observed values: |o| of them per row where X has NaN.
+        log_scale = (mean_observed(X, sample_weight) if missing else X.shape[1]) * np.log(scale)
         if not distributed:
             # Before anything of size d² or n·K is allocated (see mixfit._memory);
             # with Dask the client holds parameters and the start's sample only.
@@ -414,6 +435,10 @@ class GaussianMixture(MixtureFitting, MixtureQueries, DensityMixin, BaseEstimato
                 n_jobs=settings["n_jobs"]), None
         else:
             start_X, start_weight = start_rows(X, sample_weight, rng)
+        if missing:  # complete rows, or mean-imputed ones (see _gmm_missing)
+            start_X, start_weight = start_data(X, sample_weight, (start_X, start_weight),
+                                               settings["n_components"],
+                                               "resp" in user_init or partial is not None)
         warm = warm_start_from(self, settings["n_components"], X.shape[1])
         # A warm start resumes the fitted parameters (in this fit's units and dtype).
         previous_bound = self.lower_bound_ + log_scale if warm else -np.inf
@@ -429,11 +454,16 @@ class GaussianMixture(MixtureFitting, MixtureQueries, DensityMixin, BaseEstimato
                 params = self._initial_params(
                     family, start_X, user_init, start_weight, rng, settings
                 )
+                if partial is not None and not user_init and not fixed:
+                    params = labelled_start(family, start_X if missing else X, params, partial,
+                                            sample_weight=sample_weight,
+                                            chunk_size=settings["chunk_size"],
+                                            n_jobs=settings["n_jobs"])
             if settings["max_iter"] == 0:
                 result = em.EMResult(params, previous_bound, [], 0, False)
             else:
                 result = em.fit_em(
-                    family,
+                    missing_family(family) if missing else family,
                     source,
                     params,
                     sample_weight=None if distributed else sample_weight,
@@ -443,6 +473,8 @@ class GaussianMixture(MixtureFitting, MixtureQueries, DensityMixin, BaseEstimato
                     callback=self._iteration_callback(scale, log_scale, progress),
                     n_jobs=settings["n_jobs"],
                     lower_bound=previous_bound,
+                    fixed=fixed,
+                    labels=partial,
                 )
                 if progress is not None:
                     progress.end(result.lower_bound - log_scale, result.converged)
@@ -450,14 +482,7 @@ class GaussianMixture(MixtureFitting, MixtureQueries, DensityMixin, BaseEstimato
                 best = result
 
         if not best.converged and settings["max_iter"] > 0:
-            warnings.warn(
-                # scikit-learn's wording (its users' filters match it), then ours.
-                "Best performing initialization did not converge. Try different init "
-                "parameters, or increase max_iter, tol, or check for degenerate data. "
-                f"It stopped after max_iter={best.n_iter} iterations.",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
+            warn_not_converged(best.n_iter, stacklevel=2)
         # Fitted state is set only here, once nothing can fail any more. What
         # `mixfit fit` recorded (columns, training score, standardization)
         # described the previous data.
@@ -540,49 +565,6 @@ class GaussianMixture(MixtureFitting, MixtureQueries, DensityMixin, BaseEstimato
                 partial_fit(self, block, weight)
             return self
         return partial_fit(self, X, sample_weight)
-
-    def _check_memory(self, shape, itemsize, settings=None, *, rescaled=False, init=None,
-                      pending_bytes=0):
-        """Refuse or warn about a fit on data of this shape (:mod:`mixfit._memory`)."""
-        settings = self._check_settings() if settings is None else settings
-        check_gaussian_mixture(
-            shape, settings["n_components"], self.covariance_type, itemsize=itemsize,
-            chunk_size=settings["chunk_size"], n_jobs=settings["n_jobs"],
-            init=init or (self.init_params if self.resp_init is None else "resp"),
-            n_init=settings["n_init"], rescaled=rescaled, pending_bytes=pending_bytes,
-        )
-
-    def _check_settings(self):
-        """Validate the scalar constructor arguments; return them resolved."""
-        settings = {
-            "n_components": check_positive_int(self.n_components, "n_components"),
-            "tol": check_nonnegative_float(self.tol, "tol"),
-            "reg_covar": check_nonnegative_float(self.reg_covar, "reg_covar"),
-            "max_iter": check_positive_int(
-                self.max_iter, "max_iter", minimum=0, maximum=MAX_COUNT
-            ),
-            "n_init": check_positive_int(self.n_init, "n_init", maximum=MAX_COUNT),
-            "chunk_size": check_chunk_size(self.chunk_size),
-            "n_jobs": check_n_jobs(self.n_jobs),
-            "verbose": check_verbose(self.verbose),
-            "verbose_interval": check_positive_int(
-                self.verbose_interval, "verbose_interval", maximum=MAX_COUNT
-            ),
-        }
-        if not isinstance(self.warm_start, (bool, np.bool_)):
-            raise TypeError(f"warm_start must be True or False, got {self.warm_start!r}.")
-        check_seed(self.random_state)
-        get_structure(self.covariance_type)
-        if self.resp_init is None and (
-            not isinstance(self.init_params, str) or self.init_params not in MIXTURE_INITS
-        ):
-            raise ValueError(
-                f"init_params must be one of {list(MIXTURE_INITS)}, got "
-                f"{self.init_params!r}; to start from given responsibilities pass resp_init."
-            )
-        if self.callback is not None and not callable(self.callback):
-            raise TypeError(f"callback must be callable, got {type(self.callback).__name__}.")
-        return settings
 
     # --------------------------------------------------------- fitted parameters
 

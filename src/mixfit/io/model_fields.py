@@ -33,11 +33,11 @@ def _field(value, name, spec):
     ``float``), ``bool``, ``str``, ``choice`` (argument: options), ``null``,
     ``array`` (null or a reference to the member named by the argument),
     ``init`` (a choice or an array reference), ``level`` (bool or int >= 0),
-    ``names`` (list of strings), ``scale`` (positive power of two), ``jobs`` (null or
+    ``names`` (list of strings), ``names?`` (the same, or null), ``scale`` (positive power of two), ``jobs`` (null or
     a non-zero integer, as ``n_jobs``), ``n_init`` ("auto" or an integer >= 1), ``any``.
     """
     kind, arg = spec
-    if value is None and kind in ("int?", "array", "null", "jobs"):
+    if value is None and kind in ("int?", "array", "null", "jobs", "names?"):
         return None
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
     # Ints are finite whatever their size (math.isfinite would overflow on them).
@@ -73,7 +73,7 @@ def _field(value, name, spec):
         wanted = '"auto" or an integer >= 1'
     elif kind == "level":
         accepted, wanted = isinstance(value, int) and value >= 0, "a bool or an integer >= 0"
-    elif kind == "names":
+    elif kind in ("names", "names?"):
         accepted = isinstance(value, list) and all(isinstance(item, str) for item in value)
         wanted = "a list of strings"
     elif kind == "scale":

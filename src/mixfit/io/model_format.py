@@ -79,12 +79,15 @@ class _GaussianMixtureKind:
         "init_params": ("choice", MIXTURE_INITS), "verbose": ("level", None),
         "warm_start": ("bool", None), "verbose_interval": _POSITIVE,
         "learning_decay": _NON_NEGATIVE, "learning_offset": _NON_NEGATIVE,
+        "fixed_params": ("names?", None), "semi_supervised": ("bool", None),
         **{name: ("array", member) for name, member in array_params.items()},
         **_COMMON_PARAMS,
     }
+    list_params = ("fixed_params",)
     # Parameters added after format 2 files were written: their values there.
     param_defaults = {"warm_start": False, "verbose_interval": 10,
-                      "learning_decay": 0.7, "learning_offset": 10.0}
+                      "learning_decay": 0.7, "learning_offset": 10.0,
+                      "fixed_params": None, "semi_supervised": False}
     # n_steps_: an online fit's (partial_fit's) step count, which n_iter_ equals.
     fitted_spec = {**_COMMON_FITTED, "lower_bound_": ("bound", None),
                    "lower_bounds_": ("floats", -math.inf), "n_steps_": _COUNT}
@@ -322,6 +325,8 @@ def _check_header(header):
                      "mixfit_version": ("str", None), "estimator": ("choice", tuple(_KINDS))},
             "model.json")
     kind = _KINDS[header["estimator"]]
+    if hasattr(kind, "check_header"):  # a kind that reads its own header (model_mixtures)
+        return kind.check_header(header)
     params = {**kind.param_defaults, **_fields(header["params"], kind.params_spec, "params",
                                                tuple(kind.param_defaults))}
     fitted = _fields(header["fitted"], kind.fitted_spec, "fitted", kind.optional_fitted)
@@ -490,6 +495,8 @@ def _param_to_json(name, value, lists=False):
         return _encode_float(value)
     if value is None or isinstance(value, (str, dict)):  # dict: a reference to an array
         return value
+    if lists and isinstance(value, (set, frozenset)):  # e.g. fixed_params: sorted names
+        value = sorted(value, key=str)
     if lists and isinstance(value, (list, tuple, range)):
         return [_param_to_json(f"{name}[{i}]", item) for i, item in enumerate(value)]
     raise TypeError(f"parameter {name}={value!r} cannot be stored in a model file; "
@@ -498,6 +505,8 @@ def _param_to_json(name, value, lists=False):
 
 def _encode_model(estimator, kind, mixfit_version):
     """``(header, arrays)``: the content of ``model.json`` and the array members."""
+    if hasattr(kind, "encode"):  # a kind that writes its own header (model_mixtures)
+        return kind.encode(estimator, mixfit_version)
     params, arrays = {}, {}
     for name, value in estimator.get_params(deep=False).items():
         if callable(value) and name != "callback":
@@ -563,6 +572,8 @@ def _decode_model(kind, params, fitted, arrays):
     ``params``, ``fitted`` and ``arrays`` are what :func:`_check_header` returned
     and the arrays its manifest lists; ``params`` and ``arrays`` are consumed.
     """
+    if hasattr(kind, "decode"):  # a kind that builds its own estimator (model_mixtures)
+        return kind.decode(params, fitted, arrays)
     _check_array_values(kind, params, arrays)
     _check_magnitudes(kind, params, fitted, arrays)
     for name, member in kind.array_params.items():

@@ -1,7 +1,8 @@
-"""The Bernoulli and Poisson families under the unchanged EM engine.
+"""The Bernoulli and Poisson families: densities, EM, missing entries, fixed parameters, kernels.
 
 Reference densities come from scipy.stats; the EM properties are checked through
-``mixfit.engine.em.fit_em(..., kernel="numpy")``.
+``mixfit.engine.em.fit_em(..., kernel="numpy")``, and the fused kernels
+(``kernel="numba"``) against that numpy path.
 """
 
 import warnings
@@ -19,7 +20,6 @@ from mixfit.families import (
     BernoulliParams,
     BernoulliStats,
     PoissonFamily,
-    PoissonParams,
     PoissonStats,
 )
 
@@ -115,11 +115,11 @@ def bernoulli_log_prior(params, pseudocount):
     return pseudocount * float(np.log(p).sum() + np.log1p(-p).sum())
 
 
-def objectives(family, X, params, sample_weight, log_prior):
+def objectives(family, X, params, sample_weight, log_prior, kernel="numpy"):
     """The objective at the parameters of every E-step of a fit (tol=0, 30 iterations)."""
     seen = [params]
     result = em.fit_em(
-        family, X, params, sample_weight=sample_weight, tol=0.0, max_iter=30, kernel="numpy",
+        family, X, params, sample_weight=sample_weight, tol=0.0, max_iter=30, kernel=kernel,
         callback=lambda iteration, updated, _: seen.append(updated),
     )
     total = float(sample_weight.sum())
@@ -170,16 +170,6 @@ def test_poisson_em_never_lowers_the_log_likelihood(seed, n_components, n_featur
     values = objectives(family, X, params, weight, lambda p: 0.0)
     steps = np.diff(values)
     assert (steps >= -1e-9 * np.abs(values[1:])).all(), steps.min()
-
-
-@pytest.mark.parametrize("family", [BernoulliFamily(), PoissonFamily()])
-def test_the_default_kernel_runs_the_numpy_reference_for_these_families(family):
-    rng = np.random.default_rng(3)
-    X = (rng.random((30, 3)) < 0.5).astype(float)
-    params = params_from_resp(family, X, rng.dirichlet(np.ones(2), size=30))
-    default = em.fit_em(family, X, params, tol=0.0, max_iter=5)
-    numpy = em.fit_em(family, X, params, tol=0.0, max_iter=5, kernel="numpy")
-    assert default.lower_bounds == numpy.lower_bounds
 
 
 # --- (3) parameter recovery from data drawn with ``sample`` ---
@@ -283,8 +273,9 @@ def test_a_weight_of_two_is_a_duplicated_row(family, X):
 # --- (5) probabilities of exactly 0 and 1 (pseudocount 0), rates of 0 ---
 
 
+@pytest.mark.parametrize("kernel", ["numpy", "numba"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_bernoulli_without_pseudocount_fits_certain_features_exactly(dtype):
+def test_bernoulli_without_pseudocount_fits_certain_features_exactly(dtype, kernel):
     # Component 0's rows are all 0 in feature 0 and all 1 in feature 1, so its
     # maximum likelihood probabilities there are exactly 0 and 1: rows of the
     # other component with a 1 in feature 0 or a 0 in feature 1 are impossible
@@ -299,7 +290,7 @@ def test_bernoulli_without_pseudocount_fits_certain_features_exactly(dtype):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         start = params_from_labels(family, X, labels, 2)
-        result = em.fit_em(family, X, start, tol=0.0, max_iter=20, kernel="numpy")
+        result = em.fit_em(family, X, start, tol=0.0, max_iter=20, kernel=kernel)
         p = result.params.components.probabilities
         log_prob = family.log_prob(X, result.params.components)
         log_resp, log_norm = em.log_resp(family, X, result.params, chunk_size=16, kernel="numpy")
@@ -404,3 +395,251 @@ def test_draws_have_the_dtype_and_the_support(dtype):
     assert counts.dtype == dtype and (counts[:, 0] == 0).all()
     assert (counts >= 0).all() and (counts == np.round(counts)).all()
 
+
+
+# --- (6) fixed parameters ---
+
+
+@pytest.mark.parametrize("family, name", [(BernoulliFamily(), "probabilities"),
+                                          (PoissonFamily(), "rates")])
+def test_a_fixed_parameter_keeps_its_previous_value_and_is_not_counted(family, name):
+    assert family.parameter_names == (name,)
+    X, _ = discrete_cases()[0 if name == "probabilities" else 1][1], None
+    rng = np.random.default_rng(12)
+    resp = rng.dirichlet(np.ones(2), size=len(X))
+    stats = family.stats(X, resp)
+    free = family.m_step(stats)
+    previous = family.m_step(family.stats(X, rng.dirichlet(np.ones(2), size=len(X))))
+    kept = family.m_step(stats, previous=previous, fixed=frozenset({name}))
+    assert kept is previous
+    assert not np.array_equal(getattr(free, name), getattr(previous, name))
+    assert family.n_parameters(2, 4, fixed=frozenset({name})) == 0
+    assert family.n_parameters(2, 4, fixed=frozenset()) == 8
+    with pytest.raises(ValueError, match="no previous parameters"):
+        family.m_step(stats, fixed=frozenset({name}))
+    with pytest.raises(ValueError, match=r"has no parameter\(s\) \['means'\].*\['" + name):
+        family.m_step(stats, previous=previous, fixed=frozenset({"means"}))
+
+
+# --- (7) missing entries (NaN) are skipped ---
+
+
+def with_missing(X, fraction, rng):
+    """X (float) with about ``fraction`` of its entries set to NaN, no row all NaN."""
+    X = np.array(X, dtype=float)
+    mask = rng.random(X.shape) < fraction
+    mask[mask.all(axis=1), 0] = False
+    X[mask] = np.nan
+    return X
+
+
+def scipy_observed(logpmf, X, params):
+    """Σ_j over the observed entries of logpmf(x_j, θ_kj), shape (n, K), float64."""
+    X = np.asarray(X, dtype=np.float64)
+    observed = ~np.isnan(X)
+    terms = logpmf(np.where(observed, X, 0)[:, None, :], np.asarray(params, np.float64)[None])
+    # -inf terms of observed entries must survive; missing ones contribute 0.
+    return np.where(observed[:, None, :], terms, 0.0).sum(axis=2)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_log_prob_with_missing_entries_sums_scipy_over_the_observed_ones(dtype):
+    rng = np.random.default_rng(13)
+    binary = with_missing(rng.random((60, 6)) < 0.4, 0.3, rng).astype(dtype)
+    binary[0] = np.nan  # a row with nothing observed: the empty sum, 0
+    p = rng.uniform(0.05, 0.95, (3, 6))
+    p[0, 1], p[2, 4] = 0.0, 1.0  # impossible rows only where the entry is observed
+    family = BernoulliFamily(pseudocount=0.0)
+    got = family.log_prob(binary, family.params_from_probabilities(p, dtype))
+    expected = scipy_observed(scipy_stats.bernoulli.logpmf, binary, p.astype(dtype))
+    assert got.dtype == dtype
+    assert np.isneginf(expected).any() and (expected[0] == 0).all()
+    assert_log_prob_matches(got, expected, RTOL[dtype])
+
+    rates = rng.uniform(0.3, 8.0, (3, 6))
+    rates[1, 3] = 0.0
+    counts = with_missing(rng.poisson(3.0, (60, 6)), 0.3, rng).astype(dtype)
+    poisson = PoissonFamily()
+    got = poisson.log_prob(counts, poisson.params_from_rates(rates, dtype))
+    expected = scipy_observed(scipy_stats.poisson.logpmf, counts, rates.astype(dtype))
+    assert got.dtype == dtype
+    assert np.isneginf(expected).any()
+    assert_log_prob_matches(got, expected, RTOL[dtype])
+
+
+def test_statistics_with_missing_entries_count_only_observed_mass_and_add():
+    rng = np.random.default_rng(14)
+    X = with_missing(rng.poisson(3.0, (30, 4)), 0.25, rng)
+    resp = rng.dirichlet(np.ones(2), size=30)
+    weight = rng.uniform(0.5, 2.0, 30)
+    stats = PoissonFamily().stats(X, resp, weight)
+    weighted = resp * weight[:, None]
+    observed = ~np.isnan(X)
+    np.testing.assert_allclose(stats.observed_sum, weighted.T @ observed, rtol=1e-13)
+    np.testing.assert_allclose(stats.x_sum, weighted.T @ np.nan_to_num(X), rtol=1e-13)
+    # A complete chunk (observed_sum None) added to one with NaN: the union.
+    complete = np.nan_to_num(X[:10]) + (np.isnan(X[:10]) * 1.0)
+    assert PoissonFamily().stats(complete, resp[:10]).observed_sum is None
+    whole = PoissonFamily().stats(np.vstack([complete, X[10:]]), resp)
+    parts = PoissonFamily().stats(complete, resp[:10]) + PoissonFamily().stats(X[10:], resp[10:])
+    for name in ("resp_sum", "x_sum", "observed_sum"):
+        np.testing.assert_allclose(getattr(parts, name), getattr(whole, name), rtol=1e-12)
+    np.testing.assert_allclose(parts.scaled(3.0).observed_sum, 3 * parts.observed_sum)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_components=st.integers(1, 3),
+    n_features=st.integers(2, 5),
+    bernoulli=st.booleans(),
+    kernel=st.sampled_from(["numpy", "numba"]),
+)
+def test_em_with_missing_entries_never_lowers_the_observed_data_objective(
+        seed, n_components, n_features, bernoulli, kernel):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, 40)
+    if bernoulli:
+        family = BernoulliFamily(pseudocount=0.5)
+        full = rng.random((40, n_features)) < rng.uniform(0.1, 0.9, (2, n_features))[labels]
+        prior = lambda p: bernoulli_log_prior(p, 0.5)  # noqa: E731
+    else:
+        family = PoissonFamily()
+        full = rng.poisson(rng.uniform(0.0, 6.0, (2, n_features))[labels])
+        prior = lambda p: 0.0  # noqa: E731
+    X = with_missing(full, 0.3, rng)
+    weight = rng.uniform(0.1, 3.0, 40)
+    params = params_from_resp(family, X, rng.dirichlet(np.ones(n_components), size=40),
+                              sample_weight=weight)
+    values = objectives(family, X, params, weight, prior, kernel)
+    steps = np.diff(values)
+    assert (steps >= -1e-9 * np.abs(values[1:])).all(), steps.min()
+
+
+def test_parameters_are_recovered_with_a_fifth_of_the_entries_missing():
+    # As in (3), but each probability or rate is estimated from the rows of its
+    # component where its feature is observed (about 80% of n_k, counted from
+    # the draw), so its standard error uses that count; 5 of them as bound.
+    rng = np.random.default_rng(15)
+    weights = np.array([0.35, 0.65])
+    cases = [
+        (BernoulliFamily(pseudocount=1.0), "probabilities",
+         np.array([[0.1, 0.9, 0.2, 0.8, 0.15, 0.5], [0.85, 0.1, 0.75, 0.2, 0.9, 0.5]]),
+         lambda t: t * (1 - t)),
+        (PoissonFamily(), "rates",
+         np.array([[1.0, 8.0, 3.0, 0.5], [7.0, 1.0, 0.5, 5.0]]), lambda t: t),
+    ]
+    for family, name, truth, variance in cases:
+        params = (family.params_from_probabilities(truth) if name == "probabilities"
+                  else family.params_from_rates(truth))
+        full, labels = draw(family, params, weights, N_RECOVERY, rng)
+        X = with_missing(full, 0.2, rng)
+        start_values = np.clip(truth * 1.2 + 0.05, 0, 0.95 if name == "probabilities" else None)
+        start = em.MixtureParams(np.array([0.5, 0.5]), type(params)(start_values))
+        fitted = fit_from_truth_nearby(family, X, start)
+        observed = np.array([(~np.isnan(X[labels == k])).sum(axis=0) for k in range(2)])
+        assert (observed < 0.85 * weights[:, None] * N_RECOVERY).all()
+        se = np.sqrt(variance(truth) / observed)
+        assert (np.abs(getattr(fitted.components, name) - truth) < 5 * se).all()
+        se_w = np.sqrt(weights * (1 - weights) / N_RECOVERY)
+        assert (np.abs(fitted.weights - weights) < 5 * se_w).all()
+
+
+def test_m_steps_with_missing_entries_divide_by_the_observed_mass():
+    stats = BernoulliStats(np.array([4.0]), np.array([[1.0, 0.0]]), np.array([[2.0, 0.0]]))
+    np.testing.assert_array_equal(
+        BernoulliFamily(pseudocount=0.0).m_step(stats).probabilities, [[0.5, 0.5]])
+    np.testing.assert_allclose(
+        BernoulliFamily(pseudocount=1.0).m_step(stats).probabilities, [[0.5, 0.5]])
+    # Component 0 never observed feature 1: it gets that feature's pooled rate.
+    stats = PoissonStats(np.array([4.0, 2.0]), np.array([[6.0, 0.0], [2.0, 6.0]]),
+                         np.array([[3.0, 0.0], [2.0, 2.0]]))
+    np.testing.assert_allclose(PoissonFamily().m_step(stats).rates, [[2.0, 3.0], [1.0, 3.0]])
+
+
+# --- (8) the fused kernels (kernel="numba") against the numpy path ---
+
+
+def kernel_cases(dtype, missing, degenerate):
+    """(family, X, params) for both families, with NaN and with 0/1 probabilities or 0 rates."""
+    rng = np.random.default_rng(16)
+    binary = (rng.random((700, 9)) < rng.uniform(0.1, 0.9, 9)).astype(float)
+    counts = rng.poisson(rng.uniform(0.5, 30.0, 9), size=(700, 9)).astype(float)
+    counts[:5, 0] = 300  # past the log-factorial table
+    p = rng.uniform(0.05, 0.95, (4, 9))
+    rates = rng.uniform(0.5, 20.0, (4, 9))
+    if degenerate:
+        p[0, 0], p[1, 1] = 0.0, 1.0
+        rates[2, 3] = 0.0
+    if missing:
+        binary, counts = with_missing(binary, 0.2, rng), with_missing(counts, 0.2, rng)
+    poisson = PoissonFamily()
+    weights = np.array([0.1, 0.2, 0.3, 0.4])
+    # Without a pseudocount the float32 statistics carry the exact mass.
+    return [
+        (bernoulli, binary.astype(dtype),
+         em.MixtureParams(weights, bernoulli.params_from_probabilities(p, dtype)))
+        for bernoulli in (BernoulliFamily(pseudocount=0.0), BernoulliFamily(pseudocount=1.0))
+    ] + [
+        (poisson, counts.astype(dtype),
+         em.MixtureParams(weights, poisson.params_from_rates(rates, dtype))),
+    ]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("missing", [False, True])
+@pytest.mark.parametrize("degenerate", [False, True])
+def test_kernel_e_step_equals_the_numpy_path(dtype, missing, degenerate):
+    rng = np.random.default_rng(17)
+    weight = rng.uniform(0.0, 3.0, 700)
+    for family, X, params in kernel_cases(dtype, missing, degenerate):
+        for sample_weight in (None, weight):
+            fused = em.e_step(family, X, params, sample_weight, chunk_size=256, kernel="numba")
+            reference = em.e_step(family, X, params, sample_weight, chunk_size=256,
+                                  kernel="numpy")
+            rtol = RTOL[dtype]
+            assert np.isfinite(fused.log_likelihood)
+            np.testing.assert_allclose(fused.log_likelihood, reference.log_likelihood, rtol=rtol)
+            np.testing.assert_allclose(fused.total_weight, reference.total_weight, rtol=1e-14)
+            np.testing.assert_allclose(fused.resp_sum, reference.resp_sum, rtol=rtol)
+            ours, theirs = fused.components, reference.components
+            np.testing.assert_allclose(ours.x_sum, theirs.x_sum, rtol=rtol)
+            np.testing.assert_allclose(ours.observed_mass(), theirs.observed_mass(), rtol=rtol)
+            # Complete data carries no (K, d) mass, except the Bernoulli
+            # family's float32 statistics without pseudocount (the exact mass
+            # of its probabilities of 1).
+            exact_mass = (isinstance(family, BernoulliFamily) and dtype == np.float32
+                          and family.pseudocount == 0)
+            assert (ours.observed_sum is None) == (not missing and not exact_mass)
+            np.testing.assert_allclose(
+                family.kernel_log_prob(X, params.components),
+                family.log_prob(X, params.components), rtol=rtol)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_threads_do_not_change_the_kernel_e_step(dtype):
+    rng = np.random.default_rng(18)
+    weight = rng.uniform(0.5, 2.0, 700)
+    for family, X, params in kernel_cases(dtype, True, False):
+        one = em.e_step(family, X, params, weight, chunk_size=64, n_jobs=1)
+        for n_jobs in (2, 3):
+            other = em.e_step(family, X, params, weight, chunk_size=64, n_jobs=n_jobs)
+            assert one.log_likelihood == other.log_likelihood
+            np.testing.assert_array_equal(one.resp_sum, other.resp_sum)
+            np.testing.assert_array_equal(one.components.x_sum, other.components.x_sum)
+            np.testing.assert_array_equal(one.components.observed_sum,
+                                          other.components.observed_sum)
+
+
+def test_a_row_impossible_under_every_component_gives_minus_infinity_not_nan():
+    family = BernoulliFamily(pseudocount=0.0)
+    params = em.MixtureParams(np.array([0.5, 0.5]),
+                              family.params_from_probabilities([[0.0, 0.5], [0.0, 0.2]]))
+    X = np.array([[1.0, 0.0], [0.0, 1.0]])
+    log_lik, total, resp_sum, stats = family.kernel_e_step(
+        X, np.log(params.weights), params.components)
+    # Row 0 has a 1 where both components have probability 0: no mass, -inf.
+    # Row 1: p(x | k) = 0.5 and 0.2 under equal weights.
+    assert log_lik == -np.inf and total == 2.0
+    np.testing.assert_allclose(resp_sum, [5 / 7, 2 / 7], rtol=1e-15)
+    np.testing.assert_allclose(stats.x_sum, [[0.0, 5 / 7], [0.0, 2 / 7]], rtol=1e-15)

@@ -17,8 +17,12 @@ GaussianMixture
 select, AutoGaussianMixture
     Choose the covariance model and the number of components by BIC (ICL, AIC):
     every (model, K) fitted from one hierarchical tree, as R's ``Mclust``.
-BernoulliMixture, PoissonMixture
-    Mixtures for binary (0/1) features and for counts, fitted by EM.
+BernoulliMixture, PoissonMixture, CategoricalMixture
+    Mixtures for binary (0/1) features, for counts and for categories, fitted by EM.
+MixtureModel
+    The general mixture: any family by name or object, or mixed column groups.
+StudentMixture
+    Mixture of multivariate t distributions: clusters robust to outliers.
 KMeans
     K-means clustering (Lloyd's algorithm, with exact pruning for many clusters).
 MiniBatchKMeans
@@ -62,10 +66,13 @@ _LAZY = {
     "LargeFitWarning": "._memory",
     "AutoGaussianMixture": ".estimators",
     "BernoulliMixture": ".estimators",
+    "CategoricalMixture": ".estimators",
     "GaussianMixture": ".estimators",
     "KMeans": ".estimators",
     "MiniBatchKMeans": ".estimators",
+    "MixtureModel": ".estimators",
     "PoissonMixture": ".estimators",
+    "StudentMixture": ".estimators",
     "ModelFileError": ".io",
     "load": ".io",
     "save": ".io",
@@ -91,13 +98,16 @@ def __dir__():
 __all__ = [
     "AutoGaussianMixture",
     "BernoulliMixture",
+    "CategoricalMixture",
     "FitTooLargeError",
     "GaussianMixture",
     "KMeans",
     "LargeFitWarning",
     "MiniBatchKMeans",
+    "MixtureModel",
     "ModelFileError",
     "PoissonMixture",
+    "StudentMixture",
     "load",
     "save",
     "select",

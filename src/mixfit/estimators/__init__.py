@@ -4,18 +4,24 @@
 :mod:`mixfit.selection`, which itself imports ``GaussianMixture`` from here.
 """
 
+from mixfit.estimators.categorical_mixture import CategoricalMixture
 from mixfit.estimators.discrete_mixtures import BernoulliMixture, PoissonMixture
 from mixfit.estimators.gaussian_mixture import GaussianMixture
 from mixfit.estimators.kmeans import KMeans
 from mixfit.estimators.minibatch_kmeans import MiniBatchKMeans
+from mixfit.estimators.mixture_model import MixtureModel
+from mixfit.estimators.student_mixture import StudentMixture
 
 __all__ = [
     "AutoGaussianMixture",
     "BernoulliMixture",
+    "CategoricalMixture",
     "GaussianMixture",
     "KMeans",
     "MiniBatchKMeans",
+    "MixtureModel",
     "PoissonMixture",
+    "StudentMixture",
 ]
 
 

@@ -16,7 +16,10 @@ the one non-finite value a model holds, ``lower_bound_`` of a fit with
                     issue 9: ``labels_`` always int64, no ``_column_indices``)
                     load as they are, but version 2 files need this mixfit
     mixfit_version  version of mixfit that wrote the file (informative)
-    estimator       "GaussianMixture", "KMeans" or "MiniBatchKMeans"
+    estimator       "GaussianMixture", "KMeans" or "MiniBatchKMeans" (the
+                    family mixtures — MixtureModel, BernoulliMixture,
+                    PoissonMixture, CategoricalMixture, StudentMixture — are
+                    described in mixfit.io.model_mixtures)
     params          constructor parameters (get_params()); an array parameter
                     is {"array": "<member name>"}; ``callback`` is always null (a
                     runtime hook, not data); ``random_state`` is kept when None
@@ -92,6 +95,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from mixfit.io import model_minibatch  # noqa: F401 (adds MiniBatchKMeans to _KINDS)
+from mixfit.io import model_mixtures  # noqa: F401 (adds the family mixtures to _KINDS)
 from mixfit.io.model_format import (  # FORMAT_NAME and FORMAT_VERSION are public here
     _KINDS,
     _NOT_A_MODEL,

@@ -1,10 +1,10 @@
-"""What a fitted discrete mixture answers: labels, posteriors, densities, samples, BIC/AIC.
+"""What a fitted family mixture answers: labels, posteriors, densities, samples, BIC/AIC.
 
-A mixin of :class:`~mixfit.BernoulliMixture` and :class:`~mixfit.PoissonMixture`
-(:mod:`mixfit.estimators.discrete_mixtures` keeps the fitting, this module the
-queries, as :mod:`mixfit.estimators._gmm_queries` does for GaussianMixture). It
-reads ``weights_``, the component attribute named by ``_component_name`` and
-the subclass's ``_family()``, ``_params_class``, ``_check_values`` and
+A mixin of :class:`~mixfit.estimators._family_mixture.FamilyMixture`
+(which keeps the fitting, this module the queries, as
+:mod:`mixfit.estimators._gmm_queries` does for GaussianMixture). It reads
+``weights_`` and the ``{name}_`` attribute of each of the family's
+``parameter_names``, and the base's ``_prepare``, ``_fitted_family`` and
 ``_impossible_hint``.
 """
 
@@ -22,37 +22,52 @@ from mixfit._validation import (
     row_chunks,
 )
 from mixfit.engine import em
-from mixfit.estimators._data_checks import check_data
+from mixfit.engine.constraints import check_fixed
 from mixfit.estimators._far_rows import criterion, mean_log_likelihood
 from mixfit.estimators._fit_state import check_consistent_fit
+from mixfit.families.categorical import CategoricalFamily
+from mixfit.families.product import ProductFamily
+from mixfit.families.values import parameter_names, params_from_values
 
-__all__ = ["DiscreteQueries"]
+__all__ = ["FamilyQueries"]
 
 
-class DiscreteQueries:
+class FamilyQueries:
     """``predict``, ``predict_proba``, ``score_samples``, ``score``, ``sample``, ``bic``
-    and ``aic`` of a fitted discrete mixture."""
+    and ``aic`` of a fitted family mixture."""
 
-    def _params(self):
-        check_is_fitted(self, self._component_name)
-        check_consistent_fit(self, self._component_name)
-        components = self._params_class(getattr(self, self._component_name))
-        return em.MixtureParams(self.weights_, components)
+    #: The fitted attribute with one row per component and one column per
+    #: feature, checked against ``n_features_in_`` (None where there is none).
+    _consistency_attribute = None
+
+    def _params(self, family=None):
+        check_is_fitted(self, "weights_")
+        if self._consistency_attribute is not None:
+            check_consistent_fit(self, self._consistency_attribute)
+        if family is None:
+            family = self._fitted_family()
+        values = {name: getattr(self, name + "_") for name in parameter_names(family)}
+        dtype = np.asarray(self.weights_).dtype
+        return em.MixtureParams(np.asarray(self.weights_),
+                                params_from_values(family, values, dtype))
 
     def _validated(self, X):
-        params = self._params()
-        X = check_data(self, X, reset=False)
-        self._check_values(X, getattr(self, "feature_names_in_", None))
-        return X, params
+        check_is_fitted(self, "weights_")
+        X, family, _ = self._prepare(X, reset=False)
+        return X, family, self._params(family)
 
-    def _weighted_log_prob(self, X, params, *, labels=False):
+    def _log_prob(self, family, X, params):
+        # The family's kernels where it has them (as the engine's "numba" path).
+        compute = getattr(family, "kernel_log_prob", family.log_prob)
+        return compute(X, params)
+
+    def _weighted_log_prob(self, X, family, params, *, labels=False):
         """Labels, or ``(log_resp, log p(x))``, chunk by chunk.
 
         A row impossible under every component (only possible with
-        probabilities of exactly 0 or 1, or rates of 0) is refused before the
+        probabilities of exactly 0, or rates of 0) is refused before the
         normalisation, which would otherwise compute −inf − (−inf).
         """
-        family = self._family()
         with np.errstate(divide="ignore"):
             log_weights = np.log(np.asarray(params.weights, dtype=np.float64))
         n_samples, n_components = X.shape[0], params.weights.shape[0]
@@ -62,7 +77,8 @@ class DiscreteQueries:
             out = np.empty((n_samples, n_components), dtype=X.dtype)
             norm = np.empty(n_samples, dtype=X.dtype)
         for rows in row_chunks(n_samples, DEFAULT_CHUNK_SIZE):
-            weighted = family.log_prob(X[rows], params.components)
+            weighted = self._log_prob(family, np.ascontiguousarray(X[rows]),
+                                      params.components)
             weighted += log_weights.astype(weighted.dtype)
             best = weighted.max(axis=1)
             impossible = np.flatnonzero(best == -np.inf)
@@ -97,8 +113,8 @@ class DiscreteQueries:
         labels : ndarray of shape (n_samples,)
             Component index (0 to n_components − 1) of each sample.
         """
-        X, params = self._validated(X)
-        return self._weighted_log_prob(X, params, labels=True)
+        X, family, params = self._validated(X)
+        return self._weighted_log_prob(X, family, params, labels=True)
 
     def predict_proba(self, X):
         """Probability that each sample belongs to each component (its responsibilities).
@@ -113,11 +129,14 @@ class DiscreteQueries:
         proba : ndarray of shape (n_samples, n_components)
             Each row sums to 1.
         """
-        X, params = self._validated(X)
-        return np.exp(self._weighted_log_prob(X, params)[0])
+        X, family, params = self._validated(X)
+        return np.exp(self._weighted_log_prob(X, family, params)[0])
 
     def score_samples(self, X):
         """Log-likelihood ``log p(x)`` of each sample under the mixture.
+
+        Missing values are skipped: a row's density is that of its observed
+        values (their marginal).
 
         Parameters
         ----------
@@ -131,10 +150,11 @@ class DiscreteQueries:
         Raises
         ------
         ValueError
-            If a row is impossible under every component (it names the row).
+            If a row is impossible under every component (it names the row),
+            or holds a category not seen in fit (it names the column).
         """
-        X, params = self._validated(X)
-        return self._weighted_log_prob(X, params)[1]
+        X, family, params = self._validated(X)
+        return self._weighted_log_prob(X, family, params)[1]
 
     def score(self, X, y=None, sample_weight=None):
         """Mean per-sample log-likelihood of X (higher is better).
@@ -160,7 +180,8 @@ class DiscreteQueries:
         """Draw new samples from the fitted mixture, grouped by component.
 
         Each draw picks a component with probability ``weights_``, then a row
-        from that component; ``random_state`` seeds the draws.
+        from that component; ``random_state`` seeds the draws. Categorical
+        columns come back as their categories (an object array then).
 
         Parameters
         ----------
@@ -168,25 +189,50 @@ class DiscreteQueries:
 
         Returns
         -------
-        X : ndarray of shape (n_samples, n_features), the model's dtype
+        X : ndarray of shape (n_samples, n_features)
+            In the model's dtype, or object where columns are categorical.
         y : ndarray of shape (n_samples,)
             Component of each draw.
         """
-        params = self._params()
+        family = self._fitted_family()
+        params = self._params(family)
         n_samples = check_n_draws(n_samples)
-        return em.sample_mixture(self._family(), params, n_samples,
-                                 check_seed(self.random_state),
-                                 getattr(self, self._component_name).dtype)
+        X, y = em.sample_mixture(family, params, n_samples, check_seed(self.random_state),
+                                 np.asarray(self.weights_).dtype)
+        categories = getattr(self, "categories_", None)
+        if categories is None:
+            return X, y
+        out = X.astype(object)
+        for column, levels in zip(self._categorical_columns(self._groups_of(family)),
+                                  categories):
+            out[:, column] = levels[X[:, column].astype(np.intp)]
+        return out, y
+
+    @staticmethod
+    def _groups_of(family):
+        if isinstance(family, ProductFamily):
+            return family.groups
+        if isinstance(family, CategoricalFamily):
+            return [(family, np.arange(len(family.n_levels)))]
+        return []
 
     def _n_parameters(self):
-        n_components, n_features = getattr(self, self._component_name).shape
-        return self._family().n_parameters(n_components, n_features) + n_components - 1
+        family = self._fitted_family()
+        fixed = check_fixed(family, self.fixed_params)
+        own = fixed - {"weights"}
+        n_components = np.asarray(self.weights_).shape[0]
+        if own:
+            count = family.n_parameters(n_components, self.n_features_in_, own)
+        else:
+            count = family.n_parameters(n_components, self.n_features_in_)
+        return count + (0 if "weights" in fixed else n_components - 1)
 
     def bic(self, X):
         """Bayesian information criterion on X (lower is better).
 
-        ``BIC = −2 log L + p log n``, with ``p = K·d + K − 1`` free parameters
-        (one per component and feature, and the weights).
+        ``BIC = −2 log L + p log n``, with ``p`` the free parameters: the
+        family's (``family.n_parameters``) plus ``K − 1`` weights, less those
+        held by ``fixed_params``.
 
         Parameters
         ----------

@@ -226,7 +226,8 @@ def test_help_ends_with_examples(capsys):
 
 def test_the_demo_chooses_k_and_puts_the_bic_figure_on_its_page(tmp_path, monkeypatch):
     # Only the new section runs: the others are covered by test_cli.py's demo run.
-    for section in ("_synthetic_experiments", "_digits_experiment", "_animation"):
+    for section in ("_synthetic_experiments", "_digits_experiment", "_animation",
+                    "partial_labels_section"):
         monkeypatch.setattr(demo, section, lambda *args, **kwargs: None)
     monkeypatch.setattr(demo, "_warm_up", lambda: 0.0)
     lines = []
@@ -237,7 +238,7 @@ def test_the_demo_chooses_k_and_puts_the_bic_figure_on_its_page(tmp_path, monkey
     assert '<img src="10_choosing_k.png"' in page
     # The lecture's data: three unit-covariance Gaussians, which BIC finds.
     assert any(line.startswith("  chosen by BIC: EII with K=3") for line in lines), lines
-    caption = result.figures[-1].caption
+    caption = next(f.caption for f in result.figures if f.filename == "10_choosing_k.png")
     assert "14 covariance models" in caption and "84 fits" in caption
 
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 
 from mixfit import cli
@@ -77,15 +78,16 @@ def test_the_warm_up_runs_once_before_any_timed_fit(probe):
     _, report = probe
     events = report["events"]
     assert events[0] == "warm-up" and events.count("warm-up") == 1
-    # The seven table rows of run() plus the scikit-learn digits row.
-    assert events.count("timed") == 8
+    # The nine table rows of run() plus the scikit-learn digits rows (Gaussian
+    # and Bernoulli).
+    assert events.count("timed") == 11
     assert report["warm_up_seconds"] > 0
 
 
 def test_no_timed_fit_compiles_a_kernel(probe):
     """Each timed fit finds every numba kernel it needs already compiled."""
     _, report = probe
-    assert report["new_versions"] == [0] * 8
+    assert report["new_versions"] == [0] * 11
 
 
 def test_the_page_explains_every_column(probe):
@@ -110,6 +112,21 @@ def test_demo_run_with_mnist_true_fetches_mnist(probe):
     assert report["asked"] == ["mnist"]
     page = (out / "index.html").read_text(encoding="utf-8")
     assert "GMM identity K=20, MNIST" in page
+
+
+def test_the_bernoulli_gallery_is_drawn_beside_the_gaussian_one(probe):
+    from PIL import Image
+
+    out, report = probe
+    page = (out / "index.html").read_text(encoding="utf-8")
+    gaussian = page.index('src="08_digit_centres.png"')
+    bernoulli = page.index('src="08_bernoulli_digit_centres.png"')
+    assert gaussian < bernoulli < page.index('src="09_')
+    assert "Bernoulli K=20, MNIST binarised" in page
+    # 20 centres, each with five members: a tall figure, with ink in it.
+    image = Image.open(out / "08_bernoulli_digit_centres.png").convert("L")
+    width, height = image.size
+    assert height > 2 * width and len(np.unique(np.asarray(image))) > 16
 
 
 def _capture_run(monkeypatch):

@@ -13,10 +13,15 @@ reproduces each one, writes its figure, and collects them in ``index.html``:
 7. the digits experiment (the K=20 mixture of the lecture, on MNIST with
    ``--mnist DIR`` or, with ``--mnist`` alone, as downloaded by
    :func:`~mixfit.datasets.fetch_mnist`; otherwise on scikit-learn's bundled 8×8
-   digits) with its gallery of centres and their most confident members;
+   digits) with its gallery of centres and their most confident members, and
+   beside it the Bernoulli mixture's gallery on the same digits binarised
+   (the classic mixture of Bernoullis: each centre a map of ink probabilities);
 8. the animation of EM's parameters during learning;
 9. choosing K: :func:`~mixfit.selection.select` fits mclust's 14 covariance
    models for K = 1..6 to the lecture's data and plots BIC against K.
+10. partial labels: K-means against a full-covariance mixture told the class
+    of 1% of the non-spherical data's points (semi-supervised EM,
+    :mod:`mixfit.cli.demo_labels`).
 
 The page's summary table times each fit after a warm-up fit of every model, so
 its seconds leave out numba's one-off compilation (reported on its own line).
@@ -32,6 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from mixfit.cli.demo_labels import partial_labels_section
 
 #: How many EM iterations are shown with posterior colouring.
 POSTERIOR_ITERATIONS = (1, 2, 3, 5)
@@ -97,9 +104,11 @@ def _warm_up():
     numba's cache): seconds, against hundredths for the fit itself. Paying that
     here keeps it out of the table's timings, which then measure the algorithms.
     The fits mirror the timed ones (k-means++ and explicit starts, identity and
-    full covariances, a callback, 2 and 64 float64 features) because numba
-    compiles one version per argument type and code path.
+    full covariances, a callback, partial labels, a Bernoulli mixture on 0/1
+    data, 2 and 64 float64 features) because numba compiles one version per
+    argument type and code path.
     """
+    from mixfit.estimators.discrete_mixtures import BernoulliMixture
     from mixfit.estimators.gaussian_mixture import GaussianMixture
     from mixfit.estimators.kmeans import KMeans
 
@@ -116,6 +125,10 @@ def _warm_up():
                             max_iter=2, callback=lambda *args: None).fit(X).predict_proba(X)
             GaussianMixture(3, covariance_type="full", n_init=2, max_iter=2,
                             random_state=0).fit(X).predict(X)
+            binary = (X > 0).astype(np.float64)
+            BernoulliMixture(3, max_iter=2, random_state=0).fit(binary).predict_proba(binary)
+            GaussianMixture(3, covariance_type="full", max_iter=2, semi_supervised=True,
+                            random_state=0).fit(X, np.arange(60) % 3 - 1)
     return time.perf_counter() - start
 
 
@@ -296,7 +309,8 @@ def _close(figure):
 
 
 def _digits(mnist, quick, random_state):
-    """Digit images as rows of intensities, their labels and the image shape."""
+    """Digit images as rows of intensities, their labels, the image shape, a name
+    and the intensity above which a pixel counts as ink (for the binarised digits)."""
     if mnist is not None:
         from mixfit.datasets import load_mnist
 
@@ -306,7 +320,8 @@ def _digits(mnist, quick, random_state):
         # Intensities in [0, 1]: unit variance is then about a quarter of the
         # ink range, which keeps the identity model's posteriors informative.
         X = images.reshape(len(images), -1).astype(np.float64) / 255.0
-        return X, labels, images.shape[1:], f"MNIST ({len(X)} training images)"
+        # Binarised for the Bernoulli mixture at pixel > 127, as is usual.
+        return X, labels, images.shape[1:], f"MNIST ({len(X)} training images)", 127.5 / 255
     from sklearn.datasets import load_digits
 
     digits = load_digits()
@@ -315,15 +330,16 @@ def _digits(mnist, quick, random_state):
     X, labels = np.ascontiguousarray(digits.data), digits.target
     if quick:
         X, labels = X[:600], labels[:600]
-    # Raw intensities 0..16: unit variance is one grey level.
-    return X, labels, (8, 8), f"scikit-learn's 8×8 digits ({len(X)} images)"
+    # Raw intensities 0..16: unit variance is one grey level. Binarised at half
+    # the range for the Bernoulli mixture.
+    return X, labels, (8, 8), f"scikit-learn's 8×8 digits ({len(X)} images)", 8.0
 
 
 def _digits_experiment(page, mnist, random_state, quick):
     from mixfit import plot
     from mixfit.estimators.gaussian_mixture import GaussianMixture
 
-    X, labels, shape, name = _digits(mnist, quick, random_state)
+    X, labels, shape, name, threshold = _digits(mnist, quick, random_state)
     model, seconds = _timed(lambda: GaussianMixture(
         20, covariance_type="identity", init_params="lecture", tol=1e-4,
         max_iter=60 if quick else 300, random_state=random_state).fit(X))
@@ -335,6 +351,35 @@ def _digits_experiment(page, mnist, random_state, quick):
         "most confident members.",
     )
     page.row(Summary(f"GMM identity K=20, {name.split(' (')[0]}", model.n_iter_,
+                     log_likelihood=model.lower_bound_,
+                     nmi=_nmi(labels, resp.argmax(axis=1)), seconds=seconds))
+    _bernoulli_gallery(page, X > threshold, labels, shape, name, random_state, quick)
+
+
+def _bernoulli_gallery(page, ink, labels, shape, name, random_state, quick):
+    """The Bernoulli mixture's centres on the binarised digits, beside the Gaussian's.
+
+    Same K, restarts and iteration cap as the Gaussian gallery; its start,
+    random memberships, is the Bernoulli analogue of the lecture's "data mean
+    plus noise". Each centre is ``probabilities_[k]``: the chance of ink at
+    every pixel.
+    """
+    from mixfit import plot
+    from mixfit.estimators.discrete_mixtures import BernoulliMixture
+
+    binary = ink.astype(np.float64)
+    model, seconds = _timed(lambda: BernoulliMixture(
+        20, init_params="random", tol=1e-4, max_iter=60 if quick else 300,
+        random_state=random_state).fit(binary))
+    resp = model.predict_proba(binary)
+    page.save(
+        plot.plot_centers(model.probabilities_, binary, resp, top=5, image_shape=shape),
+        "08_bernoulli_digit_centres.png",
+        "The K=20 Bernoulli mixture on the same digits binarised (ink or not): each "
+        "centre is the probability of ink at every pixel, then its five most "
+        "confident members.",
+    )
+    page.row(Summary(f"Bernoulli K=20, {name.split(' (')[0]} binarised", model.n_iter_,
                      log_likelihood=model.lower_bound_,
                      nmi=_nmi(labels, resp.argmax(axis=1)), seconds=seconds))
 
@@ -472,6 +517,9 @@ def run(out="mixfit-demo", *, mnist=None, quick=False, random_state=0, say=print
     _animation(page, random_state, quick)
     say("Choosing K (the model and number of components, by BIC):")
     _choosing_k(page, random_state)
+    say("Partial labels (K-means against a mixture told 1% of the classes):")
+    partial_labels_section(page, random_state, data_seed=NON_SPHERICAL_DATA_SEED,
+                           summary=Summary, nmi=_nmi, timed=_timed)
     _write_index(page.result)
     say("")
     for line in format_table(page.result.rows):

@@ -72,6 +72,7 @@ def read_for_model(model, args, prog, read=None):
         named), when ``--columns`` selects other columns than the model's, or
         when the number of columns does not match.
     """
+    from mixfit.cli.training import CLI_NAN_ADVICE
     from mixfit.estimators._data_checks import check_finite
     from mixfit.io.data_files import read_data
 
@@ -115,7 +116,10 @@ def read_for_model(model, args, prog, read=None):
     # Before the note (which an error must not follow), by the model's column names:
     # X holds the model's columns in its order.
     if read is None:  # a --scheduler reader counts them on the workers itself
-        check_finite(X, name=f"'{args.data}'", names=fitted_names)
+        # A mixture predicts rows with missing cells from their observed values.
+        check_finite(X, name=f"'{args.data}'", names=fitted_names,
+                     allow_nan=type(model).__name__ == "GaussianMixture",
+                     advice=CLI_NAN_ADVICE)
     if notes:
         print(f"{prog}: note: {notes[0]}", file=sys.stderr)
     return X

@@ -21,12 +21,12 @@ import warnings
 from mixfit._version import __version__
 from mixfit.cli.describe import (
     CONVERGED,
-    centres,
     changed_parameters,
     fit_summary,
     fit_document,
     format_numbers,
     jsonable,
+    model_dtype,
     model_header,
     parameter_summary,
     table,
@@ -36,6 +36,7 @@ from mixfit.cli.help import EPILOGS, HelpFormatter
 from mixfit.cli.scheduler import add_scheduler_options, cluster_session
 from mixfit.cli.select import add_select, run_select
 from mixfit.cli.training import (
+    CLI_NAN_ADVICE,
     remember_training,
     standardization,
     standardize_like_training,
@@ -338,7 +339,9 @@ def _fit_with(args, cluster):
                              delimiter=args.delimiter, header=args.header,
                              decimal_comma=args.decimal_comma)
         # Here, where the file's column names are known: the estimator sees an ndarray.
-        check_finite(X, name=f"'{args.data}'", names=names)
+        # Empty or NA cells are NaN: missing values, which only the mixture models.
+        check_finite(X, name=f"'{args.data}'", names=names, allow_nan=args.model == "gmm",
+                     advice=CLI_NAN_ADVICE)
     mean = scale = None
     if args.standardize:
         X, mean, scale = (cluster.standardize if cluster else standardize_with_note)(
@@ -464,7 +467,7 @@ def _info(args):
     model = _load_model(args.model)
     check_is_fitted(model)
     document = {"class": type(model).__name__, **model_header(model),
-                "n_features": int(model.n_features_in_), "dtype": str(centres(model).dtype),
+                "n_features": int(model.n_features_in_), "dtype": str(model_dtype(model)),
                 "n_iter": int(model.n_iter_) if hasattr(model, "n_iter_") else None,
                 "converged": bool(model.converged_) if hasattr(model, "converged_") else None}
     if hasattr(model, "n_steps_") and not hasattr(model, "converged_"):  # MiniBatchKMeans

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 __all__ = [
     "CONVERGED",
     "MAX_LISTED_VALUES",
@@ -17,6 +19,7 @@ __all__ = [
     "fit_summary",
     "format_numbers",
     "jsonable",
+    "model_dtype",
     "model_header",
     "parameter_summary",
     "table",
@@ -53,26 +56,59 @@ def centres(model):
     return model.means_ if hasattr(model, "means_") else model.cluster_centers_
 
 
+def model_dtype(model):
+    """The dtype of the model's parameters (a family mixture may have no centres)."""
+    return np.asarray(model.weights_ if hasattr(model, "weights_") else centres(model)).dtype
+
+
+def _component_arrays(model):
+    """``{name: array}`` of the fitted component parameters.
+
+    A family mixture (MixtureModel and its shortcuts) has those its family
+    names (``probabilities``, ``rates``, ``means``…; a categorical model's
+    ``probabilities`` is a list of arrays, one per column); a Gaussian mixture
+    its means and covariances; K-means its centres.
+    """
+    if hasattr(model, "_fitted_family"):
+        from mixfit.families.values import parameter_names
+
+        return {name: getattr(model, name + "_")
+                for name in parameter_names(model._fitted_family())}
+    arrays = {"means" if hasattr(model, "means_") else "cluster_centers": centres(model)}
+    if hasattr(model, "covariances_"):
+        arrays["covariances"] = model.covariances_
+    return arrays
+
+
+def _size(value):
+    return sum(np.size(part) for part in value) if isinstance(value, list) else value.size
+
+
+def _listed(value):
+    return [part.tolist() for part in value] if isinstance(value, list) else value.tolist()
+
+
+def _shape(value):
+    return ([list(np.shape(part)) for part in value] if isinstance(value, list)
+            else list(value.shape))
+
+
 def parameter_summary(model):
-    """Weights, centres and covariances as lists, or only their shapes when there are too many.
+    """Weights and component parameters as lists, or only their shapes when there are too many.
 
     A mixture's ``covariances`` are ``covariances_`` as nested lists, in the layout
     its ``covariance_type`` gives them (see ``GaussianMixture``); K-means has none.
     """
-    centers = centres(model)
-    center_name = "means" if hasattr(model, "means_") else "cluster_centers"
     arrays = {}
     if hasattr(model, "weights_"):
         arrays["weights"] = model.weights_
-    arrays[center_name] = centers
-    if hasattr(model, "covariances_"):
-        arrays["covariances"] = model.covariances_
+    arrays.update(_component_arrays(model))
     # The weights (K numbers, below K*d) are not counted: the rule reads as K*d.
-    n_values = sum(value.size for name, value in arrays.items() if name != "weights")
+    n_values = sum(_size(value) for name, value in arrays.items() if name != "weights")
     if n_values <= MAX_LISTED_VALUES:
-        return {name: value.tolist() for name, value in arrays.items()}
+        return {name: _listed(value) for name, value in arrays.items()}
     return {
-        "shapes": {name: list(value.shape) for name, value in arrays.items()},
+        "shapes": {name: _shape(value) for name, value in arrays.items()},
         "note": f"the centres and covariances hold {n_values} numbers, more than "
         f"{MAX_LISTED_VALUES}: shapes only; load the model file with mixfit.io.load "
         "for the values",

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import math
 import sys
+import warnings
 
 import numpy as np
 
 from mixfit.cli.describe import format_numbers
 
 __all__ = [
+    "CLI_NAN_ADVICE",
     "remember_training",
     "standardization",
     "standardize",
@@ -27,13 +29,19 @@ __all__ = [
 ]
 
 
+#: What a NaN error of the command line adds: the model that takes missing cells.
+CLI_NAN_ADVICE = (" Empty or NA cells are missing values: --model gmm fits them as they are "
+                  "(exact EM on each row's observed values); K-means cannot.")
+
+
 def standardize(X):
     """Z-score the columns of ``X`` with their own means and standard deviations.
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
-        The training data, finite.
+        The training data, finite or NaN (missing; the moments are then those
+        of each column's observed values).
 
     Returns
     -------
@@ -47,8 +55,17 @@ def standardize(X):
         The indices of the constant columns.
     """
     values = np.asarray(X, dtype=np.float64)
-    mean = values.mean(axis=0)
-    scale = values.std(axis=0)
+    if np.isnan(values).any():
+        # Missing cells (for --model gmm): each column's moments over its observed
+        # values; NaN stays NaN after the shift. A column with no observed value
+        # is left to the estimator's error.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean = np.nan_to_num(np.nanmean(values, axis=0))
+            scale = np.nan_to_num(np.nanstd(values, axis=0))
+    else:
+        mean = values.mean(axis=0)
+        scale = values.std(axis=0)
     constant = [int(j) for j in np.flatnonzero(~(scale > 0))]
     scale[constant] = 1.0
     return _apply(X, mean, scale), mean, scale, constant

@@ -1,10 +1,11 @@
 """K-means: the Lloyd engine (mixfit.engine.kmeans) and the KMeans estimator."""
 
 import warnings
+from unittest import mock
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy.spatial.distance import cdist
 from sklearn.cluster import KMeans as SklearnKMeans
@@ -14,6 +15,7 @@ from sklearn.utils import shuffle
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from mixfit.estimators.kmeans import KMeans
+from mixfit.engine import kmeans_loop
 from mixfit.engine.init import kmeans_plusplus
 from mixfit.engine.kmeans import KMeansStats, assign, kmeans_stats, lloyd
 
@@ -255,10 +257,22 @@ def test_integer_weight_equals_repeated_rows(seed, n_clusters, init, n_init):
     X_weighted, w_weighted = shuffle(X, weight, random_state=seed)
 
     params = dict(n_clusters=n_clusters, init=init, n_init=n_init, random_state=seed)
-    with warnings.catch_warnings():
+    relocated = []
+    leave_cluster = kmeans_loop._leave_cluster
+
+    def recording(*args):
+        relocated.append(True)
+        return leave_cluster(*args)
+
+    with warnings.catch_warnings(), mock.patch.object(kmeans_loop, "_leave_cluster",
+                                                      recording):
         warnings.simplefilter("ignore", ConvergenceWarning)
         repeated = KMeans(**params).fit(X_repeated)
         weighted = KMeans(**params).fit(X_weighted, sample_weight=w_weighted)
+    # Where an empty cluster was re-seeded, the row moved with its whole weight
+    # (scikit-learn's rule), where of w copies one moves: the runs part there by
+    # design, so the equivalence is asserted for runs without a re-seeding.
+    assume(not relocated)
     np.testing.assert_array_equal(weighted.predict(X), repeated.predict(X))
     np.testing.assert_allclose(weighted.cluster_centers_, repeated.cluster_centers_, rtol=1e-9)
     assert weighted.inertia_ == pytest.approx(repeated.inertia_, rel=1e-9)

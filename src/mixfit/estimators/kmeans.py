@@ -351,8 +351,10 @@ class KMeans(
         y : Ignored
         sample_weight : array-like of shape (n_samples,) or None
             Non-negative weights; a row of integer weight ``w`` counts as ``w``
-            copies of the row. Multiplying all by a constant multiplies
-            ``inertia_`` by it and changes nothing else.
+            copies of the row, except where an empty cluster is re-seeded at
+            it: the row moves with its whole weight, as in scikit-learn, where
+            of ``w`` copies one would move. Multiplying all by a constant
+            multiplies ``inertia_`` by it and changes nothing else.
 
         Returns
         -------

@@ -311,3 +311,12 @@ def test_sklearn_checks_binarised_pipeline(estimator, check):
 )
 def test_sklearn_checks_poisson(estimator, check):
     check(estimator)
+
+
+def test_a_count_beyond_2_to_the_53_is_refused_naming_column_and_row():
+    X = np.random.default_rng(0).poisson(2.0, (30, 2)).astype(float)
+    X[7, 1] = 1e300  # an integer-valued float, but no count: x · log λ would overflow
+    with pytest.raises(ValueError, match=r"column 1 holds 1e\+300 \(row 7\).*2\*\*53"):
+        PoissonMixture(2, random_state=0).fit(X)
+    X[7, 1] = 2.0**53  # the largest accepted
+    assert np.isfinite(PoissonMixture(2, random_state=0).fit(X).score(X))

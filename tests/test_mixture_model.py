@@ -339,3 +339,11 @@ def test_a_student_group_beside_other_families():
     np.testing.assert_allclose(model.score_samples(X),
                                logsumexp(per + np.log(model.weights_), axis=1), rtol=1e-8)
     assert np.sort(model.group0_means_[:, 0]) == pytest.approx([0, 8], abs=0.3)
+
+
+@pytest.mark.parametrize("family", ["gaussian", "student"])
+def test_measurements_beyond_2_to_the_510_are_refused_not_overflowed(family):
+    X = np.random.default_rng(0).normal(size=(40, 2))
+    X[5, 1] = 1e200
+    with pytest.raises(ValueError, match=r"column 1 holds 1e\+200 \(row 5\), beyond 2\*\*510"):
+        MixtureModel(2, family=family, random_state=0).fit(X)

@@ -51,7 +51,7 @@ def partial_labels_section(page, random_state, *, data_seed, summary, nmi, timed
                      seconds=seconds))
     accuracy = float(np.mean(predicted == y))
     figure = plot.plot_clusters(X, predicted, labelled.means_,
-                                title=f"A mixture told {len(chosen)} classes (1%)")
+                                title=f"A mixture told the class of {len(chosen)} points (1%)")
     axes = figure.axes[0]
     axes.scatter(X[chosen, 0], X[chosen, 1], s=120, facecolors="none", edgecolors="black",
                  linewidths=1.5, label="labelled")

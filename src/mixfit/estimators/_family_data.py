@@ -12,7 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from mixfit._validation import DEFAULT_CHUNK_SIZE, column_label, column_names, row_chunks
+from mixfit._validation import (
+    DEFAULT_CHUNK_SIZE,
+    LARGEST_MAGNITUDE,
+    column_label,
+    column_names,
+    row_chunks,
+)
 from mixfit.estimators._data_checks import (
     _check_n_features,
     _check_ndim,
@@ -94,10 +100,14 @@ def _negative(value):
     return "Negative values in data: " if value < 0 else ""
 
 
+#: The largest count a Poisson column takes: 2**53, beyond which floats skip integers.
+MAX_COUNT_VALUE = float(2**53)
+
+
 def check_values(family, X, columns, names, owner):
     """Refuse values outside ``family``'s support in ``X[:, columns]``, naming column and row.
 
-    Bernoulli: 0 or 1; Poisson: non-negative integers; NaN passes (missing)
+    Bernoulli: 0 or 1; Poisson: non-negative integers up to 2**53; NaN passes (missing)
     where the family skips missing entries, and is refused, naming the column,
     where it does not. ``owner``: who takes the values, for the message
     (e.g. ``"BernoulliMixture"``).
@@ -112,6 +122,17 @@ def check_values(family, X, columns, names, owner):
                 f"{owner} does not model missing values: use GaussianMixture (which does) "
                 "or impute that column first."
             )
+        # Measurements (Gaussian, Student-t) are fitted in the data's units:
+        # beyond 2**510 their squared distances overflow float64.
+        found = _first_bad(block, lambda b: np.abs(b) > LARGEST_MAGNITUDE)
+        if found is not None:
+            row, column = found
+            raise ValueError(
+                f"column {column_label(columns[column], names)} holds "
+                f"{float(block[row, column]):.3g} (row {row}), beyond 2**510 (about "
+                "3.4e153): its squared distances cannot be represented in float64. Divide "
+                "that column by a constant."
+            )
         return
     if isinstance(family, BernoulliFamily):
         found = _first_bad(block, lambda b: b < 0) or _first_bad(
@@ -122,6 +143,13 @@ def check_values(family, X, columns, names, owner):
             block, lambda b: (b != np.floor(b)) & ~np.isnan(b))
         fix = ("takes non-negative integer counts: pass counts, or drop or transform that "
                "column.")
+        if found is None:
+            # Beyond 2**53 a float no longer holds every integer, and x · log λ
+            # summed over columns could overflow: such a "count" is a measurement.
+            found = _first_bad(block, lambda b: b > MAX_COUNT_VALUE)
+            fix = (f"takes counts up to 2**53 ({MAX_COUNT_VALUE:.3g}), the largest integers "
+                   "a float holds exactly: rescale that column or model it as a measurement "
+                   "(e.g. a Gaussian or log-normal column).")
     else:
         return
     if found is not None:

@@ -25,6 +25,8 @@ import sys
 
 import numpy as np
 
+from mixfit.cli.training import CLI_NAN_ADVICE, CLUSTER_NAN_ADVICE
+
 __all__ = ["DEFAULT_TIMEOUT", "Cluster", "add_scheduler_options", "cluster_session"]
 
 #: Seconds ``--scheduler`` waits for the scheduler to answer by default.
@@ -137,7 +139,9 @@ class Cluster:
 
             X, names = dask_array_from_file(path, columns=columns)  # checks the file first
             self.connect()
-            self.check_finite(X, f"'{args.data}'", names)
+            advice = (CLI_NAN_ADVICE if getattr(args, "model", None) == "kmeans"
+                      else CLUSTER_NAN_ADVICE)
+            self.check_finite(X, f"'{args.data}'", names, advice)
             return X, names
 
         return read
@@ -147,8 +151,11 @@ class Cluster:
         return self.reader(args)(args.data, columns=args.columns)
 
     @staticmethod
-    def check_finite(X, name, names=None):
-        """Count NaN and infinite values per column on the workers; raise as a local read does."""
+    def check_finite(X, name, names=None, advice=""):
+        """Count NaN and infinite values per column on the workers; raise as a local read does.
+
+        ``advice``: the sentence a NaN error adds (which model takes missing cells).
+        """
         import dask
         import dask.array as da
 
@@ -158,7 +165,7 @@ class Cluster:
         if n_nan.any() or n_inf.any():
             columns = np.flatnonzero(n_nan + n_inf).tolist()
             raise ValueError(non_finite_message(int(n_nan.sum()), int(n_inf.sum()), columns,
-                                                name, names))
+                                                name, names) + (advice if n_nan.any() else ""))
 
     @staticmethod
     def compute(values):

@@ -19,6 +19,7 @@ from mixfit.cli.describe import format_numbers
 
 __all__ = [
     "CLI_NAN_ADVICE",
+    "CLUSTER_NAN_ADVICE",
     "remember_training",
     "standardization",
     "standardize",
@@ -32,6 +33,11 @@ __all__ = [
 #: What a NaN error of the command line adds: the model that takes missing cells.
 CLI_NAN_ADVICE = (" Empty or NA cells are missing values: --model gmm fits them as they are "
                   "(exact EM on each row's observed values); K-means cannot.")
+
+#: ... and on a Dask cluster (--scheduler), where no model takes them.
+CLUSTER_NAN_ADVICE = (" Empty or NA cells are missing values, which the mixture fits and "
+                      "predicts in memory but not on a Dask cluster: drop --scheduler, or "
+                      "fill or drop those cells.")
 
 
 def standardize(X):

@@ -31,6 +31,7 @@ LAYERS = {
     "mixfit.plot": 4,
     "mixfit.io": 4,
     "mixfit.cli": 5,
+    "mixfit.reporting": 5,  # mixfit.report is the function (a package of that name would shadow it)
     "mixfit.__main__": 6,
     "mixfit": 6,  # the package's own __init__ (public names)
 }

@@ -17,6 +17,9 @@ GaussianMixture
 select, AutoGaussianMixture
     Choose the covariance model and the number of components by BIC (ICL, AIC):
     every (model, K) fitted from one hierarchical tree, as R's ``Mclust``.
+report
+    Choose a mixture for the data and write a self-contained HTML page about it:
+    the models compared, the clusters, their uncertainty, the fit's convergence.
 BernoulliMixture, PoissonMixture, CategoricalMixture
     Mixtures for binary (0/1) features, for counts and for categories, fitted by EM.
 MixtureModel
@@ -78,6 +81,7 @@ _LAZY = {
     "save": ".io",
     "Selection": ".selection",
     "select": ".selection",
+    "report": ".reporting",
 }
 
 
@@ -109,6 +113,7 @@ __all__ = [
     "PoissonMixture",
     "StudentMixture",
     "load",
+    "report",
     "save",
     "select",
     "Selection",

@@ -1,4 +1,4 @@
-"""The ``mixfit`` command line: ``fit``, ``predict``, ``info``, ``select`` and ``demo``.
+"""The ``mixfit`` command line: ``fit``, ``predict``, ``info``, ``select``, ``report``, ``demo``.
 
 Exit codes: 0 on success; 2 for bad usage or bad input (a missing file, data
 that cannot be read or fitted, a damaged model file), reported as one line
@@ -35,6 +35,7 @@ from mixfit.cli.columns import columns_line, describe_columns, read_for_model, r
 from mixfit.cli.help import EPILOGS, HelpFormatter
 from mixfit.cli.scheduler import add_scheduler_options, cluster_session
 from mixfit.cli.select import add_select, run_select
+from mixfit.cli.report_command import add_report, run_report
 from mixfit.cli.training import (
     CLI_NAN_ADVICE,
     remember_training,
@@ -190,6 +191,8 @@ def build_parser():
     info.add_argument("--json", action="store_true", help="print a JSON document")
     info.set_defaults(handler=_info)
     add_select(commands, parents=[data, common]).set_defaults(handler=_select)
+    add_report(commands, parents=[data, common]).set_defaults(
+        handler=lambda args: run_report(args, warning_lines=_convergence_warnings))
     return parser
 
 

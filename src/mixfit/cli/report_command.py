@@ -1,0 +1,108 @@
+"""``mixfit report``: from a data file to a page a person reads (``DIR/index.html``).
+
+The command reads DATA as ``mixfit select`` does (same readers, column
+selection, data errors and exit codes), then :func:`mixfit.report` runs the
+selection and writes the page with its figures beside it. An output folder that
+exists is refused without ``--force``; with it only the page's own files
+(index.html, figure-NN.png) are replaced.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mixfit.cli.help import HelpFormatter
+from mixfit.cli.select import CRITERIA, _seed, parse_components, parse_models
+
+__all__ = ["add_report", "run_report"]
+
+#: Where the page goes without --out.
+DEFAULT_OUT = "mixfit-report"
+
+_EPILOG = """\
+examples:
+  mixfit report data.csv                          mclust's 14 models, K = 1..9, in ./mixfit-report
+  mixfit report data.csv --components 1-5 --models EII,VVV --out /tmp/page
+  mixfit report data.csv --columns height,weight --force
+
+Open DIR/index.html in a browser; the page loads nothing from the network, so the
+folder can be sent as it is."""
+
+
+def add_report(commands, parents):
+    """Register ``mixfit report`` on the subparsers ``commands`` (``parents``: data options)."""
+    report = commands.add_parser(
+        "report", parents=parents, help="choose a Gaussian mixture and write a web page "
+        "about it", description="Choose a Gaussian mixture for DATA as 'mixfit select' does "
+        "and write DIR/index.html: the models compared, the clusters, the uncertainty of "
+        "each row, each cluster's statistics and the convergence of the fit. DATA is read "
+        "as 'mixfit fit' reads it.", epilog=_EPILOG, formatter_class=HelpFormatter)
+    report.add_argument("data", metavar="DATA", help="the data file")
+    report.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
+                        help=f"the folder to write (default {DEFAULT_OUT}); it must not "
+                        "exist, unless --force")
+    report.add_argument("--components", type=parse_components, default=list(range(1, 10)),
+                        metavar="KS", help="numbers of components to try: 1-9 (default), "
+                        "3, or 1,2,5")
+    report.add_argument("--models", type=parse_models, default="mclust", metavar="MODELS",
+                        help="covariance models: mclust (its 14, default), sklearn, or a "
+                        "list such as EII,VVV")
+    report.add_argument("--criterion", choices=CRITERIA, default="bic",
+                        help="what the chosen model minimises (default bic)")
+    report.add_argument("--seed", type=_seed, default=0, metavar="S",
+                        help="random seed, for reproducible pages (default 0)")
+    report.add_argument("--force", action="store_true",
+                        help="write into an existing folder, replacing only its index.html "
+                        "and figure-NN.png files")
+    return report
+
+
+def run_report(args, *, warning_lines):
+    """The ``mixfit report`` command; returns the exit code (errors raise, as in ``select``).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line.
+    warning_lines : callable
+        ``warning_lines(prog)``, the context manager of :mod:`mixfit.cli.commands`
+        that prints the fits' warnings one line each.
+    """
+    from mixfit.cli.memory import check_before_reading
+    from mixfit.estimators._data_checks import check_finite
+    from mixfit.estimators.gaussian_mixture import GaussianMixture
+    from mixfit.io.data_checks import check_path
+    from mixfit.io.data_files import read_data
+    from mixfit.reporting import report
+
+    prog = f"mixfit {args.command}"
+    out = Path(args.out)
+    _check_out(out, args.force)  # before the data are read: a refusal costs nothing
+    check_path(args.data)  # before anything opens it: a FIFO would block, a device not end
+    check_before_reading(GaussianMixture(max(args.components)), args.data, args.columns)
+    X, names = read_data(args.data, columns=args.columns, key=args.key,
+                         delimiter=args.delimiter, header=args.header,
+                         decimal_comma=args.decimal_comma)
+    check_finite(X, name=f"'{args.data}'", names=names)
+    if names is None:
+        names = [f"x{j + 1}" for j in range(X.shape[1])]
+    with warning_lines(prog):
+        try:
+            selection = report(X, out, n_components=args.components,
+                               covariance_types=args.models, criterion=args.criterion,
+                               columns=names, random_state=args.seed, force=args.force,
+                               source=Path(args.data).name)
+        except FileExistsError as error:  # the folder appeared while the fits ran
+            raise ValueError(str(error)) from None
+    best = selection.best_params_
+    print(f"chosen model: {best['covariance_type']} with K={best['n_components']}; "
+          f"page: {out / 'index.html'}")
+    return 0
+
+
+def _check_out(out, force):
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out '{out}' is a file, not a folder; give a folder name")
+    if out.exists() and not force:
+        raise ValueError(f"--out '{out}' exists; give another folder, or --force to replace "
+                         "its index.html and figure files (other files are kept)")

@@ -123,8 +123,11 @@ def check_values(family, X, columns, names, owner):
                 "or impute that column first."
             )
         # Measurements (Gaussian, Student-t) are fitted in the data's units:
-        # beyond 2**510 their squared distances overflow float64.
-        found = _first_bad(block, lambda b: np.abs(b) > LARGEST_MAGNITUDE)
+        # beyond 2**510 their squared distances overflow float64 (float32 data
+        # never gets there, and is fitted with float64 statistics).
+        found = None
+        if float(np.finfo(block.dtype).max) > LARGEST_MAGNITUDE:
+            found = _first_bad(block, lambda b: np.abs(b) > LARGEST_MAGNITUDE)
         if found is not None:
             row, column = found
             raise ValueError(

@@ -131,6 +131,48 @@ def test_plot_clusters_rejects_mismatched_input(data2d):
         plot.plot_clusters(X[:, :1], y)
 
 
+@pytest.mark.parametrize("draw", [
+    lambda X, y, **kw: plot.plot_clusters(X, y, **kw),
+    lambda X, y, **kw: plot.plot_posteriors(X, np.eye(3)[y], **kw),
+], ids=["plot_clusters", "plot_posteriors"])
+def test_equal_axes_gives_both_axes_the_same_scale(draw, data2d, tmp_path):
+    X, y = data2d
+    # Stretched along x: without equal axes, matplotlib fills the box and one
+    # unit of x is drawn shorter than one unit of y.
+    stretched = X * [6.0, 1.0]
+
+    def pixels_per_unit(fig):
+        ax = fig.axes[0]
+        fig.canvas.draw()
+        box = ax.get_window_extent()
+        (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+        return box.width / (x1 - x0), box.height / (y1 - y0)
+
+    free = draw(stretched, y)
+    equal = draw(stretched, y, equal_axes=True)
+    rendered_pixels(equal, tmp_path / "equal.png")
+    sx, sy = pixels_per_unit(free)
+    assert abs(sx / sy - 1) > 0.5
+    sx, sy = pixels_per_unit(equal)
+    assert sx / sy == pytest.approx(1, rel=1e-2)
+
+
+def test_plot_clusters_draws_the_starts_as_hollow_circles(data2d, tmp_path):
+    X, y = data2d
+    starts = X[:4]
+    fig = plot.plot_clusters(X, y, X[4:7], initial_centers=starts)
+    rendered_pixels(fig, tmp_path / "starts.png")
+    ax = fig.axes[0]
+    texts = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert texts[-2:] == ["centres", "starts"]
+    circles = ax.collections[-1]
+    np.testing.assert_allclose(circles.get_offsets(), starts)
+    assert len(circles.get_facecolors()) == 0  # hollow: edges only
+    np.testing.assert_allclose(circles.get_edgecolors()[0], [0, 0, 0, 1])
+    with pytest.raises(ValueError, match="initial_centers has 3 features but X has 2"):
+        plot.plot_clusters(X, y, initial_centers=np.zeros((2, 3)))
+
+
 # ---------------------------------------------------------------- plot_posteriors
 
 
@@ -295,6 +337,26 @@ def test_plot_centers_shows_each_centre_and_its_most_confident_members(digits, t
         np.testing.assert_allclose(shown, X[best])
 
 
+def test_plot_centers_heads_each_column_and_writes_q_only_when_in_doubt(digits, tmp_path):
+    X, means, resp = digits
+    # Well-separated data: every member is certain. Centre 0 keeps its most
+    # confident member certain; its other members are made 60% sure.
+    members = np.argsort(-resp[:, 0], kind="stable")[:20]
+    assert resp[members, 0].min() >= plot.figures.CONFIDENT
+    resp = resp.copy()
+    resp[members[1:]] = [0.6, 0.2, 0.2]
+    fig = plot.plot_centers(means, X, resp, top=3, image_shape=(4, 5))
+    rendered_pixels(fig, tmp_path / "gallery.png")
+    grid = np.array(fig.axes).reshape(3, 4)
+    assert [ax.get_title() for ax in grid[0]] == ["centre", "1st", "2nd", "3rd"]
+    assert all(ax.get_title() == "" for ax in grid[1:].flat)
+    labels = [[ax.get_xlabel() for ax in row[1:]] for row in grid]
+    assert labels[0] == ["", "q=0.60", "q=0.60"]
+    assert labels[1] == labels[2] == ["", "", ""]
+    assert plot.figures._column_headers(12)[-2:] == ["11th", "12th"]
+    assert plot.figures._column_headers(22)[-1] == "22nd"
+
+
 def test_plot_centers_alone_and_with_fewer_samples_than_top(digits, tmp_path):
     X, means, resp = digits
     alone = plot.plot_centers(means, image_shape=(4, 5))
@@ -336,7 +398,8 @@ ANIMATED = [
 def test_animate_fit_writes_one_frame_per_iteration(name, make, five_d, data2d, data5d, tmp_path):
     X = (data5d if five_d else data2d)[0]
     estimator = make()
-    fitted, path = plot.animate_fit(estimator, X, tmp_path / "fit.gif", dpi=30)
+    fitted, path = plot.animate_fit(estimator, X, tmp_path / "fit.gif", dpi=30,
+                                    drop_repeats=False)
     assert path == tmp_path / "fit.gif"
     assert fitted.n_iter_ > 1, "the test needs a fit of several iterations"
     frames = gif_frames(path)
@@ -379,7 +442,8 @@ def test_animate_fit_projects_5d_posteriors_means_and_ellipses(data5d, tmp_path,
     monkeypatch.setattr(plot_animation, "_scatter", spy_scatter)
     monkeypatch.setattr(plot_animation, "_draw_ellipses", spy_ellipses)
     model = GaussianMixture(3, covariance_type="full", init_params="k-means++", random_state=0)
-    fitted, path = plot.animate_fit(model, X, tmp_path / "em5d.gif", dpi=20)
+    fitted, path = plot.animate_fit(model, X, tmp_path / "em5d.gif", dpi=20,
+                                    drop_repeats=False)
     assert len(gif_frames(path)) == fitted.n_iter_
     assert len(drawn["points"]) == len(drawn["ellipses"]) == fitted.n_iter_
 
@@ -420,7 +484,8 @@ def test_animate_fit_shows_only_the_winning_run_and_still_calls_the_callback(
             runs.append(0)
         runs[-1] += 1
 
-    fitted, path = plot.animate_fit(make(count), X, tmp_path / "runs.gif", dpi=20)
+    fitted, path = plot.animate_fit(make(count), X, tmp_path / "runs.gif", dpi=20,
+                                    drop_repeats=False)
     assert runs == expected_runs
     assert len(gif_frames(path)) == fitted.n_iter_
     assert fitted.callback is count
@@ -430,7 +495,8 @@ def test_animate_fit_max_frames_keeps_every_kth_iteration_ending_with_the_last(d
     X, _ = data2d
     model = GaussianMixture(3, covariance_type="full", init_params="random_from_data",
                             tol=1e-5, random_state=0)
-    fitted, path = plot.animate_fit(model, X, tmp_path / "few.gif", max_frames=5, dpi=20)
+    fitted, path = plot.animate_fit(model, X, tmp_path / "few.gif", max_frames=5, dpi=20,
+                                    drop_repeats=False)
     n_iter = fitted.n_iter_
     assert n_iter > 5
     assert len(gif_frames(path)) == math.ceil(n_iter / math.ceil(n_iter / 5))
@@ -438,6 +504,52 @@ def test_animate_fit_max_frames_keeps_every_kth_iteration_ending_with_the_last(d
     full_fit, full_path = plot.animate_fit(model, X, tmp_path / "all.gif", dpi=20)
     assert full_fit.n_iter_ == n_iter
     np.testing.assert_array_equal(gif_frames(path)[-1], gif_frames(full_path)[-1])
+
+
+def gif_durations(path):
+    with Image.open(path) as image:
+        return [frame.info["duration"] for frame in ImageSequence.Iterator(image)]
+
+
+def test_animate_fit_holds_the_last_frame(data2d, tmp_path):
+    X, _ = data2d
+    model = KMeans(3, init="lecture", random_state=0)
+    _, path = plot.animate_fit(model, X, tmp_path / "hold.gif", fps=4, dpi=20)
+    durations = gif_durations(path)
+    assert len(durations) > 1
+    assert durations[:-1] == [250] * (len(durations) - 1) and durations[-1] == 2000
+    _, path = plot.animate_fit(model, X, tmp_path / "short.gif", fps=4, hold_last=0.1, dpi=20)
+    assert gif_durations(path)[-1] == 250  # never shorter than one frame
+    with pytest.raises(ValueError, match="hold_last must be a positive number"):
+        plot.animate_fit(model, X, tmp_path / "bad.gif", hold_last=-1)
+    with pytest.raises(TypeError, match="drop_repeats must be True or False"):
+        plot.animate_fit(model, X, tmp_path / "bad.gif", drop_repeats="yes")
+
+
+def test_animate_fit_merges_frames_whose_drawing_repeats(data2d, tmp_path, monkeypatch):
+    X, _ = data2d
+    # A long tail of iterations that move nothing visible at this size.
+    model = GaussianMixture(3, covariance_type="full", init_params="random_from_data",
+                            tol=1e-12, max_iter=60, random_state=0)
+    rendered = []
+    render = plot_animation._render_frames
+
+    def spy(frames, *args):
+        rendered.append(len(frames))
+        return render(frames, *args)
+
+    monkeypatch.setattr(plot_animation, "_render_frames", spy)
+    fitted, kept = plot.animate_fit(model, X, tmp_path / "kept.gif", dpi=20)
+    _, every = plot.animate_fit(model, X, tmp_path / "every.gif", dpi=20, drop_repeats=False)
+    assert rendered == [fitted.n_iter_] * 2
+    frames, all_frames = gif_frames(kept), gif_frames(every)
+    assert len(all_frames) == fitted.n_iter_ > len(frames) > 1
+    # The last frame is the last iteration's, title included.
+    np.testing.assert_array_equal(frames[-1], all_frames[-1])
+    # No two consecutive kept frames draw the same picture inside the axes
+    # (the title, at the top, is cut off).
+    cut = frames[0].shape[0] // 8
+    assert all(not np.array_equal(a[cut:], b[cut:]) for a, b in zip(frames, frames[1:]))
 
 
 class FailingKMeans(KMeans):

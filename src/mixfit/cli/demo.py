@@ -5,7 +5,8 @@ reproduces each one, writes its figure, and collects them in ``index.html``:
 
 1. the synthetic data (three unit-covariance Gaussians in 2-D);
 2. K-means on it;
-3. K-means with K=6 started from a poor initialisation (a local optimum);
+3. K-means with K=6 started from a poor initialisation (a local optimum), its
+   starting centres drawn beside the final ones;
 4. K-means on non-spherical data (where its implicit model fails);
 5. EM on the identity-covariance mixture, points coloured by their posteriors
    for the first iterations, and the log-likelihood curve;
@@ -23,14 +24,18 @@ reproduces each one, writes its figure, and collects them in ``index.html``:
     of 1% of the non-spherical data's points (semi-supervised EM,
     :mod:`mixfit.cli.demo_labels`).
 
+The page (:mod:`mixfit.cli.demo_page`) groups the figures in sections that
+follow the lecture, each caption saying what to look at. Wherever the true
+clusters are known, K-means' clusters are renumbered after the true ones
+(:func:`_match`, the Hungarian method), so their colours can be compared with
+the data's figure; figures where distances matter have equal axes.
+
 The page's summary table times each fit after a warm-up fit of every model, so
 its seconds leave out numba's one-off compilation (reported on its own line).
 """
 
 from __future__ import annotations
 
-import html
-import os
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -39,6 +44,10 @@ from pathlib import Path
 import numpy as np
 
 from mixfit.cli.demo_labels import partial_labels_section
+from mixfit.cli.demo_page import format_table
+from mixfit.cli.demo_page import write_index as _write_index
+
+__all__ = ["DemoResult", "format_table", "run"]
 
 #: How many EM iterations are shown with posterior colouring.
 POSTERIOR_ITERATIONS = (1, 2, 3, 5)
@@ -47,15 +56,18 @@ POSTERIOR_ITERATIONS = (1, 2, 3, 5)
 #: non-spherical transform A = 1.4·randn(2, 2) drawn from seed 7 is elongated
 #: (condition number 4.4), so K-means' failure on it is visible, as in the lecture.
 DATA_SEED = 0
+#: The true cluster the poor initialisation puts all six K-means centres in.
+POOR_START_CLUSTER = 2
 NON_SPHERICAL_DATA_SEED = 7
 
 
 @dataclass
 class Figure:
-    """One entry of the demo page."""
+    """One entry of the demo page: its file, what to look at, and its section's id."""
 
     filename: str
     caption: str
+    section: str = ""
 
 
 @dataclass
@@ -139,18 +151,79 @@ class _Page:
         self.result = DemoResult(Path(out))
         self.dpi = dpi
         self.say = say
+        #: The page section (an id of demo_page.SECTIONS) the next figures go in.
+        self.section = ""
+
+    def start(self, section):
+        """Put the figures that follow in ``section``."""
+        self.section = section
 
     def save(self, figure, filename, caption):
         figure.savefig(self.result.out / filename, dpi=self.dpi, bbox_inches="tight")
-        self.result.figures.append(Figure(filename, caption))
-        self.say(f"  wrote {filename}")
+        self.add_file(filename, caption)
 
     def add_file(self, filename, caption):
-        self.result.figures.append(Figure(filename, caption))
+        self.result.figures.append(Figure(filename, caption, self.section))
         self.say(f"  wrote {filename}")
 
     def row(self, summary):
         self.result.rows.append(summary)
+
+
+def _match(y_true, labels, n_clusters):
+    """The number each cluster gets: that of the true class it overlaps most.
+
+    Cluster numbers are arbitrary, so a K-means or mixture figure coloured by
+    them rarely matches the figure of the truth. The Hungarian method
+    (:func:`scipy.optimize.linear_sum_assignment`) on the contingency table
+    pairs clusters with classes so that the most points keep their colour;
+    clusters left over (more clusters than classes) get the numbers after the
+    classes', in their own order.
+
+    Parameters
+    ----------
+    y_true : ndarray of shape (n_samples,)
+        True classes, numbered 0..C-1.
+    labels : ndarray of shape (n_samples,)
+        Clusters found, numbered 0..n_clusters-1.
+    n_clusters : int
+
+    Returns
+    -------
+    new : ndarray of shape (n_clusters,)
+        ``new[k]`` is cluster k's number on the figures, so ``new[labels]``
+        relabels the points; distinct, and a permutation of 0..n_clusters-1
+        when ``n_clusters`` is at least C.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    n_classes = int(y_true.max()) + 1
+    table = np.zeros((n_clusters, n_classes), dtype=np.int64)
+    np.add.at(table, (labels, y_true), 1)
+    rows, columns = linear_sum_assignment(table, maximize=True)
+    new = np.full(n_clusters, -1)
+    new[rows] = columns
+    spare = np.flatnonzero(new < 0)
+    new[spare] = n_classes + np.arange(spare.size)
+    return new
+
+
+def _shares(y_true, labels, n_clusters):
+    """How many clusters found fall in each true class, e.g. "3, 1 and 2".
+
+    A cluster found counts for the true class most of its points belong to.
+    """
+    table = np.zeros((n_clusters, int(y_true.max()) + 1), dtype=np.int64)
+    np.add.at(table, (labels, y_true), 1)
+    counts = [str(n) for n in np.bincount(table.argmax(axis=1), minlength=table.shape[1])]
+    return counts[0] if len(counts) == 1 else ", ".join(counts[:-1]) + " and " + counts[-1]
+
+
+def _matched_clusters(plot, X, y, model, **kwargs):
+    """:func:`~mixfit.plot.plot_clusters` of a K-means fit, coloured as the truth."""
+    new = _match(y, model.labels_, model.n_clusters)
+    return plot.plot_clusters(X, new[model.labels_], model.cluster_centers_,
+                              equal_axes=True, **kwargs)
 
 
 def _synthetic_experiments(page, random_state, quick):
@@ -159,36 +232,46 @@ def _synthetic_experiments(page, random_state, quick):
     from mixfit.estimators.gaussian_mixture import GaussianMixture
     from mixfit.estimators.kmeans import KMeans
 
+    page.start("kmeans")
     X, y = lecture_data("blobs", random_state=DATA_SEED)
     page.save(
-        plot.plot_clusters(X, y, title="The data: 3 Gaussians, unit covariance"),
+        plot.plot_clusters(X, y, equal_axes=True,
+                           title="The data: 3 Gaussians, unit covariance"),
         "01_data.png",
         "The lecture's data: 1000 points from three unit-covariance Gaussians, "
-        "coloured by the component that drew them.",
+        "coloured by the component that drew them. See three round clouds of the "
+        "same size, barely overlapping: the case K-means is made for.",
     )
 
     kmeans, seconds = _timed(lambda: KMeans(3, random_state=random_state).fit(X))
     page.save(
-        plot.plot_clusters(X, kmeans.labels_, kmeans.cluster_centers_, title="K-means, K=3"),
+        _matched_clusters(plot, X, y, kmeans, title="K-means, K=3"),
         "02_kmeans.png",
-        f"K-means with K=3 (k-means++ start): {kmeans.n_iter_} iterations; "
-        "the crosses are the centres.",
+        f"K-means with K=3 (k-means++ start), {kmeans.n_iter_} iterations. Compare "
+        "with the data's figure: the colours agree almost everywhere; between two "
+        "clusters K-means draws a straight boundary, halfway between their centres "
+        "(the crosses).",
     )
     page.row(Summary("K-means K=3", kmeans.n_iter_, inertia=kmeans.inertia_,
                      nmi=_nmi(y, kmeans.labels_), seconds=seconds))
 
-    # A poor start: all six centres among the points of one cluster.
+    page.start("kmeans-failures")
+    # A poor start: all six centres among the points of one cluster. The one at
+    # (4, 4), the farthest from the others: started in either of the other two,
+    # K-means still finds (nearly) the best of 5 k-means++ starts on these data.
     X_poor, y_poor = lecture_data("poor_init", random_state=DATA_SEED)
-    poor_init = X_poor[np.flatnonzero(y_poor == 0)[:6]]
+    poor_init = X_poor[np.flatnonzero(y_poor == POOR_START_CLUSTER)[:6]]
     poor, seconds = _timed(lambda: KMeans(6, init=poor_init).fit(X_poor))
     good = KMeans(6, n_init=5, random_state=random_state).fit(X_poor)
     page.save(
-        plot.plot_clusters(X_poor, poor.labels_, poor.cluster_centers_,
-                           title="K-means, K=6, poor initialisation"),
+        _matched_clusters(plot, X_poor, y_poor, poor, initial_centers=poor_init,
+                          title="K-means, K=6, poor initialisation"),
         "03_kmeans_poor_init.png",
-        f"K=6 started with all centres inside one cluster: a local optimum with "
-        f"objective {poor.inertia_:.0f}, against {good.inertia_:.0f} for the best "
-        "of 5 k-means++ starts.",
+        f"K=6 started with all six centres (the circles) inside one cluster. Look "
+        f"at where they ended (the crosses): the three true clusters (the one they "
+        f"started in last) got {_shares(y_poor, poor.labels_, 6)} centres, where the "
+        f"best of 5 k-means++ starts gives them {_shares(y_poor, good.labels_, 6)}. A "
+        f"local optimum: objective {poor.inertia_:.0f}, against {good.inertia_:.0f}.",
     )
     page.row(Summary("K-means K=6, poor init", poor.n_iter_, inertia=poor.inertia_,
                      nmi=_nmi(y_poor, poor.labels_), seconds=seconds))
@@ -196,15 +279,16 @@ def _synthetic_experiments(page, random_state, quick):
     X_ns, y_ns = lecture_data("non_spherical", random_state=NON_SPHERICAL_DATA_SEED)
     ns, seconds = _timed(lambda: KMeans(3, n_init=5, random_state=random_state).fit(X_ns))
     page.save(
-        plot.plot_clusters(X_ns, ns.labels_, ns.cluster_centers_,
-                           title="K-means on non-spherical data"),
+        _matched_clusters(plot, X_ns, y_ns, ns, title="K-means on non-spherical data"),
         "04_kmeans_non_spherical.png",
-        "Non-spherical clusters (x = A z + μ with a shared A): K-means cuts them by "
-        "distance to the centres, so elongated clusters are split wrongly.",
+        "Elongated clusters (x = A z + μ with a shared A), on equal axes. Look "
+        "across the long clusters: K-means' straight boundaries, halfway between "
+        "centres, cut through them, because it only knows distance to a centre.",
     )
     page.row(Summary("K-means K=3, non-spherical", ns.n_iter_, inertia=ns.inertia_,
                      nmi=_nmi(y_ns, ns.labels_), seconds=seconds))
 
+    page.start("em")
     # EM on the lecture's model, recording the posteriors of the first iterations.
     snapshots = {}
     from mixfit.engine import em as em
@@ -218,39 +302,51 @@ def _synthetic_experiments(page, random_state, quick):
         3, covariance_type="identity", init_params="lecture", tol=1e-6, max_iter=200,
         random_state=random_state, callback=record).fit(X))
     family = GaussianFamily("identity")
+    # Components in the order of the true clusters they end on, so that every
+    # iteration's colours match the data's figure.
+    order = np.argsort(_match(y, identity.predict(X), 3))
     for iteration in sorted(snapshots):
         params = snapshots[iteration]
         log_resp, _ = em.log_resp(family, X, params, chunk_size=4096)
         page.save(
-            plot.plot_posteriors(X, np.exp(log_resp), params.components.means,
+            plot.plot_posteriors(X, np.exp(log_resp)[:, order],
+                                 params.components.means[order], equal_axes=True,
                                  title=f"EM, after iteration {iteration}"),
             f"05_em_iteration_{iteration}.png",
             f"EM on the identity-covariance mixture after iteration {iteration}: each "
-            "point's colour mixes red, green and blue by its posterior.",
+            "point's colour mixes red, green and blue by its posterior. Watch the "
+            "means (crosses) move apart from the centre of the data, and the mixed "
+            "colours (points the model is unsure of) shrink to the borders.",
         )
     page.save(
         plot.plot_loglik(identity.lower_bounds_),
         "06_loglik.png",
-        f"Mean log-likelihood per EM iteration: it never decreases; converged after "
-        f"{identity.n_iter_} iterations.",
+        f"Mean log-likelihood per EM iteration: see it rise at every step, fast at "
+        f"first, then flatten; EM stopped after {identity.n_iter_} iterations.",
     )
     page.row(Summary("GMM identity K=3", identity.n_iter_,
                      log_likelihood=identity.lower_bound_, nmi=_nmi(y, identity.predict(X)),
                      seconds=seconds))
 
-    for data, labels, name, tag in ((X, y, "the lecture's data", "blobs"),
-                                    (X_ns, y_ns, "the non-spherical data", "non_spherical")):
+    for data, labels, name, tag, see in (
+        (X, y, "the lecture's data", "blobs",
+         "See the ellipses come out nearly round and alike: the data is what the "
+         "identity model assumes."),
+        (X_ns, y_ns, "the non-spherical data", "non_spherical",
+         "Look at the ellipses: each follows its elongated cluster, where "
+         "K-means above cut across them."),
+    ):
         full, seconds = _timed(lambda data=data: GaussianMixture(
             3, covariance_type="full", n_init=3, random_state=random_state).fit(data))
         page.save(
             plot.plot_ellipses(full, data),
             f"07_full_{tag}.png",
-            f"Full covariances on {name}: the 1σ and 2σ ellipses of each component.",
+            f"Full covariances on {name}: the 1σ (solid) and 2σ (dashed) ellipses of "
+            f"each component. {see}",
         )
         page.row(Summary(f"GMM full K=3, {tag}", full.n_iter_,
                          log_likelihood=full.lower_bound_,
                          nmi=_nmi(labels, full.predict(data)), seconds=seconds))
-
 
 
 def _animation(page, random_state, quick):
@@ -261,10 +357,14 @@ def _animation(page, random_state, quick):
     X, _ = lecture_data("blobs", random_state=DATA_SEED)
     model = GaussianMixture(3, covariance_type="identity", init_params="lecture",
                             tol=1e-6, max_iter=200, random_state=random_state)
-    fitted, _ = plot.animate_fit(model, X, page.result.out / "09_em.gif",
-                                 dpi=50 if quick else 72)
-    page.add_file("09_em.gif", f"EM's parameters during learning: {fitted.n_iter_} "
-                  "frames, one per iteration.")
+    fps, hold_last = 4, 2.0
+    fitted, _ = plot.animate_fit(model, X, page.result.out / "09_em.gif", fps=fps,
+                                 hold_last=hold_last, dpi=50 if quick else 72)
+    page.add_file("09_em.gif", f"EM's parameters during learning, {fitted.n_iter_} "
+                  f"iterations at {fps} a second (iterations that change nothing visible "
+                  f"are shown once); the last is held {hold_last:.0f} s. Watch the means "
+                  "leave the centre of the data and the colours separate within the "
+                  "first few iterations, then only small adjustments.")
 
 
 #: The numbers of components the "choosing K" section tries.
@@ -295,8 +395,8 @@ def _choosing_k(page, random_state):
         "10_choosing_k.png",
         f"Choosing K: mixfit.select fitted mclust's 14 covariance models for "
         f"K = {SELECT_COMPONENTS.start}..{SELECT_COMPONENTS.stop - 1} to the lecture's "
-        f"data ({len(selection.results)} fits in {seconds:.1f} s) and BIC (lower is "
-        f"better) chose {chosen}.",
+        f"data ({len(selection.results)} fits in {seconds:.1f} s). Each line is a "
+        f"model; look for the lowest point (lower BIC is better): it chose {chosen}.",
     )
     _close(figure)
     page.say(f"  chosen by BIC: {chosen}")
@@ -347,8 +447,11 @@ def _digits_experiment(page, mnist, random_state, quick):
     page.save(
         plot.plot_centers(model.means_, X, resp, top=5, image_shape=shape),
         "08_digit_centres.png",
-        f"The K=20 identity-covariance mixture on {name}: each centre, then its five "
-        "most confident members.",
+        f"The K=20 identity-covariance mixture on {name}: each row is a centre (its "
+        "mean, an image), then its five most confident members, best first. See "
+        "centres that look like blurred digits, several per digit (ways of writing "
+        "it), and members that look like their centre; a posterior is written under "
+        "a member only when it is below 0.995.",
     )
     page.row(Summary(f"GMM identity K=20, {name.split(' (')[0]}", model.n_iter_,
                      log_likelihood=model.lower_bound_,
@@ -376,95 +479,13 @@ def _bernoulli_gallery(page, ink, labels, shape, name, random_state, quick):
         plot.plot_centers(model.probabilities_, binary, resp, top=5, image_shape=shape),
         "08_bernoulli_digit_centres.png",
         "The K=20 Bernoulli mixture on the same digits binarised (ink or not): each "
-        "centre is the probability of ink at every pixel, then its five most "
-        "confident members.",
+        "centre is the probability of ink at every pixel (white: ink is certain), "
+        "then its five most confident members. Compare with the Gaussian gallery: "
+        "the centres of both models should show the same kinds of digit.",
     )
     page.row(Summary(f"Bernoulli K=20, {name.split(' (')[0]} binarised", model.n_iter_,
                      log_likelihood=model.lower_bound_,
                      nmi=_nmi(labels, resp.argmax(axis=1)), seconds=seconds))
-
-
-def _write_index(result):
-    items = "\n".join(
-        f'<figure><img src="{html.escape(f.filename)}" alt="{html.escape(f.caption)}">'
-        f"<figcaption>{html.escape(f.caption)}</figcaption></figure>"
-        for f in result.figures
-    )
-    rows = "\n".join(
-        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in _cells(row)) + "</tr>"
-        for row in result.rows
-    )
-    header = "".join(f"<th>{h}</th>" for h in _HEADER)
-    legend = "\n".join(f"<dt>{html.escape(name)}</dt><dd>{html.escape(text)}</dd>"
-                       for name, text in _COLUMNS)
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>mixfit demo</title>
-<style>body{{font-family:sans-serif;max-width:60em;margin:auto}}
-figure{{display:inline-block;margin:1em;vertical-align:top;max-width:28em}}
-img{{max-width:100%}}td,th{{padding:0 .6em;text-align:right}}</style></head>
-<body><h1>The lecture, run by mixfit</h1>
-<table><tr>{header}</tr>
-{rows}
-</table>
-<p>{html.escape(_warm_up_note(result))}</p>
-<h2>What the columns mean</h2>
-<dl>
-{legend}
-</dl>
-{items}
-</body></html>
-"""
-    tmp = result.index.with_suffix(".html.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, result.index)
-
-
-#: The table's columns and what each means, as the page explains them.
-_COLUMNS = (
-    ("model", "The estimator, its number of clusters K, and the data it was fitted "
-     "to (the lecture's blobs unless named)."),
-    ("iterations", "Iterations until the fit stopped (EM's E- and M-steps, or "
-     "K-means' assign-and-update steps), of the best start when there were several."),
-    ("log-likelihood", "Mixtures only: the mean log-likelihood per sample, "
-     "(1/n) Σᵢ log p(xᵢ), at the fitted parameters (lower_bound_). Higher is better; "
-     "it compares models on the same data only (it depends on the data's scale and "
-     "dimension), and a density can exceed 1, so it can be positive."),
-    ("objective", "K-means only: its objective (inertia_), the sum over points of "
-     "the squared distance to the nearest centre, Σᵢ ‖xᵢ − μ_c(i)‖². Lower is "
-     "better for the same K and data; it always falls as K grows."),
-    ("NMI", "Normalised mutual information between the clusters found (each "
-     "point's most probable component) and the true labels: 1 when they are the "
-     "same partition whatever the clusters' numbering, about 0 when unrelated."),
-    ("seconds", "Wall-clock time of the fit alone (all its starts), measured after "
-     "a warm-up fit of every model, so numba's one-off compilation is not in it; "
-     "plotting and the NMI are not timed."),
-)
-_HEADER = tuple(name for name, _ in _COLUMNS)
-
-
-def _warm_up_note(result):
-    return (f"Before the timed fits, a warm-up fit of each model took "
-            f"{result.warm_up_seconds:.2f} s, mostly numba compiling its kernels (or "
-            "loading them from its cache); that time is in no row of the table.")
-
-
-def _cells(row):
-    def fmt(value, spec):
-        return "" if value is None else format(value, spec)
-
-    return (row.model, str(row.n_iter), fmt(row.log_likelihood, ".4f"),
-            fmt(row.inertia, ".1f"), fmt(row.nmi, ".3f"), f"{row.seconds:.2f}")
-
-
-def format_table(rows):
-    """The summary table as aligned text lines."""
-    table = [_HEADER] + [_cells(row) for row in rows]
-    widths = [max(len(line[i]) for line in table) for i in range(len(_HEADER))]
-    return [
-        "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
-                  for i, (cell, w) in enumerate(zip(line, widths)))
-        for line in table
-    ]
 
 
 def run(out="mixfit-demo", *, mnist=None, quick=False, random_state=0, say=print):
@@ -511,13 +532,17 @@ def run(out="mixfit-demo", *, mnist=None, quick=False, random_state=0, say=print
     say(f"  {page.result.warm_up_seconds:.2f} s")
     say("The lecture's synthetic experiments:")
     _synthetic_experiments(page, random_state, quick)
-    say("The digits experiment:")
-    _digits_experiment(page, mnist, random_state, quick)
     say("The EM animation:")
+    page.start("em")
     _animation(page, random_state, quick)
+    say("The digits experiment:")
+    page.start("digits")
+    _digits_experiment(page, mnist, random_state, quick)
     say("Choosing K (the model and number of components, by BIC):")
+    page.start("choosing-k")
     _choosing_k(page, random_state)
     say("Partial labels (K-means against a mixture told 1% of the classes):")
+    page.start("partial-labels")
     partial_labels_section(page, random_state, data_seed=NON_SPHERICAL_DATA_SEED,
                            summary=Summary, nmi=_nmi, timed=_timed)
     _write_index(page.result)

@@ -50,7 +50,10 @@ def partial_labels_section(page, random_state, *, data_seed, summary, nmi, timed
                      log_likelihood=labelled.lower_bound_, nmi=nmi(y, predicted),
                      seconds=seconds))
     accuracy = float(np.mean(predicted == y))
-    figure = plot.plot_clusters(X, predicted, labelled.means_,
+    # The components carry the classes' numbers (the labels name them), so the
+    # colours are the true clusters' without any matching; equal axes, as in
+    # the K-means figure of the same data, so the two can be compared.
+    figure = plot.plot_clusters(X, predicted, labelled.means_, equal_axes=True,
                                 title=f"A mixture told the class of {len(chosen)} points (1%)")
     axes = figure.axes[0]
     axes.scatter(X[chosen, 0], X[chosen, 1], s=120, facecolors="none", edgecolors="black",
@@ -63,7 +66,9 @@ def partial_labels_section(page, random_state, *, data_seed, summary, nmi, timed
         "(semi-supervised EM: GaussianMixture(semi_supervised=True).fit(X, y), y = -1 "
         f"for the rest). Its components carry the classes' numbers, and {accuracy:.1%} "
         f"of all points get their true class; K-means' NMI on the same data is "
-        f"{nmi(y, kmeans.labels_):.2f}, the mixture's {nmi(y, predicted):.2f}.",
+        f"{nmi(y, kmeans.labels_):.2f}, the mixture's {nmi(y, predicted):.2f}. Compare "
+        "with K-means' figure of this data: here each elongated cluster is one colour "
+        "along its whole length.",
     )
     plt.close(figure)
     page.say(f"  1% labels: accuracy {accuracy:.1%}")

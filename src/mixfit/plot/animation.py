@@ -30,7 +30,8 @@ from mixfit.plot._common import (
 
 
 
-def animate_fit(estimator, X, path, *, fps=2, max_frames=None, dpi=80):
+def animate_fit(estimator, X, path, *, fps=2, max_frames=None, dpi=80, hold_last=2.0,
+                drop_repeats=True):
     """Fit a clone of ``estimator`` on ``X`` and write a GIF of its iterations.
 
     The lecture's video of the parameters during learning. Each frame shows one
@@ -47,6 +48,13 @@ def animate_fit(estimator, X, path, *, fps=2, max_frames=None, dpi=80):
     two principal components (fitted once on ``X``; means are projected as
     points, covariances as ``W Σ Wᵀ``), with fixed axis limits so that the
     frames line up. With ``n_init > 1`` only the winning run is shown.
+
+    The end of a fit often changes the parameters by less than a pixel for many
+    iterations; with ``drop_repeats`` such a run of frames, whose drawings
+    (everything inside the axes, the title aside) are pixel for pixel the same,
+    becomes one frame, titled with the run's last iteration. The last frame is
+    shown for ``hold_last`` seconds, so the result can be seen before the GIF
+    loops.
 
     The estimator's own ``callback``, if any, is still called during the fit.
     The GIF is first written to a hidden file next to ``path`` and then renamed,
@@ -71,6 +79,11 @@ def animate_fit(estimator, X, path, *, fps=2, max_frames=None, dpi=80):
         always shown); the fit itself is not shortened.
     dpi : float, default=80
         Resolution; a frame is 5 × 4.5 inches.
+    hold_last : float, default=2.0
+        Seconds the last frame is shown (at least one frame's time, ``1 / fps``).
+    drop_repeats : bool, default=True
+        Merge consecutive frames whose drawings are identical (see above);
+        False keeps one frame per drawn iteration.
 
     Returns
     -------
@@ -87,6 +100,9 @@ def animate_fit(estimator, X, path, *, fps=2, max_frames=None, dpi=80):
             f"the folder of path, {str(path.parent)!r}, does not exist; create it first."
         )
     fps = _check_positive_real(fps, "fps")
+    hold_last = _check_positive_real(hold_last, "hold_last")
+    if not isinstance(drop_repeats, (bool, np.bool_)):
+        raise TypeError(f"drop_repeats must be True or False, got {drop_repeats!r}.")
     dpi = _check_positive_real(dpi, "dpi")
     if max_frames is not None:
         max_frames = check_positive_int(max_frames, "max_frames")
@@ -133,8 +149,11 @@ def animate_fit(estimator, X, path, *, fps=2, max_frames=None, dpi=80):
     if max_frames is not None and len(frames) > max_frames:
         step = math.ceil(len(frames) / max_frames)
         frames = frames[::-1][::step][::-1]
-    images = _render_frames(frames, plane, plane.points(data), dpi)
-    _write_gif_atomically(images, path, fps)
+    images = _render_frames(frames, plane, plane.points(data), dpi, drop_repeats)
+    # GIF delays are whole hundredths of a second.
+    frame_ms = max(10, 10 * round(100 / fps))
+    durations = [frame_ms] * (len(images) - 1) + [max(frame_ms, 10 * round(100 * hold_last))]
+    _write_gif_atomically(images, path, durations)
     return fitted, path
 
 
@@ -233,8 +252,13 @@ def _kmeans_frames(estimator, X, plane):
     return summarise
 
 
-def _render_frames(frames, plane, points, dpi):
-    """One palette image per frame, drawn on a single reused figure."""
+def _render_frames(frames, plane, points, dpi, drop_repeats=False):
+    """One palette image per frame, drawn on a single reused figure.
+
+    With ``drop_repeats``, a frame whose axes (the drawing, not the title or
+    the ticks, which are outside them) match the previous frame's pixel for
+    pixel replaces that frame instead of following it.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from PIL import Image
@@ -247,6 +271,7 @@ def _render_frames(frames, plane, points, dpi):
     ax = fig.add_subplot()
     limits = _padded_limits(points)
     images = []
+    previous = None
     for frame in frames:
         ax.clear()
         _scatter(ax, points, frame.colours / 255.0)
@@ -259,10 +284,23 @@ def _render_frames(frames, plane, points, dpi):
         _label_axes(ax, plane, frame.title)
         canvas.draw()
         rgb = np.asarray(canvas.buffer_rgba())[..., :3]
+        drawing = _inside_axes(rgb, ax)
+        if drop_repeats and previous is not None and np.array_equal(drawing, previous):
+            # Keep the later one: its title names the later iteration.
+            images.pop()
+        previous = drawing.copy()
         # Palette images hold a third of the RGB bytes while the frames wait to be
         # written; GIF stores 256 colours anyway.
         images.append(Image.fromarray(rgb).convert("P", palette=Image.Palette.ADAPTIVE))
     return images
+
+
+def _inside_axes(rgb, ax):
+    """The pixels of ``rgb`` (a rendered canvas) inside the axes' box."""
+    x0, y0, x1, y1 = (int(round(v)) for v in ax.bbox.extents)
+    height = rgb.shape[0]
+    # Display coordinates count from the bottom, array rows from the top.
+    return rgb[height - y1:height - y0, x0:x1]
 
 
 def _padded_limits(points, margin=0.05):
@@ -271,7 +309,7 @@ def _padded_limits(points, margin=0.05):
     return [(lo - margin * s, hi + margin * s) for lo, hi, s in zip(low, high, span)]
 
 
-def _write_gif_atomically(images, path, fps):
+def _write_gif_atomically(images, path, durations):
     """Write the frames to a hidden file beside ``path``, then rename it over ``path``.
 
     The rename is atomic within a folder, so readers see the old file or the
@@ -283,7 +321,7 @@ def _write_gif_atomically(images, path, fps):
         # which it keeps after the rename.
         with open(partial, "xb") as handle:
             images[0].save(handle, format="GIF", save_all=True, append_images=images[1:],
-                           duration=round(1000 / fps), loop=0)
+                           duration=durations, loop=0)
         os.replace(partial, path)
     except BaseException:
         partial.unlink(missing_ok=True)

@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 from mixfit._validation import check_positive_int
 from mixfit.families import GaussianFamily
 from mixfit.plot._common import (
+    _CROSS_SIZE,
     _Plane,
     _check_centres,
     _check_points,
@@ -28,7 +29,8 @@ from mixfit.plot._common import (
 
 
 
-def plot_clusters(X, labels, centers=None, *, title=None, ax=None):
+def plot_clusters(X, labels, centers=None, *, initial_centers=None, equal_axes=False,
+                  title=None, ax=None):
     """Samples coloured by cluster, with the centres as black-and-white crosses.
 
     Parameters
@@ -38,6 +40,14 @@ def plot_clusters(X, labels, centers=None, *, title=None, ax=None):
     labels : array-like of shape (n_samples,)
         Cluster of each sample (any sortable values; one colour per distinct value).
     centers : array-like of shape (n_centers, n_features), optional
+    initial_centers : array-like of shape (n_starts, n_features), optional
+        Where the algorithm started (e.g. ``KMeans(init=...)``'s array), drawn as
+        hollow black circles, so a poor start can be seen beside where it led.
+    equal_axes : bool, default=False
+        One unit the same length on both axes. Use it wherever distances
+        matter (K-means assigns by Euclidean distance): with unequal scales a
+        round cluster looks elongated and the boundary between two centres,
+        their perpendicular bisector, no longer looks perpendicular.
     title : str, optional
     ax : matplotlib.axes.Axes, optional
         Draw here instead of on a new figure.
@@ -45,7 +55,8 @@ def plot_clusters(X, labels, centers=None, *, title=None, ax=None):
     Returns
     -------
     fig : matplotlib.figure.Figure
-        One legend entry per cluster, then one for the centres, right of the axes.
+        One legend entry per cluster, then one for the centres and one for the
+        starts when given, right of the axes.
     """
     X = _check_points(X)
     labels = np.asarray(labels)
@@ -65,12 +76,21 @@ def plot_clusters(X, labels, centers=None, *, title=None, ax=None):
     if centers is not None:
         centers = _check_centres(centers, X.shape[1], "centers")
         entries.append(_draw_crosses(ax, plane.points(centers), "centres"))
+    if initial_centers is not None:
+        starts = plane.points(_check_centres(initial_centers, X.shape[1], "initial_centers"))
+        handle = ax.scatter(starts[:, 0], starts[:, 1], s=_CROSS_SIZE, marker="o",
+                            facecolors="none", edgecolors="black", linewidths=1.5, zorder=3)
+        entries.append((handle, "starts"))
+    if equal_axes:
+        # "datalim" widens the limits rather than shrinking the box, so the
+        # figure keeps its size and the legend its place.
+        ax.set_aspect("equal", adjustable="datalim")
     _label_axes(ax, plane, title)
     _legend_outside(ax, entries)
     return fig
 
 
-def plot_posteriors(X, resp, means=None, *, title=None, ax=None):
+def plot_posteriors(X, resp, means=None, *, equal_axes=False, title=None, ax=None):
     """Samples coloured by their posteriors, with the means as crosses.
 
     A sample's colour is ``resp @ colours``: for K ≤ 3 components the
@@ -85,6 +105,8 @@ def plot_posteriors(X, resp, means=None, *, title=None, ax=None):
     resp : array-like of shape (n_samples, n_components)
         Posteriors ``q(h=k | x)``: rows in [0, 1] summing to 1.
     means : array-like of shape (n_components, n_features), optional
+    equal_axes : bool, default=False
+        One unit the same length on both axes (as in :func:`plot_clusters`).
     title : str, optional
     ax : matplotlib.axes.Axes, optional
 
@@ -101,6 +123,8 @@ def plot_posteriors(X, resp, means=None, *, title=None, ax=None):
     if means is not None:
         means = _check_centres(means, X.shape[1], "means")
         entries.append(_draw_crosses(ax, plane.points(means), "means"))
+    if equal_axes:
+        ax.set_aspect("equal", adjustable="datalim")
     _label_axes(ax, plane, title)
     _legend_outside(ax, entries)
     return fig
@@ -220,8 +244,12 @@ def plot_centers(means, X=None, resp=None, *, top=5, image_shape=(28, 28)):
 
     Row k shows centre k as a grey image, then (when ``X`` and ``resp`` are
     given) the ``top`` samples with the highest ``resp[:, k]``, most confident
-    first, each labelled with that posterior. Each image is scaled to its own
-    grey range.
+    first. Each column has a header ("centre", "1st", "2nd", ...: the rank of
+    the member by its posterior). A member's posterior is written under it
+    only when it is below 0.995 (:data:`CONFIDENT`): on most data sets nearly
+    every member is certain, and a grid of "q=1.00" says nothing while hiding
+    the few members that are in doubt. Each image is scaled to its own grey
+    range.
 
     Parameters
     ----------
@@ -273,6 +301,8 @@ def plot_centers(means, X=None, resp=None, *, top=5, image_shape=(28, 28)):
     fig = Figure(figsize=(1.3 * n_columns + 0.6, 1.3 * n_components + 0.3),
                  layout="constrained")
     axes = fig.subplots(n_components, n_columns, squeeze=False)
+    for column, header in enumerate(_column_headers(n_members)):
+        axes[0, column].set_title(header, fontsize=8)
     for k in range(n_components):
         axes[k, 0].imshow(means[k].reshape(image_shape), cmap="gray")
         axes[k, 0].set_ylabel(f"centre {k}")
@@ -283,11 +313,26 @@ def plot_centers(means, X=None, resp=None, *, top=5, image_shape=(28, 28)):
                 axes[k, column].imshow(
                     np.asarray(X[row], dtype=np.float64).reshape(image_shape), cmap="gray"
                 )
-                axes[k, column].set_xlabel(f"q={resp[row, k]:.2f}", fontsize=7)
+                if resp[row, k] < CONFIDENT:
+                    axes[k, column].set_xlabel(f"q={resp[row, k]:.2f}", fontsize=7)
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
     return fig
+
+
+#: Posterior from which :func:`plot_centers` writes no "q=" under a member:
+#: at or above it the label would read "q=1.00" (or 0.99), which says nothing.
+CONFIDENT = 0.995
+
+
+def _column_headers(n_members):
+    """"centre", then each member's rank by posterior: "1st", "2nd", "3rd", "4th", ..."""
+    def ordinal(n):
+        suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+        return f"{n}{suffix}"
+
+    return ["centre"] + [ordinal(n) for n in range(1, n_members + 1)]
 
 
 def _check_image_shape(image_shape, n_features):

@@ -1,0 +1,167 @@
+"""The demo's web page: its sections, the summary table and its legend, ``index.html``.
+
+Kept apart from :mod:`mixfit.cli.demo`, which runs the experiments, for size.
+The page follows the lecture: one section per part of it (:data:`SECTIONS`), each
+with a sentence on what it shows and its figures, each figure with a caption
+saying what to look at; then the table of every fit, its columns explained
+above it. The page is self-contained (inline CSS, images beside it, no script
+and no address outside the folder) and its width follows the screen.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+
+#: The page's sections, in the lecture's order: (id, heading, what it shows).
+SECTIONS = (
+    ("kmeans", "K-means",
+     "The lecture's data, and K-means on it: each point goes to its nearest centre, "
+     "each centre moves to the mean of its points, until nothing changes. The axes "
+     "are drawn to the same scale, since K-means works with distances; wherever the "
+     "true clusters are known, each cluster found is coloured as the true cluster "
+     "it overlaps most (matched by the Hungarian method)."),
+    ("kmeans-failures", "Where K-means fails",
+     "K-means finds a local optimum of its objective, which depends on the start, "
+     "and it assumes round clusters of equal size."),
+    ("em", "Mixtures of Gaussians and EM",
+     "A mixture gives each point a posterior over the components instead of a hard "
+     "assignment; EM alternates computing those posteriors (E-step) and refitting "
+     "the components to them (M-step), and never lowers the likelihood."),
+    ("digits", "Digits",
+     "The same mixture in 64 or 784 dimensions: each component's mean is an image, "
+     "a prototype of a way of writing a digit."),
+    ("choosing-k", "Choosing K",
+     "The number of components and the covariance model chosen by BIC, a "
+     "likelihood penalised by the number of parameters."),
+    ("partial-labels", "Partial labels",
+     "Knowing the class of a few points is enough to steer a mixture to the right "
+     "clusters where K-means cannot find them."),
+)
+
+#: The table's columns and what each means, as the page explains them.
+COLUMNS = (
+    ("model", "The estimator, its number of clusters K, and the data it was fitted "
+     "to (the lecture's blobs unless named)."),
+    ("iterations", "Iterations until the fit stopped (EM's E- and M-steps, or "
+     "K-means' assign-and-update steps), of the best start when there were several."),
+    ("log-likelihood", "Mixtures only: the mean log-likelihood per sample, "
+     "(1/n) Σᵢ log p(xᵢ), at the fitted parameters (lower_bound_). Higher is better; "
+     "it compares models on the same data only (it depends on the data's scale and "
+     "dimension), and a density can exceed 1, so it can be positive."),
+    ("objective", "K-means only: its objective (inertia_), the sum over points of "
+     "the squared distance to the nearest centre, Σᵢ ‖xᵢ − μ_c(i)‖². Lower is "
+     "better for the same K and data; it always falls as K grows."),
+    ("NMI", "Normalised mutual information between the clusters found (each "
+     "point's most probable component) and the true labels: 1 when they are the "
+     "same partition whatever the clusters' numbering, about 0 when unrelated."),
+    ("seconds", "Wall-clock time of the fit alone (all its starts), measured after "
+     "a warm-up fit of every model, so numba's one-off compilation is not in it; "
+     "plotting and the NMI are not timed."),
+)
+HEADER = tuple(name for name, _ in COLUMNS)
+
+# Readable from a phone to a wide screen: the figures flow into as many
+# columns as fit (one on a phone), never wider than the screen; print keeps
+# each figure whole on a page.
+_STYLE = """
+body{font-family:system-ui,sans-serif;line-height:1.45;max-width:80em;margin:auto;
+padding:0 1em;color:#222}
+nav a{margin-right:1em}
+.figures{display:grid;gap:1.5em;
+grid-template-columns:repeat(auto-fill,minmax(min(100%,26em),1fr))}
+figure{margin:0}
+img{max-width:100%;height:auto;display:block}
+figcaption{font-size:.95em;color:#444}
+.table{overflow-x:auto}
+table{border-collapse:collapse}
+td,th{padding:.15em .6em;text-align:right;border-bottom:1px solid #ddd}
+td:first-child,th:first-child{text-align:left}
+dt{font-weight:bold}
+@media print{figure{break-inside:avoid}nav{display:none}}
+"""
+
+
+def write_index(result):
+    """Write ``result.index``: the sections with their figures, then the table.
+
+    Written to a temporary file beside it and renamed, so an interrupted demo
+    never leaves half a page.
+    """
+    known = {name for name, _, _ in SECTIONS}
+    unknown = {f.section for f in result.figures} - known
+    if unknown:
+        raise ValueError(f"figures in sections the page does not have: {sorted(unknown)}")
+    present = [s for s in SECTIONS if any(f.section == s[0] for f in result.figures)]
+    nav = " ".join(f'<a href="#{name}">{html.escape(title)}</a>' for name, title, _ in present)
+    nav += ' <a href="#fits">All fits</a>'
+    sections = "\n".join(_section(result.figures, *section) for section in present)
+    rows = "\n".join(
+        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in cells(row)) + "</tr>"
+        for row in result.rows
+    )
+    header = "".join(f"<th>{html.escape(h)}</th>" for h in HEADER)
+    legend = "\n".join(f"<dt>{html.escape(name)}</dt><dd>{html.escape(text)}</dd>"
+                       for name, text in COLUMNS)
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>mixfit demo: K-means, mixtures and EM</title>
+<style>{_STYLE}</style></head>
+<body><h1>The lecture, run by mixfit</h1>
+<p>Each experiment of the lecture on K-means, mixture models and EM, run again by
+<code>mixfit demo</code>; under each figure, what to look at.</p>
+<nav>{nav}</nav>
+{sections}
+<section id="fits"><h2>All fits</h2>
+<p>Every fit above, timed. The columns:</p>
+<dl>
+{legend}
+</dl>
+<div class="table"><table><tr>{header}</tr>
+{rows}
+</table></div>
+<p>{html.escape(warm_up_note(result))}</p>
+</section>
+</body></html>
+"""
+    tmp = result.index.with_suffix(".html.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, result.index)
+
+
+def _section(figures, name, title, intro):
+    items = "\n".join(
+        f'<figure><img src="{html.escape(f.filename)}" alt="{html.escape(f.caption)}">'
+        f"<figcaption>{html.escape(f.caption)}</figcaption></figure>"
+        for f in figures if f.section == name
+    )
+    return (f'<section id="{name}"><h2>{html.escape(title)}</h2>\n'
+            f'<p>{html.escape(intro)}</p>\n<div class="figures">\n{items}\n</div></section>')
+
+
+def warm_up_note(result):
+    """The sentence that reports the warm-up's seconds, kept out of the table."""
+    return (f"Before the timed fits, a warm-up fit of each model took "
+            f"{result.warm_up_seconds:.2f} s, mostly numba compiling its kernels (or "
+            "loading them from its cache); that time is in no row of the table.")
+
+
+def cells(row):
+    """One table row as its formatted cells (blank where a column does not apply)."""
+    def fmt(value, spec):
+        return "" if value is None else format(value, spec)
+
+    return (row.model, str(row.n_iter), fmt(row.log_likelihood, ".4f"),
+            fmt(row.inertia, ".1f"), fmt(row.nmi, ".3f"), f"{row.seconds:.2f}")
+
+
+def format_table(rows):
+    """The summary table as aligned text lines."""
+    table = [HEADER] + [cells(row) for row in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(HEADER))]
+    return [
+        "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                  for i, (cell, w) in enumerate(zip(line, widths)))
+        for line in table
+    ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mixfit.cli.help import HelpFormatter
-from mixfit.cli.select import CRITERIA, _seed, parse_components, parse_models
+from mixfit.cli.select import _seed, add_grid_options
 
 __all__ = ["add_report", "run_report"]
 
@@ -41,14 +41,7 @@ def add_report(commands, parents):
     report.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
                         help=f"the folder to write (default {DEFAULT_OUT}); it must not "
                         "exist, unless --force")
-    report.add_argument("--components", type=parse_components, default=list(range(1, 10)),
-                        metavar="KS", help="numbers of components to try: 1-9 (default), "
-                        "3, or 1,2,5")
-    report.add_argument("--models", type=parse_models, default="mclust", metavar="MODELS",
-                        help="covariance models: mclust (its 14, default), sklearn, or a "
-                        "list such as EII,VVV")
-    report.add_argument("--criterion", choices=CRITERIA, default="bic",
-                        help="what the chosen model minimises (default bic)")
+    add_grid_options(report)
     report.add_argument("--seed", type=_seed, default=0, metavar="S",
                         help="random seed, for reproducible pages (default 0)")
     report.add_argument("--force", action="store_true",

@@ -26,7 +26,7 @@ from mixfit.cli.files import (
 )
 from mixfit.cli.help import EPILOGS, HelpFormatter
 
-__all__ = ["add_select", "parse_components", "parse_models", "run_select"]
+__all__ = ["add_grid_options", "add_select", "parse_components", "parse_models", "run_select"]
 
 # Written out rather than imported from mixfit.selection and the model registry:
 # those load numba and scikit-learn, which `--help` and usage errors must not wait
@@ -84,6 +84,21 @@ def parse_models(text):
     return list(dict.fromkeys(models))
 
 
+def add_grid_options(parser):
+    """``--components``, ``--models`` and ``--criterion``: the grid a selection runs.
+
+    Shared by ``mixfit select`` and ``mixfit report``, which choose the same way.
+    """
+    parser.add_argument("--components", type=parse_components, default=list(range(1, 10)),
+                        metavar="KS", help="numbers of components to try: 1-9 (default), "
+                        "3, or 1,2,5")
+    parser.add_argument("--models", type=parse_models, default="mclust", metavar="MODELS",
+                        help="covariance models: mclust (its 14, default), sklearn "
+                        "(spherical, diag, tied, full), or a list such as EII,VVV")
+    parser.add_argument("--criterion", choices=CRITERIA, default="bic",
+                        help="what the chosen model minimises (default bic)")
+
+
 def add_select(commands, parents):
     """Register ``mixfit select`` on the subparsers ``commands`` (``parents``: data options)."""
     select = commands.add_parser(
@@ -93,14 +108,7 @@ def add_select(commands, parents):
         "mclust reports -BIC). DATA is read as 'mixfit fit' reads it.",
         epilog=EPILOGS["select"], formatter_class=HelpFormatter)
     select.add_argument("data", metavar="DATA", help="the data file")
-    select.add_argument("--components", type=parse_components, default=list(range(1, 10)),
-                        metavar="KS", help="numbers of components to try: 1-9 (default), "
-                        "3, or 1,2,5")
-    select.add_argument("--models", type=parse_models, default="mclust", metavar="MODELS",
-                        help="covariance models: mclust (its 14, default), sklearn "
-                        "(spherical, diag, tied, full), or a list such as EII,VVV")
-    select.add_argument("--criterion", choices=CRITERIA, default="bic",
-                        help="what the chosen model minimises (default bic)")
+    add_grid_options(select)
     select.add_argument("--reg-covar", type=_non_negative, default=0.0, metavar="R",
                         help="added to every covariance (default 0, as mclust: a fit whose "
                         "covariance collapses is reported as failed; e.g. 1e-6 regularises it)")

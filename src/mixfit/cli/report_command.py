@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mixfit.cli.help import HelpFormatter
-from mixfit.cli.select import _seed, add_grid_options
+from mixfit.cli.select import _seed, add_grid_options, read_for_selection
 
 __all__ = ["add_report", "run_report"]
 
@@ -61,22 +61,12 @@ def run_report(args, *, warning_lines):
         ``warning_lines(prog)``, the context manager of :mod:`mixfit.cli.commands`
         that prints the fits' warnings one line each.
     """
-    from mixfit.cli.memory import check_before_reading
-    from mixfit.estimators._data_checks import check_finite
-    from mixfit.estimators.gaussian_mixture import GaussianMixture
-    from mixfit.io.data_checks import check_path
-    from mixfit.io.data_files import read_data
     from mixfit.reporting import report
 
     prog = f"mixfit {args.command}"
     out = Path(args.out)
     _check_out(out, args.force)  # before the data are read: a refusal costs nothing
-    check_path(args.data)  # before anything opens it: a FIFO would block, a device not end
-    check_before_reading(GaussianMixture(max(args.components)), args.data, args.columns)
-    X, names = read_data(args.data, columns=args.columns, key=args.key,
-                         delimiter=args.delimiter, header=args.header,
-                         decimal_comma=args.decimal_comma)
-    check_finite(X, name=f"'{args.data}'", names=names)
+    X, names = read_for_selection(args)
     if names is None:
         names = [f"x{j + 1}" for j in range(X.shape[1])]
     with warning_lines(prog):

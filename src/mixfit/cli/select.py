@@ -26,7 +26,8 @@ from mixfit.cli.files import (
 )
 from mixfit.cli.help import EPILOGS, HelpFormatter
 
-__all__ = ["add_grid_options", "add_select", "parse_components", "parse_models", "run_select"]
+__all__ = ["add_grid_options", "add_select", "parse_components", "parse_models",
+           "read_for_selection", "run_select"]
 
 # Written out rather than imported from mixfit.selection and the model registry:
 # those load numba and scikit-learn, which `--help` and usage errors must not wait
@@ -145,6 +146,29 @@ def _seed(text):
     return value
 
 
+def read_for_selection(args):
+    """``(X, names)``: DATA read and checked as ``mixfit select`` (and ``report``) read it.
+
+    The file is checked before it is opened (a FIFO would block), the largest
+    cell's memory before a large ``.npy`` file is read, and NaN or infinite
+    values are refused naming their columns (selection has no model of
+    missing values).
+    """
+    from mixfit.cli.memory import check_before_reading
+    from mixfit.estimators._data_checks import check_finite
+    from mixfit.estimators.gaussian_mixture import GaussianMixture
+    from mixfit.io.data_checks import check_path
+    from mixfit.io.data_files import read_data
+
+    check_path(args.data)
+    check_before_reading(GaussianMixture(max(args.components)), args.data, args.columns)
+    X, names = read_data(args.data, columns=args.columns, key=args.key,
+                         delimiter=args.delimiter, header=args.header,
+                         decimal_comma=args.decimal_comma)
+    check_finite(X, name=f"'{args.data}'", names=names)
+    return X, names
+
+
 def run_select(args, *, on_terminal, warning_lines):
     """The ``mixfit select`` command; returns the exit code (errors raise, as in ``fit``).
 
@@ -159,11 +183,6 @@ def run_select(args, *, on_terminal, warning_lines):
         fits as ``fit`` does (one line each); :mod:`mixfit.cli.commands` passes
         its own, which this module cannot import (commands imports this one).
     """
-    from mixfit.cli.memory import check_before_reading
-    from mixfit.estimators._data_checks import check_finite
-    from mixfit.estimators.gaussian_mixture import GaussianMixture
-    from mixfit.io.data_checks import check_path
-    from mixfit.io.data_files import read_data
     from mixfit.selection import select
 
     prog = f"mixfit {args.command}"
@@ -175,13 +194,7 @@ def run_select(args, *, on_terminal, warning_lines):
         raise OutputFileError("--plot - would print a PNG image on the terminal; redirect "
                               "it (--plot - > bic.png) or give a file name")
     summary_stream = sys.stderr if any(o.is_stdout for o in outputs.values()) else sys.stdout
-    check_path(args.data)  # before anything opens it: a FIFO would block, a device not end
-    # The largest cell's memory, refused before a large .npy file is read.
-    check_before_reading(GaussianMixture(max(args.components)), args.data, args.columns)
-    X, names = read_data(args.data, columns=args.columns, key=args.key,
-                         delimiter=args.delimiter, header=args.header,
-                         decimal_comma=args.decimal_comma)
-    check_finite(X, name=f"'{args.data}'", names=names)
+    X, names = read_for_selection(args)
     progress = _Progress(enabled=on_terminal)
     with warning_lines(prog):
         start = time.perf_counter()

@@ -79,6 +79,28 @@ def test_every_component_gets_its_own_valid_colour(n_components):
     assert len(np.unique(colours.round(6), axis=0)) == n_components
 
 
+def test_a_components_colour_does_not_depend_on_k():
+    # Component k keeps its colour whatever K: a K=6 fit whose first three
+    # clusters match three true classes shows them in the classes' colours.
+    longest = plot_common._component_colours(30)
+    for n_components in range(1, 31):
+        np.testing.assert_array_equal(plot_common._component_colours(n_components),
+                                      longest[:n_components])
+    np.testing.assert_array_equal(longest[:3], np.eye(3))
+    # The palette's others are not mistaken for red, green or blue (past 20
+    # components, hues go round the circle and some come close).
+    distance = np.abs(longest[3:20, None, :] - np.eye(3)[None]).max(axis=-1)
+    assert distance.min() > 0.35, distance.min()
+
+
+def test_order_must_be_a_permutation():
+    np.testing.assert_array_equal(plot_common._check_order([2, 0, 1], 3), [2, 0, 1])
+    np.testing.assert_array_equal(plot_common._check_order(None, 3), [0, 1, 2])
+    for bad in ([0, 0, 1], [0, 1], [1, 2, 3], [0.0, 2.0, 1.0], [[0, 1, 2]], [True, False, True]):
+        with pytest.raises(ValueError, match=r"order must be a permutation of 0\.\.2"):
+            plot_common._check_order(bad, 3)
+
+
 # ---------------------------------------------------------------- plot_clusters
 
 
@@ -200,9 +222,10 @@ def test_plot_posteriors_blends_a_palette_for_many_components(data2d, tmp_path):
     resp = gm.predict_proba(X)
     fig = plot.plot_posteriors(X, resp, gm.means_, title="K=5")
     rendered_pixels(fig, tmp_path / "k5.png")
-    palette = np.asarray(matplotlib.colormaps["tab10"].colors[:5])
+    palette = plot_common._component_colours(5)
+    np.testing.assert_array_equal(palette[:3], np.eye(3))  # as for K <= 3
     np.testing.assert_allclose(fig.axes[0].collections[0].get_facecolors()[:, :3],
-                               resp @ palette, atol=1e-12)
+                               np.clip(resp @ palette, 0, 1), atol=1e-12)
     texts = [text.get_text() for text in fig.axes[0].get_legend().get_texts()]
     assert texts == [f"component {k}" for k in range(5)] + ["means"]
 
@@ -288,6 +311,28 @@ def test_plot_ellipses_draws_1_and_2_sigma_of_each_component(covariance_type, da
     # The points take the colour of their predicted component.
     colours = plot_common._component_colours(3)[gm.predict(X)]
     np.testing.assert_allclose(ax.collections[0].get_facecolors()[:, :3], colours)
+
+
+def test_plot_ellipses_order_gives_component_order_i_colour_i(data2d, tmp_path):
+    X, _ = data2d
+    gm = GaussianMixture(3, covariance_type="full", random_state=0).fit(X)
+    order = [2, 0, 1]
+    fig = plot.plot_ellipses(gm, X, order=order)
+    rendered_pixels(fig, tmp_path / "ordered.png")
+    ax = fig.axes[0]
+    colours = plot_common._component_colours(3)
+    inner = [p for p in ax.patches if isinstance(p, Ellipse)][::2]
+    for i, (patch, k) in enumerate(zip(inner, order)):
+        np.testing.assert_allclose(patch.center, gm.means_[k])
+        np.testing.assert_allclose(patch.get_edgecolor()[:3], colours[i])
+    # Points of component 2 are red (colour 0), of component 0 green, of 1 blue.
+    labels = gm.predict(X)
+    np.testing.assert_allclose(ax.collections[0].get_facecolors()[:, :3],
+                               colours[np.array([1, 2, 0])[labels]])
+    texts = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert texts == ["component 2", "component 0", "component 1", "means"]
+    with pytest.raises(ValueError, match=r"order must be a permutation of 0\.\.2"):
+        plot.plot_ellipses(gm, X, order=[0, 1, 1])
 
 
 def test_plot_ellipses_uses_the_marginal_of_the_first_two_coordinates(data5d, tmp_path):
@@ -461,6 +506,74 @@ def test_animate_fit_projects_5d_posteriors_means_and_ellipses(data5d, tmp_path,
     np.testing.assert_allclose(means, plane.points(fitted.means_))
     W = plane.basis
     np.testing.assert_allclose(covariances, W @ fitted.covariances_ @ W.T, atol=1e-12)
+
+
+def spy_frames(monkeypatch):
+    """Record, per rendered frame, the point colours and the ellipses' centres."""
+    drawn = {"colours": [], "means": []}
+    # The originals, not plot_animation's, which an earlier spy may have replaced.
+    scatter, ellipses = plot_common._scatter, plot_common._draw_ellipses
+
+    def spy_scatter(ax, points, colours, **kwargs):
+        drawn["colours"].append(np.asarray(colours))
+        return scatter(ax, points, colours, **kwargs)
+
+    def spy_ellipses(ax, means, covariances, colours):
+        drawn["means"].append(np.asarray(means))
+        return ellipses(ax, means, covariances, colours)
+
+    monkeypatch.setattr(plot_animation, "_scatter", spy_scatter)
+    monkeypatch.setattr(plot_animation, "_draw_ellipses", spy_ellipses)
+    return drawn
+
+
+def test_animate_fit_order_colours_every_mixture_frame(data2d, tmp_path, monkeypatch):
+    X, _ = data2d
+    model = GaussianMixture(3, covariance_type="full", init_params="random_from_data",
+                            tol=1e-5, random_state=0)
+    order = [1, 2, 0]
+    own = spy_frames(monkeypatch)
+    plot.animate_fit(model, X, tmp_path / "own.gif", dpi=20, drop_repeats=False)
+    ordered = spy_frames(monkeypatch)
+    fitted, _ = plot.animate_fit(model, X, tmp_path / "ordered.gif", dpi=20,
+                                 drop_repeats=False, order=order)
+    assert len(ordered["means"]) == len(own["means"]) == fitted.n_iter_ > 1
+    # Every frame draws component order[i]'s ellipses in colour i ...
+    for mine, theirs in zip(ordered["means"], own["means"]):
+        np.testing.assert_array_equal(mine, theirs[order])
+    # ... and blends the points' posteriors with the components reordered.
+    expected = plot_common._posterior_colours(fitted.predict_proba(X)[:, order])
+    np.testing.assert_allclose(ordered["colours"][-1], expected, atol=0.5 / 255 + 1e-12)
+    assert not np.allclose(own["colours"][-1], ordered["colours"][-1], atol=0.1)
+
+
+def test_animate_fit_order_colours_every_kmeans_frame(data2d, tmp_path, monkeypatch):
+    X, _ = data2d
+    model = KMeans(3, init="random", random_state=0)
+    palette = plot_common._component_colours(3)
+    own = spy_frames(monkeypatch)
+    plot.animate_fit(model, X, tmp_path / "own.gif", dpi=20, drop_repeats=False)
+    ordered = spy_frames(monkeypatch)
+    fitted, _ = plot.animate_fit(model, X, tmp_path / "ordered.gif", dpi=20,
+                                 drop_repeats=False, order=[2, 0, 1])
+    assert len(ordered["colours"]) == len(own["colours"]) == fitted.n_iter_ > 1
+    for mine, theirs in zip(ordered["colours"], own["colours"]):
+        # Pure R, G, B: each point's colour names its cluster in that frame.
+        labels = np.argmax(theirs, axis=1)
+        np.testing.assert_array_equal(mine, palette[np.array([1, 2, 0])[labels]])
+    np.testing.assert_array_equal(np.argmax(ordered["colours"][-1], axis=1),
+                                  np.array([1, 2, 0])[fitted.labels_])
+
+
+def test_animate_fit_checks_order_before_fitting(data2d, tmp_path):
+    X, _ = data2d
+    calls = []
+    model = KMeans(3, random_state=0, callback=lambda *args: calls.append(args))
+    with pytest.raises(ValueError, match=r"order must be a permutation of 0\.\.2"):
+        plot.animate_fit(model, X, tmp_path / "fit.gif", order=[0, 1])
+    with pytest.raises(ValueError, match=r"order must be a permutation of 0\.\.1"):
+        plot.animate_fit(GaussianMixture(2), X, tmp_path / "fit.gif", order=[1, 2])
+    assert calls == [] and list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(

@@ -7,10 +7,13 @@ matplotlib is imported inside the functions, never at module level: ``import
 mixfit`` (and ``import mixfit.plot``) must stay cheap and work without a
 working matplotlib.
 
-Colours are shared by all figures: with K ≤ 3 components, component k is pure
-red, green or blue (the lecture's convention, under which a posterior *is* a
-colour); with more, a qualitative palette. Centres and means are drawn as a
-thick black cross under a thin white one, visible on any colour.
+Colours are shared by all figures, and component k's colour does not depend on
+the number of components: components 0, 1 and 2 are pure red, green and blue
+(the lecture's convention, under which a K ≤ 3 posterior *is* a colour), the
+next ones qualitative colours unlike those three. :func:`plot_ellipses` and
+:func:`animate_fit` take ``order`` to colour a fit's components as known
+classes. Centres and means are drawn as a thick black cross under a thin white
+one, visible on any colour.
 
 Data with more than two features: the static figures draw the first two
 columns (for ellipses, the marginal covariance of those two coordinates); project

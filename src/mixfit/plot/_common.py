@@ -64,22 +64,56 @@ class _Plane:
         return self.basis @ np.asarray(covariance, dtype=np.float64) @ self.basis.T
 
 
+#: The palette, in 0..255: pure red, green and blue first (the lecture's colours, under
+#: which a K ≤ 3 posterior *is* a colour); then tab10 without its blue, green and red
+#: (too like the first three); then tab20's light shades of those ten.
+_PALETTE = np.array([
+    (255, 0, 0), (0, 255, 0), (0, 0, 255),
+    (255, 127, 14), (148, 103, 189), (140, 86, 75), (227, 119, 194), (127, 127, 127),
+    (188, 189, 34), (23, 190, 207),
+    (255, 187, 120), (197, 176, 213), (196, 156, 148), (247, 182, 210), (199, 199, 199),
+    (219, 219, 141), (158, 218, 229), (174, 199, 232), (152, 223, 138), (255, 152, 150),
+]) / 255.0
+#: Hue step of the colours past the palette: the golden ratio's fraction, so hues
+#: never repeat and each new one falls in the widest gap left.
+_GOLDEN_HUE = (5 ** 0.5 - 1) / 2
+
+
 def _component_colours(n_components):
     """RGB colour of each component, shape (n_components, 3), values in [0, 1].
 
-    For K ≤ 3 the rows are pure red, green and blue, so that ``resp @ colours``
-    is the responsibility vector itself read as RGB (the lecture's colouring).
+    Component k's colour does not depend on ``n_components``: rows 0, 1 and 2
+    are pure red, green and blue, so that for K ≤ 3 ``resp @ colours`` is the
+    responsibility vector itself read as RGB (the lecture's colouring), and a
+    K=6 fit whose first three components are matched to three true classes
+    shows them in the classes' colours. Then come 17 qualitative colours
+    (:data:`_PALETTE`) and, past 20 components, hues around the circle.
     """
-    if n_components <= 3:
-        return np.eye(3)[:n_components]
-    from matplotlib import colormaps
+    if n_components <= len(_PALETTE):
+        return _PALETTE[:n_components].copy()
+    from matplotlib.colors import hsv_to_rgb
 
-    if n_components <= 10:
-        return np.asarray(colormaps["tab10"].colors[:n_components])
-    if n_components <= 20:
-        return np.asarray(colormaps["tab20"].colors[:n_components])
-    # Beyond the qualitative palettes: hues evenly around the circle.
-    return colormaps["hsv"](np.arange(n_components) / n_components)[:, :3]
+    hues = (np.arange(n_components - len(_PALETTE)) * _GOLDEN_HUE) % 1.0
+    extra = hsv_to_rgb(np.column_stack([hues, np.full_like(hues, 0.75),
+                                        np.full_like(hues, 0.85)]))
+    return np.vstack([_PALETTE, extra])
+
+
+def _check_order(order, n_components):
+    """``order`` as an int array, a permutation of range(n_components); None is the identity.
+
+    ``order[i]`` is the component drawn in colour i (see :func:`_component_colours`).
+    """
+    if order is None:
+        return np.arange(n_components)
+    values = np.asarray(order)
+    if (values.shape != (n_components,) or values.dtype.kind not in "iu"
+            or not np.array_equal(np.sort(values), np.arange(n_components))):
+        raise ValueError(
+            f"order must be a permutation of 0..{n_components - 1}, one entry per "
+            f"component (order[i] is the component drawn in colour i); got {order!r}."
+        )
+    return values.astype(np.intp)
 
 
 def _posterior_colours(resp):

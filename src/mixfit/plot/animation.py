@@ -19,6 +19,7 @@ from mixfit.estimators import GaussianMixture, KMeans
 from mixfit.families import GaussianFamily
 from mixfit.plot._common import (
     _Plane,
+    _check_order,
     _check_points,
     _component_colours,
     _draw_crosses,
@@ -31,7 +32,7 @@ from mixfit.plot._common import (
 
 
 def animate_fit(estimator, X, path, *, fps=2, max_frames=None, dpi=80, hold_last=2.0,
-                drop_repeats=True):
+                drop_repeats=True, order=None):
     """Fit a clone of ``estimator`` on ``X`` and write a GIF of its iterations.
 
     The lecture's video of the parameters during learning. Each frame shows one
@@ -84,6 +85,16 @@ def animate_fit(estimator, X, path, *, fps=2, max_frames=None, dpi=80, hold_last
     drop_repeats : bool, default=True
         Merge consecutive frames whose drawings are identical (see above);
         False keeps one frame per drawn iteration.
+    order : array-like of int, shape (K,), optional
+        Which component (or cluster) gets which colour, in every frame:
+        component ``order[i]`` is drawn in colour i (red, green, blue, ...
+        as in every figure). A permutation of ``range(K)``, K the
+        estimator's ``n_components`` or ``n_clusters``; None (the default)
+        is the fit's own order. The components' numbers are only known
+        once the fit has run, so to colour the frames as known classes, fit
+        the estimator once (fits with an integer ``random_state`` are
+        deterministic), pair its components with the classes, and pass
+        that order here.
 
     Returns
     -------
@@ -113,16 +124,19 @@ def animate_fit(estimator, X, path, *, fps=2, max_frames=None, dpi=80, hold_last
             f"{type(estimator).__name__} does not have; pass a mixfit GaussianMixture or KMeans."
         )
     if isinstance(estimator, GaussianMixture):
-        make_summariser, history_name = _mixture_frames, "lower_bounds_"
+        make_summariser, history_name, size_name = _mixture_frames, "lower_bounds_", "n_components"
     elif isinstance(estimator, KMeans):
-        make_summariser, history_name = _kmeans_frames, "inertia_history_"
+        make_summariser, history_name, size_name = _kmeans_frames, "inertia_history_", "n_clusters"
     else:
         raise TypeError(
             f"animate_fit draws GaussianMixture and KMeans fits, got {type(estimator).__name__}."
         )
+    if order is not None:
+        # Checked before the fit, which would otherwise run for nothing.
+        order = _check_order(order, check_positive_int(params[size_name], size_name))
     data = _check_points(X)
     plane = _Plane.principal(data)
-    summarise = make_summariser(estimator, data, plane)
+    summarise = make_summariser(estimator, data, plane, order)
 
     user_callback = params["callback"]
     if user_callback is not None and not callable(user_callback):
@@ -210,42 +224,54 @@ def _winning_run(runs, history):
     )
 
 
-def _mixture_frames(estimator, X, plane):
-    """``summarise(iteration, params, log_likelihood) -> _Frame`` for a GaussianMixture."""
+def _mixture_frames(estimator, X, plane, order=None):
+    """``summarise(iteration, params, log_likelihood) -> _Frame`` for a GaussianMixture.
+
+    Components are put in ``order`` (None: their own), so component ``order[i]``
+    takes colour i.
+    """
     family = GaussianFamily(estimator.covariance_type, estimator.reg_covar)
     chunk_size = check_chunk_size(estimator.chunk_size)
     n_features = X.shape[1]
 
     def summarise(iteration, params, log_likelihood):
         log_resp, _ = em.log_resp(family, X, params, chunk_size)
+        ranks = np.arange(log_resp.shape[1]) if order is None else order
         components = params.components
         covariances = np.array([
             plane.covariance(
                 family.structure.component_covariance(components.covariances, k, n_features)
             )
-            for k in range(log_resp.shape[1])
+            for k in ranks
         ])
         return _Frame(
             log_likelihood,
             f"iteration {iteration}, log-likelihood {log_likelihood:.4f}",
-            _as_bytes(_posterior_colours(np.exp(log_resp))),
-            plane.points(components.means),
+            _as_bytes(_posterior_colours(np.exp(log_resp)[:, ranks])),
+            plane.points(components.means[ranks]),
             covariances,
         )
 
     return summarise
 
 
-def _kmeans_frames(estimator, X, plane):
-    """``summarise(iteration, centers, inertia) -> _Frame`` for a KMeans."""
+def _kmeans_frames(estimator, X, plane, order=None):
+    """``summarise(iteration, centers, inertia) -> _Frame`` for a KMeans.
+
+    Cluster ``order[i]`` (None: cluster i) takes colour i.
+    """
     chunk_size = check_chunk_size(estimator.chunk_size)
 
     def summarise(iteration, centers, inertia):
         labels, _ = kmeans_engine.assign(X, centers, chunk_size=chunk_size)
+        colours = _component_colours(centers.shape[0])
+        if order is not None:
+            # Colour of cluster k: its place in order (the inverse permutation).
+            colours = colours[np.argsort(order)]
         return _Frame(
             inertia,
             f"iteration {iteration}, inertia {inertia:.6g}",
-            _as_bytes(_component_colours(centers.shape[0])[labels]),
+            _as_bytes(colours[labels]),
             plane.points(centers),
         )
 

@@ -14,6 +14,7 @@ from mixfit.plot._common import (
     _CROSS_SIZE,
     _Plane,
     _check_centres,
+    _check_order,
     _check_points,
     _check_resp,
     _component_colours,
@@ -96,7 +97,9 @@ def plot_posteriors(X, resp, means=None, *, equal_axes=False, title=None, ax=Non
     A sample's colour is ``resp @ colours``: for K ≤ 3 components the
     responsibilities padded to three columns, read as RGB (a point red for
     component 0, green for 1, blue for 2, and mixed in between); for larger K
-    the responsibility-weighted blend of a palette.
+    the responsibility-weighted blend of a palette that starts with the same
+    red, green and blue. To colour components as known classes, reorder the
+    columns (``resp[:, order]``, ``means[order]``).
 
     Parameters
     ----------
@@ -184,7 +187,7 @@ def _check_history(values, name):
     return values
 
 
-def plot_ellipses(model, X=None, *, ax=None):
+def plot_ellipses(model, X=None, *, order=None, ax=None):
     """The 1σ and 2σ ellipses of each component of a fitted Gaussian mixture.
 
     Each ellipse comes from the eigen-decomposition of the component's 2 × 2
@@ -200,12 +203,22 @@ def plot_ellipses(model, X=None, *, ax=None):
         Any covariance type (identity, spherical, diag, tied, full).
     X : array-like of shape (n_samples, n_features), optional
         Drawn under the ellipses, coloured by ``model.predict(X)``.
+    order : array-like of int, shape (n_components,), optional
+        Which component gets which colour: component ``order[i]`` is drawn
+        in colour i (red, green, blue, ... as in every figure), i-th in the
+        legend, which still names it by its number in the model. A
+        permutation of ``range(n_components)``; None (the default) is the
+        model's own order. Component numbers are arbitrary, so to colour a
+        fit as known classes, pair components with classes (e.g. by the
+        Hungarian method on the contingency table) and pass the components
+        in the classes' order.
     ax : matplotlib.axes.Axes, optional
 
     Returns
     -------
     fig : matplotlib.figure.Figure
-        Two :class:`~matplotlib.patches.Ellipse` patches per component.
+        Two :class:`~matplotlib.patches.Ellipse` patches per component, in
+        the order of ``order``.
     """
     if not hasattr(model, "covariance_type"):
         raise TypeError(
@@ -217,19 +230,22 @@ def plot_ellipses(model, X=None, *, ax=None):
     n_components, n_features = means.shape
     if n_features < 2:
         raise ValueError("plot_ellipses needs at least 2 features; the model has 1.")
+    order = _check_order(order, n_components)
     structure = GaussianFamily(model.covariance_type).structure
     plane = _Plane.first_two(n_features)
     covariances = [
         plane.covariance(structure.component_covariance(model.covariances_, k, n_features))
-        for k in range(n_components)
+        for k in order
     ]
     colours = _component_colours(n_components)
     fig, ax = _new_axes(ax)
     if X is not None:
         X = _check_points(X)
-        _scatter(ax, plane.points(X), colours[model.predict(X)], alpha=0.6)
-    inner = _draw_ellipses(ax, plane.points(means), covariances, colours)
-    entries = [(patch, f"component {k}") for k, patch in enumerate(inner)]
+        # rank[k]: the colour of component k (the inverse permutation of order).
+        rank = np.argsort(order)
+        _scatter(ax, plane.points(X), colours[rank[model.predict(X)]], alpha=0.6)
+    inner = _draw_ellipses(ax, plane.points(means[order]), covariances, colours)
+    entries = [(patch, f"component {k}") for k, patch in zip(order, inner)]
     entries.append(_draw_crosses(ax, plane.points(means), "means"))
     # Equal units on both axes, or the ellipses' shapes and angles would lie.
     ax.set_aspect("equal", adjustable="datalim")

@@ -26,7 +26,8 @@ reproduces each one, writes its figure, and collects them in ``index.html``:
 
 The page (:mod:`mixfit.cli.demo_page`) groups the figures in sections that
 follow the lecture, each caption saying what to look at. Wherever the true
-clusters are known, K-means' clusters are renumbered after the true ones
+clusters are known, the clusters and components found (K-means', EM's in its
+iterations, the ellipses and the GIF) are renumbered after the true ones
 (:func:`_match`, the Hungarian method), so their colours can be compared with
 the data's figure; figures where distances matter have equal axes.
 
@@ -46,6 +47,7 @@ import numpy as np
 from mixfit.cli.demo_labels import partial_labels_section
 from mixfit.cli.demo_page import format_table
 from mixfit.cli.demo_page import write_index as _write_index
+from mixfit.reporting.page import FIGURE_DPI
 
 __all__ = ["DemoResult", "format_table", "run"]
 
@@ -68,6 +70,8 @@ class Figure:
     filename: str
     caption: str
     section: str = ""
+    #: The resolution it was saved at (None: shown pixel for pixel, as the GIF).
+    dpi: float | None = None
 
 
 @dataclass
@@ -160,10 +164,10 @@ class _Page:
 
     def save(self, figure, filename, caption):
         figure.savefig(self.result.out / filename, dpi=self.dpi, bbox_inches="tight")
-        self.add_file(filename, caption)
+        self.add_file(filename, caption, dpi=self.dpi)
 
-    def add_file(self, filename, caption):
-        self.result.figures.append(Figure(filename, caption, self.section))
+    def add_file(self, filename, caption, dpi=None):
+        self.result.figures.append(Figure(filename, caption, self.section, dpi))
         self.say(f"  wrote {filename}")
 
     def row(self, summary):
@@ -338,11 +342,13 @@ def _synthetic_experiments(page, random_state, quick):
     ):
         full, seconds = _timed(lambda data=data: GaussianMixture(
             3, covariance_type="full", n_init=3, random_state=random_state).fit(data))
+        # Each component in the colour of the true cluster it matches, as in 01-05.
+        order = np.argsort(_match(labels, full.predict(data), 3))
         page.save(
-            plot.plot_ellipses(full, data),
+            plot.plot_ellipses(full, data, order=order),
             f"07_full_{tag}.png",
             f"Full covariances on {name}: the 1σ (solid) and 2σ (dashed) ellipses of "
-            f"each component. {see}",
+            f"each component, in the colour of the true cluster it matches. {see}",
         )
         page.row(Summary(f"GMM full K=3, {tag}", full.n_iter_,
                          log_likelihood=full.lower_bound_,
@@ -354,17 +360,22 @@ def _animation(page, random_state, quick):
     from mixfit.datasets import lecture_data
     from mixfit.estimators.gaussian_mixture import GaussianMixture
 
-    X, _ = lecture_data("blobs", random_state=DATA_SEED)
+    X, y = lecture_data("blobs", random_state=DATA_SEED)
     model = GaussianMixture(3, covariance_type="identity", init_params="lecture",
                             tol=1e-6, max_iter=200, random_state=random_state)
+    # The components' numbers are known only after the fit: fit once (a few
+    # milliseconds; the same seed gives the same fit) to pair them with the true
+    # clusters, so that every frame is coloured as the data's figure.
+    order = np.argsort(_match(y, model.fit(X).predict(X), 3))
     fps, hold_last = 4, 2.0
     fitted, _ = plot.animate_fit(model, X, page.result.out / "09_em.gif", fps=fps,
-                                 hold_last=hold_last, dpi=50 if quick else 72)
+                                 hold_last=hold_last, dpi=50 if quick else 100, order=order)
     page.add_file("09_em.gif", f"EM's parameters during learning, {fitted.n_iter_} "
                   f"iterations at {fps} a second (iterations that change nothing visible "
                   f"are shown once); the last is held {hold_last:.0f} s. Watch the means "
                   "leave the centre of the data and the colours separate within the "
-                  "first few iterations, then only small adjustments.")
+                  "first few iterations, then only small adjustments; each component "
+                  "is in the colour of the true cluster it ends on.")
 
 
 #: The numbers of components the "choosing K" section tries.
@@ -520,7 +531,8 @@ def run(out="mixfit-demo", *, mnist=None, quick=False, random_state=0, say=print
     start = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    page = _Page(out, dpi=60 if quick else 100, say=say)
+    # At 2× (FIGURE_DPI), as mixfit report's figures: sharp on high-density screens.
+    page = _Page(out, dpi=60 if quick else FIGURE_DPI, say=say)
     if mnist is True:
         # First, so that a failed download stops the demo before any work.
         from mixfit.datasets.fetch import ensure_files

@@ -4,14 +4,17 @@ Kept apart from :mod:`mixfit.cli.demo`, which runs the experiments, for size.
 The page follows the lecture: one section per part of it (:data:`SECTIONS`), each
 with a sentence on what it shows and its figures, each figure with a caption
 saying what to look at; then the table of every fit, its columns explained
-above it. The page is self-contained (inline CSS, images beside it, no script
-and no address outside the folder) and its width follows the screen.
+above it. The page is a :class:`mixfit.reporting.page.Page`, so it looks like
+``mixfit report``'s: self-contained (inline CSS, images beside it, no script
+and no address outside the folder), its figures in a grid that follows the
+screen's width (one column on a phone), printable.
 """
 
 from __future__ import annotations
 
-import html
-import os
+import re
+
+from mixfit.reporting.page import Page
 
 #: The page's sections, in the lecture's order: (id, heading, what it shows).
 SECTIONS = (
@@ -61,83 +64,49 @@ COLUMNS = (
 )
 HEADER = tuple(name for name, _ in COLUMNS)
 
-# Readable from a phone to a wide screen: the figures flow into as many
-# columns as fit (one on a phone), never wider than the screen; print keeps
-# each figure whole on a page.
-_STYLE = """
-body{font-family:system-ui,sans-serif;line-height:1.45;max-width:80em;margin:auto;
-padding:0 1em;color:#222}
-nav a{margin-right:1em}
-.figures{display:grid;gap:1.5em;
-grid-template-columns:repeat(auto-fill,minmax(min(100%,26em),1fr))}
-figure{margin:0}
-img{max-width:100%;height:auto;display:block}
-figcaption{font-size:.95em;color:#444}
-.table{overflow-x:auto}
-table{border-collapse:collapse}
-td,th{padding:.15em .6em;text-align:right;border-bottom:1px solid #ddd}
-td:first-child,th:first-child{text-align:left}
-dt{font-weight:bold}
-@media print{figure{break-inside:avoid}nav{display:none}}
-"""
+#: The page's title and what it is, above the navigation line.
+TITLE = "The lecture, run by mixfit"
+INTRO = ("Each experiment of the lecture on K-means, mixture models and EM, run again by "
+         "mixfit demo; under each figure, what to look at.")
 
 
 def write_index(result):
     """Write ``result.index``: the sections with their figures, then the table.
 
-    Written to a temporary file beside it and renamed, so an interrupted demo
-    never leaves half a page.
+    The page is a :class:`mixfit.reporting.page.Page`, the look of ``mixfit
+    report``'s page: the figures, already written beside it by the demo, are
+    referenced under their own names and laid out in a grid (one column on a
+    phone). It is written to a file beside ``index.html`` and renamed, so an
+    interrupted demo never leaves half a page.
     """
     known = {name for name, _, _ in SECTIONS}
     unknown = {f.section for f in result.figures} - known
     if unknown:
         raise ValueError(f"figures in sections the page does not have: {sorted(unknown)}")
-    present = [s for s in SECTIONS if any(f.section == s[0] for f in result.figures)]
-    nav = " ".join(f'<a href="#{name}">{html.escape(title)}</a>' for name, title, _ in present)
-    nav += ' <a href="#fits">All fits</a>'
-    sections = "\n".join(_section(result.figures, *section) for section in present)
-    rows = "\n".join(
-        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in cells(row)) + "</tr>"
-        for row in result.rows
-    )
-    header = "".join(f"<th>{html.escape(h)}</th>" for h in HEADER)
-    legend = "\n".join(f"<dt>{html.escape(name)}</dt><dd>{html.escape(text)}</dd>"
-                       for name, text in COLUMNS)
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>mixfit demo: K-means, mixtures and EM</title>
-<style>{_STYLE}</style></head>
-<body><h1>The lecture, run by mixfit</h1>
-<p>Each experiment of the lecture on K-means, mixture models and EM, run again by
-<code>mixfit demo</code>; under each figure, what to look at.</p>
-<nav>{nav}</nav>
-{sections}
-<section id="fits"><h2>All fits</h2>
-<p>Every fit above, timed. The columns:</p>
-<dl>
-{legend}
-</dl>
-<div class="table"><table><tr>{header}</tr>
-{rows}
-</table></div>
-<p>{html.escape(warm_up_note(result))}</p>
-</section>
-</body></html>
-"""
-    tmp = result.index.with_suffix(".html.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, result.index)
+    page = Page(TITLE).paragraph(INTRO).nav()
+    for name, title, intro in SECTIONS:
+        figures = [f for f in result.figures if f.section == name]
+        if not figures:
+            continue
+        page.section(title, intro, anchor=name, grid=True)
+        for figure in figures:
+            page.figure_file(figure.filename, figure.caption, alt_text(figure.caption),
+                             dpi=figure.dpi)
+    page.section("All fits", "Every fit above, timed. The columns:", anchor="fits")
+    page.definitions(COLUMNS)
+    page.table(HEADER, [cells(row) for row in result.rows])
+    page.paragraph(warm_up_note(result))
+    page.write(result.out)  # result.index: out/index.html
 
 
-def _section(figures, name, title, intro):
-    items = "\n".join(
-        f'<figure><img src="{html.escape(f.filename)}" alt="{html.escape(f.caption)}">'
-        f"<figcaption>{html.escape(f.caption)}</figcaption></figure>"
-        for f in figures if f.section == name
-    )
-    return (f'<section id="{name}"><h2>{html.escape(title)}</h2>\n'
-            f'<p>{html.escape(intro)}</p>\n<div class="figures">\n{items}\n</div></section>')
+def alt_text(caption):
+    """A figure's alt text: the first sentence of its caption, which says what it shows.
+
+    The rest of the caption (what to look at) is read in the caption itself;
+    a caption of one short sentence serves whole.
+    """
+    first = re.split(r"(?<=[.!?])\s+(?=[A-Z])", caption.strip(), maxsplit=1)[0]
+    return first if len(first) >= 30 else caption
 
 
 def warm_up_note(result):

@@ -247,3 +247,15 @@ def test_the_chosen_mixture_keeps_a_dataframes_column_names(blobs):
 def test_the_package_exports_select():
     assert mixfit.select is select
     assert mixfit.AutoGaussianMixture is AutoGaussianMixture
+
+
+def test_a_failed_fits_long_error_is_cut_at_a_sentence_or_word_end():
+    from mixfit.selection import _first_line
+
+    long_sentences = "First sentence of a failure, " + "x " * 60 + "end. " + "Second " * 60
+    cut = _first_line(ValueError(long_sentences + "\nsecond line"))
+    assert cut.endswith("end.") and len(cut) <= 300
+    one_sentence = "word " * 100
+    cut = _first_line(ValueError(one_sentence))
+    assert cut.endswith("word …") and len(cut) <= 302
+    assert _first_line(ValueError("short\nmore")) == "short"

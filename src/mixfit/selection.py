@@ -301,8 +301,14 @@ class _Cell:
 
 
 def _first_line(exc):
+    """The error's first line, cut to 300 characters at a sentence's or a word's end."""
     text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:300]
+    line = text[0] if text else type(exc).__name__
+    if len(line) <= 300:
+        return line
+    head = line[:300]
+    sentence = head.rfind(". ")
+    return head[:sentence + 1] if sentence > 100 else head[:head.rfind(" ")] + " …"
 
 
 def _component_covariances(estimator):

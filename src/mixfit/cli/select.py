@@ -146,13 +146,14 @@ def _seed(text):
     return value
 
 
-def read_for_selection(args):
+def read_for_selection(args, *, allow_nan=False):
     """``(X, names)``: DATA read and checked as ``mixfit select`` (and ``report``) read it.
 
     The file is checked before it is opened (a FIFO would block), the largest
     cell's memory before a large ``.npy`` file is read, and NaN or infinite
     values are refused naming their columns (selection has no model of
-    missing values).
+    missing values). ``allow_nan``: only infinite values are refused, with
+    ``mixfit fit``'s message (``report`` drops the rows with NaN itself).
     """
     from mixfit.cli.memory import check_before_reading
     from mixfit.estimators._data_checks import check_finite
@@ -165,7 +166,7 @@ def read_for_selection(args):
     X, names = read_data(args.data, columns=args.columns, key=args.key,
                          delimiter=args.delimiter, header=args.header,
                          decimal_comma=args.decimal_comma)
-    check_finite(X, name=f"'{args.data}'", names=names)
+    check_finite(X, name=f"'{args.data}'", names=names, allow_nan=allow_nan)
     return X, names
 
 

@@ -1,57 +1,83 @@
-"""``mixfit.report``: from data to a page a person reads — the selection, the clusters, the fit.
+"""``mixfit.report``: from data (or a fitted mixture) to a page a person reads.
 
-:func:`report` runs :func:`mixfit.select` on the data and writes one
-self-contained HTML page (:class:`mixfit.reporting.page.Page`) with the models
-compared, the chosen one and why, the clusters in the data's own column names,
-how sure each row's assignment is, each cluster's size, weight, means, standard
-deviations and correlations, and how the chosen fit converged.
+:func:`report` runs :func:`mixfit.select` on data, or takes a selection or a
+fitted Gaussian mixture, and writes one self-contained HTML page
+(:class:`mixfit.reporting.page.Page`) with the models compared, the chosen one
+and why, the clusters in the data's own column names, how sure each row's
+assignment is, each cluster's size, weight, means, standard deviations and
+correlations, how the fit converged, and where the time went. The sections
+themselves are in :mod:`mixfit.reporting.sections`.
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from mixfit.reporting.figures import cluster_planes, component_covariances, density_histogram
-from mixfit.reporting.figures import uncertainty_histogram
+from mixfit.reporting import sections
 from mixfit.reporting.page import Page
 
-__all__ = ["report"]
+__all__ = ["Written", "report", "write_report"]
 
-#: Rows of the top models' table.
-TOP_MODELS = 5
-#: Most uncertain rows listed.
-UNCERTAIN_ROWS = 10
-#: Correlation tables are shown up to this many columns (d × d cells each).
-MAX_CORRELATION_COLUMNS = 10
+#: The options that choose a model: they apply to data only.
+SELECTION_OPTIONS = ("n_components", "covariance_types", "criterion", "random_state")
+#: Their values when not given (as :func:`mixfit.select`'s, with a fixed seed).
+SELECTION_DEFAULTS = {"n_components": range(1, 10), "covariance_types": "mclust",
+                      "criterion": "bic", "random_state": 0}
+
+_ACCEPTED = ("data (an array or DataFrame), a mixfit.Selection, an AutoGaussianMixture, "
+             "or a fitted GaussianMixture (mixfit's or scikit-learn's)")
 
 
-def report(X, out, *, n_components=range(1, 10), covariance_types="mclust", criterion="bic",
-           columns=None, random_state=0, force=False, source=None):
-    """Choose a Gaussian mixture for ``X`` and write a page about it: ``out/index.html``.
+def report(data, out, *, X=None, n_components=None, covariance_types=None, criterion=None,
+           random_state=None, columns=None, force=False, source=None):
+    """Write a page about a Gaussian mixture, ``out/index.html``: chosen for data, or given.
 
-    The page has the selection (the criterion of every model against K, the top
-    models, the chosen one and its margin over the runners-up), the clusters
-    (scatter plots with the components' ellipses: every pair of columns up to 4
-    columns, else the first two principal components; a histogram with the
-    fitted densities for one column), the uncertainty of each row's cluster,
-    each cluster's size, weight, means, standard deviations and correlations,
-    and the convergence of the chosen fit. Figures are PNG files beside
-    index.html; the page loads nothing from the network.
+    Given data, the mixture is chosen by :func:`mixfit.select` and the page has
+    the selection (the criterion of every model against K, the top models, the
+    chosen one and its margin over the runners-up), the clusters (scatter plots
+    with the components' ellipses: every pair of columns up to 4 columns, else
+    the first two principal components; a histogram with the fitted densities
+    for one column), the uncertainty of each row's cluster, each cluster's
+    size, weight, means, standard deviations and correlations, the convergence
+    of the chosen fit, and the time each step took. Given a selection or a
+    fitted mixture, nothing is fitted: the page describes it, on the data
+    ``X`` when given. Figures are PNG files beside index.html; the page loads
+    nothing from the network.
+
+    Rows with a missing value (NaN) are dropped before anything else; the
+    page says how many and lists them (up to 20, with the columns they miss).
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
-        Finite numbers (a pandas DataFrame gives its column names).
+    data : array-like of shape (n_samples, n_features), Selection, or fitted estimator
+        Data (finite numbers or NaN; a pandas DataFrame gives its column names)
+        to choose a mixture for; or the result of :func:`mixfit.select` (its
+        selection is shown, no refit); or a fitted ``AutoGaussianMixture``
+        (its selection); or a fitted ``mixfit.GaussianMixture`` (any
+        covariance type, mclust's names included) or scikit-learn's
+        ``GaussianMixture``.
     out : path-like
         The folder to write; it must not exist unless ``force``.
+    X : array-like of shape (n_samples, n_features), optional
+        With a selection or a fitted mixture only: the data to show it on (the
+        rows in the cluster plots, the uncertainty of each row, the clusters'
+        sizes). Without it the page shows what the model alone gives (the
+        components' ellipses, weights, means, standard deviations,
+        correlations and convergence) and says which sections need the data.
     n_components, covariance_types, criterion, random_state
-        As :func:`mixfit.select`.
+        With data only, as :func:`mixfit.select` (defaults: ``range(1, 10)``,
+        "mclust", "bic", 0). Given with a selection or a fitted mixture they
+        are refused: nothing is selected then.
     columns : list of str, optional
         Names of the columns, for the axes and tables (default: a DataFrame's
-        names, else "x1", "x2", ...).
+        names, else the model's ``feature_names_in_``, else "x1", "x2", ...).
     force : bool, default=False
         Write into an existing folder: only ``index.html`` and the page's
         ``figure-NN.png`` files are replaced; no other file is touched.
@@ -60,47 +86,263 @@ def report(X, out, *, n_components=range(1, 10), covariance_types="mclust", crit
 
     Returns
     -------
-    Selection
-        The selection the page describes (``.best_`` is the chosen mixture).
+    Selection or estimator
+        The selection the page describes (``.best_`` is the chosen mixture)
+        when given data or a selection (an AutoGaussianMixture's
+        ``selection_``); the fitted mixture itself when given one.
 
     Raises
     ------
     FileExistsError
         ``out`` exists and ``force`` is False, or ``out`` is a file.
+    TypeError
+        ``data`` is another estimator (K-means, a Student-t mixture, ...).
+    sklearn.exceptions.NotFittedError
+        ``data`` is an estimator that is not fitted.
     ValueError
-        Bad data (as :func:`mixfit.select`), a column with a single value, or
-        names that do not match the columns.
-    """
-    from mixfit.selection import select
+        Bad data (as :func:`mixfit.select`; infinite values are refused, not
+        dropped), every row with a missing value, a column with a single value
+        (when selecting), names that do not match the columns, ``X`` with data,
+        selection options with a selection or model, or ``X`` whose number of
+        columns differs from the model's.
 
+    Examples
+    --------
+    >>> selection = mixfit.report(X, "page")                      # doctest: +SKIP
+    >>> model = mixfit.GaussianMixture(3, covariance_type="VEV").fit(X)  # doctest: +SKIP
+    >>> mixfit.report(model, "model-page", X=X)                   # doctest: +SKIP
+    >>> mixfit.report(model, "parameters-only")                   # doctest: +SKIP
+    """
+    options = {"n_components": n_components, "covariance_types": covariance_types,
+               "criterion": criterion, "random_state": random_state}
+    return write_report(data, out, X=X, columns=columns, force=force, source=source,
+                        **options).result
+
+
+@dataclass
+class Written:
+    """What :func:`write_report` wrote: the result, the rows dropped and the times.
+
+    Attributes
+    ----------
+    result : Selection or estimator
+        What :func:`report` returns.
+    model : estimator
+        The mixture the page describes.
+    path : Path
+        The page, ``out/index.html``.
+    n_rows : int
+        Rows of the data as given (0 without data).
+    dropped : ndarray of int
+        Indices (from 0) of the rows dropped for a missing value.
+    missing_in : list of str
+        The columns in which those rows miss a value.
+    n_fits : int or None
+        Fits the selection ran (None when none ran).
+    seconds : dict of str to float
+        Wall-clock seconds of each step, in order: "selection" (when run),
+        each section's name (drawing its figures included) and "writing".
+    """
+
+    result: object
+    model: object
+    path: Path
+    n_rows: int = 0
+    dropped: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+    missing_in: list = field(default_factory=list)
+    n_fits: int | None = None
+    seconds: dict = field(default_factory=dict)
+
+    def time_line(self, writing=True, detail=False):
+        """Where the time went, in one line: "selection 4.1 s (84 fits), figures ..."."""
+        return time_line(self.seconds, self.n_fits, writing=writing, detail=detail)
+
+
+def time_line(seconds, n_fits, writing=True, detail=False):
+    """The times of :attr:`Written.seconds` in one line ("writing" left out if asked).
+
+    For example "selection 4.1 s (84 fits), figures and tables 1.2 s, writing
+    0.01 s"; ``detail`` adds each section's seconds in parentheses.
+    """
+    parts = []
+    if "selection" in seconds:
+        parts.append(f"selection {_seconds(seconds['selection'])} s ({n_fits} fits)")
+    drawn = {name: value for name, value in seconds.items()
+             if name not in ("selection", "writing")}
+    if drawn:
+        parts.append(f"figures and tables {_seconds(sum(drawn.values()))} s" + (
+            " (" + ", ".join(f"{name} {_seconds(value)}" for name, value in drawn.items())
+            + ")" if detail else ""))
+    if writing and "writing" in seconds:
+        parts.append(f"writing {_seconds(seconds['writing'])} s")
+    return ", ".join(parts)
+
+
+def _seconds(value):
+    return f"{value:.1f}" if value >= 1 else f"{value:.2f}"
+
+
+def write_report(data, out, *, X=None, columns=None, force=False, source=None, **options):
+    """:func:`report`, returning a :class:`Written` (the page's rows dropped and times).
+
+    The command line uses it to print what the page says about dropped rows
+    and time; the parameters are :func:`report`'s.
+    """
     out = Path(out)
     _check_out(out, force)
-    names = _column_names(X, columns)
-    X = np.asarray(X, dtype=np.float64)
+    selection, model, given = _resolve(data, X, options)
+    values = data if selection is None and model is None else X
+    expected = None if model is None else model.n_features_in_
+    # The names a fit on a DataFrame kept (an AutoGaussianMixture keeps them itself).
+    owners = () if model is None else (model, data)
+    fitted_names = next((owner.feature_names_in_ for owner in owners
+                         if getattr(owner, "feature_names_in_", None) is not None), None)
+    prepared = None if values is None else _prepare(values, columns, fitted_names, expected)
+    names = prepared.names if prepared else _column_names(None, columns, fitted_names,
+                                                          model.n_features_in_)
+    seconds, n_fits = {}, None
+    if selection is None and model is None:  # data: choose the model
+        from mixfit.selection import select
+
+        _refuse_constant_columns(prepared.X, names)
+        chosen = {key: SELECTION_DEFAULTS[key] if value is None else value
+                  for key, value in options.items()}
+        with _timed(seconds, "selection"):
+            selection = select(prepared.X, **chosen)
+        given, n_fits = selection, len(selection.results)
+    if model is None:
+        model = selection.best_
+    content = sections.Content(
+        X=prepared.X if prepared else None, names=names, model=model, selection=selection,
+        source=source, n_rows=prepared.n_rows if prepared else 0,
+        dropped=prepared.dropped if prepared else np.zeros(0, dtype=np.intp),
+        dropped_columns=prepared.dropped_columns if prepared else [])
+    page = Page(("Gaussian mixture report" if given is selection else
+                 f"Report of a fitted {type(model).__name__}")
+                + (f": {source}" if source else ""))
+    with tempfile.TemporaryDirectory(prefix="mixfit-report-") as folder:
+        content.folder = folder
+        if content.X is not None:
+            with _timed(seconds, "posteriors"):
+                content.resp = _posteriors(model, content.X)
+                content.labels = content.resp.argmax(axis=1)
+        steps = [("data", sections.data_summary)]
+        if selection is not None:
+            steps.append(("selection plot", sections.selection_summary))
+        steps.append(("clusters", sections.clusters))
+        if content.X is not None:
+            steps.append(("uncertainty", sections.uncertainty))
+        steps += [("per cluster", sections.per_cluster), ("convergence", sections.convergence)]
+        for name, add_section in steps:
+            with _timed(seconds, name):
+                add_section(page, content)
+        line = time_line(seconds, n_fits, writing=False, detail=True)
+        page.section("Where the time went", line[0].upper() + line[1:] + " (seconds; a "
+                     "section's time includes drawing and saving its figures). Then this "
+                     "page was written, which the command line reports too.")
+        _check_out(out, force)  # again: the folder may have appeared while the fits ran
+        with _timed(seconds, "writing"):
+            path = page.write(out)
+    return Written(result=given, model=model, path=path, n_rows=content.n_rows,
+                   dropped=content.dropped,
+                   missing_in=prepared.missing_in if prepared else [],
+                   n_fits=n_fits, seconds=seconds)
+
+
+@contextmanager
+def _timed(seconds, name):
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
+
+
+def _resolve(data, X, options):
+    """``(selection, model, result)`` from report's first argument; None, None, None for data."""
+    from sklearn.base import BaseEstimator
+    from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
+
+    from mixfit.estimators.auto_gaussian_mixture import AutoGaussianMixture
+    from mixfit.estimators.gaussian_mixture import GaussianMixture
+    from mixfit.selection import Selection
+
+    if not isinstance(data, (Selection, BaseEstimator)):
+        if X is not None:
+            raise ValueError("X= goes with a selection or a fitted mixture; the first "
+                             "argument is already data: pass the data once")
+        return None, None, None
+    what = type(data).__name__
+    given = [name for name, value in options.items() if value is not None]
+    if given:
+        raise ValueError(f"{', '.join(given)} choose a model for data, but a {what} was "
+                         "given and nothing is selected: drop them, or pass the data to "
+                         "run the selection")
+    if isinstance(data, Selection):
+        return data, data.best_, data
+    if not isinstance(data, (AutoGaussianMixture, GaussianMixture, SklearnGaussianMixture)):
+        raise TypeError(f"mixfit.report describes Gaussian mixtures; got a {what}. It "
+                        f"accepts {_ACCEPTED}")
+    fitted = ("selection_" if isinstance(data, AutoGaussianMixture) else "means_")
+    if not hasattr(data, fitted):
+        from sklearn.exceptions import NotFittedError
+
+        raise NotFittedError(f"this {what} is not fitted: call its fit(X) first, or pass "
+                             "the data itself to mixfit.report to choose a model")
+    if isinstance(data, AutoGaussianMixture):
+        return data.selection_, data.selection_.best_, data.selection_
+    return None, data, data
+
+
+@dataclass
+class _Prepared:
+    X: np.ndarray
+    names: list
+    n_rows: int
+    dropped: np.ndarray
+    dropped_columns: list  # per dropped row, the columns it misses
+    missing_in: list  # the columns with any missing value
+
+
+def _prepare(values, columns, fitted_names, expected):
+    """The data as float64 rows × columns, checked, rows with NaN dropped (and recorded)."""
+    from mixfit.estimators._data_checks import check_finite
+
+    n_features = 1 if np.ndim(values) == 1 else (np.shape(values)[1]
+                                                 if np.ndim(values) == 2 else None)
+    names = _column_names(values, columns, fitted_names, n_features)
+    X = np.asarray(values, dtype=np.float64)
     if X.ndim == 1:
         X = X[:, None]
     if X.ndim != 2:
         raise ValueError(f"X must be a table (rows × columns), got an array of shape {X.shape}")
+    if expected is not None and X.shape[1] != expected:
+        raise ValueError(f"the model was fitted on {expected} columns but X has "
+                         f"{X.shape[1]}; give the data the model describes")
     if len(names) != X.shape[1]:
         raise ValueError(f"columns gives {len(names)} names for {X.shape[1]} columns of X")
-    _refuse_constant_columns(X, names)
-    start = time.perf_counter()
-    selection = select(X, n_components=n_components, covariance_types=covariance_types,
-                       criterion=criterion, random_state=random_state)
-    seconds = time.perf_counter() - start
-    page = Page("Gaussian mixture report" + (f": {source}" if source else ""))
-    _data_section(page, X, names, source, selection, seconds)
-    _selection_section(page, selection)
-    model = selection.best_
-    resp = model.predict_proba(X)
-    labels = resp.argmax(axis=1)
-    _cluster_section(page, X, labels, model, names)
-    _uncertainty_section(page, X, resp, labels, names)
-    _per_cluster_section(page, X, labels, model, names)
-    _convergence_section(page, model)
-    _check_out(out, force)  # again: the folder may have appeared while the fits ran
-    page.write(out)
-    return selection
+    # Infinite values are refused as everywhere in mixfit; NaN cells are missing values.
+    check_finite(X, name="X", names=names, allow_nan=True)
+    missing = np.isnan(X)
+    incomplete = missing.any(axis=1)
+    dropped = np.flatnonzero(incomplete)
+    if len(dropped) and len(dropped) == X.shape[0]:
+        raise ValueError(f"every one of the {X.shape[0]} rows of X has a missing value "
+                         "(NaN), so no row is left once they are dropped; fill them in, or "
+                         "leave out the columns that are mostly empty (--columns)")
+    rows_missing = [[names[j] for j in np.flatnonzero(missing[i])]
+                    for i in dropped[:sections.MAX_DROPPED_LISTED]]
+    missing_in = [names[j] for j in np.flatnonzero(missing.any(axis=0))]
+    return _Prepared(X[~incomplete] if len(dropped) else X, names, X.shape[0], dropped,
+                     rows_missing, missing_in)
+
+
+def _posteriors(model, X):
+    # X is a plain array; a model fitted on a DataFrame would warn that its names
+    # are missing, which says nothing here (the names are on the page).
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="X does not have valid feature names")
+        return np.asarray(model.predict_proba(X), dtype=np.float64)
 
 
 def _check_out(out, force):
@@ -113,13 +355,14 @@ def _check_out(out, force):
                               "(other files are kept)")
 
 
-def _column_names(X, columns):
+def _column_names(X, columns, fitted_names, n_features):
     if columns is not None:
         return [str(name) for name in columns]
     if hasattr(X, "columns"):  # a DataFrame
         return [str(name) for name in X.columns]
-    n_features = 1 if np.ndim(X) == 1 else np.shape(X)[1]
-    return [f"x{j + 1}" for j in range(n_features)]
+    if fitted_names is not None and len(fitted_names) == n_features:
+        return [str(name) for name in fitted_names]
+    return [f"x{j + 1}" for j in range(n_features or 0)]
 
 
 def _refuse_constant_columns(X, names):
@@ -133,123 +376,3 @@ def _refuse_constant_columns(X, names):
                          "cannot be clustered; leave them out (--columns)")
 
 
-def _data_section(page, X, names, source, selection, seconds):
-    page.section("Data", (f"{source}: " if source else "") +
-                 f"{X.shape[0]} rows × {X.shape[1]} columns ({', '.join(names)}). "
-                 "Rows dropped: none (rows with missing or infinite values are refused, "
-                 "not dropped).")
-    page.paragraph(f"The selection fitted {len(selection.results)} models in "
-                   f"{seconds:.3g} s.")
-
-
-def _selection_section(page, selection):
-    name = selection.criterion.upper()
-    ranked = selection.ranked()
-    best = ranked[0]
-    best_value = getattr(best, selection.criterion)
-    why = (f"The chosen model is {best.covariance_type} with K = {best.n_components} "
-           f"components: it has the lowest {name} ({best_value:.2f}; lower is better, "
-           f"mclust reports −{name}).")
-    if len(ranked) > 1:
-        runner = ranked[1]
-        gap = getattr(runner, selection.criterion) - best_value
-        why += (f" The runner-up, {runner.covariance_type} with K = {runner.n_components}, "
-                f"is {gap:.2f} higher; a difference above 10 is usually read as strong "
-                "evidence.")
-    page.section(f"Model selection by {name}", why)
-    for note in selection.notes:
-        page.paragraph(note)
-    failed = [result for result in selection.results if result.failed]
-    if failed:
-        page.paragraph(f"{len(failed)} of {len(selection.results)} fits failed and are "
-                       "not ranked (e.g. " f"{failed[0].covariance_type}, K = "
-                       f"{failed[0].n_components}: {failed[0].error}).")
-    page.figure(selection.plot().figure,
-                caption=f"{name} of each covariance model against the number of components "
-                "K; the chosen model is ringed. Lower is better.",
-                alt=f"Line plot of {name} against K, one line per model; the lowest point "
-                f"is {best.covariance_type} with K = {best.n_components}.")
-    rows = [(r.covariance_type, r.n_components, getattr(r, selection.criterion),
-             getattr(r, selection.criterion) - best_value, r.log_likelihood,
-             r.n_parameters, r.n_iter) for r in ranked[:TOP_MODELS]]
-    page.table(["model", "K", name, f"{name} − best", "log-likelihood", "parameters",
-                "iterations"], rows,
-               caption=f"The best {len(rows)} models by {name}.")
-
-
-def _cluster_section(page, X, labels, model, names):
-    n_components = model.means_.shape[0]
-    if X.shape[1] == 1:
-        page.section("Clusters", f"One column: the histogram of {names[0]} with the fitted "
-                     f"mixture's density and its {n_components} weighted components.")
-        page.figure(density_histogram(X[:, 0], model, names[0]),
-                    caption="The data's histogram (as a density), the mixture's density "
-                    "(black) and each component's weighted density (dashed).",
-                    alt=f"Histogram of {names[0]} with {n_components} fitted Gaussian "
-                    "densities and their sum.")
-        return
-    figure, planes = cluster_planes(X, labels, model, names)
-    page.section("Clusters", f"The rows coloured by their most probable cluster, with "
-                 f"each component's mean (cross) and 1σ and 2σ ellipses, on {planes}.")
-    page.figure(figure, caption=f"Clusters on {planes}; equal units on both axes.",
-                alt=f"Scatter plots of the data on {planes}, coloured by {n_components} "
-                "clusters, with ellipses of the fitted components.")
-
-
-def _uncertainty_section(page, X, resp, labels, names):
-    uncertainty = 1.0 - resp.max(axis=1)
-    page.section("Uncertainty", "How sure the model is of each row's cluster: 1 − the "
-                 "largest posterior probability (0: certain). Rows near the boundary of "
-                 f"two clusters are uncertain. Median {np.median(uncertainty):.3g}; "
-                 f"{np.mean(uncertainty > 0.1):.0%} of the rows above 0.1.")
-    page.figure(uncertainty_histogram(uncertainty, resp.shape[1]),
-                caption="The distribution of the rows' uncertainty.",
-                alt="Histogram of the uncertainty of each row's cluster.")
-    order = np.argsort(-uncertainty, kind="stable")[:UNCERTAIN_ROWS]
-    rows = [(int(i) + 1, uncertainty[i], int(labels[i]), *X[i]) for i in order]
-    page.table(["row", "uncertainty", "cluster", *names], rows,
-               caption=f"The {len(rows)} most uncertain rows (numbered from 1, in the "
-               "order of the data) with their values.")
-
-
-def _per_cluster_section(page, X, labels, model, names):
-    covariances = component_covariances(model)
-    stds = np.sqrt(np.einsum("kjj->kj", covariances))
-    n_components = covariances.shape[0]
-    sizes = np.bincount(labels, minlength=n_components)
-    page.section("Clusters one by one", "Size: the rows whose most probable cluster it is; "
-                 "weight: the component's mixing proportion; then the component's mean "
-                 "and standard deviation of each column.")
-    page.table(["cluster", "size", "weight", *(f"mean {name}" for name in names)],
-               [(k, int(sizes[k]), float(model.weights_[k]), *model.means_[k])
-                for k in range(n_components)], caption="Size, weight and mean of each cluster.")
-    page.table(["cluster", *(f"std {name}" for name in names)],
-               [(k, *stds[k]) for k in range(n_components)],
-               caption="Standard deviation of each column within each cluster.")
-    correlations = covariances / (stds[:, :, None] * stds[:, None, :])
-    off_diagonal = correlations[:, ~np.eye(len(names), dtype=bool)]
-    if len(names) < 2:
-        return
-    if not np.any(np.abs(off_diagonal) > 1e-12):
-        page.paragraph(f"The model {model.covariance_type} has no correlations: within "
-                       "a cluster the columns are independent.")
-        return
-    if len(names) > MAX_CORRELATION_COLUMNS:
-        page.paragraph(f"Correlations are not listed for more than "
-                       f"{MAX_CORRELATION_COLUMNS} columns.")
-        return
-    for k in range(n_components):
-        page.table(["", *names], [(name, *correlations[k, j]) for j, name in enumerate(names)],
-                   caption=f"Correlations between the columns within cluster {k}.")
-
-
-def _convergence_section(page, model):
-    from mixfit.plot import plot_loglik
-
-    history = np.asarray(model.lower_bounds_, dtype=np.float64)
-    state = "converged" if model.converged_ else "stopped before converging"
-    page.section("Convergence", f"The chosen fit {state} after {model.n_iter_} EM "
-                 f"iterations; its mean log-likelihood per row is {history[-1]:.4f}.")
-    page.figure(plot_loglik(history), caption="Mean log-likelihood per row after each EM "
-                "iteration of the chosen fit; EM never lowers it.",
-                alt=f"Line plot of the log-likelihood rising over {len(history)} iterations.")

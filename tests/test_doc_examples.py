@@ -13,7 +13,7 @@ import pytest
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 PAGES = sorted([*DOCS.glob("families/*.md"), *DOCS.glob("fixed-and-labels.md"),
-                *DOCS.glob("missing-values.md")])
+                *DOCS.glob("missing-values.md"), *DOCS.glob("report.md")])
 
 
 def blocks(page):

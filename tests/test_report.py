@@ -113,6 +113,9 @@ def test_report_2d_has_every_section_and_the_selections_choice(tmp_path, X3):
     assert "height" in html and "weight" in html and "the two columns" in html
     assert len(images(html)) == 4  # criterion, clusters, uncertainty, log-likelihood
     assert html.count("<tr><td") >= 5 + 10  # top models + most uncertain rows
+    # A line of links to every section, each to an anchor the page has.
+    links = re.findall(r'<a href="#([\w-]+)">', html.split("<nav>")[1].split("</nav>")[0])
+    assert len(links) == 7 and all(f'<section id="{link}">' in html for link in links)
 
 
 def test_report_6d_draws_principal_components_and_says_so(tmp_path, X3):

@@ -219,7 +219,7 @@ def write_report(data, out, *, X=None, columns=None, force=False, source=None, *
         dropped_columns=prepared.dropped_columns if prepared else [])
     page = Page(("Gaussian mixture report" if given is selection else
                  f"Report of a fitted {type(model).__name__}")
-                + (f": {source}" if source else ""))
+                + (f": {source}" if source else "")).nav()  # links to every section
     with tempfile.TemporaryDirectory(prefix="mixfit-report-") as folder:
         content.folder = folder
         if content.X is not None:

@@ -22,6 +22,8 @@ marked "not comparable".
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_kmeans.py \
         [--quick] [--cases km-1e6x32x64-f32 ...] [--converge-cap 100]
+
+``--grid`` runs instead the grid of shapes of bench_kmeans_grid.py (its options follow).
 """
 
 from __future__ import annotations
@@ -334,5 +336,10 @@ def main():
 if __name__ == "__main__":
     if h.is_child():
         h.child_main(child)
+    elif "--grid" in sys.argv:
+        # The grid of shapes (issue 16) has its own script: see bench_kmeans_grid.py.
+        import bench_kmeans_grid
+
+        bench_kmeans_grid.main()
     else:
         main()

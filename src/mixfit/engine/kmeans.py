@@ -47,7 +47,31 @@ __all__ = [
 ALGORITHMS = ("auto", "lloyd", "elkan", "hamerly")
 
 #: From this many clusters on, ``algorithm="auto"`` prunes with Hamerly's bounds.
+#: Below, the bounds did not pay (20 iterations, 2 threads: 1.06× Lloyd's time at
+#: 250,000 × 12, K = 20; 1.15× at 1e6 × 16, K = 10; 0.94-1.07× at 1e5 × (8, 32) × 16).
 HAMERLY_MIN_CLUSTERS = 32
+
+#: The same for shapes that the direct kernels take (see
+#: :mod:`mixfit.kernels.kmeans_direct`), where a full pass costs little more than
+#: Hamerly's screen: at 1e5 rows, 20 iterations, Hamerly took 1.08-1.34× Lloyd's
+#: time for d ∈ {2, 3, 4, 6}, K ∈ {32, 40}; 0.87-1.02× at K = 64, 0.75-0.94× at K = 128.
+DIRECT_HAMERLY_MIN_CLUSTERS = 64
+
+
+def _auto_algorithm(X, n_clusters, kernel, lean):
+    """What ``algorithm="auto"`` runs for this data: "hamerly" where the bounds pay, else "lloyd".
+
+    Not for sparse data: on text-like CSR (many features, clusters close in
+    distance) the bounds rarely prune, and Hamerly ran 1.2-1.5× slower. Not for
+    ``lean`` fits (the bounds are 2n floats) nor the numpy kernel.
+    """
+    pays = (kernel == "numba" and n_clusters >= HAMERLY_MIN_CLUSTERS
+            and not sparse.issparse(X) and not lean)
+    if pays and n_clusters < DIRECT_HAMERLY_MIN_CLUSTERS:
+        from mixfit.engine.kmeans_steps import _uses_direct
+
+        pays = not _uses_direct(X.shape[1], n_clusters, X.dtype)
+    return "hamerly" if pays else "lloyd"
 
 
 def squared_distances(X, centers, *, chunk_size, shift=None):
@@ -127,10 +151,10 @@ def assign(X, centers, *, chunk_size, shift=None, kernel="numba", n_jobs=1):
     labels = np.empty(n_samples, dtype=np.int64)
     min_sq_dist = np.empty(n_samples, dtype=np.float64)
     if kernel == "numba":
-        from mixfit.engine.kmeans_steps import _blocks, _fused_e_step, _Runner
+        from mixfit.engine.kmeans_steps import _fused_e_step, _runner
 
         chunk_size = _resolve_chunk_size(chunk_size, centers.shape[0], X)
-        with _Runner(n_jobs, len(_blocks(n_samples, chunk_size))) as runner:
+        with _runner(n_jobs, X, centers.shape[0], chunk_size) as runner:
             _fused_e_step(X, centers, None, chunk_size, None, shift, runner, labels, min_sq_dist)
         return labels, min_sq_dist
     if kernel != "numpy":
@@ -189,11 +213,16 @@ def lloyd(
         pruning) runs "hamerly": Hamerly's bounds are exact too, so the labels,
         centres and iteration count are those of "lloyd" either way; "auto"
         uses "hamerly" from :data:`HAMERLY_MIN_CLUSTERS` clusters on (with
-        ``kernel="numba"``), and "lloyd" for sparse X (where the bounds rarely
+        ``kernel="numba"``; from :data:`DIRECT_HAMERLY_MIN_CLUSTERS` for the few
+        features × clusters that the direct kernels take, see
+        :mod:`mixfit.kernels.kmeans_direct`), and
+        "lloyd" for sparse X (where the bounds rarely
         pay; "hamerly" there gives the results of "lloyd" bit for bit).
     kernel : {"numba", "numpy"}
         "numba": a GEMM plus one fused pass per chunk (argmin, distances,
-        statistics), on ``n_jobs`` threads. "numpy": the plain reference
+        statistics), or for few features × clusters one direct pass with no
+        GEMM (:mod:`mixfit.kernels.kmeans_direct`), on ``n_jobs`` threads
+        where the work pays for them. "numpy": the plain reference
         implementation (GEMM, ``np.argmin``, sparse one-hot sums), one thread,
         ``algorithm="lloyd"`` only; kept to test the kernels against.
     n_jobs : int
@@ -215,11 +244,7 @@ def lloyd(
         raise ValueError(f"kernel must be 'numba' or 'numpy', got {kernel!r}.")
     n_clusters = np.shape(centers_init)[0]
     if algorithm == "auto":
-        # Not for sparse data: on text-like CSR (many features, clusters close
-        # in distance) the bounds rarely prune, and Hamerly ran 1.2-1.5× slower.
-        pays = (kernel == "numba" and n_clusters >= HAMERLY_MIN_CLUSTERS
-                and not sparse.issparse(X) and not lean)
-        algorithm = "hamerly" if pays else "lloyd"
+        algorithm = _auto_algorithm(X, n_clusters, kernel, lean)
     if algorithm == "elkan":
         # Elkan's K bounds per row would cost n·K memory for the same labels.
         algorithm = "hamerly"
@@ -232,7 +257,7 @@ def lloyd(
         return _kmeans_sparse.lloyd(X, centers_init, sample_weight, max_iter, tol, callback,
                                     shift, kernel, n_jobs, algorithm)
     # Imported here: the E-steps build on this module's statistics and GEMM helpers.
-    from mixfit.engine.kmeans_steps import _blocks, _Hamerly, _LloydEStep, _NumpyEStep, _Runner
+    from mixfit.engine.kmeans_steps import _Hamerly, _LloydEStep, _NumpyEStep, _runner
 
     # The E-step is built in the call so that _lloyd_loop holds its only reference
     # and can drop its per-row state before the labels are copied out.
@@ -242,11 +267,11 @@ def lloyd(
             _NumpyEStep(X, sample_weight, check_chunk_size(chunk_size), shift), kernel,
         )
     chunk_size = _resolve_chunk_size(chunk_size, n_clusters, X)
-    with _Runner(n_jobs, len(_blocks(X.shape[0], chunk_size))) as runner:
+    with _runner(n_jobs, X, n_clusters, chunk_size) as runner:
         if algorithm == "hamerly":
-            e_step = _Hamerly(X, sample_weight, chunk_size, shift, runner)
+            e_step = _Hamerly(X, sample_weight, chunk_size, shift, runner, n_clusters)
         else:
-            e_step = _LloydEStep(X, sample_weight, chunk_size, shift, runner,
+            e_step = _LloydEStep(X, sample_weight, chunk_size, shift, runner, n_clusters,
                                  keep_norms=not lean)
         return _lloyd_loop(
             X, centers_init, sample_weight, max_iter, tol, callback, e_step, kernel,

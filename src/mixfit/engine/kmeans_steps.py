@@ -2,9 +2,12 @@
 
 Each E-step object is called with the current centres and returns
 ``(n_changed, KMeansStats)``, holding the labels across iterations (see
-:func:`mixfit.engine.kmeans.lloyd`). Row blocks run on the shared thread pool with
-BLAS at one thread; their statistics are summed in an order fixed by the
-number of blocks alone, so the thread count never changes a rounding.
+:func:`mixfit.engine.kmeans.lloyd`). Distances come from a GEMM plus a fused
+numba pass per chunk, or, for few features × clusters (:func:`_uses_direct`),
+from one direct numba pass per block with no GEMM. Row blocks run on the shared
+thread pool (threads only where the work pays, :func:`_runner`) with BLAS at
+one thread; their statistics are summed in an order fixed by the number of
+blocks alone, so the thread count never changes a rounding.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from mixfit.kernels import kmeans as kernels
+from mixfit.kernels import kmeans_direct as direct
 from mixfit._parallel import shared_pool
 from mixfit._validation import row_chunks
 from mixfit.engine.kmeans_common import (
@@ -34,22 +38,82 @@ _BLOCK_ROWS = 16384
 _CENTRE_BLOCK = 128
 
 
+#: Largest ``n_features × n_clusters`` whose E-step runs the direct kernels
+#: (:mod:`mixfit.kernels.kmeans_direct`, no GEMM), per dtype of X. Measured on
+#: the E-step alone (1e5 rows, one thread, best of 11 interleaved, 2-core Xeon
+#: with AVX-512, OpenBLAS), direct / GEMM time: float32 0.66-0.79 at d = 2
+#: (d·K 6-64), 0.71-0.93 at d = 4 (12-128), 0.80, 0.82, 0.99 at d = 8 (24, 40,
+#: 64), 0.96-1.19 at d·K 60-96, 1.10-1.43 from 128; float64 0.49-0.77 at d ≤ 4
+#: (up to 128), 0.75-0.92 at d = 8 (24-192), 0.81-1.05 at d·K 36-128 for d 12-24,
+#: 1.06-1.72 beyond. The direct kernel does three flops per term on 4 float64
+#: lanes where BLAS does one FMA on 8 or 16, so only small products are skinny
+#: enough for it to win; float32 GEMMs are twice as fast, hence the lower limit.
+#: The whole fit gains a little more (no row norms, no threadpoolctl, no GIL
+#: between blocks).
+DIRECT_MAX_WORK = {np.dtype(np.float32): 64, np.dtype(np.float64): 128}
+
+#: Up to this many features a GEMM is so skinny that the direct kernels win
+#: for many more clusters: :data:`DIRECT_SMALL_MAX_WORK` applies instead.
+DIRECT_SMALL_FEATURES = 4
+
+#: Largest ``n_features × n_clusters`` for the direct kernels at most
+#: :data:`DIRECT_SMALL_FEATURES` features. Whole fits (1e5 rows, 20 iterations,
+#: 2 threads, each path with its better of Lloyd and Hamerly), direct / GEMM time:
+#: float32 0.58-0.65 at d = 2 (K 32-128), 0.91 at d = 2, K = 512; 0.67-0.72 at
+#: d = 4 (K 32-128), 1.13 at d = 4, K = 512; float64 0.32-0.63 at d = 2 and 4
+#: for K 32-512.
+DIRECT_SMALL_MAX_WORK = {np.dtype(np.float32): 512, np.dtype(np.float64): 2048}
+
+#: Fewest distance terms (rows × n_features × n_clusters) per thread for an
+#: E-step to be worth a second thread: with the calling thread taking a share
+#: itself, two threads ran 20 iterations of 20,000 × 2 × 3 (float64, 1.2e5 terms)
+#: in 0.96 of one thread's time, 40,000 × 2 × 3 in 0.79, 40,000 × 3 × 12 in 0.71.
+MIN_THREAD_WORK = 100_000
+
+
+def _uses_direct(n_features, n_clusters, dtype):
+    """Whether E-steps of this shape run the direct kernels rather than GEMM + fused pass.
+
+    The one place the choice is made, so that a fit, its ``nearest`` pass and
+    :func:`mixfit.engine.kmeans.assign` (``predict``) always compute distances
+    the same way, and hence agree on every label.
+    """
+    limits = DIRECT_SMALL_MAX_WORK if n_features <= DIRECT_SMALL_FEATURES else DIRECT_MAX_WORK
+    return n_features * n_clusters <= limits.get(np.dtype(dtype), 0)
+
+
+def _runner(n_jobs, X, n_clusters, chunk_size):
+    """The :class:`_Runner` for E-steps over ``X``: threads only where they pay.
+
+    A second thread is used only when each gets at least :data:`MIN_THREAD_WORK`
+    distance terms per iteration, and BLAS is limited only when GEMMs will run.
+    """
+    n_samples, n_features = X.shape
+    work = n_samples * n_features * max(1, n_clusters)
+    n_threads = max(1, min(int(n_jobs), work // max(1, MIN_THREAD_WORK)))
+    return _Runner(n_threads, len(_blocks(n_samples, chunk_size)),
+                   blas=not _uses_direct(n_features, n_clusters, X.dtype))
+
+
 class _Runner:
     """Runs per-block functions on the shared thread pool, BLAS at one thread (per fit).
 
     Blocks are fixed row ranges and their results come back in block order, so
     the thread count never changes a sum. With one thread (or one block) the
     blocks run inline and neither a pool nor threadpoolctl is touched: both cost
-    more than a small fit.
+    more than a small fit. ``blas=False`` (the direct kernels call no BLAS)
+    skips threadpoolctl, whose limit costs milliseconds per fit.
     """
 
-    def __init__(self, n_jobs, n_blocks):
+    def __init__(self, n_jobs, n_blocks, blas=True):
         self.n_threads = max(1, min(int(n_jobs), n_blocks))
+        self.blas = blas
         self._stack = ExitStack()
 
     def __enter__(self):
         if self.n_threads > 1:
-            self._stack.enter_context(threadpool_limits(limits=1, user_api="blas"))
+            if self.blas:
+                self._stack.enter_context(threadpool_limits(limits=1, user_api="blas"))
             # The process-wide pool for this many threads: started once, not per fit.
             self.pool = shared_pool(self.n_threads)
         return self
@@ -78,9 +142,13 @@ class _Runner:
         n_tasks = min(self.n_threads, n_groups)
         shares = [range(n_groups * task // n_tasks, n_groups * (task + 1) // n_tasks)
                   for task in range(n_tasks)]
+        # The calling thread takes the first share itself: one thread fewer to
+        # wake per pass (tens of µs each, a tenth of an E-step at 150,000 × 3 × 12).
         futures = [self.pool.submit(lambda share: [run(g) for g in share], share)
-                   for share in shares]
-        return _sum_parts(part for future in futures for part in future.result())
+                   for share in shares[1:]]
+        first = [run(g) for g in shares[0]]
+        return _sum_parts(part for parts in [first, *(future.result() for future in futures)]
+                          for part in parts)
 
 
 def _blocks(n_samples, chunk_size):
@@ -169,8 +237,11 @@ def _fused_e_step(X, centers, sample_weight, chunk_size, x_squared_norms, shift,
     """
     n_samples, n_features = X.shape
     n_clusters = centers.shape[0]
-    gemm = _Gemm(centers, shift, X.dtype)
     keep_dist = min_sq_dist.shape[0] > 0
+    if _uses_direct(n_features, n_clusters, X.dtype):
+        return _direct_e_step(X, centers, sample_weight, chunk_size, runner, labels,
+                              min_sq_dist)
+    gemm = _Gemm(centers, shift, X.dtype)
     shift64 = _NOTHING if gemm.shift is None else np.asarray(gemm.shift, dtype=np.float64)
 
     def block(rows):
@@ -204,6 +275,30 @@ def _fused_e_step(X, centers, sample_weight, chunk_size, x_squared_norms, shift,
     return runner.map_sums(block, _blocks(n_samples, chunk_size))
 
 
+def _direct_e_step(X, centers, sample_weight, chunk_size, runner, labels, min_sq_dist):
+    """:func:`_fused_e_step` by the direct kernel: one numba call per block, no GEMM.
+
+    Distances ``Σ (x − c)²`` in float64 need neither the shift nor row norms
+    (see :mod:`mixfit.kernels.kmeans_direct`); blocks and their sum order are
+    those of the GEMM path, so the thread count changes nothing.
+    """
+    n_features = X.shape[1]
+    n_clusters = centers.shape[0]
+    centers64 = np.ascontiguousarray(centers, dtype=np.float64)
+    keep_dist = min_sq_dist.shape[0] > 0
+
+    def block(rows):
+        counts = np.zeros(n_clusters)
+        sums = np.zeros((n_clusters, n_features))
+        inertia, n_changed = direct.lloyd_direct(
+            X[rows], centers64, _NOTHING if sample_weight is None else sample_weight[rows],
+            labels[rows], min_sq_dist[rows] if keep_dist else _NOTHING, sums, counts,
+        )
+        return counts, sums, inertia, n_changed
+
+    return runner.map_sums(block, _blocks(X.shape[0], chunk_size))
+
+
 class _NumpyEStep:
     """The reference E-step (:func:`_e_step`) behind the interface of the fused ones."""
 
@@ -230,12 +325,16 @@ class _NumpyEStep:
 class _LloydEStep:
     """The fused, unpruned E-step: labels held in int32 across iterations."""
 
-    def __init__(self, X, sample_weight, chunk_size, shift, runner, keep_norms=True):
+    def __init__(self, X, sample_weight, chunk_size, shift, runner, n_clusters,
+                 keep_norms=True):
         self.X, self.weight, self.chunk_size = X, sample_weight, chunk_size
         self.shift, self.runner = shift, runner
         # One pass per fit rather than one per iteration: the kernels' reductions
         # run in order (fastmath off) and would not vectorise. Data larger than
         # memory recomputes them per chunk instead (keep_norms=False): n floats.
+        # The direct kernels need none.
+        self.direct = _uses_direct(X.shape[1], n_clusters, X.dtype)
+        keep_norms = keep_norms and not self.direct
         self.x_sq = _all_row_sq_norms(X, shift, chunk_size) if keep_norms else None
         self.labels = np.full(X.shape[0], -1, dtype=np.int32)
 
@@ -269,8 +368,8 @@ class _Hamerly(_LloydEStep):
     4 bytes per row instead of 8, and a smaller lower bound only prunes less.
     """
 
-    def __init__(self, X, sample_weight, chunk_size, shift, runner):
-        super().__init__(X, sample_weight, chunk_size, shift, runner)
+    def __init__(self, X, sample_weight, chunk_size, shift, runner, n_clusters):
+        super().__init__(X, sample_weight, chunk_size, shift, runner, n_clusters)
         n_samples = X.shape[0]
         self.labels[:] = 0
         self.lower = np.full(n_samples, -np.inf, dtype=np.float32)  # every row is computed
@@ -311,8 +410,31 @@ class _Hamerly(_LloydEStep):
         n_clusters = centers.shape[0]
         centers64 = np.asarray(centers, dtype=np.float64)
         drift, drift_argmax, drift_second, half_gap = self._centre_geometry(centers64)
-        gemm = _Gemm(centers, self.shift, X.dtype, bounds=True)
         labels, lower = self.labels, self.lower
+        if self.direct:
+            gamma = direct.direct_rounding(n_features)
+
+            def block(rows):
+                counts = np.zeros(n_clusters)
+                sums = np.zeros((n_clusters, n_features))
+                X_rows = X[rows]
+                w = _NOTHING if weight is None else weight[rows]
+                block_labels, block_lower = labels[rows], lower[rows]
+                todo = np.empty(rows.stop - rows.start, dtype=np.int64)
+                inertia, n_todo = kernels.hamerly_screen(
+                    X_rows, w, _NOTHING, centers64, block_labels, block_lower, half_gap,
+                    drift, drift_argmax, drift_second, 0.0, 0.0, gamma, sums, counts, todo,
+                )
+                full_inertia, n_changed = direct.hamerly_direct_full(
+                    X_rows, w, todo, n_todo, centers64, gamma, block_labels, block_lower,
+                    sums, counts,
+                )
+                return counts, sums, inertia + full_inertia, n_changed
+
+            result = self.runner.map_sums(block, self.blocks)
+            self.previous = centers64
+            return result
+        gemm = _Gemm(centers, self.shift, X.dtype, bounds=True)
 
         def block(rows):
             counts = np.zeros(n_clusters)
@@ -322,7 +444,7 @@ class _Hamerly(_LloydEStep):
             inertia, n_todo = kernels.hamerly_screen(
                 X[rows], w, x_sq[rows], centers64, labels[rows], lower[rows],
                 half_gap, drift, drift_argmax, drift_second, gemm.tau_coef,
-                gemm.c_max_sq, sums, counts, todo,
+                gemm.c_max_sq, 0.0, sums, counts, todo,
             )
             todo = todo[:n_todo] + rows.start
             n_changed = 0

@@ -212,7 +212,7 @@ def update_centers(sums, counts, centers):
 @njit(**_OPTIONS)
 def hamerly_screen(
     X, weight, x_sq, centers, labels, lower, half_gap, drift, drift_argmax,
-    drift_second, tau_coef, c_max_sq, sums, counts, todo,
+    drift_second, tau_coef, c_max_sq, gamma, sums, counts, todo,
 ):
     """Bound test for the rows of a block; statistics of the rows that keep their centre.
 
@@ -220,14 +220,17 @@ def hamerly_screen(
     the unshifted values), the lower bound on the other centres lowered by their
     largest move, and the test ``max(lower, 2·half_gap − u)² − u² > tau``. Rows
     that pass keep their label and are accumulated; the others are listed in
-    ``todo`` for a full GEMM.
+    ``todo`` for a full GEMM. For the direct kernels
+    (:mod:`mixfit.kernels.kmeans_direct`, ``gamma > 0``, ``tau_coef = 0``) the
+    test is relative instead: ``bound²(1 − gamma) > u²(1 + gamma)``.
 
     Parameters
     ----------
     X : ndarray of shape (m, n_features)
     weight : ndarray of shape (m,) or (0,), float64
-    x_sq : ndarray of shape (m,)
-        ``‖x − shift‖²`` (scales the rounding bound).
+    x_sq : ndarray of shape (m,) or (0,)
+        ``‖x − shift‖²`` (scales the GEMM's rounding bound); empty when
+        ``tau_coef`` is 0.
     centers : ndarray of shape (n_clusters, n_features), float64
         Current centres, unshifted.
     labels : ndarray of shape (m,), int32
@@ -242,6 +245,8 @@ def hamerly_screen(
         Centre that moved most; ``drift_second`` is the largest move of the others.
     tau_coef, c_max_sq : float
         The GEMM rounding bound is ``tau_coef · (‖x − shift‖² + c_max_sq)``.
+    gamma : float
+        Relative rounding bound of the direct kernels' distances (0 for the GEMM).
     sums, counts : accumulated into, for the kept rows.
     todo : ndarray of shape (m,), int64
         Receives the local indices of the rows that need the GEMM.
@@ -259,7 +264,9 @@ def hamerly_screen(
             and sums.shape[0] == n_clusters and sums.shape[1] == n_features
             and counts.shape[0] == n_clusters, "hamerly_screen",
             "centers and sums (K, d) for X's d features, half_gap and counts (K,)")
-    require((not weighted or weight.shape[0] == m) and x_sq.shape[0] == m
+    with_norms = x_sq.shape[0] > 0
+    require((not weighted or weight.shape[0] == m) and (x_sq.shape[0] == m
+                                                      or (not with_norms and tau_coef == 0.0))
             and labels.shape[0] == m and lower.shape[0] == m and todo.shape[0] >= m,
             "hamerly_screen", "weight, x_sq, labels, lower and todo for X's m rows")
     require(drift.shape[0] == 0 or (drift.shape[0] == n_clusters
@@ -281,8 +288,10 @@ def hamerly_screen(
         lo = np.float64(lower[i]) - (drift_second if a == drift_argmax else drift_max)
         lower[i] = _round_down_f32(lo)
         bound = max(lo, 2.0 * half_gap[a] - u)
-        tau = tau_coef * (np.float64(x_sq[i]) + c_max_sq)
-        if bound > u and (bound - u) * (bound + u) > tau:
+        xx = np.float64(x_sq[i]) if with_norms else 0.0
+        tau = tau_coef * (xx + c_max_sq)
+        if (bound > u and (bound - u) * (bound + u) > tau
+                and bound * bound * (1.0 - gamma) > d2 * (1.0 + gamma)):
             w = weight[i] if weighted else 1.0
             counts[a] += w
             inertia += w * d2

@@ -18,7 +18,8 @@ has no ratio.
 One child process per (n, d, dtype) generates the data once and runs every K
 (imports, numba's cache and the data are not timed). Results are appended to
 ``--json`` as they come, so a long run that stops keeps what it measured;
-``--from-json`` redraws the tables and the heat map without running anything.
+``--from-json`` redraws the tables and the heat map without running anything
+(the file's first line holds the run's machine and GEMM ceilings).
 ``--write-docs`` replaces the region between ``<!-- kmeans-grid:start -->`` and
 ``<!-- kmeans-grid:end -->`` in docs/benchmarks.md and writes the heat map to
 docs/figures/kmeans-grid.png. Run with the OpenBLAS overrides unset::
@@ -255,13 +256,17 @@ def main(argv=None):
     started = time.perf_counter()
     header = [f"K-means grid: mixfit / scikit-learn (best of lloyd, elkan), {ITERATIONS} "
               "iterations, tol=0, same data and starting rows", ""]
-    header += h.environment()
-    ceilings = {dt: h.gemm_gflops(dt) for dt in GRID_DTYPES}
-    header.append(f"- GEMM ceiling (numpy 4096³ matmul, best of 3): float32 "
-                  f"{ceilings['float32']:.0f} GFLOP/s, float64 {ceilings['float64']:.0f} GFLOP/s")
     if args.from_json:
-        rows = [json.loads(line) for line in args.from_json.read_text().splitlines() if line]
+        # The machine and the GEMM ceilings of the run, not of this redraw.
+        lines = [json.loads(line) for line in args.from_json.read_text().splitlines() if line]
+        run = next(line for line in lines if "environment" in line)
+        environment, ceilings = run["environment"], run["ceilings"]
+        rows = [line for line in lines if "environment" not in line]
     else:
+        environment = h.environment()
+        ceilings = {dt: h.gemm_gflops(dt) for dt in GRID_DTYPES}
+        with args.json.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"environment": environment, "ceilings": ceilings}) + "\n")
         rows = []
         for n in args.n:
             for dtype in args.dtypes:
@@ -279,6 +284,9 @@ def main(argv=None):
                     rows += out["rows"]
                     print(f"[n={n:,} d={d} {dtype}: {time.perf_counter() - begun:.0f} s]",
                           file=sys.stderr, flush=True)
+    header += environment
+    header.append(f"- GEMM ceiling (numpy 4096³ matmul, best of 3): float32 "
+                  f"{ceilings['float32']:.0f} GFLOP/s, float64 {ceilings['float64']:.0f} GFLOP/s")
     text = "\n".join(header) + "\n\n" + tables(rows, ceilings)
     skipped = sorted({f"n={r['n']:,} d={r['d']} K={r['k']} {r['dtype']} {impl}"
                       for r in rows for impl in ("mixfit", *PEERS) if "skipped" in r[impl]})

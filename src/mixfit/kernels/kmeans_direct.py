@@ -48,6 +48,8 @@ import numpy as np
 from numba import njit
 
 from mixfit.kernels.checks import require
+# Bounds are stored in float32 rounded down, as on the GEMM path.
+from mixfit.kernels.kmeans import _round_down_f32
 
 __all__ = ["direct_rounding", "hamerly_direct_full", "lloyd_direct"]
 
@@ -55,10 +57,6 @@ _OPTIONS = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
 
 #: Most rows per transposed tile; fewer for many features (see :func:`_tile_rows`).
 TILE_ROWS = 512
-
-# Relative margin that makes a float64 bound safe to store in float32 (as in
-# mixfit.kernels.kmeans): float32 rounds to nearest within 2**-24 (6e-8).
-_DOWN = 1e-6
 
 
 def direct_rounding(n_features):
@@ -69,14 +67,6 @@ def direct_rounding(n_features):
     for the bounds' own float64 arithmetic.
     """
     return 2.0 * (n_features + 10) * 2.0 ** -53
-
-
-@njit(**_OPTIONS)
-def _round_down_f32(value):
-    """A float32 not above ``value`` (and within 1e-6 relative of it)."""
-    if value > 0.0:
-        return np.float32(value * (1.0 - _DOWN))
-    return np.float32(value * (1.0 + _DOWN))
 
 
 @njit(**_OPTIONS)

@@ -2,23 +2,26 @@
 
 Each E-step object is called with the current centres and returns
 ``(n_changed, KMeansStats)``, holding the labels across iterations (see
-:func:`mixfit.engine.kmeans.lloyd`). Distances come from a GEMM plus a fused
-numba pass per chunk, or, for few features × clusters (:func:`_uses_direct`),
-from one direct numba pass per block with no GEMM. Row blocks run on the shared
-thread pool (threads only where the work pays, :func:`_runner`) with BLAS at
-one thread; their statistics are summed in an order fixed by the number of
+:func:`mixfit.engine.kmeans.lloyd`). Distances come from GEMMs on chunks of
+rows, each followed by a fused numba pass, all inside one numba call per block
+(:mod:`mixfit.kernels.kmeans_gemm`), or, for few features × clusters
+(:func:`_uses_direct`), from one direct numba pass per block with no GEMM. Row
+blocks run on the shared thread pool (threads only where the work pays,
+:func:`_runner`) with BLAS at one thread; their statistics are summed in an order fixed by the number of
 blocks alone, so the thread count never changes a rounding.
 """
 
 from __future__ import annotations
 
+import importlib
 from contextlib import ExitStack
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from mixfit.kernels import kmeans as kernels
 from mixfit.kernels import kmeans_direct as direct
+from mixfit.kernels import kmeans_gemm as gemm_kernels
 from mixfit._parallel import shared_pool
 from mixfit._validation import row_chunks
 from mixfit.engine.kmeans_common import (
@@ -100,9 +103,9 @@ class _Runner:
 
     Blocks are fixed row ranges and their results come back in block order, so
     the thread count never changes a sum. With one thread (or one block) the
-    blocks run inline and neither a pool nor threadpoolctl is touched: both cost
-    more than a small fit. ``blas=False`` (the direct kernels call no BLAS)
-    skips threadpoolctl, whose limit costs milliseconds per fit.
+    blocks run inline and no pool is touched: it costs more than a small fit.
+    BLAS is limited through one cached controller (:func:`blas_controller`,
+    microseconds); ``blas=False`` (the direct kernels call no BLAS) leaves it alone.
     """
 
     def __init__(self, n_jobs, n_blocks, blas=True):
@@ -111,9 +114,12 @@ class _Runner:
         self._stack = ExitStack()
 
     def __enter__(self):
+        if self.blas:
+            # Even with one thread of ours: a threaded BLAS on a chunk's small
+            # GEMM spends more time waking its threads than multiplying (4×
+            # slower at 100,000 × 32 × 256 float32, Hamerly's gathered rows).
+            self._stack.enter_context(blas_controller().limit(limits=1, user_api="blas"))
         if self.n_threads > 1:
-            if self.blas:
-                self._stack.enter_context(threadpool_limits(limits=1, user_api="blas"))
             # The process-wide pool for this many threads: started once, not per fit.
             self.pool = shared_pool(self.n_threads)
         return self
@@ -149,6 +155,22 @@ class _Runner:
         first = [run(g) for g in shares[0]]
         return _sum_parts(part for parts in [first, *(future.result() for future in futures)]
                           for part in parts)
+
+
+_CONTROLLER = []
+
+
+def blas_controller():
+    """One ThreadpoolController per process, knowing numpy's and scipy's BLAS.
+
+    Building one scans the loaded libraries (3.7 ms, most of a small fit);
+    limiting with it costs µs. scipy's BLAS is loaded first: the GEMM kernels
+    (:mod:`mixfit.kernels.kmeans_gemm`) call it through numba.
+    """
+    if not _CONTROLLER:
+        importlib.import_module("scipy.linalg.cython_blas")
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
 
 
 def _blocks(n_samples, chunk_size):
@@ -197,8 +219,10 @@ class _Gemm:
         # dimension (d) about 25% faster as X·Cᵀ than as C·Xᵀ (measured at
         # d=784, K=10); the (K, rows) block the kernels scan is then a small copy.
         self.rows_first = _rows_first(*C.shape)
-        if self.rows_first:
-            self.C_neg2_t = np.ascontiguousarray(self.C_neg2.T)
+        self.C_neg2_t = (np.ascontiguousarray(self.C_neg2.T) if self.rows_first
+                         else np.empty((0, 0), dtype=dtype))
+        self.shift_or_nothing = (np.empty(0, dtype=dtype) if self.shift is None
+                                 else np.ascontiguousarray(self.shift))
         if bounds:
             # Bounds the GEMM's rounding error on a difference of two squared
             # distances: 2 × (n_features + 8) ulps of ‖x − shift‖² + max‖c − shift‖²,
@@ -207,12 +231,10 @@ class _Gemm:
             eps = float(np.finfo(dtype).eps)
             self.tau_coef = 4.0 * (C.shape[1] + 8) * eps + 1e-12
 
-    def partial(self, X_rows):
-        """``(n_clusters, rows)`` block: centres along the rows, for the kernels' scans."""
-        Xc = X_rows if self.shift is None else X_rows - self.shift
-        if self.rows_first:
-            return np.ascontiguousarray((Xc @ self.C_neg2_t).T)
-        return self.C_neg2 @ Xc.T
+
+def _c_rows(X, rows):
+    """``X[rows]`` C-contiguous, as BLAS wants it (a copy only for other layouts)."""
+    return np.ascontiguousarray(X[rows])
 
 
 def _all_row_sq_norms(X, shift, chunk_size):
@@ -242,34 +264,21 @@ def _fused_e_step(X, centers, sample_weight, chunk_size, x_squared_norms, shift,
         return _direct_e_step(X, centers, sample_weight, chunk_size, runner, labels,
                               min_sq_dist)
     gemm = _Gemm(centers, shift, X.dtype)
-    shift64 = _NOTHING if gemm.shift is None else np.asarray(gemm.shift, dtype=np.float64)
 
     def block(rows):
         counts = np.zeros(n_clusters)
         sums = np.zeros((n_clusters, n_features))
-        inertia = 0.0
-        n_changed = 0
-        for start in range(rows.start, rows.stop, chunk_size):
-            sl = slice(start, min(start + chunk_size, rows.stop))
-            X_rows = X[sl]
-            chunk_weight = _NOTHING if sample_weight is None else sample_weight[sl]
-            chunk_dist = min_sq_dist[sl] if keep_dist else _NOTHING
-            if x_squared_norms is None and fast_norms:
-                chunk_inertia, chunk_changed = kernels.lloyd_chunk_norms(
-                    gemm.partial(X_rows), gemm.c_sq, shift64, X_rows, chunk_weight,
-                    labels[sl], chunk_dist, sums, counts,
-                )
-            else:
-                if x_squared_norms is None:
-                    x_sq = _row_sq_norms(_shifted(X_rows, gemm.shift))
-                else:
-                    x_sq = x_squared_norms[sl]
-                chunk_inertia, chunk_changed = kernels.lloyd_chunk(
-                    gemm.partial(X_rows), gemm.c_sq, x_sq, X_rows, chunk_weight,
-                    labels[sl], chunk_dist, sums, counts,
-                )
-            inertia += chunk_inertia
-            n_changed += chunk_changed
+        if x_squared_norms is not None:
+            x_sq = x_squared_norms[rows]
+        elif fast_norms:
+            x_sq = _NOTHING
+        else:
+            x_sq = _all_row_sq_norms(X[rows], gemm.shift, chunk_size)
+        inertia, n_changed = gemm_kernels.lloyd_gemm_block(
+            _c_rows(X, rows), gemm.shift_or_nothing, gemm.C_neg2, gemm.C_neg2_t, gemm.c_sq, x_sq,
+            _NOTHING if sample_weight is None else sample_weight[rows], labels[rows],
+            min_sq_dist[rows] if keep_dist else _NOTHING, sums, counts, chunk_size,
+        )
         return counts, sums, inertia, n_changed
 
     return runner.map_sums(block, _blocks(n_samples, chunk_size))
@@ -439,25 +448,12 @@ class _Hamerly(_LloydEStep):
         def block(rows):
             counts = np.zeros(n_clusters)
             sums = np.zeros((n_clusters, n_features))
-            w = _NOTHING if weight is None else weight[rows]
-            todo = np.empty(rows.stop - rows.start, dtype=np.int64)
-            inertia, n_todo = kernels.hamerly_screen(
-                X[rows], w, x_sq[rows], centers64, labels[rows], lower[rows],
-                half_gap, drift, drift_argmax, drift_second, gemm.tau_coef,
-                gemm.c_max_sq, 0.0, sums, counts, todo,
+            inertia, n_changed = gemm_kernels.hamerly_gemm_block(
+                _c_rows(X, rows), _NOTHING if weight is None else weight[rows], x_sq[rows],
+                centers64, labels[rows], lower[rows], half_gap, drift, drift_argmax,
+                drift_second, gemm.tau_coef, gemm.c_max_sq, gemm.shift_or_nothing,
+                gemm.C_neg2, gemm.C_neg2_t, gemm.c_sq, sums, counts, chunk_size,
             )
-            todo = todo[:n_todo] + rows.start
-            n_changed = 0
-            for start in range(0, n_todo, chunk_size):
-                idx = todo[start:start + chunk_size]
-                X_rows = X[idx]
-                chunk_inertia, chunk_changed = kernels.hamerly_full(
-                    gemm.partial(X_rows), gemm.c_sq, x_sq[idx], X_rows,
-                    _NOTHING if weight is None else weight[idx], idx,
-                    gemm.tau_coef, gemm.c_max_sq, labels, lower, sums, counts,
-                )
-                inertia += chunk_inertia
-                n_changed += chunk_changed
             return counts, sums, inertia, n_changed
 
         result = self.runner.map_sums(block, self.blocks)

@@ -32,7 +32,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
-from threadpoolctl import ThreadpoolController
 
 from mixfit.engine.kmeans_common import KMeansStats
 from mixfit.engine.kmeans_common import auto_chunk_size
@@ -74,22 +73,8 @@ def batch_runner(n_jobs, batch_size, chunk_size):
     throughout: a batch's GEMMs are small, and a threaded BLAS spent 20 times
     longer on them (4 ms instead of 0.17 ms for 256 × 64 × 64, on two busy cores).
     """
-    with _blas_controller().limit(limits=1, user_api="blas"), _Runner(
-            n_jobs, len(_blocks(batch_size, chunk_size))) as runner:
+    with _Runner(n_jobs, len(_blocks(batch_size, chunk_size))) as runner:
         yield runner
-
-
-_CONTROLLER = []
-
-
-def _blas_controller():
-    """One ThreadpoolController per process: building one scans the loaded libraries
-    (3.7 ms, most of a partial_fit on 2,000 rows), limiting with it costs µs. It
-    knows the libraries loaded at its first use, numpy's and scipy's BLAS among
-    them (this module imports both)."""
-    if not _CONTROLLER:
-        _CONTROLLER.append(ThreadpoolController())
-    return _CONTROLLER[0]
 
 
 def batch_statistics(X, centers, sample_weight=None, *, shift=None, chunk_size, runner):

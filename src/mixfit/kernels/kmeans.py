@@ -31,7 +31,7 @@ from numba import njit
 
 from mixfit.kernels.checks import require
 
-__all__ = ["hamerly_full", "hamerly_screen", "lloyd_chunk", "lloyd_chunk_norms",
+__all__ = ["hamerly_full", "hamerly_row_test", "hamerly_screen", "lloyd_chunk", "lloyd_chunk_norms",
            "update_centers"]
 
 _OPTIONS = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
@@ -210,6 +210,74 @@ def update_centers(sums, counts, centers):
 
 
 @njit(**_OPTIONS)
+def labels_in_range(labels, n_clusters):
+    """Whether every label indexes a centre (labels come from the previous iteration)."""
+    bad = 0
+    for i in range(labels.shape[0]):
+        bad += (labels[i] < 0) | (labels[i] >= n_clusters)
+    return bad == 0
+
+
+@njit(inline="always", **_OPTIONS)
+def _sq_distance_lanes(X, i, centers, a):
+    """``‖x_i − c_a‖²`` in float64 by 4 interleaved partial sums, added in a fixed order.
+
+    One running sum makes every addition wait for the last (4 cycles each, a
+    microsecond a row at 784 features); four independent ones do not (and are
+    scalars: an array of them would be allocated per row). The order is fixed
+    by ``n_features`` alone, so the result is reproducible, and its rounding
+    error is no larger than that of one running sum.
+    """
+    n_features = X.shape[1]
+    s0 = s1 = s2 = s3 = 0.0
+    full = n_features - n_features % 4
+    for j in range(0, full, 4):
+        t0 = np.float64(X[i, j]) - centers[a, j]
+        t1 = np.float64(X[i, j + 1]) - centers[a, j + 1]
+        t2 = np.float64(X[i, j + 2]) - centers[a, j + 2]
+        t3 = np.float64(X[i, j + 3]) - centers[a, j + 3]
+        s0 += t0 * t0
+        s1 += t1 * t1
+        s2 += t2 * t2
+        s3 += t3 * t3
+    d2 = (s0 + s1) + (s2 + s3)
+    for j in range(full, n_features):
+        t = np.float64(X[i, j]) - centers[a, j]
+        d2 += t * t
+    return d2
+
+
+@njit(inline="always", **_OPTIONS)
+def hamerly_row_test(X, i, a, x_sq, centers, lower, half_gap, drift_argmax, drift_max,
+                     drift_second, tau_coef, c_max_sq, gamma):
+    """Hamerly's test for row ``i`` with label ``a``: whether it keeps ``a``, and ``‖x − c_a‖²``.
+
+    Lowers ``lower[i]`` by the largest move of the other centres first (see
+    :func:`hamerly_screen` for the test and its arguments; ``x_sq`` may be empty
+    when ``tau_coef`` is 0). The caller checks that ``a`` is a centre
+    (:func:`labels_in_range`): a check here, even untaken, cost five times the test.
+    """
+    if gamma > 0.0:
+        # The direct kernels' own arithmetic (features in order), which their
+        # relative bound gamma is proved for.
+        d2 = 0.0
+        for j in range(X.shape[1]):
+            t = np.float64(X[i, j]) - centers[a, j]
+            d2 += t * t
+    else:
+        d2 = _sq_distance_lanes(X, i, centers, a)
+    u = math.sqrt(d2)
+    lo = np.float64(lower[i]) - (drift_second if a == drift_argmax else drift_max)
+    lower[i] = _round_down_f32(lo)
+    bound = max(lo, 2.0 * half_gap[a] - u)
+    xx = np.float64(x_sq[i]) if x_sq.shape[0] > 0 else 0.0
+    tau = tau_coef * (xx + c_max_sq)
+    keeps = (bound > u and (bound - u) * (bound + u) > tau
+             and bound * bound * (1.0 - gamma) > d2 * (1.0 + gamma))
+    return keeps, d2
+
+
+@njit(**_OPTIONS)
 def hamerly_screen(
     X, weight, x_sq, centers, labels, lower, half_gap, drift, drift_argmax,
     drift_second, tau_coef, c_max_sq, gamma, sums, counts, todo,
@@ -272,26 +340,16 @@ def hamerly_screen(
     require(drift.shape[0] == 0 or (drift.shape[0] == n_clusters
                                     and 0 <= drift_argmax < n_clusters), "hamerly_screen",
             "drift empty or (K,), with drift_argmax a centre")
+    # A label out of range would index centers, half_gap, sums and counts outside them.
+    require(labels_in_range(labels, n_clusters), "hamerly_screen", "labels must lie in [0, K)")
     drift_max = drift[drift_argmax] if drift.shape[0] > 0 else 0.0
     inertia = 0.0
     n_todo = 0
     for i in range(m):
         a = labels[i]
-        # Labels come from the previous iteration; one out of range would index
-        # centers, half_gap, sums and counts outside them.
-        require(0 <= a < n_clusters, "hamerly_screen", "labels must lie in [0, K)")
-        d2 = 0.0
-        for j in range(n_features):
-            t = np.float64(X[i, j]) - centers[a, j]
-            d2 += t * t
-        u = math.sqrt(d2)
-        lo = np.float64(lower[i]) - (drift_second if a == drift_argmax else drift_max)
-        lower[i] = _round_down_f32(lo)
-        bound = max(lo, 2.0 * half_gap[a] - u)
-        xx = np.float64(x_sq[i]) if with_norms else 0.0
-        tau = tau_coef * (xx + c_max_sq)
-        if (bound > u and (bound - u) * (bound + u) > tau
-                and bound * bound * (1.0 - gamma) > d2 * (1.0 + gamma)):
+        keeps, d2 = hamerly_row_test(X, i, a, x_sq, centers, lower, half_gap, drift_argmax,
+                                     drift_max, drift_second, tau_coef, c_max_sq, gamma)
+        if keeps:
             w = weight[i] if weighted else 1.0
             counts[a] += w
             inertia += w * d2

@@ -200,15 +200,13 @@ def test_dispatch_direct_below_the_crossover_and_threads_where_they_pay():
     assert kmeans_steps._runner(2, wide, 10, 127).blas
 
 
-def test_auto_prunes_direct_shapes_only_from_more_clusters():
-    from mixfit.engine.kmeans import (DIRECT_HAMERLY_MIN_CLUSTERS, HAMERLY_MIN_CLUSTERS,
-                                      _auto_algorithm)
+def test_auto_prunes_from_the_measured_number_of_clusters():
+    from mixfit.engine.kmeans import HAMERLY_MIN_CLUSTERS, _auto_algorithm
 
     X2 = np.broadcast_to(0.0, (1000, 2))  # direct up to DIRECT_SMALL_MAX_WORK / 2 clusters
     X40 = np.broadcast_to(0.0, (1000, 40))  # the GEMM path from 4 clusters on
-    assert _auto_algorithm(X2, HAMERLY_MIN_CLUSTERS, "numba", False) == "lloyd"
-    assert _auto_algorithm(X2, DIRECT_HAMERLY_MIN_CLUSTERS, "numba", False) == "hamerly"
-    assert _auto_algorithm(X40, HAMERLY_MIN_CLUSTERS, "numba", False) == "hamerly"
-    assert _auto_algorithm(X40, HAMERLY_MIN_CLUSTERS - 1, "numba", False) == "lloyd"
+    for X in (X2, X40):
+        assert _auto_algorithm(X, HAMERLY_MIN_CLUSTERS, "numba", False) == "hamerly"
+        assert _auto_algorithm(X, HAMERLY_MIN_CLUSTERS - 1, "numba", False) == "lloyd"
     assert _auto_algorithm(X40, 1000, "numba", True) == "lloyd"  # lean: no bounds
     assert _auto_algorithm(X40, 1000, "numpy", False) == "lloyd"

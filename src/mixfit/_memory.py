@@ -77,7 +77,7 @@ _SWEEP_PARTIAL_BYTES = 2 << 20
 #: K-means: rows per block of work, groups of blocks, Hamerly's threshold.
 _KMEANS_BLOCK_ROWS = 16384
 _KMEANS_GROUPS = 16
-_HAMERLY_MIN_CLUSTERS = 32
+_HAMERLY_MIN_CLUSTERS = 64  # mixfit.engine.kmeans.HAMERLY_MIN_CLUSTERS
 
 
 class FitTooLargeError(MemoryError, ValueError):

@@ -47,15 +47,17 @@ __all__ = [
 ALGORITHMS = ("auto", "lloyd", "elkan", "hamerly")
 
 #: From this many clusters on, ``algorithm="auto"`` prunes with Hamerly's bounds.
-#: Below, the bounds did not pay (20 iterations, 2 threads: 1.06× Lloyd's time at
-#: 250,000 × 12, K = 20; 1.15× at 1e6 × 16, K = 10; 0.94-1.07× at 1e5 × (8, 32) × 16).
-HAMERLY_MIN_CLUSTERS = 32
-
-#: The same for shapes that the direct kernels take (see
-#: :mod:`mixfit.kernels.kmeans_direct`), where a full pass costs little more than
-#: Hamerly's screen: at 1e5 rows, 20 iterations, Hamerly took 1.08-1.34× Lloyd's
+#: Measured at 1e5 rows, 2 threads, Hamerly / Lloyd time. With the block GEMM
+#: kernels (:mod:`mixfit.kernels.kmeans_gemm`), at K = 32 the bounds did not
+#: pay, over 20 iterations from the same start (float32 1.14-1.42 at
+#: d ∈ {16, 64, 160}; float64 0.77-1.14) nor to convergence (float32 1.01 at
+#: d = 16, 1.23 at d = 64); from K = 64 they do once centres settle (to
+#: convergence: 0.83 at 64 × 64, 0.70 at 16 × 256 float32, 0.89 at 160 × 256
+#: float64), though the first 20 iterations alone gain little (0.73-1.42). On
+#: the direct kernels (:mod:`mixfit.kernels.kmeans_direct`), where a full pass
+#: costs little more than the screen, 20 iterations took 1.08-1.34× Lloyd's
 #: time for d ∈ {2, 3, 4, 6}, K ∈ {32, 40}; 0.87-1.02× at K = 64, 0.75-0.94× at K = 128.
-DIRECT_HAMERLY_MIN_CLUSTERS = 64
+HAMERLY_MIN_CLUSTERS = 64
 
 
 def _auto_algorithm(X, n_clusters, kernel, lean):
@@ -67,10 +69,6 @@ def _auto_algorithm(X, n_clusters, kernel, lean):
     """
     pays = (kernel == "numba" and n_clusters >= HAMERLY_MIN_CLUSTERS
             and not sparse.issparse(X) and not lean)
-    if pays and n_clusters < DIRECT_HAMERLY_MIN_CLUSTERS:
-        from mixfit.engine.kmeans_steps import _uses_direct
-
-        pays = not _uses_direct(X.shape[1], n_clusters, X.dtype)
     return "hamerly" if pays else "lloyd"
 
 
@@ -213,10 +211,7 @@ def lloyd(
         pruning) runs "hamerly": Hamerly's bounds are exact too, so the labels,
         centres and iteration count are those of "lloyd" either way; "auto"
         uses "hamerly" from :data:`HAMERLY_MIN_CLUSTERS` clusters on (with
-        ``kernel="numba"``; from :data:`DIRECT_HAMERLY_MIN_CLUSTERS` for the few
-        features × clusters that the direct kernels take, see
-        :mod:`mixfit.kernels.kmeans_direct`), and
-        "lloyd" for sparse X (where the bounds rarely
+        ``kernel="numba"``), and "lloyd" for sparse X (where the bounds rarely
         pay; "hamerly" there gives the results of "lloyd" bit for bit).
     kernel : {"numba", "numpy"}
         "numba": a GEMM plus one fused pass per chunk (argmin, distances,

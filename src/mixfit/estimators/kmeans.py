@@ -156,8 +156,7 @@ class KMeans(
         "lloyd" computes all distances at every iteration; "hamerly" keeps one
         bound per sample and skips the samples whose centre provably does not
         change (the same labels as "lloyd"; one more float32 per sample of
-        memory); "auto" uses "hamerly" from 32 clusters on, where it pays (from
-        64 for the few features × clusters whose distances skip the GEMM).
+        memory); "auto" uses "hamerly" from 64 clusters on, where it pays.
         "elkan", scikit-learn's name for exact triangle-inequality pruning, runs
         "hamerly": its bounds are exact as Elkan's are, so labels, centres and
         ``n_iter_`` are those of "lloyd", without Elkan's K bounds per sample

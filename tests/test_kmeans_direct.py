@@ -117,6 +117,13 @@ def test_hamerly_direct_full_sets_labels_and_lower_bounds_of_the_listed_rows(n_f
     assert inertia == pytest.approx(ref_inertia, rel=1e-12) and n_changed == len(todo)
 
 
+@pytest.fixture
+def direct_everywhere(monkeypatch):
+    """Every shape and dtype on the direct kernels: the dispatch gives them only
+    float64 with few features, but their results must hold wherever they run."""
+    monkeypatch.setattr(kmeans_steps, "_uses_direct", lambda *shape: True)
+
+
 def _fit(X, init, **kwargs):
     params = dict(tol=0, max_iter=25, shift=X.mean(axis=0).astype(np.float64))
     params.update(kwargs)
@@ -125,11 +132,11 @@ def _fit(X, init, **kwargs):
 
 @pytest.mark.parametrize("algorithm", ["lloyd", "hamerly"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_direct_path_result_does_not_depend_on_the_thread_count(algorithm, dtype, monkeypatch):
+def test_direct_path_result_does_not_depend_on_the_thread_count(algorithm, dtype, monkeypatch,
+                                                                 direct_everywhere):
     # Every row counts as worth a thread, so that n_jobs really runs 2 and 3 threads.
     monkeypatch.setattr(kmeans_steps, "MIN_THREAD_WORK", 1)
     X, rng = _blobs(11, 70_000, 3, dtype)
-    assert kmeans_steps._uses_direct(3, 12, dtype)
     weight = rng.uniform(0.5, 2.0, size=len(X))
     init = X[:12].copy()
     fits = [_fit(X, init, sample_weight=weight, algorithm=algorithm, n_jobs=n_jobs,
@@ -143,11 +150,10 @@ def test_direct_path_result_does_not_depend_on_the_thread_count(algorithm, dtype
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("offset", [0.0, 1e4])
-def test_hamerly_on_direct_distances_gives_the_unpruned_labels(dtype, offset):
+def test_hamerly_on_direct_distances_gives_the_unpruned_labels(dtype, offset, direct_everywhere):
     # Far from the origin in float32 too: the direct distance needs no shift.
     X, rng = _blobs(12, 8000, 4, dtype, offset)
     init = X[rng.choice(len(X), 16, replace=False)]
-    assert kmeans_steps._uses_direct(4, 16, dtype)
     for tol in (0, 1e-4):
         unpruned = _fit(X, init, algorithm="lloyd", tol=tol, max_iter=60)
         pruned = _fit(X, init, algorithm="hamerly", tol=tol, max_iter=60)
@@ -158,7 +164,8 @@ def test_hamerly_on_direct_distances_gives_the_unpruned_labels(dtype, offset):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_direct_fit_is_what_assign_predicts_and_agrees_with_the_float64_reference(dtype):
+def test_direct_fit_is_what_assign_predicts_and_agrees_with_the_float64_reference(
+        dtype, direct_everywhere):
     X, rng = _blobs(13, 5000, 2, dtype, offset=100.0)
     init = X[rng.choice(len(X), 5, replace=False)]
     shift = X.mean(axis=0).astype(np.float64)
@@ -171,21 +178,19 @@ def test_direct_fit_is_what_assign_predicts_and_agrees_with_the_float64_referenc
     assert fit.inertia == pytest.approx(ref_dist.sum(), rel=1e-12)
 
 
-def test_dispatch_direct_below_the_crossover_and_threads_where_they_pay():
+def test_dispatch_direct_in_the_measured_range_and_threads_where_they_pay():
     f32, f64 = np.dtype(np.float32), np.dtype(np.float64)
-    for dtype in (f32, f64):
-        limit = kmeans_steps.DIRECT_MAX_WORK[dtype]
-        assert kmeans_steps._uses_direct(1, 1, dtype)
-        assert kmeans_steps._uses_direct(8, limit // 8, dtype)
-        assert not kmeans_steps._uses_direct(8, limit // 8 + 1, dtype)
-        # Up to DIRECT_SMALL_FEATURES features, many more clusters.
-        small = kmeans_steps.DIRECT_SMALL_FEATURES
-        small_limit = kmeans_steps.DIRECT_SMALL_MAX_WORK[dtype]
-        assert small_limit > limit
-        assert kmeans_steps._uses_direct(small, small_limit // small, dtype)
-        assert not kmeans_steps._uses_direct(small, small_limit // small + 1, dtype)
-        assert not kmeans_steps._uses_direct(small + 1, small_limit // small, dtype)
-        assert not kmeans_steps._uses_direct(784, 10, dtype)  # the GEMM path
+    low, high = kmeans_steps.DIRECT_WORK
+    most = kmeans_steps.DIRECT_MAX_FEATURES
+    for d in range(1, most + 1):
+        fewest, largest = -(-low // d), high // d  # clusters at the two ends
+        assert kmeans_steps._uses_direct(d, fewest, f64)
+        assert kmeans_steps._uses_direct(d, largest, f64)
+        assert not kmeans_steps._uses_direct(d, fewest - 1, f64)
+        assert not kmeans_steps._uses_direct(d, largest + 1, f64)
+        assert not kmeans_steps._uses_direct(d, fewest, f32)  # float32: always the GEMM
+    assert not kmeans_steps._uses_direct(most + 1, 16, f64)
+    assert not kmeans_steps._uses_direct(784, 10, f64)
     # Two shapes of issue 16: 150,000 × 3, K = 12 direct; 250,000 × 12, K = 20 the GEMM.
     assert kmeans_steps._uses_direct(3, 12, f64) and not kmeans_steps._uses_direct(12, 20, f32)
     # A lecture-sized fit runs on one thread; a large one on those asked for.

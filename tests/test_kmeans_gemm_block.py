@@ -166,6 +166,6 @@ def test_runner_holds_blas_at_one_thread_on_the_gemm_path(n_jobs):
     with kmeans_steps._runner(n_jobs, X, 64, 256):
         assert set(_blas_threads().values()) == {1}
     before = _blas_threads()
-    with kmeans_steps._runner(n_jobs, X[:, :2], 3, 256) as runner:
+    with kmeans_steps._runner(n_jobs, X[:, :2], 64, 256) as runner:  # direct: float64, d·K 128
         assert not runner.blas
         assert _blas_threads() == before

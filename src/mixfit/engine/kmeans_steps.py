@@ -41,31 +41,22 @@ _BLOCK_ROWS = 16384
 _CENTRE_BLOCK = 128
 
 
-#: Largest ``n_features × n_clusters`` whose E-step runs the direct kernels
-#: (:mod:`mixfit.kernels.kmeans_direct`, no GEMM), per dtype of X. Measured on
-#: the E-step alone (1e5 rows, one thread, best of 11 interleaved, 2-core Xeon
-#: with AVX-512, OpenBLAS), direct / GEMM time: float32 0.66-0.79 at d = 2
-#: (d·K 6-64), 0.71-0.93 at d = 4 (12-128), 0.80, 0.82, 0.99 at d = 8 (24, 40,
-#: 64), 0.96-1.19 at d·K 60-96, 1.10-1.43 from 128; float64 0.49-0.77 at d ≤ 4
-#: (up to 128), 0.75-0.92 at d = 8 (24-192), 0.81-1.05 at d·K 36-128 for d 12-24,
-#: 1.06-1.72 beyond. The direct kernel does three flops per term on 4 float64
-#: lanes where BLAS does one FMA on 8 or 16, so only small products are skinny
-#: enough for it to win; float32 GEMMs are twice as fast, hence the lower limit.
-#: The whole fit gains a little more (no row norms, no threadpoolctl, no GIL
-#: between blocks).
-DIRECT_MAX_WORK = {np.dtype(np.float32): 64, np.dtype(np.float64): 128}
+#: The direct kernels (:mod:`mixfit.kernels.kmeans_direct`, no GEMM) run for
+#: float64 data with at most this many features ...
+DIRECT_MAX_FEATURES = 3
 
-#: Up to this many features a GEMM is so skinny that the direct kernels win
-#: for many more clusters: :data:`DIRECT_SMALL_MAX_WORK` applies instead.
-DIRECT_SMALL_FEATURES = 4
-
-#: Largest ``n_features × n_clusters`` for the direct kernels at most
-#: :data:`DIRECT_SMALL_FEATURES` features. Whole fits (1e5 rows, 20 iterations,
-#: 2 threads, each path with its better of Lloyd and Hamerly), direct / GEMM time:
-#: float32 0.58-0.65 at d = 2 (K 32-128), 0.91 at d = 2, K = 512; 0.67-0.72 at
-#: d = 4 (K 32-128), 1.13 at d = 4, K = 512; float64 0.32-0.63 at d = 2 and 4
-#: for K 32-512.
-DIRECT_SMALL_MAX_WORK = {np.dtype(np.float32): 512, np.dtype(np.float64): 2048}
+#: ... and ``n_features × n_clusters`` in this range (both ends included).
+#: Measured on the E-step of 16,384 rows, one thread, against the block GEMM
+#: kernels (:mod:`mixfit.kernels.kmeans_gemm`), direct / GEMM time: float64
+#: 0.77-0.97 at d = 2 for K 16-256 and 0.82-0.96 at d = 3 for K 16-256 (1.05 at
+#: K = 128), but 1.11-1.28 at d·K < 16 and 0.98-1.37 at d = 4, 1.3-3.7 beyond;
+#: float32 1.10-4.2 everywhere (d 2-16, K 2-256): BLAS does one FMA on 16 lanes
+#: where the direct kernel does three flops on 4 float64 lanes. Whole fits (1e5
+#: rows, 20 iterations, 2 threads) agreed: GEMM / direct 1.02 at 3 × 12 and 1.11
+#: at 3 × 64 float64; 0.67-0.93 for float32 (2 × 3 to 16 × 3) and for float64
+#: at 8 × 16 and 16 × 8. (Before the block kernels moved the GEMM path's chunk
+#: loop out of Python, the direct kernels won far more shapes.)
+DIRECT_WORK = (32, 2048)
 
 #: Fewest distance terms (rows × n_features × n_clusters) per thread for an
 #: E-step to be worth a second thread: with the calling thread taking a share
@@ -81,8 +72,9 @@ def _uses_direct(n_features, n_clusters, dtype):
     :func:`mixfit.engine.kmeans.assign` (``predict``) always compute distances
     the same way, and hence agree on every label.
     """
-    limits = DIRECT_SMALL_MAX_WORK if n_features <= DIRECT_SMALL_FEATURES else DIRECT_MAX_WORK
-    return n_features * n_clusters <= limits.get(np.dtype(dtype), 0)
+    low, high = DIRECT_WORK
+    return (np.dtype(dtype) == np.float64 and n_features <= DIRECT_MAX_FEATURES
+            and low <= n_features * n_clusters <= high)
 
 
 def _runner(n_jobs, X, n_clusters, chunk_size):

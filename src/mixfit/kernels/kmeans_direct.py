@@ -17,8 +17,8 @@ the GEMM form ``‖x‖² − 2x·c + ‖c‖²`` in X's dtype is only accurate 
 origin usable. The direct form needs no shift and no row norms, and is at least
 as accurate as the GEMM path for float64 data and far more for float32 data.
 Its cost, a subtraction, a product and a sum per feature and centre on 4 lanes
-of float64, loses to a GEMM only once ``n_features × n_clusters`` is large (see
-:data:`mixfit.engine.kmeans_steps.DIRECT_MAX_WORK` and ``DIRECT_SMALL_MAX_WORK``).
+of float64, beats the GEMM path only for float64 data with at most three
+features and enough clusters (see :data:`mixfit.engine.kmeans_steps.DIRECT_WORK`).
 
 How it vectorises: a tile of rows (at most 16 KiB) is copied transposed to
 feature-major ``(n_features, tile)`` float64, so the inner loops run along rows

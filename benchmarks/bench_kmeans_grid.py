@@ -22,7 +22,9 @@ One child process per (n, d, dtype) generates the data once and runs every K
 (the file's first line holds the run's machine and GEMM ceilings).
 ``--write-docs`` replaces the region between ``<!-- kmeans-grid:start -->`` and
 ``<!-- kmeans-grid:end -->`` in docs/benchmarks.md and writes the heat map to
-docs/figures/kmeans-grid.png. Run with the OpenBLAS overrides unset::
+docs/figures/kmeans-grid.png. The parent's machinery (options, children, the
+JSON file, tables, heat map, docs) is shared with bench_minibatch_grid.py
+through :class:`Grid`. Run with the OpenBLAS overrides unset::
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python \\
         benchmarks/bench_kmeans.py --grid [--n 100000] [--d 2 3] [--k 3 8] [--write-docs]
@@ -36,7 +38,9 @@ import math
 import sys
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -45,8 +49,6 @@ import _harness as h  # noqa: E402
 
 SCRIPT = Path(__file__).resolve()
 DOCS = h.ROOT / "docs" / "benchmarks.md"
-FIGURE = h.ROOT / "docs" / "figures" / "kmeans-grid.png"
-MARKERS = ("<!-- kmeans-grid:start -->", "<!-- kmeans-grid:end -->")
 
 GRID_N = (100_000, 1_000_000)
 GRID_D = (2, 3, 8, 16, 32, 64, 160, 784)
@@ -146,41 +148,111 @@ def gemm_fraction(row, ceilings):
     return flops / ours["seconds"] / (ceilings[row["dtype"]] * 1e9)
 
 
-def tables(rows, ceilings):
-    """Markdown: per (n, dtype) the ratios (d down, K across), then the GEMM fractions."""
+def gemm_note(cells, run):
+    """The line under a K-means panel: mixfit's share of the GEMM ceiling at K ≥ 64."""
+    fractions = [(d, k, gemm_fraction(cells[d, k], run["ceilings"])) for d, k in sorted(cells)
+                 if k >= GEMM_MIN_K]
+    fractions = [(d, k, f) for d, k, f in fractions if f is not None]
+    if not fractions:
+        return None
+    return ("mixfit's share of the GEMM ceiling at K ≥ 64 (2·n·K·d flops per iteration over "
+            "its time): " + ", ".join(f"d={d} K={k}: {f:.0%}" for d, k, f in fractions))
+
+
+# ---------------------------------------------------------------- what a grid plugs in
+
+@dataclass(frozen=True)
+class Grid:
+    """What tells one grid benchmark from another, for the shared parent below.
+
+    Attributes
+    ----------
+    name : str
+        ``kmeans-grid``: names the docs region (``<!-- name:start -->``), the
+        figure (docs/figures/name.png) and the default ``--json`` file.
+    impls : tuple of str
+        A result row's keys for the implementations: "mixfit" first, then its peers.
+    ratio : callable
+        ``ratio(row) -> (value, note)``: mixfit's time over its peers', or
+        ``(None, why not)``.
+    caption : str
+        What a panel's cells are ("mixfit / scikit-learn's best").
+    footnote : callable, optional
+        ``footnote(cells, run) -> str or None``: a line under a panel, from its
+        cells (``{(d, K): row}``) and the results file's first line.
+    after : str, optional
+        A docs marker the region is first added after (else at the end of the file).
+    goal : float
+        The issue's goal for the ratio; cells above it are bold.
+    """
+
+    name: str
+    impls: tuple
+    ratio: Callable
+    caption: str
+    footnote: Optional[Callable] = None
+    after: Optional[str] = None
+    goal: float = GOAL
+
+    @property
+    def markers(self):
+        return (f"<!-- {self.name}:start -->", f"<!-- {self.name}:end -->")
+
+    @property
+    def figure(self):
+        return h.ROOT / "docs" / "figures" / f"{self.name}.png"
+
+
+KMEANS = Grid("kmeans-grid", ("mixfit", *PEERS), ratio, "mixfit / scikit-learn's best",
+              footnote=gemm_note)
+
+
+# ---------------------------------------------------------------- the tables
+
+def _panels(rows):
+    """(n, dtype) of each panel, and the panel's cells ``{(d, K): row}``."""
+    for n, dtype in sorted({(r["n"], r["dtype"]) for r in rows}):
+        yield n, dtype, {(r["d"], r["k"]): r for r in rows if r["n"] == n and r["dtype"] == dtype}
+
+
+def tables(rows, grid, run):
+    """Markdown: per (n, dtype) the ratios (d down, K across), then the grid's footnote."""
     lines = []
-    panels = sorted({(r["n"], r["dtype"]) for r in rows})
-    for n, dtype in panels:
-        panel = {(r["d"], r["k"]): r for r in rows if r["n"] == n and r["dtype"] == dtype}
-        ds = sorted({d for d, _ in panel})
-        ks = sorted({k for _, k in panel})
-        lines += [f"**n = {n:,}, {dtype}**: mixfit / scikit-learn's best (goal ≤ {GOAL}; "
+    for n, dtype, cells in _panels(rows):
+        ds = sorted({d for d, _ in cells})
+        ks = sorted({k for _, k in cells})
+        lines += [f"**n = {n:,}, {dtype}**: {grid.caption} (goal ≤ {grid.goal}; "
                   "bold: goal missed; – not run)", ""]
         body = []
         for d in ds:
-            cells = []
+            row = [f"d = {d}"]
             for k in ks:
-                if (d, k) not in panel:
-                    cells.append("–")
+                if (d, k) not in cells:
+                    row.append("–")
                     continue
-                value, note = ratio(panel[d, k])
+                value, note = grid.ratio(cells[d, k])
                 if value is None:
-                    cells.append(note)
+                    row.append(note)
                 else:
-                    cells.append(f"**{value:.2f}**" if value > GOAL else f"{value:.2f}")
-            body.append([f"d = {d}", *cells])
+                    row.append(f"**{value:.2f}**" if value > grid.goal else f"{value:.2f}")
+            body.append(row)
         lines += [h.markdown_table(["", *(f"K = {k}" for k in ks)], body), ""]
-        gemm = [(d, k, gemm_fraction(panel[d, k], ceilings)) for d in ds for k in ks
-                if k >= GEMM_MIN_K and (d, k) in panel]
-        gemm = [(d, k, f) for d, k, f in gemm if f is not None]
-        if gemm:
-            lines += ["mixfit's share of the GEMM ceiling at K ≥ 64 (2·n·K·d flops per "
-                      "iteration over its time): " + ", ".join(
-                          f"d={d} K={k}: {f:.0%}" for d, k, f in gemm), ""]
+        note = grid.footnote(cells, run) if grid.footnote else None
+        if note:
+            lines += [note, ""]
     return "\n".join(lines)
 
 
-def heat_map(rows, path):
+def skipped_note(rows, grid, what, budget):
+    """The line naming every (shape, implementation) the pilot skipped ("" if none)."""
+    skipped = sorted({f"n={r['n']:,} d={r['d']} K={r['k']} {r['dtype']} {impl}"
+                      for r in rows for impl in grid.impls if "skipped" in r[impl]})
+    if not skipped:
+        return ""
+    return f"\nSkipped ({what} predicted over {budget:.0f} s): " + "; ".join(skipped) + "\n"
+
+
+def heat_map(rows, grid):
     """One panel per (n, dtype): log-scaled ratio by d (rows) and K (columns), annotated."""
     import matplotlib
 
@@ -188,27 +260,28 @@ def heat_map(rows, path):
     from matplotlib.colors import LogNorm
     from matplotlib.figure import Figure
 
-    panels = sorted({(r["n"], r["dtype"]) for r in rows})
+    panels = list(_panels(rows))
     n_cols = 2 if len(panels) > 1 else 1
     n_rows = math.ceil(len(panels) / n_cols)
     figure = Figure(figsize=(6.2 * n_cols, 4.6 * n_rows), layout="constrained")
     axes = np.atleast_1d(figure.subplots(n_rows, n_cols, squeeze=False)).ravel()
     norm = LogNorm(vmin=0.1, vmax=4.0)
     image = None
-    for ax, (n, dtype) in zip(axes, panels):
-        panel = [r for r in rows if r["n"] == n and r["dtype"] == dtype]
-        ds = sorted({r["d"] for r in panel})
-        ks = sorted({r["k"] for r in panel})
-        grid = np.full((len(ds), len(ks)), np.nan)
-        for r in panel:
-            value, _ = ratio(r)
+    for ax, (n, dtype, cells) in zip(axes, panels):
+        ds = sorted({d for d, _ in cells})
+        ks = sorted({k for _, k in cells})
+        grid_values = np.full((len(ds), len(ks)), np.nan)
+        for (d, k), r in cells.items():
+            value, _ = grid.ratio(r)
             if value is not None:
-                grid[ds.index(r["d"]), ks.index(r["k"])] = value
-        image = ax.imshow(np.clip(grid, 0.1, 4.0), norm=norm, cmap="RdYlGn_r", aspect="auto")
+                grid_values[ds.index(d), ks.index(k)] = value
+        image = ax.imshow(np.clip(grid_values, 0.1, 4.0), norm=norm, cmap="RdYlGn_r",
+                          aspect="auto")
         for i in range(len(ds)):
             for j in range(len(ks)):
-                text = "–" if np.isnan(grid[i, j]) else f"{grid[i, j]:.2f}"
-                weight = "bold" if not np.isnan(grid[i, j]) and grid[i, j] > GOAL else "normal"
+                value = grid_values[i, j]
+                text = "–" if np.isnan(value) else f"{value:.2f}"
+                weight = "bold" if not np.isnan(value) and value > grid.goal else "normal"
                 ax.text(j, i, text, ha="center", va="center", fontsize=8, weight=weight)
         ax.set_xticks(range(len(ks)), [str(k) for k in ks])
         ax.set_yticks(range(len(ds)), [str(d) for d in ds])
@@ -219,85 +292,109 @@ def heat_map(rows, path):
         ax.set_visible(False)
     if image is not None:
         figure.colorbar(image, ax=list(axes[:len(panels)]), shrink=0.8,
-                        label=f"mixfit time / scikit-learn's best (goal ≤ {GOAL}; bold: missed)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=120)
+                        label=f"{grid.caption}, time (goal ≤ {grid.goal}; bold: missed)")
+    grid.figure.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(grid.figure, dpi=120)
 
 
-def write_docs(text):
-    """Put ``text`` between the grid's markers in docs/benchmarks.md (added at its end first)."""
-    start, end = MARKERS
-    doc = DOCS.read_text(encoding="utf-8")
+def write_docs(text, grid, docs=DOCS):
+    """Put ``text`` between the grid's markers in ``docs``.
+
+    A missing region is added first: right after ``grid.after`` where that
+    marker is present, else at the end of the file.
+    """
+    start, end = grid.markers
+    doc = docs.read_text(encoding="utf-8")
     if start not in doc:
-        doc = doc.rstrip("\n") + f"\n\n{start}\n{end}\n"
+        region = f"{start}\n{end}"
+        if grid.after and grid.after in doc:
+            head, tail = doc.split(grid.after, 1)
+            doc = f"{head}{grid.after}\n\n{region}{tail}"
+        else:
+            doc = doc.rstrip("\n") + f"\n\n{region}\n"
     head, rest = doc.split(start, 1)
     _, tail = rest.split(end, 1)
-    DOCS.write_text(f"{head}{start}\n{text}\n{end}{tail}", encoding="utf-8")
+    docs.write_text(f"{head}{start}\n{text}\n{end}{tail}", encoding="utf-8")
+
+
+def publish(text, rows, grid, docs=DOCS):
+    """``--write-docs``: the heat map, and ``text`` with a link to it in the docs region."""
+    heat_map(rows, grid)
+    write_docs(text + f"\n![{grid.caption} over the grid](figures/{grid.figure.name})\n",
+               grid, docs)
+    print(f"wrote {docs} and {grid.figure}")
 
 
 # ---------------------------------------------------------------- the parent
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--grid", action="store_true", help="(what bench_kmeans.py passes)")
+def add_arguments(parser, grid, budget_help):
+    """The options every grid takes (``--grid`` is what the side-by-side script passes on)."""
+    parser.add_argument("--grid", action="store_true", help="(what the calling script passes)")
     parser.add_argument("--n", type=int, nargs="+", default=list(GRID_N))
     parser.add_argument("--d", type=int, nargs="+", default=list(GRID_D))
     parser.add_argument("--k", type=int, nargs="+", default=list(GRID_K))
     parser.add_argument("--dtypes", nargs="+", choices=GRID_DTYPES, default=list(GRID_DTYPES))
-    parser.add_argument("--budget", type=float, default=60.0,
-                        help="skip an implementation whose 20 iterations would take longer "
-                        "(seconds, predicted from 2; default 60)")
-    parser.add_argument("--json", type=Path, default=Path("kmeans-grid.jsonl"),
-                        help="results, appended as they come (default ./kmeans-grid.jsonl)")
+    parser.add_argument("--budget", type=float, default=60.0, help=budget_help)
+    parser.add_argument("--json", type=Path, default=Path(f"{grid.name}.jsonl"),
+                        help=f"results, appended as they come (default ./{grid.name}.jsonl)")
     parser.add_argument("--from-json", type=Path, help="only redraw from these results")
     parser.add_argument("--write-docs", action="store_true",
-                        help="update docs/benchmarks.md and docs/figures/kmeans-grid.png")
-    args = parser.parse_args(argv)
-    started = time.perf_counter()
-    header = [f"K-means grid: mixfit / scikit-learn (best of lloyd, elkan), {ITERATIONS} "
-              "iterations, tol=0, same data and starting rows", ""]
+                        help=f"update docs/benchmarks.md and docs/figures/{grid.figure.name}")
+
+
+def collect(args, script, first_line):
+    """The run's first line and its result rows.
+
+    Read from ``--from-json`` (the machine of the run, not of this redraw), or
+    measured: ``first_line()`` (a dict holding "environment") and then one
+    child of ``script`` per (n, d, dtype), each appended to ``--json`` as it
+    comes, so that a long run that stops keeps what it measured.
+    """
     if args.from_json:
-        # The machine and the GEMM ceilings of the run, not of this redraw.
         lines = [json.loads(line) for line in args.from_json.read_text().splitlines() if line]
         run = next(line for line in lines if "environment" in line)
-        environment, ceilings = run["environment"], run["ceilings"]
-        rows = [line for line in lines if "environment" not in line]
-    else:
-        environment = h.environment()
-        ceilings = {dt: h.gemm_gflops(dt) for dt in GRID_DTYPES}
-        with args.json.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"environment": environment, "ceilings": ceilings}) + "\n")
-        rows = []
-        for n in args.n:
-            for dtype in args.dtypes:
-                for d in args.d:
-                    spec = {"n": n, "d": d, "dtype": dtype, "ks": args.k,
-                            "budget": args.budget}
-                    begun = time.perf_counter()
-                    out = h.run_child(SCRIPT, spec, timeout=7200)
-                    if "error" in out:
-                        print(h.loud(f"n={n} d={d} {dtype}: {out['error']}"), file=sys.stderr)
-                        continue
-                    with args.json.open("a", encoding="utf-8") as handle:
-                        for row in out["rows"]:
-                            handle.write(json.dumps(row) + "\n")
-                    rows += out["rows"]
-                    print(f"[n={n:,} d={d} {dtype}: {time.perf_counter() - begun:.0f} s]",
-                          file=sys.stderr, flush=True)
-    header += environment
-    header.append(f"- GEMM ceiling (numpy 4096³ matmul, best of 3): float32 "
-                  f"{ceilings['float32']:.0f} GFLOP/s, float64 {ceilings['float64']:.0f} GFLOP/s")
-    text = "\n".join(header) + "\n\n" + tables(rows, ceilings)
-    skipped = sorted({f"n={r['n']:,} d={r['d']} K={r['k']} {r['dtype']} {impl}"
-                      for r in rows for impl in ("mixfit", *PEERS) if "skipped" in r[impl]})
-    if skipped:
-        text += (f"\nSkipped (20 iterations predicted over {args.budget:.0f} s): "
-                 + "; ".join(skipped) + "\n")
+        return run, [line for line in lines if "environment" not in line]
+    run = first_line()
+    with args.json.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(run) + "\n")
+    rows = []
+    for n in args.n:
+        for dtype in args.dtypes:
+            for d in args.d:
+                spec = {"n": n, "d": d, "dtype": dtype, "ks": args.k, "budget": args.budget}
+                begun = time.perf_counter()
+                out = h.run_child(script, spec, timeout=7200)
+                if "error" in out:
+                    print(h.loud(f"n={n} d={d} {dtype}: {out['error']}"), file=sys.stderr)
+                    continue
+                with args.json.open("a", encoding="utf-8") as handle:
+                    for row in out["rows"]:
+                        handle.write(json.dumps(row) + "\n")
+                rows += out["rows"]
+                print(f"[n={n:,} d={d} {dtype}: {time.perf_counter() - begun:.0f} s]",
+                      file=sys.stderr, flush=True)
+    return run, rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_arguments(parser, KMEANS, f"skip an implementation whose {ITERATIONS} iterations would "
+                  "take longer (seconds, predicted from 2; default 60)")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    run, rows = collect(args, SCRIPT, lambda: {
+        "environment": h.environment(),
+        "ceilings": {dt: h.gemm_gflops(dt) for dt in GRID_DTYPES}})
+    ceilings = run["ceilings"]
+    header = [f"K-means grid: mixfit / scikit-learn (best of lloyd, elkan), {ITERATIONS} "
+              "iterations, tol=0, same data and starting rows", "", *run["environment"],
+              f"- GEMM ceiling (numpy 4096³ matmul, best of 3): float32 "
+              f"{ceilings['float32']:.0f} GFLOP/s, float64 {ceilings['float64']:.0f} GFLOP/s"]
+    text = "\n".join(header) + "\n\n" + tables(rows, KMEANS, run)
+    text += skipped_note(rows, KMEANS, f"{ITERATIONS} iterations", args.budget)
     print(text)
     if args.write_docs:
-        heat_map(rows, FIGURE)
-        write_docs(text + f"\n![mixfit / scikit-learn over the grid](figures/{FIGURE.name})\n")
-        print(f"wrote {DOCS} and {FIGURE}")
+        publish(text, rows, KMEANS)
     print(f"Total wall time: {time.perf_counter() - started:.0f} s", file=sys.stderr)
 
 

@@ -27,6 +27,8 @@ compares the steps themselves, the total time what a user waits for.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_minibatch_kmeans.py \
         [--quick] [--seeds 0 1 2]
+
+``--grid`` runs instead the grid of shapes of bench_minibatch_grid.py (its options follow).
 """
 
 from __future__ import annotations
@@ -215,4 +217,10 @@ def stream_table(quick):
 
 
 if __name__ == "__main__":
-    main()
+    if "--grid" in sys.argv:
+        # The grid of shapes (issue 16) has its own script: see bench_minibatch_grid.py.
+        import bench_minibatch_grid
+
+        bench_minibatch_grid.main()
+    else:
+        main()

@@ -153,7 +153,9 @@ def assign(X, centers, *, chunk_size, shift=None, kernel="numba", n_jobs=1):
 
         chunk_size = _resolve_chunk_size(chunk_size, centers.shape[0], X)
         with _runner(n_jobs, X, centers.shape[0], chunk_size) as runner:
-            _fused_e_step(X, centers, None, chunk_size, None, shift, runner, labels, min_sq_dist)
+            # Row norms inside the fused kernel, in float64: no shifted copy of X.
+            _fused_e_step(X, centers, None, chunk_size, None, shift, runner, labels, min_sq_dist,
+                          fast_norms=True)
         return labels, min_sq_dist
     if kernel != "numpy":
         raise ValueError(f"kernel must be 'numba' or 'numpy', got {kernel!r}.")

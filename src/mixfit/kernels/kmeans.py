@@ -158,19 +158,20 @@ def lloyd_chunk_norms(partial_t, c_sq, shift, X, weight, labels, min_sq_dist, su
     require(sums.shape[0] == n_clusters and sums.shape[1] == n_features
             and counts.shape[0] == n_clusters, "lloyd_chunk_norms", "sums (K, d) and counts (K,)")
     chunk_labels, best = _argmin_columns(partial_t, c_sq)
+    # The shift as a (1, n_features) "centre" for _sq_distance_lanes (zeros if none).
+    origin = np.zeros((1, n_features))
+    if shifted:
+        origin[0] = shift
     inertia = 0.0
     n_changed = 0
     for i in range(m):
         label = chunk_labels[i]
         w = weight[i] if weighted else 1.0
-        # One sweep of the row: its sums and its squared norm together.
-        norm = 0.0
         for j in range(n_features):
-            value = np.float64(X[i, j])
-            sums[label, j] += w * value
-            if shifted:
-                value -= shift[j]
-            norm += value * value
+            sums[label, j] += w * np.float64(X[i, j])
+        # Two loops over the row (it is in cache): one running sum for the norm
+        # in the sums' loop kept both from vectorising (1 µs a row at d = 784).
+        norm = _sq_distance_lanes(X, i, origin, 0)
         dist = np.float64(best[i]) + norm
         if dist < 0.0:
             dist = 0.0

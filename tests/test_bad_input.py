@@ -116,9 +116,12 @@ def test_extreme_magnitudes_give_the_scaled_fit(magnitude, dtype, covariance_typ
 
 
 @pytest.mark.parametrize("magnitude", [1e150, 1e-150, 1e30])
-def test_kmeans_extreme_magnitudes(magnitude):
+# The fit reads the magnitudes from its finiteness pass (C order: one numba
+# pass) or from numpy's column reductions (other layouts): both must scale.
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_kmeans_extreme_magnitudes(magnitude, order):
     base = np.vstack([rng.normal(size=(100, 2)), rng.normal(size=(100, 2)) + 6])
-    X = base * magnitude
+    X = np.asarray(base * magnitude, order=order)
     km = KMeans(2, init=X[[0, 150]]).fit(X)
     reference = KMeans(2, init=base[[0, 150]]).fit(base)
     assert np.isfinite(km.cluster_centers_).all() and np.isfinite(km.inertia_)
@@ -130,9 +133,10 @@ def test_kmeans_extreme_magnitudes(magnitude):
 
 
 @pytest.mark.parametrize("model", ["gmm", "kmeans"])
-def test_values_beyond_float64_squares_are_refused(model):
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_values_beyond_float64_squares_are_refused(model, order):
     with pytest.raises(ValueError, match=r"beyond 2\*\*510 .* Divide X"):
-        make(model).fit(GOOD * 1e300)
+        make(model).fit(np.asarray(GOOD * 1e300, order=order))
 
 
 def test_identity_model_refuses_huge_values():

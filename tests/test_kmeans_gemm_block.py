@@ -13,7 +13,7 @@ import pytest
 from threadpoolctl import threadpool_info
 
 from mixfit.engine import kmeans_steps
-from mixfit.kernels import kmeans_gemm
+from mixfit.kernels import kmeans, kmeans_gemm
 
 
 def _data(seed, n_samples, n_features, n_clusters, dtype, offset=0.0):
@@ -90,6 +90,17 @@ def test_lloyd_gemm_block_matches_reference(dtype, rows_first, shifted, weighted
     assert again_changed == 0
     np.testing.assert_array_equal(again_sums, sums)
     assert again_inertia == inertia
+    # Without sums (a (0, d) array), then added by add_rows_by_label: the same
+    # additions in the same order, so the same bits.
+    bare_counts = np.zeros_like(counts)
+    bare_inertia, _ = kmeans_gemm.lloyd_gemm_block(
+        X, shift_arg, C_neg2, C_neg2_t, c_sq, x_sq, weight, labels, np.empty(0),
+        np.zeros((0, n_features)), bare_counts, 37)
+    assert bare_inertia == inertia
+    np.testing.assert_array_equal(bare_counts, counts)
+    added = np.zeros_like(sums)
+    kmeans.add_rows_by_label(X, labels, weight, added)
+    np.testing.assert_array_equal(added, sums)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -151,6 +162,15 @@ def test_blocks_refuse_mismatched_shapes():
             X, np.empty(0), np.zeros(40), centers, np.zeros(50, np.int32),
             np.zeros(50, np.float32), np.zeros(3), np.zeros(3), 0, 0.0, 0.0, 0.0,
             shift_arg, C_neg2, C_neg2_t, c_sq, np.zeros((3, 4)), np.zeros(3), 16)
+
+
+def test_add_rows_by_label_refuses_labels_out_of_range():
+    X = np.ones((4, 2))
+    with pytest.raises(ValueError, match="add_rows_by_label"):
+        kmeans.add_rows_by_label(X, np.array([0, 1, 3, 0], dtype=np.int32), np.empty(0),
+                                 np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="add_rows_by_label"):
+        kmeans.add_rows_by_label(X, np.zeros(4, dtype=np.int32), np.empty(0), np.zeros((3, 3)))
 
 
 def _blas_threads():

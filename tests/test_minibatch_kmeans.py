@@ -56,13 +56,53 @@ def test_batch_update_equals_per_sample_learning_rates():
     np.testing.assert_array_equal(new[2], centers[2])  # untouched centres stay exactly
 
 
+def test_batch_blocks_are_whole_chunks_sized_by_work_alone():
+    # Light batches stay one block; heavy ones are cut into whole chunks of at
+    # least MIN_BLOCK_WORK distance terms (never more than the engine's block).
+    assert minibatch.batch_block_rows(256, 2, 3) == 16384
+    rows = minibatch.batch_block_rows(64, 200, 300)
+    assert rows % 64 == 0 and rows * 200 * 300 >= minibatch.MIN_BLOCK_WORK
+    assert (rows - 64) * 200 * 300 < minibatch.MIN_BLOCK_WORK
+    assert minibatch.batch_block_rows(256, 784, 1024) == 256
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_heavy_batch_in_blocks_is_the_same_for_any_n_jobs(weighted):
+    # 1024 rows × 200 features × 300 centres: several blocks, labelled without
+    # sums, which one pass then adds up.
+    rng = np.random.RandomState(3)
+    X = rng.normal(size=(1024, 200))
+    centers = X[rng.choice(1024, 300, replace=False)] + 0.01
+    weight = rng.uniform(0.5, 2.0, 1024) if weighted else None
+    chunk = 64
+    assert 1024 // minibatch.batch_block_rows(chunk, 200, 300) >= 2
+    results = []
+    for n_jobs in (1, 2):
+        with minibatch.batch_runner(n_jobs, 1024, chunk, 200, 300) as runner:
+            assert runner.n_threads == n_jobs
+            results.append(minibatch.batch_statistics(X, centers, weight, chunk_size=chunk,
+                                                      runner=runner))
+    one, two = results
+    np.testing.assert_array_equal(one.counts, two.counts)
+    np.testing.assert_array_equal(one.sums, two.sums)
+    assert one.inertia == two.inertia
+    distances = ((X[:, None, :] - centers[None]) ** 2).sum(axis=2)
+    labels = distances.argmin(axis=1)
+    w = np.ones(1024) if weight is None else weight
+    np.testing.assert_allclose(one.counts, np.bincount(labels, w, minlength=300))
+    expected = np.zeros((300, 200))
+    np.add.at(expected, labels, w[:, None] * X)
+    np.testing.assert_allclose(one.sums, expected, rtol=1e-12, atol=1e-12)
+    assert one.inertia == pytest.approx(float(w @ distances.min(axis=1)), rel=1e-10)
+
+
 def test_batch_statistics_dense_and_sparse_agree():
     rng = np.random.RandomState(1)
     X = rng.normal(size=(50, 6))
     X[X < 0.3] = 0.0
     centers = X[:4].copy()
     weight = rng.uniform(size=50)
-    with minibatch.batch_runner(1, 50, 16) as runner:
+    with minibatch.batch_runner(1, 50, 16, 6, 4) as runner:
         dense = minibatch.batch_statistics(X, centers, weight, chunk_size=16, runner=runner)
         csr = minibatch.batch_statistics(sparse.csr_matrix(X), centers, weight,
                                          chunk_size=16, runner=runner)

@@ -165,8 +165,12 @@ def blas_controller():
     return _CONTROLLER[0]
 
 
-def _blocks(n_samples, chunk_size):
-    return list(row_chunks(n_samples, chunk_size * max(1, _BLOCK_ROWS // chunk_size)))
+def _blocks(n_samples, chunk_size, block_rows=None):
+    """Row ranges of the blocks of work: ``block_rows`` (default :data:`_BLOCK_ROWS`
+    rounded to whole chunks) each, the last one shorter."""
+    if block_rows is None:
+        block_rows = chunk_size * max(1, _BLOCK_ROWS // chunk_size)
+    return list(row_chunks(n_samples, block_rows))
 
 
 #: Stands for "no sample weights" / "no distances wanted" in the kernels' arguments.
@@ -238,7 +242,8 @@ def _all_row_sq_norms(X, shift, chunk_size):
 
 
 def _fused_e_step(X, centers, sample_weight, chunk_size, x_squared_norms, shift, runner,
-                  labels, min_sq_dist=_NOTHING, fast_norms=False):
+                  labels, min_sq_dist=_NOTHING, fast_norms=False, block_rows=None,
+                  sums=True):
     """The E-step by a GEMM and one fused numba pass per chunk, on threads.
 
     Writes ``labels`` (and ``min_sq_dist`` unless empty) in place and returns
@@ -247,19 +252,23 @@ def _fused_e_step(X, centers, sample_weight, chunk_size, x_squared_norms, shift,
     ``x_squared_norms`` (``‖x − shift‖²``) is computed chunk by chunk when None:
     by numpy's row reduction, or with ``fast_norms`` inside the fused kernel
     (:func:`mixfit.kernels.kmeans.lloyd_chunk_norms`: rounded differently, which
-    changes distances by rounding but never a label).
+    changes distances by rounding but never a label). ``block_rows``: rows per
+    block of work (see :func:`_blocks`), which must not depend on the thread count.
+    ``sums=False``: the statistics' ``sums`` are an empty ``(0, n_features)``
+    array (the caller adds them up itself; GEMM path only).
     """
     n_samples, n_features = X.shape
     n_clusters = centers.shape[0]
     keep_dist = min_sq_dist.shape[0] > 0
+    blocks = _blocks(n_samples, chunk_size, block_rows)
     if _uses_direct(n_features, n_clusters, X.dtype):
-        return _direct_e_step(X, centers, sample_weight, chunk_size, runner, labels,
-                              min_sq_dist)
+        return _direct_e_step(X, centers, sample_weight, blocks, runner, labels, min_sq_dist)
     gemm = _Gemm(centers, shift, X.dtype)
+    sum_rows = n_clusters if sums else 0
 
     def block(rows):
         counts = np.zeros(n_clusters)
-        sums = np.zeros((n_clusters, n_features))
+        block_sums = np.zeros((sum_rows, n_features))
         if x_squared_norms is not None:
             x_sq = x_squared_norms[rows]
         elif fast_norms:
@@ -269,14 +278,14 @@ def _fused_e_step(X, centers, sample_weight, chunk_size, x_squared_norms, shift,
         inertia, n_changed = gemm_kernels.lloyd_gemm_block(
             _c_rows(X, rows), gemm.shift_or_nothing, gemm.C_neg2, gemm.C_neg2_t, gemm.c_sq, x_sq,
             _NOTHING if sample_weight is None else sample_weight[rows], labels[rows],
-            min_sq_dist[rows] if keep_dist else _NOTHING, sums, counts, chunk_size,
+            min_sq_dist[rows] if keep_dist else _NOTHING, block_sums, counts, chunk_size,
         )
-        return counts, sums, inertia, n_changed
+        return counts, block_sums, inertia, n_changed
 
-    return runner.map_sums(block, _blocks(n_samples, chunk_size))
+    return runner.map_sums(block, blocks)
 
 
-def _direct_e_step(X, centers, sample_weight, chunk_size, runner, labels, min_sq_dist):
+def _direct_e_step(X, centers, sample_weight, blocks, runner, labels, min_sq_dist):
     """:func:`_fused_e_step` by the direct kernel: one numba call per block, no GEMM.
 
     Distances ``Σ (x − c)²`` in float64 need neither the shift nor row norms
@@ -297,7 +306,7 @@ def _direct_e_step(X, centers, sample_weight, chunk_size, runner, labels, min_sq
         )
         return counts, sums, inertia, n_changed
 
-    return runner.map_sums(block, _blocks(X.shape[0], chunk_size))
+    return runner.map_sums(block, blocks)
 
 
 class _NumpyEStep:

@@ -35,8 +35,10 @@ from scipy import sparse
 
 from mixfit.engine.kmeans_common import KMeansStats
 from mixfit.engine.kmeans_common import auto_chunk_size
-from mixfit.engine.kmeans_steps import _NOTHING, _blocks, _fused_e_step, _Runner
+from mixfit.engine.kmeans_steps import (_BLOCK_ROWS, _NOTHING, _blocks, _fused_e_step, _Runner,
+                                        _uses_direct)
 from mixfit.engine.sparse_rows import dense_rows
+from mixfit.kernels import kmeans as kernels
 from mixfit.kernels import kmeans_sparse as sparse_kernels
 
 #: An empty (0, 0) array: "no sums wanted" for the sparse labelling kernel.
@@ -46,6 +48,7 @@ __all__ = [
     "EarlyStopping",
     "MiniBatchResult",
     "RowSampler",
+    "batch_block_rows",
     "batch_runner",
     "batch_statistics",
     "centres_for",
@@ -64,16 +67,39 @@ def resolve_chunk_size(chunk_size, n_clusters, X):
     return auto_chunk_size(n_clusters, X.dtype.itemsize, X.shape[1])
 
 
+#: Fewest distance terms (rows × n_features × n_clusters) in a batch's block of
+#: work. A batch is cut into blocks of whole chunks holding at least this many,
+#: so that a batch of heavy rows runs on every thread: as one 1024-row block it
+#: ran on one core, 1.5-2× scikit-learn's time at d = 784, K ≥ 64. Lighter
+#: batches stay one block (a thread's hand-off costs tens of µs).
+MIN_BLOCK_WORK = 1 << 24
+
+
+def batch_block_rows(chunk_size, n_features, n_clusters):
+    """Rows per block of work for batches of this shape: whole chunks, at least
+    :data:`MIN_BLOCK_WORK` distance terms, at most the K-means engine's block.
+
+    A function of the shape alone, never of the thread count, so that the
+    order in which blocks are summed (hence every rounding) is the same for any
+    ``n_jobs``.
+    """
+    per_chunk = chunk_size * max(1, n_features) * max(1, n_clusters)
+    n_chunks = -(-MIN_BLOCK_WORK // per_chunk)
+    return chunk_size * max(1, min(n_chunks, _BLOCK_ROWS // chunk_size))
+
+
 @contextmanager
-def batch_runner(n_jobs, batch_size, chunk_size):
+def batch_runner(n_jobs, batch_size, chunk_size, n_features, n_clusters):
     """The thread runner for batches of ``batch_size`` rows (a context manager).
 
-    A batch smaller than one block of work (16384 rows) runs inline: starting
-    threads would cost more than the batch. BLAS is held at one thread
-    throughout: a batch's GEMMs are small, and a threaded BLAS spent 20 times
-    longer on them (4 ms instead of 0.17 ms for 256 × 64 × 64, on two busy cores).
+    A batch with less work than two blocks (:func:`batch_block_rows`) runs
+    inline: starting threads would cost more than the batch. BLAS is held at
+    one thread throughout: a batch's GEMMs are small, and a threaded BLAS spent
+    20 times longer on them (4 ms instead of 0.17 ms for 256 × 64 × 64, on two
+    busy cores).
     """
-    with _Runner(n_jobs, len(_blocks(batch_size, chunk_size))) as runner:
+    block_rows = batch_block_rows(chunk_size, n_features, n_clusters)
+    with _Runner(n_jobs, len(_blocks(batch_size, chunk_size, block_rows))) as runner:
         yield runner
 
 
@@ -110,9 +136,22 @@ def batch_statistics(X, centers, sample_weight=None, *, shift=None, chunk_size, 
     if not sparse.issparse(X):
         # Row norms inside the fused kernel: a numpy pass over the batch (a
         # shifted copy, then a reduction) cost a quarter of a fit at d = 784.
+        n_clusters, n_features = centers.shape
+        block_rows = batch_block_rows(chunk_size, n_features, n_clusters)
+        n_blocks = -(-n_samples // block_rows)
+        # Sums in the blocks cost each block a zeroed K × d array, and their
+        # total a pass over them all; once that outweighs the batch's rows, the
+        # blocks label the batch without sums and one pass over it adds them up.
+        if n_clusters * n_blocks <= n_samples or _uses_direct(n_features, n_clusters, X.dtype):
+            _, stats = _fused_e_step(X, centers, sample_weight, chunk_size, None, shift,
+                                     runner, labels, fast_norms=True, block_rows=block_rows)
+            return stats
         _, stats = _fused_e_step(X, centers, sample_weight, chunk_size, None, shift, runner,
-                                 labels, fast_norms=True)
-        return stats
+                                 labels, fast_norms=True, block_rows=block_rows, sums=False)
+        sums = np.zeros((n_clusters, n_features))
+        kernels.add_rows_by_label(X, labels, _NOTHING if sample_weight is None
+                                  else sample_weight, sums)
+        return KMeansStats(stats.counts, sums, stats.inertia)
     n_clusters = centers.shape[0]
     # The distances use the float64 centres as they are (the kernel multiplies in
     # float64 either way): no rounded copy per step.

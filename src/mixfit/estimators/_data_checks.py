@@ -219,6 +219,11 @@ def _checked_finite(estimator, X, magnitudes, names=None, *, allow_nan=False):
     if not magnitudes:
         check_finite(X, names=names, allow_nan=allow_nan, advice=advice)
         return X
+    if not X.flags.c_contiguous:
+        # The one-pass kernel reads rows; a copy of X (maybe larger than memory)
+        # would cost more than numpy's column reductions.
+        check_finite(X, names=names, allow_nan=allow_nan, advice=advice)
+        return X, column_magnitudes(X)
     # Imported here: numba compiles the kernels on first use.
     from mixfit.kernels.moments import finite_column_magnitudes
     from mixfit._parallel import check_n_jobs

@@ -87,7 +87,8 @@ def fit_minibatch_dask(estimator, X, sample_weight):
     clock = engine.ReassignClock(n_clusters)
     sampler = engine.RowSampler(n_samples, None if weight is None else weight.compute())
     step, batch_inertia, stopped = 0, 0.0, False
-    with engine.batch_runner(n_jobs, batch_size, chunk_size) as runner:
+    with engine.batch_runner(n_jobs, batch_size, chunk_size, X.shape[1],
+                             n_clusters) as runner:
         while step < max_steps and not stopped:
             draws = [sampler.draw(rng, batch_size)
                      for _ in range(min(STEPS_AHEAD, max_steps - step))]

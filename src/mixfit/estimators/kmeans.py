@@ -364,7 +364,9 @@ class KMeans(
             return fit_kmeans_dask(self, X, sample_weight, _INITS, _RANDOM_INITS)
         self._check_params()
         algorithm = self._engine_algorithm()
-        X = check_data(self, X, reset=True, accept_sparse=True)
+        # The finiteness check also gives each column's largest magnitude (one
+        # threaded pass; data_scale then needs no pass of its own).
+        X, magnitudes = check_data(self, X, reset=True, accept_sparse=True, magnitudes=True)
         mapped = is_memory_mapped(X)
         # Weights come back scaled to a largest weight in [1, 2) (exact): the fit
         # then does not depend on their overall size; weight_scale converts the
@@ -384,7 +386,7 @@ class KMeans(
         # Data too large or too small to square safely is clustered in units of a
         # power of two (exact); float32 then runs in float64, whose range holds
         # the squared distances and the inertia. Results come back in data units.
-        scale = data_scale(X, getattr(self, "feature_names_in_", None))
+        scale = data_scale(X, getattr(self, "feature_names_in_", None), magnitudes)
         # Before anything of size n or n·d is allocated (see mixfit._memory),
         # unless a GaussianMixture's check included this fit.
         if not getattr(self, "_memory_checked", False):

@@ -316,7 +316,9 @@ class MiniBatchKMeans(
             # The blocks as a stream of batches (see _minibatch_dask).
             return fit_minibatch_dask(self, X, sample_weight)
         self._check_params()
-        X = check_data(self, X, reset=True, accept_sparse=True)
+        # The finiteness check also gives each column's largest magnitude (one
+        # threaded pass; data_scale then needs no pass of its own).
+        X, magnitudes = check_data(self, X, reset=True, accept_sparse=True, magnitudes=True)
         sample_weight, weight_scale = check_sample_weight(
             sample_weight, X.shape[0], return_scale=True
         )
@@ -329,7 +331,7 @@ class MiniBatchKMeans(
             None if isinstance(self.init, str) or callable(self.init)
             else self._check_init_array(X)
         )
-        scale = data_scale(X, getattr(self, "feature_names_in_", None))
+        scale = data_scale(X, getattr(self, "feature_names_in_", None), magnitudes)
         user_X = X
         if scale != 1.0:
             X = X.astype(np.float64) / scale
@@ -348,7 +350,8 @@ class MiniBatchKMeans(
             shift=shift, chunk_size=chunk_size, n_jobs=n_jobs, log=log,
         )
 
-        with engine.batch_runner(n_jobs, batch_size, chunk_size) as runner:
+        with engine.batch_runner(n_jobs, batch_size, chunk_size, X.shape[1],
+                                 self.n_clusters) as runner:
             run = engine.minibatch_kmeans(
                 X, best, sample_weight=sample_weight, batch_size=batch_size,
                 max_iter=self.max_iter, tol=self.tol * variance,
@@ -405,11 +408,11 @@ class MiniBatchKMeans(
         first = not hasattr(self, "cluster_centers_")
         if first:
             self._check_params()
-        X = check_data(self, X, reset=first, accept_sparse=True)
+        X, magnitudes = check_data(self, X, reset=first, accept_sparse=True, magnitudes=True)
         weight, weight_scale = check_sample_weight(sample_weight, X.shape[0], return_scale=True)
         n_jobs = check_n_jobs(self.n_jobs)
         rng = self.__dict__.get("_random_state") or check_seed(self.random_state)
-        scale = data_scale(X, getattr(self, "feature_names_in_", None))
+        scale = data_scale(X, getattr(self, "feature_names_in_", None), magnitudes)
         if first:
             check_n_samples_at_least(X, self.n_clusters, "n_clusters", weight)
             batch_size, init_size = self._sizes(X.shape[0])
@@ -453,7 +456,8 @@ class MiniBatchKMeans(
         chunk_size = engine.resolve_chunk_size(self.chunk_size, self.n_clusters, X)
         clock = engine.ReassignClock(self.n_clusters, rows_since)
         log = print if check_verbose(self.verbose) else None
-        with engine.batch_runner(n_jobs, X.shape[0], chunk_size) as runner:
+        with engine.batch_runner(n_jobs, X.shape[0], chunk_size, X.shape[1],
+                                 self.n_clusters) as runner:
             engine.minibatch_step(
                 X, centers, counts, raw_weight, rng=rng,
                 random_reassign=clock.due(batch_size, counts),
@@ -502,7 +506,8 @@ class MiniBatchKMeans(
                 log(f"Init {index + 1}/{n_init} with method {self._init_name()}")
             centers = self._sample_start(X, user_X, fixed_init, sample_weight, scale,
                                          init_size, rng)
-            with engine.batch_runner(n_jobs, valid[0].shape[0], chunk_size) as runner:
+            with engine.batch_runner(n_jobs, valid[0].shape[0], chunk_size, X.shape[1],
+                                     self.n_clusters) as runner:
                 inertia = engine.batch_statistics(
                     valid[0], centers, valid[1], shift=shift, chunk_size=chunk_size,
                     runner=runner,

@@ -95,7 +95,8 @@ def lloyd_chunk(partial_t, c_sq, x_sq, X, weight, labels, min_sq_dist, sums, cou
     min_sq_dist : ndarray of shape (m,) or (0,), float64
         Squared distance to the nearest centre, written unless empty.
     sums, counts : ndarray of shape (n_clusters, n_features) / (n_clusters,), float64
-        Accumulated into.
+        Accumulated into. ``sums`` of shape ``(0, n_features)`` means none
+        wanted (see :func:`add_rows_by_label`).
 
     Returns
     -------
@@ -113,8 +114,9 @@ def lloyd_chunk(partial_t, c_sq, x_sq, X, weight, labels, min_sq_dist, sums, cou
             and (not weighted or weight.shape[0] == m)
             and (not keep_dist or min_sq_dist.shape[0] == m), "lloyd_chunk",
             "partial_t (K, m) with c_sq (K,), and x_sq, X, labels, weight, min_sq_dist of m rows")
-    require(sums.shape[0] == n_clusters and sums.shape[1] == n_features
-            and counts.shape[0] == n_clusters, "lloyd_chunk", "sums (K, d) and counts (K,)")
+    with_sums = sums.shape[0] > 0
+    require((sums.shape[0] == n_clusters or not with_sums) and sums.shape[1] == n_features
+            and counts.shape[0] == n_clusters, "lloyd_chunk", "sums (K, d) or (0, d), counts (K,)")
     chunk_labels, best = _argmin_columns(partial_t, c_sq)
     inertia = 0.0
     n_changed = 0
@@ -130,8 +132,9 @@ def lloyd_chunk(partial_t, c_sq, x_sq, X, weight, labels, min_sq_dist, sums, cou
             min_sq_dist[i] = dist
         counts[label] += w
         inertia += w * dist
-        for j in range(n_features):
-            sums[label, j] += w * np.float64(X[i, j])
+        if with_sums:
+            for j in range(n_features):
+                sums[label, j] += w * np.float64(X[i, j])
     return inertia, n_changed
 
 
@@ -155,8 +158,10 @@ def lloyd_chunk_norms(partial_t, c_sq, shift, X, weight, labels, min_sq_dist, su
             and (not weighted or weight.shape[0] == m)
             and (not keep_dist or min_sq_dist.shape[0] == m), "lloyd_chunk_norms",
             "partial_t (K, m) with c_sq (K,), X, labels, weight, min_sq_dist of m rows")
-    require(sums.shape[0] == n_clusters and sums.shape[1] == n_features
-            and counts.shape[0] == n_clusters, "lloyd_chunk_norms", "sums (K, d) and counts (K,)")
+    with_sums = sums.shape[0] > 0
+    require((sums.shape[0] == n_clusters or not with_sums) and sums.shape[1] == n_features
+            and counts.shape[0] == n_clusters, "lloyd_chunk_norms",
+            "sums (K, d) or (0, d), counts (K,)")
     chunk_labels, best = _argmin_columns(partial_t, c_sq)
     # The shift as a (1, n_features) "centre" for _sq_distance_lanes (zeros if none).
     origin = np.zeros((1, n_features))
@@ -167,8 +172,9 @@ def lloyd_chunk_norms(partial_t, c_sq, shift, X, weight, labels, min_sq_dist, su
     for i in range(m):
         label = chunk_labels[i]
         w = weight[i] if weighted else 1.0
-        for j in range(n_features):
-            sums[label, j] += w * np.float64(X[i, j])
+        if with_sums:
+            for j in range(n_features):
+                sums[label, j] += w * np.float64(X[i, j])
         # Two loops over the row (it is in cache): one running sum for the norm
         # in the sums' loop kept both from vectorising (1 µs a row at d = 784).
         norm = _sq_distance_lanes(X, i, origin, 0)
@@ -182,6 +188,31 @@ def lloyd_chunk_norms(partial_t, c_sq, shift, X, weight, labels, min_sq_dist, su
         counts[label] += w
         inertia += w * dist
     return inertia, n_changed
+
+
+@njit(**_OPTIONS)
+def add_rows_by_label(X, labels, weight, sums):
+    """``sums[labels[i]] += weight[i] · X[i]`` for every row, in row order, in float64.
+
+    The sums of a labelling done without them (``sums`` of shape ``(0, d)`` in
+    :func:`lloyd_chunk`): for a mini-batch of heavy rows the blocks that label
+    it in parallel would each need a zeroed ``K × d`` array of their own, then
+    summed, which cost more than this one pass over the batch. ``weight``
+    empty means all ones. The additions are those of :func:`lloyd_chunk`, in
+    the same order, so the sums are the same to the last bit as one block's.
+    """
+    m, n_features = X.shape
+    weighted = weight.shape[0] > 0
+    require(labels.shape[0] == m and sums.shape[1] == n_features
+            and (not weighted or weight.shape[0] == m), "add_rows_by_label",
+            "labels and weight of X's m rows, sums (K, d)")
+    require(labels_in_range(labels, sums.shape[0]), "add_rows_by_label",
+            "labels in [0, K)")
+    for i in range(m):
+        label = labels[i]
+        w = weight[i] if weighted else 1.0
+        for j in range(n_features):
+            sums[label, j] += w * np.float64(X[i, j])
 
 
 @njit(**_OPTIONS)

@@ -86,7 +86,8 @@ def lloyd_gemm_block(X, shift, C_neg2, C_neg2_t, c_sq, x_sq, weight, labels, min
         ``‖x − shift‖²``; empty to have each chunk compute it in float64
         (:func:`~mixfit.kernels.kmeans.lloyd_chunk_norms`).
     weight, labels, min_sq_dist, sums, counts
-        As for :func:`~mixfit.kernels.kmeans.lloyd_chunk`, for the whole block.
+        As for :func:`~mixfit.kernels.kmeans.lloyd_chunk`, for the whole block
+        (``sums`` of shape ``(0, n_features)``: none wanted).
     chunk_size : int
         Rows per GEMM.
 

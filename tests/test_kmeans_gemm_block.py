@@ -134,7 +134,7 @@ def test_hamerly_gemm_block_agrees_with_unpruned(dtype, rows_first, weighted, sh
     half_gap = np.zeros(n_clusters)  # no help from the gaps: the lower bounds alone prune
     for expect_pruned in (False, True):
         sums, counts = np.zeros_like(ref_sums), np.zeros_like(ref_counts)
-        inertia, _ = kmeans_gemm.hamerly_gemm_block(
+        inertia, _, _ = kmeans_gemm.hamerly_gemm_block(
             X, weight, x_sq, centers, labels, lower, half_gap, no_drift, 0, 0.0,
             tau_coef, c_max_sq, shift_arg, C_neg2, C_neg2_t, c_sq, sums, counts, 64)
         np.testing.assert_array_equal(labels, ref_labels)

@@ -46,7 +46,8 @@ __all__ = [
 #: exact bound-pruned k-means; it runs the Hamerly path (see :func:`lloyd`).
 ALGORITHMS = ("auto", "lloyd", "elkan", "hamerly")
 
-#: From this many clusters on, ``algorithm="auto"`` prunes with Hamerly's bounds.
+#: From this many clusters on, ``algorithm="auto"`` prunes with Hamerly's bounds
+#: where they pay (by turns with Lloyd's E-step, see ``kmeans_steps._AutoHamerly``).
 #: Measured at 1e5 rows, 2 threads, Hamerly / Lloyd time. With the block GEMM
 #: kernels (:mod:`mixfit.kernels.kmeans_gemm`), at K = 32 the bounds did not
 #: pay, over 20 iterations from the same start (float32 1.14-1.42 at
@@ -61,7 +62,9 @@ HAMERLY_MIN_CLUSTERS = 64
 
 
 def _auto_algorithm(X, n_clusters, kernel, lean):
-    """What ``algorithm="auto"`` runs for this data: "hamerly" where the bounds pay, else "lloyd".
+    """What ``algorithm="auto"`` runs for this data: "adaptive" where the bounds may pay
+    (Lloyd's or Hamerly's E-step by turns, see :class:`mixfit.engine.kmeans_steps._AutoHamerly`),
+    else "lloyd".
 
     Not for sparse data: on text-like CSR (many features, clusters close in
     distance) the bounds rarely prune, and Hamerly ran 1.2-1.5× slower. Not for
@@ -69,7 +72,7 @@ def _auto_algorithm(X, n_clusters, kernel, lean):
     """
     pays = (kernel == "numba" and n_clusters >= HAMERLY_MIN_CLUSTERS
             and not sparse.issparse(X) and not lean)
-    return "hamerly" if pays else "lloyd"
+    return "adaptive" if pays else "lloyd"
 
 
 def squared_distances(X, centers, *, chunk_size, shift=None):
@@ -212,9 +215,12 @@ def lloyd(
         clusters); "elkan" (scikit-learn's name for exact triangle-inequality
         pruning) runs "hamerly": Hamerly's bounds are exact too, so the labels,
         centres and iteration count are those of "lloyd" either way; "auto"
-        uses "hamerly" from :data:`HAMERLY_MIN_CLUSTERS` clusters on (with
-        ``kernel="numba"``), and "lloyd" for sparse X (where the bounds rarely
-        pay; "hamerly" there gives the results of "lloyd" bit for bit).
+        from :data:`HAMERLY_MIN_CLUSTERS` clusters on (with ``kernel="numba"``)
+        runs Lloyd's E-step until labels settle, then Hamerly's for as long as
+        its bounds save at least half the rows
+        (:class:`~mixfit.engine.kmeans_steps._AutoHamerly`; Lloyd's labels
+        again), otherwise "lloyd", and "lloyd" for sparse X (where the bounds
+        rarely pay; "hamerly" there gives the results of "lloyd" bit for bit).
     kernel : {"numba", "numpy"}
         "numba": a GEMM plus one fused pass per chunk (argmin, distances,
         statistics), or for few features × clusters one direct pass with no
@@ -254,7 +260,8 @@ def lloyd(
         return _kmeans_sparse.lloyd(X, centers_init, sample_weight, max_iter, tol, callback,
                                     shift, kernel, n_jobs, algorithm)
     # Imported here: the E-steps build on this module's statistics and GEMM helpers.
-    from mixfit.engine.kmeans_steps import _Hamerly, _LloydEStep, _NumpyEStep, _runner
+    from mixfit.engine.kmeans_steps import (_AutoHamerly, _Hamerly, _LloydEStep, _NumpyEStep,
+                                            _runner)
 
     # The E-step is built in the call so that _lloyd_loop holds its only reference
     # and can drop its per-row state before the labels are copied out.
@@ -267,6 +274,8 @@ def lloyd(
     with _runner(n_jobs, X, n_clusters, chunk_size) as runner:
         if algorithm == "hamerly":
             e_step = _Hamerly(X, sample_weight, chunk_size, shift, runner, n_clusters)
+        elif algorithm == "adaptive":
+            e_step = _AutoHamerly(X, sample_weight, chunk_size, shift, runner, n_clusters)
         else:
             e_step = _LloydEStep(X, sample_weight, chunk_size, shift, runner, n_clusters,
                                  keep_norms=not lean)

@@ -385,6 +385,10 @@ class _Hamerly(_LloydEStep):
         self.lower = np.full(n_samples, -np.inf, dtype=np.float32)  # every row is computed
         self.previous = None
         self.blocks = _blocks(n_samples, chunk_size)
+        # Rows whose distances each block computed in the last call (what the
+        # bounds did not save), in block order.
+        self.block_of = {rows.start: index for index, rows in enumerate(self.blocks)}
+        self.computed = np.zeros(len(self.blocks), dtype=np.int64)
 
     def _centre_geometry(self, centers64):
         n_clusters = centers64.shape[0]
@@ -439,6 +443,7 @@ class _Hamerly(_LloydEStep):
                     X_rows, w, todo, n_todo, centers64, gamma, block_labels, block_lower,
                     sums, counts,
                 )
+                self.computed[self.block_of[rows.start]] = n_todo
                 return counts, sums, inertia + full_inertia, n_changed
 
             result = self.runner.map_sums(block, self.blocks)
@@ -449,14 +454,72 @@ class _Hamerly(_LloydEStep):
         def block(rows):
             counts = np.zeros(n_clusters)
             sums = np.zeros((n_clusters, n_features))
-            inertia, n_changed = gemm_kernels.hamerly_gemm_block(
+            inertia, n_changed, n_computed = gemm_kernels.hamerly_gemm_block(
                 _c_rows(X, rows), _NOTHING if weight is None else weight[rows], x_sq[rows],
                 centers64, labels[rows], lower[rows], half_gap, drift, drift_argmax,
                 drift_second, gemm.tau_coef, gemm.c_max_sq, gemm.shift_or_nothing,
                 gemm.C_neg2, gemm.C_neg2_t, gemm.c_sq, sums, counts, chunk_size,
             )
+            self.computed[self.block_of[rows.start]] = n_computed
             return counts, sums, inertia, n_changed
 
         result = self.runner.map_sums(block, self.blocks)
         self.previous = centers64
+        return result
+
+
+#: ``algorithm="auto"`` (:class:`_AutoHamerly`) tries Hamerly's bounds once at
+#: most this share of the rows changed label in a Lloyd step ...
+SETTLED_SHARE = 0.05
+
+#: ... and goes back to Lloyd's E-step when the bounds leave more than this
+#: share of the rows to compute: screening every row then costs more than the
+#: rows it saves.
+PRUNED_SHARE_NEEDED = 0.5
+
+
+class _AutoHamerly(_Hamerly):
+    """``algorithm="auto"`` from 64 clusters on: Lloyd's E-step while the bounds
+    would not pay, Hamerly's while they do.
+
+    Hamerly's screen costs a distance and two bound updates per row, and saves
+    only the rows whose bounds hold, which needs centres that have almost
+    stopped moving. On the benchmark grid's blobs it saved nothing in the first
+    20 iterations even with labels settled (float32 100,000 × 784 × 256:
+    8.3 s against Lloyd's 6.1 s; 16 × 256: 288 against 239 ms), while to
+    convergence it won (0.70-0.89 of Lloyd's time). So a fit runs Lloyd's
+    E-step until at most :data:`SETTLED_SHARE` of the rows change label, then
+    Hamerly's (its first call computes every row, renewing the bounds); when
+    the bounds leave more than :data:`PRUNED_SHARE_NEEDED` of the rows to
+    compute, it goes back to Lloyd for 2, then 4, 8, ... iterations before it
+    tries again. Both give the same labels (Hamerly's pruning is exact), and the
+    decisions follow counts of rows, never timings, so a fit is reproducible
+    and independent of the thread count.
+    """
+
+    def __init__(self, X, sample_weight, chunk_size, shift, runner, n_clusters):
+        super().__init__(X, sample_weight, chunk_size, shift, runner, n_clusters)
+        self.labels[:] = -1  # Lloyd's first step counts every row as changed
+        self.pruning = False
+        self.first_pruned_call = False
+        self.lloyd_steps_left = 0
+        self.backoff = 2
+
+    def __call__(self, centers):
+        n_samples = self.X.shape[0]
+        if not self.pruning:
+            n_changed, stats = _LloydEStep.__call__(self, centers)
+            if self.lloyd_steps_left > 0:
+                self.lloyd_steps_left -= 1
+            elif n_changed <= SETTLED_SHARE * n_samples:
+                self.pruning = self.first_pruned_call = True
+                self.lower[:] = -np.inf  # bounds from Lloyd's steps are unknown
+            return n_changed, stats
+        result = super().__call__(centers)
+        if self.first_pruned_call:  # every row was computed, to set the bounds
+            self.first_pruned_call = False
+        elif self.computed.sum() > PRUNED_SHARE_NEEDED * n_samples:
+            self.pruning = False
+            self.lloyd_steps_left = self.backoff
+            self.backoff *= 2
         return result

@@ -177,6 +177,9 @@ def hamerly_gemm_block(X, weight, x_sq, centers, labels, lower, half_gap, drift,
     -------
     inertia : float
     n_changed : int
+    n_computed : int
+        Rows whose distances were computed (the GEMM's rows): what the bounds
+        did not save, which ``algorithm="auto"`` watches.
     """
     m, n_features = X.shape
     n_clusters = C_neg2.shape[0]
@@ -216,6 +219,7 @@ def hamerly_gemm_block(X, weight, x_sq, centers, labels, lower, half_gap, drift,
     inertia = 0.0
     n_changed = 0
     n_gathered = 0
+    n_computed = 0
     for start in range(0, m, chunk_size):
         stop = min(start + chunk_size, m)
         count = stop - start
@@ -229,6 +233,7 @@ def hamerly_gemm_block(X, weight, x_sq, centers, labels, lower, half_gap, drift,
             own_sq[r] = d2
             n_fail += not keep
         if 2 * n_fail > count:
+            n_computed += count
             for r in range(count):
                 chunk_rows[r] = start + r
             chunk_inertia, chunk_changed = _full_rows(
@@ -238,6 +243,7 @@ def hamerly_gemm_block(X, weight, x_sq, centers, labels, lower, half_gap, drift,
             inertia += chunk_inertia
             n_changed += chunk_changed
             continue
+        n_computed += n_fail
         for r in range(count):
             i = start + r
             w = weight[i] if weighted else 1.0
@@ -270,4 +276,4 @@ def hamerly_gemm_block(X, weight, x_sq, centers, labels, lower, half_gap, drift,
             partial_flat)
         inertia += chunk_inertia
         n_changed += chunk_changed
-    return inertia, n_changed
+    return inertia, n_changed, n_computed

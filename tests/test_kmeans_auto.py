@@ -1,0 +1,76 @@
+"""``algorithm="auto"`` from 64 clusters on: Lloyd's and Hamerly's E-steps by turns.
+
+The switches follow counts of rows (labels changed, rows the bounds left to
+compute), so an auto fit gives Lloyd's labels, the same for any thread count,
+and it does prune where the bounds hold and stops where they do not.
+"""
+
+import numpy as np
+import pytest
+
+from mixfit.engine import kmeans_steps
+from mixfit.engine.kmeans import lloyd
+from mixfit.engine.kmeans_loop import _lloyd_loop
+
+
+def _blobs(n_samples, n_features, n_blobs, spread, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    means = rng.uniform(-50, 50, size=(n_blobs, n_features))
+    X = means[rng.integers(n_blobs, size=n_samples)]
+    X = X + spread * rng.normal(size=(n_samples, n_features))
+    return X.astype(dtype), rng
+
+
+@pytest.mark.parametrize("n_features, dtype", [(2, np.float64), (12, np.float32),
+                                               (12, np.float64)])
+def test_auto_gives_lloyds_labels_for_any_thread_count(n_features, dtype):
+    X, rng = _blobs(6000, n_features, 80, 1.0, dtype)
+    centers = X[rng.choice(len(X), 64, replace=False)].astype(np.float64)
+    reference = lloyd(X, centers, max_iter=100, tol=0.0, algorithm="lloyd")
+    one = lloyd(X, centers, max_iter=100, tol=0.0, algorithm="auto", n_jobs=1)
+    two = lloyd(X, centers, max_iter=100, tol=0.0, algorithm="auto", n_jobs=2)
+    np.testing.assert_array_equal(one.labels, reference.labels)
+    assert one.n_iter == reference.n_iter
+    np.testing.assert_allclose(one.centers, reference.centers, rtol=1e-6, atol=1e-9)
+    np.testing.assert_array_equal(two.labels, one.labels)
+    np.testing.assert_array_equal(two.centers, one.centers)
+    assert two.inertia == one.inertia
+
+
+def _run_auto(X, centers, max_iter):
+    runner = kmeans_steps._runner(1, X, len(centers), 256)
+    with runner:
+        e_step = kmeans_steps._AutoHamerly(X, None, 256, None, runner, len(centers))
+        phases = []
+
+        def watch(iteration, centers, inertia):
+            phases.append(e_step.pruning)
+
+        result = _lloyd_loop(X, centers, None, max_iter, 0.0, watch, e_step, "numba")
+    return result, e_step, phases
+
+
+def test_auto_prunes_once_labels_settle_where_the_bounds_hold():
+    # Well-separated blobs, one centre each: the bounds hold once labels settle.
+    X, rng = _blobs(8000, 10, 64, 0.5, np.float64)
+    centers = X[rng.choice(len(X), 64, replace=False)].astype(np.float64)
+    result, e_step, phases = _run_auto(X, centers, 60)
+    assert not phases[0]  # Lloyd's E-step first, while every label moves
+    assert e_step.pruning and e_step.backoff == 2  # it never had to back off
+    assert e_step.computed.sum() < 0.5 * len(X)
+    reference = lloyd(X, centers, max_iter=60, tol=0.0, algorithm="lloyd")
+    np.testing.assert_array_equal(result.labels, reference.labels)
+
+
+def test_auto_goes_back_to_lloyd_where_the_bounds_do_not_hold():
+    # Uniform noise in 40 dimensions: the nearest and second-nearest centres are
+    # about equally far, so the bounds leave almost every row to compute.
+    rng = np.random.default_rng(1)
+    X = rng.uniform(size=(6000, 40))
+    centers = X[rng.choice(len(X), 64, replace=False)].astype(np.float64)
+    result, e_step, phases = _run_auto(X, centers, 40)
+    assert any(phases)  # it tried the bounds ...
+    assert e_step.backoff > 2  # ... and went back to Lloyd's E-step
+    assert sum(phases) < len(phases) / 2
+    reference = lloyd(X, centers, max_iter=40, tol=0.0, algorithm="lloyd")
+    np.testing.assert_array_equal(result.labels, reference.labels)

@@ -175,3 +175,67 @@ def test_engine_returns_int64_labels_and_keeps_the_init(algorithm):
     result = _fit(X, init, algorithm=algorithm, max_iter=5)
     assert result.labels.dtype == np.int64
     np.testing.assert_array_equal(init, kept)
+
+
+def _part(value):
+    """A per-block ``(counts, sums, inertia, n_changed)`` whose sums show the order of additions."""
+    return np.array([1.0]), np.array([[value]]), value, 1
+
+
+def test_threads_take_runs_as_they_come_free_and_sum_them_in_order():
+    import threading
+    import time
+
+    from mixfit.engine.kmeans_steps import _Runner
+
+    # Values whose float sum depends on the order they are added in.
+    values = [1e16, 1.0, -1e16, 1.0, 3.0, 1e-3, 7.0, 2.0, 1e8, -1e8]
+    blocks = [range(i, i + 1) for i in range(len(values))]
+    ran_by = {}
+    caller = threading.get_ident()
+
+    def block(rows):
+        ident = threading.get_ident()
+        ran_by[rows.start] = ident
+        if ident != caller:
+            time.sleep(0.05)  # a slow (or late) second thread
+        return _part(values[rows.start])
+
+    with _Runner(1, len(blocks)) as runner:
+        one = runner.map_sums(block, blocks)
+    with _Runner(2, len(blocks)) as runner:
+        two = runner.map_sums(block, blocks)
+    assert one[0] == two[0] == len(values)
+    assert one[1].sums.tobytes() == two[1].sums.tobytes()  # the same additions in the same order
+    assert one[1].inertia == two[1].inertia and one[1].counts.tolist() == two[1].counts.tolist()
+    # The slow thread took one run (two at most) while the caller did the rest.
+    taken_by_caller = sum(ident == caller for ident in ran_by.values())
+    assert taken_by_caller >= len(values) - 2, ran_by
+
+
+def test_a_failing_run_raises_and_stops_handing_out_runs():
+    import threading
+    import time
+
+    from mixfit.engine.kmeans_steps import _Runner
+
+    blocks = [range(i, i + 1) for i in range(16)]
+    started = []
+    lock = threading.Lock()
+
+    def block(rows):
+        with lock:
+            started.append(rows.start)
+        if rows.start == 0:
+            raise RuntimeError("block 0 failed")
+        time.sleep(0.005)
+        return _part(1.0)
+
+    with _Runner(2, len(blocks)) as runner:
+        with pytest.raises(RuntimeError, match="block 0 failed"):
+            runner.map_sums(block, blocks)
+    time.sleep(0.1)  # time enough for a thread that went on to start more runs
+    # The caller failed on its first run; the other thread stopped after its
+    # current one (and before map_sums raised) instead of running the other
+    # half of the blocks.
+    assert len(started) <= 3, started

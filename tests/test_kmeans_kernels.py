@@ -239,3 +239,27 @@ def test_a_failing_run_raises_and_stops_handing_out_runs():
     # current one (and before map_sums raised) instead of running the other
     # half of the blocks.
     assert len(started) <= 3, started
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_features", [1, 3, 16, 17, 40])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_kept_row_norms_are_the_float64_norms_rounded_once(dtype, n_features, order):
+    from mixfit.engine.kmeans_steps import _kept_row_sq_norms
+
+    X, rng = _data(4, 3001, n_features, 4, dtype)
+    X = np.asarray(X, order=order)
+    shift = rng.normal(size=n_features)
+    exact = ((X.astype(np.float64) - shift) ** 2).sum(axis=1)
+    for n_threads in (1, 2):
+        x_sq = _kept_row_sq_norms(X, shift, n_threads, 1000)
+        assert x_sq.dtype == dtype
+        # Few features: summed in float64 and rounded once to X's dtype (for
+        # float64 the sum's own d + 2 roundings); more: numpy in X's dtype.
+        if n_features <= 16:
+            ulps = 1 if dtype == np.float32 else n_features + 2
+        else:
+            ulps = 4 * n_features
+        np.testing.assert_allclose(x_sq, exact, rtol=ulps * np.finfo(dtype).eps)
+    assert np.array_equal(_kept_row_sq_norms(X, None, 2, 1000),
+                          _kept_row_sq_norms(X, None, 1, 1000))

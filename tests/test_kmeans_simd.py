@@ -105,7 +105,25 @@ def test_simd_block_layouts_weights_and_no_sums_agree(dtype):
         assert other[1].tobytes() == dist.tobytes()
         np.testing.assert_array_equal(other[3], counts)
         assert other[4] == inertia
+        if other[2].shape[0]:  # F order adds one value at a time, C order 8 at once
+            assert other[2].tobytes() == sums.tobytes()
     assert _run(X, centers, None, keep_sums=False)[2].shape == (0, 12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_features", [3, 8, 19])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_simd_sums_are_the_bits_of_the_gemm_paths_loop(dtype, n_features, weighted):
+    from mixfit.kernels.kmeans import add_rows_by_label
+
+    X, rng = _blobs(n_features, 613, n_features, dtype)
+    centers = rng.uniform(-4, 4, size=(9, n_features))
+    weight = rng.uniform(0.0, 3.0, size=len(X)) if weighted else None
+    labels, _, sums, _, _, _ = _run(X, centers, None, weight)
+    # kernels.kmeans.add_rows_by_label: lloyd_chunk's additions, in row order.
+    expected = np.zeros_like(sums)
+    add_rows_by_label(X, labels, np.empty(0) if weight is None else weight, expected)
+    assert sums.tobytes() == expected.tobytes()
 
 
 def test_ties_go_to_the_lowest_index_across_lanes_and_vectors():

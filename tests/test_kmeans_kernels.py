@@ -269,3 +269,24 @@ def test_kept_row_norms_are_the_float64_norms_rounded_once(dtype, n_features, or
         np.testing.assert_allclose(x_sq, exact, rtol=ulps * np.finfo(dtype).eps)
     assert np.array_equal(_kept_row_sq_norms(X, None, 2, 1000),
                           _kept_row_sq_norms(X, None, 1, 1000))
+
+
+def test_blocks_give_threads_work_on_small_data_but_not_crumbs():
+    from mixfit.engine.kmeans_steps import _BLOCK_ROWS, _blocks, _runner
+
+    def sizes(n, chunk, row_work):
+        return [r.stop - r.start for r in _blocks(n, chunk, row_work=row_work)]
+
+    # 10,000 rows × 64 features × 64 clusters: 8 blocks of whole chunks, not one.
+    assert sizes(10_000, 512, 64 * 64) == [1024] * 9 + [784]
+    # Light rows (16 × 3): one block holds them all, as before.
+    assert sizes(10_000, 4096, 16 * 3) == [10_000]
+    # Large data keeps blocks of at most _BLOCK_ROWS whole chunks.
+    assert max(sizes(1_000_000, 4096, 16 * 8)) == _BLOCK_ROWS
+    assert all(size % 4096 == 0 for size in sizes(100_000, 4096, 64 * 64)[:-1])
+    # A given block_rows is kept (mini-batches choose their own).
+    assert sizes(5000, 100, 1) == [5000]
+    assert [r.stop - r.start for r in _blocks(5000, 256, 1024)] == [1024] * 4 + [904]
+    # So a 10,000-row fit of 64 × 64 runs on the two threads it is given.
+    X = np.broadcast_to(np.float32(0), (10_000, 64))
+    assert _runner(2, X, 64, 512).n_threads == 2

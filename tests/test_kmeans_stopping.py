@@ -142,3 +142,32 @@ def test_public_interface_covers_scikit_learns():
     frame = model.transform(X)
     assert list(frame.columns) == ["kmeans0", "kmeans1", "kmeans2"]
     assert list(model.get_feature_names_out()) == ["kmeans0", "kmeans1", "kmeans2"]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_far_points_search_in_blocks_chooses_what_the_full_scan_chose(seed):
+    from scipy import sparse
+
+    from mixfit.engine import kmeans_loop
+
+    rng = np.random.default_rng(seed)
+    # Few distinct rows, many copies (so copies of a chosen row must be passed
+    # over, across blocks), some rows sitting on their centre.
+    distinct = rng.integers(0, 4, size=(40, 3)).astype(np.float64)
+    X = distinct[rng.integers(0, 40, size=3000)]
+    centers = distinct[:5].copy()
+    dist = ((X[:, None, :] - centers[None]) ** 2).sum(axis=2)
+    labels = dist.argmin(axis=1)
+    # A rounding residue, as the GEMM formula leaves: rows on their centre are
+    # then candidates that the value comparison must turn down.
+    min_sq_dist = dist.min(axis=1) + 1e-12
+    assert np.any(dist.min(axis=1) == 0)
+    for n_wanted in (1, 3, 12, 60):
+        dense = kmeans_loop._far_points(X, labels, min_sq_dist, centers, None, n_wanted)
+        # CSR input keeps the full-scan search: the reference.
+        full = kmeans_loop._far_points(sparse.csr_matrix(X), labels, min_sq_dist, centers,
+                                       None, n_wanted)
+        assert [int(row) for row in dense] == [int(row) for row in full]
+        values = {tuple(X[row]) for row in dense}
+        assert len(values) == len(dense)  # distinct rows
+        assert all(not np.array_equal(X[row], centers[labels[row]]) for row in dense)

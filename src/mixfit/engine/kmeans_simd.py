@@ -31,7 +31,7 @@ def uses_simd(n_features, n_clusters, dtype):
     time with the micro-kernel / with the GEMM path): float32 0.84 at 16 × 8,
     0.77 at 32 × 8, 0.85 at 16 × 32, 0.89 at 32 × 16, 0.76 at 2 × 16, 0.95 at
     8 × 8; float64 0.77 at 16 × 8, 0.72 at 32 × 16, 0.79 at 16 × 32, 0.85 at
-    64 × 8. Not below 8 clusters (8 lanes, most of them padding) nor below 32
+    64 × 8 (a second run: 0.73-1.04 and 0.73-1.01, 1.0 at 8 × 8 and 64 × 8). Not below 8 clusters (8 lanes, most of them padding) nor below 32
     features × clusters, where the GEMM path's fit was as fast or faster
     (1.13-1.23 at 2 × 3, 3 × 3, 2 × 8 and 3 × 8 float32, 0.94-1.12 at 8 × 3
     and 16 × 3), nor beyond 512 (1.36-1.39 of the GEMM and argmin at

@@ -264,9 +264,8 @@ def lloyd(
         return _kmeans_sparse.lloyd(X, centers_init, sample_weight, max_iter, tol, callback,
                                     shift, kernel, n_jobs, algorithm)
     # Imported here: the E-steps build on this module's statistics and GEMM helpers.
-    from mixfit.engine.kmeans_simd import uses_simd
-    from mixfit.engine.kmeans_steps import (_AutoHamerly, _Hamerly, _LloydEStep, _NumpyEStep,
-                                            _runner, _uses_direct)
+    from mixfit.engine.kmeans_steps import (_AutoHamerly, _e_step_kernel, _Hamerly, _LloydEStep,
+                                            _NumpyEStep, _runner)
 
     # The E-step is built in the call so that _lloyd_loop holds its only reference
     # and can drop its per-row state before the labels are copied out.
@@ -276,8 +275,7 @@ def lloyd(
             _NumpyEStep(X, sample_weight, check_chunk_size(chunk_size), shift), kernel,
         )
     chunk_size = _resolve_chunk_size(chunk_size, n_clusters, X)
-    if (algorithm == "hamerly" and uses_simd(X.shape[1], n_clusters, X.dtype)
-            and not _uses_direct(X.shape[1], n_clusters, X.dtype)):
+    if algorithm == "hamerly" and _e_step_kernel(X.shape[1], n_clusters, X.dtype) == "simd":
         # Lloyd's E-step by the SIMD micro-kernel took 0.37-0.7 of Hamerly's
         # time there (to convergence too), and its labels are the ones a
         # pruned pass is meant to reproduce.

@@ -86,6 +86,15 @@ def _uses_direct(n_features, n_clusters, dtype):
             and not uses_simd(n_features, n_clusters, dtype))
 
 
+def _e_step_kernel(n_features, n_clusters, dtype):
+    """Which kernel an unpruned E-step of this shape runs: "direct", "simd" or "gemm"."""
+    if _uses_direct(n_features, n_clusters, dtype):
+        return "direct"
+    if uses_simd(n_features, n_clusters, dtype):
+        return "simd"
+    return "gemm"
+
+
 def _runner(n_jobs, X, n_clusters, chunk_size):
     """The :class:`_Runner` for E-steps over ``X``: threads only where they pay.
 
@@ -95,10 +104,9 @@ def _runner(n_jobs, X, n_clusters, chunk_size):
     n_samples, n_features = X.shape
     work = n_samples * n_features * max(1, n_clusters)
     n_threads = max(1, min(int(n_jobs), work // max(1, MIN_THREAD_WORK)))
-    no_gemm = (_uses_direct(n_features, n_clusters, X.dtype)
-               or uses_simd(n_features, n_clusters, X.dtype))
     n_blocks = len(_blocks(n_samples, chunk_size, row_work=n_features * max(1, n_clusters)))
-    return _Runner(n_threads, n_blocks, blas=not no_gemm)
+    return _Runner(n_threads, n_blocks,
+                   blas=_e_step_kernel(n_features, n_clusters, X.dtype) == "gemm")
 
 
 class _Runner:
@@ -289,7 +297,7 @@ def _kept_row_sq_norms(X, shift, n_threads, chunk_size):
     """``‖x − shift‖²`` of every row, in X's dtype, computed once per fit on ``n_threads``.
 
     Few features: in float64 and rounded once (:func:`mixfit.kernels.kmeans.row_sq_norms`);
-    more: numpy's row reduction, chunk by chunk, in X's dtype.
+    more: :func:`_all_row_sq_norms` on each thread's share.
     """
     x_sq = np.empty(X.shape[0], dtype=X.dtype)
     if X.shape[1] <= _KERNEL_NORM_FEATURES:
@@ -299,9 +307,7 @@ def _kept_row_sq_norms(X, shift, n_threads, chunk_size):
             kernels.row_sq_norms(X, begin, end, shift64, x_sq)
     else:
         def share(begin, end):
-            for start in range(begin, end, chunk_size):
-                sl = slice(start, min(start + chunk_size, end))
-                x_sq[sl] = _row_sq_norms(_shifted(X[sl], shift))
+            x_sq[begin:end] = _all_row_sq_norms(X[begin:end], shift, chunk_size)
     map_ranges(share, X.shape[0], n_threads)
     return x_sq
 
@@ -334,9 +340,10 @@ def _fused_e_step(X, centers, sample_weight, chunk_size, x_squared_norms, shift,
     n_clusters = centers.shape[0]
     keep_dist = min_sq_dist.shape[0] > 0
     blocks = _blocks(n_samples, chunk_size, block_rows, row_work=n_features * n_clusters)
-    if _uses_direct(n_features, n_clusters, X.dtype):
+    kernel = _e_step_kernel(n_features, n_clusters, X.dtype)
+    if kernel == "direct":
         return _direct_e_step(X, centers, sample_weight, blocks, runner, labels, min_sq_dist)
-    if uses_simd(n_features, n_clusters, X.dtype):
+    if kernel == "simd":
         return simd_e_step(X, centers, sample_weight, blocks, x_squared_norms, shift, runner,
                            labels, min_sq_dist, sums)
     gemm = _Gemm(centers, shift, X.dtype)
@@ -419,7 +426,7 @@ class _LloydEStep:
         # run in order (fastmath off) and would not vectorise. Data larger than
         # memory recomputes them per chunk instead (keep_norms=False): n floats.
         # The direct kernels need none.
-        self.direct = _uses_direct(X.shape[1], n_clusters, X.dtype)
+        self.direct = _e_step_kernel(X.shape[1], n_clusters, X.dtype) == "direct"
         keep_norms = keep_norms and not self.direct
         self.x_sq = _kept_row_sq_norms(X, shift, runner.n_threads, chunk_size) if keep_norms else None
         self.labels = np.full(X.shape[0], -1, dtype=np.int32)

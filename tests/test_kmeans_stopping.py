@@ -115,6 +115,48 @@ def test_float32_far_from_the_origin_follows_the_float64_run():
     np.testing.assert_array_equal(run32.predict(X.astype(np.float32)), run32.labels_)
 
 
+def _count_lloyd_steps(monkeypatch):
+    """Record the dtype of the centres each Lloyd E-step is given."""
+    from mixfit.engine import kmeans_steps
+
+    calls = []
+    original = kmeans_steps._LloydEStep.__call__
+
+    def counted(self, centers):
+        calls.append(np.asarray(centers).dtype)
+        return original(self, centers)
+
+    monkeypatch.setattr(kmeans_steps._LloydEStep, "__call__", counted)
+    return calls
+
+
+@pytest.mark.parametrize("n_features", [5, 40])  # the SIMD and the GEMM E-steps
+def test_float32_strict_stop_labels_the_returned_centres_in_its_last_step(
+        monkeypatch, n_features):
+    # Once labels have nearly settled, a float32 step uses the centres rounded as
+    # they are returned; a run that stops because no label changed has then
+    # labelled the returned centres already: n_iter E-steps, as scikit-learn runs,
+    # and not one more pass over X.
+    calls = _count_lloyd_steps(monkeypatch)
+    X = _blobs(5, n_samples=4000, n_features=n_features).astype(np.float32)
+    model = KMeans(8, init=X[:8], tol=0, algorithm="lloyd").fit(X)
+    assert model.n_iter_ < model.max_iter  # stopped because no label changed
+    assert len(calls) == model.n_iter_
+    assert calls[0] == np.float64 and calls[-1] == np.float32
+    np.testing.assert_array_equal(model.predict(X), model.labels_)
+    np.testing.assert_allclose(model.inertia_, -model.score(X), rtol=1e-5)
+
+
+def test_float32_tolerance_stop_labels_the_returned_centres_after_it(monkeypatch):
+    # A stop on the centres' shift follows an update, so the returned centres
+    # have not been used yet: one more pass labels them (scikit-learn's too).
+    calls = _count_lloyd_steps(monkeypatch)
+    X = _blobs(5, n_samples=4000).astype(np.float32)
+    model = KMeans(8, init=X[:8], tol=1e-2, algorithm="lloyd").fit(X)
+    assert len(calls) == model.n_iter_ + 1 and calls[-1] == np.float32
+    np.testing.assert_array_equal(model.predict(X), model.labels_)
+
+
 def test_public_interface_covers_scikit_learns():
     """Every public method, constructor parameter and fitted attribute of scikit-learn's
     KMeans and GaussianMixture exists on mixfit's (mixfit adds a few of its own)."""

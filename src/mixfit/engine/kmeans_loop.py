@@ -131,6 +131,11 @@ def _leave_cluster(X, row, cluster, sample_weight, stats, centers):
         centers[cluster] = stats.sums[cluster] / stats.counts[cluster]
 
 
+#: A float32 E-step uses the centres rounded to float32 once the step before it
+#: changed at most this share of the labels (see :func:`_lloyd_loop`).
+ROUNDED_STEP_SHARE = 0.001
+
+
 def _lloyd_loop(X, centers_init, sample_weight, max_iter, tol, callback, e_step, kernel,
                 label_dtype=np.int64):
     """The loop of :func:`lloyd`, with the E-step it is given (numpy, fused or pruned).
@@ -149,8 +154,15 @@ def _lloyd_loop(X, centers_init, sample_weight, max_iter, tol, callback, e_step,
     converged = strict = False
     center_shift = 0.0
     final_inertia = None  # set when the last E-step used the returned centres
+    n_changed = X.shape[0]
     for iteration in range(max_iter):
-        n_changed, stats = e_step(centers)
+        # Once labels have nearly settled, a float32 E-step sees the centres
+        # rounded as they will be returned: if it changes no label, its labels and
+        # inertia are those of the returned centres, and the fit needs no further
+        # pass over X. Earlier, the float64 centres keep the run on float64's path.
+        rounded_step = (X.dtype != np.float64 and iteration > 0
+                        and n_changed <= ROUNDED_STEP_SHARE * X.shape[0])
+        n_changed, stats = e_step(centers.astype(X.dtype) if rounded_step else centers)
         history.append(stats.inertia)
         if callback is not None:
             callback(iteration + 1, centers.astype(X.dtype), stats.inertia)
@@ -158,7 +170,8 @@ def _lloyd_loop(X, centers_init, sample_weight, max_iter, tol, callback, e_step,
             # The means of an unchanged assignment are the current centres.
             converged = strict = True
             center_shift = 0.0
-            final_inertia = stats.inertia
+            if rounded_step or X.dtype == np.float64:
+                final_inertia = stats.inertia
             break
         new_centers = _m_step(X, stats, centers, sample_weight, e_step, kernel)
         center_shift = _squared_shift(new_centers, centers)
@@ -168,10 +181,11 @@ def _lloyd_loop(X, centers_init, sample_weight, max_iter, tol, callback, e_step,
             break
 
     rounded = centers.astype(X.dtype)
-    if final_inertia is None or X.dtype != np.float64:
+    if final_inertia is None:
         # Label with the centres actually returned (after an update, or rounded to
-        # float32), so that fit_predict(X) equals fit(X).predict(X). The pruned
-        # E-step serves here too (its bounds are valid for any centres).
+        # float32 after a step that did not use them), so that
+        # fit_predict(X) equals fit(X).predict(X). The pruned E-step serves here
+        # too (its bounds are valid for any centres).
         final_inertia = e_step(rounded)[1].inertia
     centers = rounded
     labels = e_step.labels

@@ -8,7 +8,7 @@ and it does prune where the bounds hold and stops where they do not.
 import numpy as np
 import pytest
 
-from mixfit.engine import kmeans_steps
+from mixfit.engine import kmeans_hamerly, kmeans_steps
 from mixfit.engine.kmeans import lloyd
 from mixfit.engine.kmeans_loop import _lloyd_loop
 
@@ -40,7 +40,7 @@ def test_auto_gives_lloyds_labels_for_any_thread_count(n_features, dtype):
 def _run_auto(X, centers, max_iter):
     runner = kmeans_steps._runner(1, X, len(centers), 256)
     with runner:
-        e_step = kmeans_steps._AutoHamerly(X, None, 256, None, runner, len(centers))
+        e_step = kmeans_hamerly._AutoHamerly(X, None, 256, None, runner, len(centers))
         phases = []
 
         def watch(iteration, centers, inertia):
@@ -74,3 +74,51 @@ def test_auto_goes_back_to_lloyd_where_the_bounds_do_not_hold():
     assert sum(phases) < len(phases) / 2
     reference = lloyd(X, centers, max_iter=40, tol=0.0, algorithm="lloyd")
     np.testing.assert_array_equal(result.labels, reference.labels)
+
+
+def _half_gaps(X, centers, n_threads, calls):
+    """``half_gap`` as Hamerly's E-step measures it on each of ``calls`` calls."""
+    gaps = []
+    with kmeans_steps._Runner(n_threads, 8) as runner:
+        e_step = kmeans_hamerly._Hamerly(X, None, 256, None, runner, len(centers))
+        for _ in range(calls):
+            gaps.append(e_step._centre_geometry(centers)[3])
+            e_step(centers)
+    return gaps
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_first_pruned_call_measures_the_gaps_only_where_they_are_cheap(dtype):
+    # Before the first call no row has a bound, so every row is computed but
+    # those the gaps alone would save. With 64 centres for 1,000 rows the gaps'
+    # K × K GEMM costs more than 1/16 of that pass, and zeros (valid lower
+    # bounds) stand in for them; the calls after it do measure them.
+    X, rng = _blobs(1000, 12, 64, 0.5, dtype)
+    centers = X[rng.choice(len(X), 64, replace=False)].astype(np.float64)
+    first, second = _half_gaps(X, centers, 1, 2)
+    assert not first.any() and (second > 0).all()
+    # With 4,000 rows they are measured from the start.
+    X, rng = _blobs(4000, 12, 64, 0.5, dtype)
+    centers = X[rng.choice(len(X), 64, replace=False)].astype(np.float64)
+    assert (_half_gaps(X, centers, 1, 1)[0] > 0).all()
+    # Either way the labels are Lloyd's.
+    for n_samples in (1000, 4000):
+        X, rng = _blobs(n_samples, 12, 64, 0.5, dtype)
+        centers = X[rng.choice(len(X), 64, replace=False)].astype(np.float64)
+        pruned = lloyd(X, centers, max_iter=30, tol=0.0, algorithm="hamerly")
+        reference = lloyd(X, centers, max_iter=30, tol=0.0, algorithm="lloyd")
+        np.testing.assert_array_equal(pruned.labels, reference.labels)
+
+
+def test_gaps_between_centres_do_not_depend_on_the_thread_count():
+    # 300 centres are 3 blocks of the K × K GEMM, which the threads share.
+    X, rng = _blobs(20000, 6, 300, 0.5, np.float64)
+    centers = X[rng.choice(len(X), 300, replace=False)].astype(np.float64)
+    one, two = (_half_gaps(X, centers, n_threads, 1)[0] for n_threads in (1, 2))
+    assert (one > 0).all()
+    np.testing.assert_array_equal(two, one)
+    # A brute-force check of the bound: at most half the distance to the nearest other centre.
+    between = np.sqrt(((centers[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2))
+    np.fill_diagonal(between, np.inf)
+    assert (one <= 0.5 * between.min(axis=1)).all()
+    np.testing.assert_allclose(one, 0.5 * between.min(axis=1), rtol=1e-6)

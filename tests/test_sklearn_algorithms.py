@@ -50,16 +50,16 @@ def test_elkan_gives_lloyds_labels_centres_and_iterations(n, d, k, weighted, dty
 
 def test_elkan_runs_the_pruned_path(monkeypatch):
     # "elkan" must prune (Hamerly's exact bounds), not silently run plain Lloyd.
-    from mixfit.engine import kmeans_steps as _kmeans_steps
+    from mixfit.engine import kmeans_hamerly as _kmeans_hamerly
 
     built = []
-    original = _kmeans_steps._Hamerly.__init__
+    original = _kmeans_hamerly._Hamerly.__init__
 
     def spy(self, *args, **kwargs):
         built.append(True)
         original(self, *args, **kwargs)
 
-    monkeypatch.setattr(_kmeans_steps._Hamerly, "__init__", spy)
+    monkeypatch.setattr(_kmeans_hamerly._Hamerly, "__init__", spy)
     X = _blobs(300, 3, 4, np.float64, seed=0)
     KMeans(4, algorithm="lloyd", random_state=0).fit(X)
     assert not built

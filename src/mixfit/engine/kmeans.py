@@ -47,7 +47,7 @@ __all__ = [
 ALGORITHMS = ("auto", "lloyd", "elkan", "hamerly")
 
 #: From this many clusters on, ``algorithm="auto"`` prunes with Hamerly's bounds
-#: where they pay (by turns with Lloyd's E-step, see ``kmeans_steps._AutoHamerly``).
+#: where they pay (by turns with Lloyd's E-step, see ``kmeans_hamerly._AutoHamerly``).
 #: Measured at 1e5 rows, 2 threads, Hamerly / Lloyd time. With the block GEMM
 #: kernels (:mod:`mixfit.kernels.kmeans_gemm`), at K = 32 the bounds did not
 #: pay, over 20 iterations from the same start (float32 1.14-1.42 at
@@ -63,7 +63,7 @@ HAMERLY_MIN_CLUSTERS = 64
 
 def _auto_algorithm(X, n_clusters, kernel, lean):
     """What ``algorithm="auto"`` runs for this data: "adaptive" where the bounds may pay
-    (Lloyd's or Hamerly's E-step by turns, see :class:`mixfit.engine.kmeans_steps._AutoHamerly`),
+    (Lloyd's or Hamerly's E-step by turns, see :class:`mixfit.engine.kmeans_hamerly._AutoHamerly`),
     else "lloyd".
 
     Not for sparse data: on text-like CSR (many features, clusters close in
@@ -218,7 +218,7 @@ def lloyd(
         from :data:`HAMERLY_MIN_CLUSTERS` clusters on (with ``kernel="numba"``)
         runs Lloyd's E-step until labels settle, then Hamerly's for as long as
         its bounds save at least half the rows
-        (:class:`~mixfit.engine.kmeans_steps._AutoHamerly`; Lloyd's labels
+        (:class:`~mixfit.engine.kmeans_hamerly._AutoHamerly`; Lloyd's labels
         again), otherwise "lloyd", and "lloyd" for sparse X (where the bounds
         rarely pay; "hamerly" there gives the results of "lloyd" bit for bit).
         Where the SIMD micro-kernel runs (:func:`~mixfit.engine.kmeans_simd.uses_simd`:
@@ -264,7 +264,8 @@ def lloyd(
         return _kmeans_sparse.lloyd(X, centers_init, sample_weight, max_iter, tol, callback,
                                     shift, kernel, n_jobs, algorithm)
     # Imported here: the E-steps build on this module's statistics and GEMM helpers.
-    from mixfit.engine.kmeans_steps import (_AutoHamerly, _e_step_kernel, _Hamerly, _LloydEStep,
+    from mixfit.engine.kmeans_hamerly import _AutoHamerly, _Hamerly
+    from mixfit.engine.kmeans_steps import (_e_step_kernel, _LloydEStep,
                                             _NumpyEStep, _runner)
 
     # The E-step is built in the call so that _lloyd_loop holds its only reference

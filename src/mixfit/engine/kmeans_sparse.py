@@ -192,7 +192,7 @@ class SparseHamerly(SparseLloydEStep):
 
     def __call__(self, centers):
         # Imported here: the dense Hamerly's centre geometry (moves, gaps) serves as is.
-        from mixfit.engine.kmeans_steps import _Hamerly
+        from mixfit.engine.kmeans_hamerly import _Hamerly
 
         X, weight, labels, lower, x_sq = self.X, self.weight, self.labels, self.lower, self.x_sq
         n_clusters, n_features = np.shape(centers)

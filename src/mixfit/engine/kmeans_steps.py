@@ -1,4 +1,4 @@
-"""The E-steps of Lloyd's algorithm: numpy reference, fused numba, Hamerly-pruned.
+"""The E-steps of Lloyd's algorithm: numpy reference and fused numba.
 
 Each E-step object is called with the current centres and returns
 ``(n_changed, KMeansStats)``, holding the labels across iterations (see
@@ -10,7 +10,8 @@ numba pass per block with no GEMM: the SIMD micro-kernel
 (:func:`_uses_direct`). Row
 blocks run on the shared thread pool (threads only where the work pays,
 :func:`_runner`) with BLAS at one thread; their statistics are summed in an order fixed by the number of
-blocks alone, so the thread count never changes a rounding.
+blocks alone, so the thread count never changes a rounding. The pruned
+E-steps build on these (:mod:`mixfit.engine.kmeans_hamerly`).
 """
 
 from __future__ import annotations
@@ -41,10 +42,6 @@ from mixfit.engine.kmeans_common import (
 #: Rows per block of work: a fixed multiple of the chunk, so that the order in
 #: which partial statistics are summed (hence every rounding) never depends on n_jobs.
 _BLOCK_ROWS = 16384
-
-#: Centres per block when Hamerly measures the gaps between centres.
-_CENTRE_BLOCK = 128
-
 
 #: The direct kernels (:mod:`mixfit.kernels.kmeans_direct`, no GEMM) run for
 #: float64 data with at most this many features ...
@@ -158,30 +155,47 @@ class _Runner:
         if self.n_threads == 1 or n_groups == 1:
             return _sum_parts(map(run, range(n_groups)))
         results = [None] * n_groups
-        # next() on a count is atomic under the GIL: each run is taken once.
-        next_group = itertools.count().__next__
+
+        def keep(group):
+            results[group] = run(group)
+
+        self.for_each(keep, n_groups)
+        return _sum_parts(results)
+
+    def for_each(self, function, n_tasks):
+        """Call ``function(task)`` for task 0 … ``n_tasks`` − 1, on the runner's threads.
+
+        Threads take the next task as they come free; a task that raises stops
+        the handing out, and its error is raised once the other threads have
+        finished their current task. Tasks must write disjoint results.
+        """
+        if self.n_threads == 1 or n_tasks <= 1:
+            for task in range(n_tasks):
+                function(task)
+            return
+        # next() on a count is atomic under the GIL: each task is taken once.
+        next_task = itertools.count().__next__
         failed = []
 
         def work():
-            group = next_group()
-            while group < n_groups and not failed:
-                results[group] = run(group)
-                group = next_group()
+            task = next_task()
+            while task < n_tasks and not failed:
+                function(task)
+                task = next_task()
 
         # The calling thread works too: one thread fewer to wake per pass (tens
         # of µs each, a tenth of an E-step at 150,000 × 3 × 12). With fixed
         # shares instead, the woken thread finished a quarter of an E-step after
         # the caller at 100,000 × 16 × 8 (7 blocks, 3 against 4).
-        futures = [self.pool.submit(work) for _ in range(min(self.n_threads, n_groups) - 1)]
+        futures = [self.pool.submit(work) for _ in range(min(self.n_threads, n_tasks) - 1)]
         try:
             work()
         except BaseException:
-            failed.append(True)  # the other threads stop after their current run
+            failed.append(True)  # the other threads stop after their current task
             wait(futures)
             raise
         for future in futures:
             future.result()
-        return _sum_parts(results)
 
 
 _CONTROLLER = []
@@ -449,160 +463,3 @@ class _LloydEStep:
                       self.shift, self.runner, labels, min_sq_dist,
                       fast_norms=self.x_sq is None)
         return labels, min_sq_dist
-
-
-class _Hamerly(_LloydEStep):
-    """Hamerly's pruned E-step: per row a label and a lower bound, kept across iterations.
-
-    Gives the labels of the unpruned pass (see :mod:`mixfit.kernels.kmeans`
-    for why the pruning is exact); distances of rows that keep their centre are
-    computed directly rather than by the GEMM, so they and the inertia agree
-    with the unpruned path to rounding. The bounds are float32 rounded down:
-    4 bytes per row instead of 8, and a smaller lower bound only prunes less.
-    """
-
-    def __init__(self, X, sample_weight, chunk_size, shift, runner, n_clusters):
-        super().__init__(X, sample_weight, chunk_size, shift, runner, n_clusters)
-        n_samples = X.shape[0]
-        self.labels[:] = 0
-        self.lower = np.full(n_samples, -np.inf, dtype=np.float32)  # every row is computed
-        self.previous = None
-        self.blocks = _blocks(n_samples, chunk_size, row_work=X.shape[1] * n_clusters)
-        # Rows whose distances each block computed in the last call (what the
-        # bounds did not save), in block order.
-        self.block_of = {rows.start: index for index, rows in enumerate(self.blocks)}
-        self.computed = np.zeros(len(self.blocks), dtype=np.int64)
-
-    def _centre_geometry(self, centers64):
-        n_clusters = centers64.shape[0]
-        drift = np.zeros(n_clusters)
-        if self.previous is not None:
-            drift = np.sqrt(((centers64 - self.previous) ** 2).sum(axis=1))
-            drift *= 1 + 1e-12  # an upper bound despite its own rounding
-        order = np.argsort(drift)
-        drift_argmax = int(order[-1])
-        drift_second = float(drift[order[-2]]) if n_clusters > 1 else 0.0
-        if n_clusters == 1:
-            return drift, drift_argmax, drift_second, np.full(1, np.inf)
-        C = centers64 - centers64.mean(axis=0)
-        c_sq = np.einsum("ij,ij->i", C, C)
-        # Squared distance to the nearest other centre, by blocks of centres: the
-        # whole K × K matrix would be 8 MiB at K = 1024, more than the bounds.
-        nearest = np.empty(n_clusters)
-        for sl in row_chunks(n_clusters, _CENTRE_BLOCK):
-            between = C[sl] @ C.T
-            between *= -2.0
-            between += c_sq[sl, None]
-            between += c_sq[None, :]
-            between[np.arange(between.shape[0]), np.arange(sl.start, sl.stop)] = np.inf
-            nearest[sl] = between.min(axis=1)
-        # A lower bound despite the GEMM's float64 rounding.
-        slack = 4.0 * (C.shape[1] + 8) * np.finfo(np.float64).eps * 2.0 * c_sq.max()
-        nearest = np.maximum(nearest - slack, 0.0)
-        return drift, drift_argmax, drift_second, 0.5 * np.sqrt(nearest)
-
-    def __call__(self, centers):
-        X, weight, chunk_size, x_sq = self.X, self.weight, self.chunk_size, self.x_sq
-        n_features = X.shape[1]
-        n_clusters = centers.shape[0]
-        centers64 = np.asarray(centers, dtype=np.float64)
-        drift, drift_argmax, drift_second, half_gap = self._centre_geometry(centers64)
-        labels, lower = self.labels, self.lower
-        if self.direct:
-            gamma = direct.direct_rounding(n_features)
-
-            def block(rows):
-                counts = np.zeros(n_clusters)
-                sums = np.zeros((n_clusters, n_features))
-                X_rows = X[rows]
-                w = _NOTHING if weight is None else weight[rows]
-                block_labels, block_lower = labels[rows], lower[rows]
-                todo = np.empty(rows.stop - rows.start, dtype=np.int64)
-                inertia, n_todo = kernels.hamerly_screen(
-                    X_rows, w, _NOTHING, centers64, block_labels, block_lower, half_gap,
-                    drift, drift_argmax, drift_second, 0.0, 0.0, gamma, sums, counts, todo,
-                )
-                full_inertia, n_changed = direct.hamerly_direct_full(
-                    X_rows, w, todo, n_todo, centers64, gamma, block_labels, block_lower,
-                    sums, counts,
-                )
-                self.computed[self.block_of[rows.start]] = n_todo
-                return counts, sums, inertia + full_inertia, n_changed
-
-            result = self.runner.map_sums(block, self.blocks)
-            self.previous = centers64
-            return result
-        gemm = _Gemm(centers, self.shift, X.dtype, bounds=True)
-
-        def block(rows):
-            counts = np.zeros(n_clusters)
-            sums = np.zeros((n_clusters, n_features))
-            inertia, n_changed, n_computed = gemm_kernels.hamerly_gemm_block(
-                _c_rows(X, rows), _NOTHING if weight is None else weight[rows], x_sq[rows],
-                centers64, labels[rows], lower[rows], half_gap, drift, drift_argmax,
-                drift_second, gemm.tau_coef, gemm.c_max_sq, gemm.shift_or_nothing,
-                gemm.C_neg2, gemm.C_neg2_t, gemm.c_sq, sums, counts, chunk_size,
-            )
-            self.computed[self.block_of[rows.start]] = n_computed
-            return counts, sums, inertia, n_changed
-
-        result = self.runner.map_sums(block, self.blocks)
-        self.previous = centers64
-        return result
-
-
-#: ``algorithm="auto"`` (:class:`_AutoHamerly`) tries Hamerly's bounds once at
-#: most this share of the rows changed label in a Lloyd step ...
-SETTLED_SHARE = 0.05
-
-#: ... and goes back to Lloyd's E-step when the bounds leave more than this
-#: share of the rows to compute: screening every row then costs more than the
-#: rows it saves.
-PRUNED_SHARE_NEEDED = 0.5
-
-
-class _AutoHamerly(_Hamerly):
-    """``algorithm="auto"`` from 64 clusters on: Lloyd's E-step while the bounds
-    would not pay, Hamerly's while they do.
-
-    Hamerly's screen costs a distance and two bound updates per row, and saves
-    only the rows whose bounds hold, which needs centres that have almost
-    stopped moving. On the benchmark grid's blobs it saved nothing in the first
-    20 iterations even with labels settled (float32 100,000 × 784 × 256:
-    8.3 s against Lloyd's 6.1 s; 16 × 256: 288 against 239 ms), while to
-    convergence it won (0.70-0.89 of Lloyd's time). So a fit runs Lloyd's
-    E-step until at most :data:`SETTLED_SHARE` of the rows change label, then
-    Hamerly's (its first call computes every row, renewing the bounds); when
-    the bounds leave more than :data:`PRUNED_SHARE_NEEDED` of the rows to
-    compute, it goes back to Lloyd for 2, then 4, 8, ... iterations before it
-    tries again. Both give the same labels (Hamerly's pruning is exact), and the
-    decisions follow counts of rows, never timings, so a fit is reproducible
-    and independent of the thread count.
-    """
-
-    def __init__(self, X, sample_weight, chunk_size, shift, runner, n_clusters):
-        super().__init__(X, sample_weight, chunk_size, shift, runner, n_clusters)
-        self.labels[:] = -1  # Lloyd's first step counts every row as changed
-        self.pruning = False
-        self.first_pruned_call = False
-        self.lloyd_steps_left = 0
-        self.backoff = 2
-
-    def __call__(self, centers):
-        n_samples = self.X.shape[0]
-        if not self.pruning:
-            n_changed, stats = _LloydEStep.__call__(self, centers)
-            if self.lloyd_steps_left > 0:
-                self.lloyd_steps_left -= 1
-            elif n_changed <= SETTLED_SHARE * n_samples:
-                self.pruning = self.first_pruned_call = True
-                self.lower[:] = -np.inf  # bounds from Lloyd's steps are unknown
-            return n_changed, stats
-        result = super().__call__(centers)
-        if self.first_pruned_call:  # every row was computed, to set the bounds
-            self.first_pruned_call = False
-        elif self.computed.sum() > PRUNED_SHARE_NEEDED * n_samples:
-            self.pruning = False
-            self.lloyd_steps_left = self.backoff
-            self.backoff *= 2
-        return result

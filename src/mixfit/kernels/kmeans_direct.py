@@ -49,7 +49,7 @@ from numba import njit
 
 from mixfit.kernels.checks import require
 # Bounds are stored in float32 rounded down, as on the GEMM path.
-from mixfit.kernels.kmeans import _round_down_f32, record_row
+from mixfit.kernels.kmeans import _round_down_f32
 
 __all__ = ["direct_rounding", "hamerly_direct_full", "lloyd_direct"]
 
@@ -227,11 +227,18 @@ def lloyd_direct(X, centers, weight, labels, min_sq_dist, sums, counts):
         _transpose_tile(X, rows[start:], size, xt)
         _nearest_in_tile(xt, size, centers, acc, best, second, tile_labels, False)
         for t in range(size):
-            # The row itself is summed (contiguous, unlike xt's column).
-            added, changed = record_row(X, start + t, tile_labels[t], best[t], weight, labels,
-                                        min_sq_dist, sums, counts)
-            inertia += added
-            n_changed += changed
+            i = start + t
+            label = tile_labels[t]
+            dist = best[t]
+            w = weight[i] if weighted else 1.0
+            n_changed += (labels[i] != label) & (w > 0.0)
+            labels[i] = label
+            if keep_dist:
+                min_sq_dist[i] = dist
+            counts[label] += w
+            inertia += w * dist
+            for j in range(n_features):  # the row itself: contiguous, unlike xt's column
+                sums[label, j] += w * np.float64(X[i, j])
     return inertia, n_changed
 
 

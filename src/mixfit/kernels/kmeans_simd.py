@@ -35,7 +35,7 @@ from numba.core import cgutils
 from numba.core.extending import intrinsic
 
 from mixfit.kernels.checks import require
-from mixfit.kernels.kmeans import _sq_distance_lanes, record_row
+from mixfit.kernels.kmeans import _sq_distance_lanes
 
 __all__ = ["LANES", "ROWS", "lloyd_simd_block", "padded_centres"]
 
@@ -285,10 +285,19 @@ def lloyd_simd_block(X, shift, C_t, c_sq_pad, n_clusters, x_sq, weight, labels, 
                               tail_labels)
         for t in range(n_rows):
             i = start + t
+            label = chunk_labels[t]
             norm = np.float64(x_sq[i]) if with_norms else _sq_distance_lanes(X, i, origin, 0)
             dist = np.float64(best[t]) + norm
-            added, changed = record_row(X, i, chunk_labels[t], dist if dist > 0.0 else 0.0,
-                                        weight, labels, min_sq_dist, sums, counts)
-            inertia += added
-            n_changed += changed
+            if dist < 0.0:
+                dist = 0.0
+            w = weight[i] if weighted else 1.0
+            n_changed += (labels[i] != label) & (w > 0.0)
+            labels[i] = label
+            if keep_dist:
+                min_sq_dist[i] = dist
+            counts[label] += w
+            inertia += w * dist
+            if with_sums:
+                for j in range(n_features):
+                    sums[label, j] += w * np.float64(X[i, j])
     return inertia, n_changed

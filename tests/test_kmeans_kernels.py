@@ -277,16 +277,58 @@ def test_blocks_give_threads_work_on_small_data_but_not_crumbs():
     def sizes(n, chunk, row_work):
         return [r.stop - r.start for r in _blocks(n, chunk, row_work=row_work)]
 
-    # 10,000 rows × 64 features × 64 clusters: 8 blocks of whole chunks, not one.
-    assert sizes(10_000, 512, 64 * 64) == [1024] * 9 + [784]
+    # 10,000 rows × 64 features × 64 clusters: 8 equal blocks, not one.
+    assert sizes(10_000, 512, 64 * 64) == [1250] * 8
     # Light rows (16 × 3): one block holds them all, as before.
     assert sizes(10_000, 4096, 16 * 3) == [10_000]
-    # Large data keeps blocks of at most _BLOCK_ROWS whole chunks.
-    assert max(sizes(1_000_000, 4096, 16 * 8)) == _BLOCK_ROWS
-    assert all(size % 4096 == 0 for size in sizes(100_000, 4096, 64 * 64)[:-1])
+    # 32 × 3: under two blocks' work, one block (whole chunks made 8,192 and 1,808).
+    assert sizes(10_000, 4096, 32 * 3) == [10_000]
+    assert sizes(30_000, 4096, 32 * 3) == [10_000] * 3
+    # Large data keeps blocks of at most _BLOCK_ROWS rows, shared equally.
+    large = sizes(1_000_000, 4096, 16 * 8)
+    assert max(large) <= _BLOCK_ROWS and len(large) == -(-1_000_000 // _BLOCK_ROWS)
+    assert max(large) - min(large) < len(large)
     # A given block_rows is kept (mini-batches choose their own).
     assert sizes(5000, 100, 1) == [5000]
     assert [r.stop - r.start for r in _blocks(5000, 256, 1024)] == [1024] * 4 + [904]
     # So a 10,000-row fit of 64 × 64 runs on the two threads it is given.
     X = np.broadcast_to(np.float32(0), (10_000, 64))
     assert _runner(2, X, 64, 512).n_threads == 2
+
+
+@pytest.mark.parametrize("n_features, n_clusters, dtype", [
+    (16, 12, np.float32),  # the SIMD micro-kernel
+    (40, 6, np.float64),   # the SIMD micro-kernel, fewer than 8 clusters
+    (64, 64, np.float32),  # the GEMM path
+    (100, 20, np.float64),
+])
+@pytest.mark.parametrize("keep_norms", [True, False])
+def test_blocks_on_numba_threads_give_the_pools_bits(n_features, n_clusters, dtype, keep_norms):
+    # Where numba's threading layer allows, the blocks run in one numba parallel
+    # region instead of on the Python pool; the per-block statistics are added
+    # in the same order, so labels, distances and sums are the same bits.
+    from mixfit.engine.kmeans_steps import _LloydEStep, _runner
+    from mixfit.kernels.parallel import numba_threads_usable
+
+    if not numba_threads_usable():
+        pytest.skip("numba has no thread-safe threading layer (OpenMP or TBB) here")
+    rng = np.random.default_rng(n_features)
+    X = rng.normal(size=(30_000, n_features)).astype(dtype)
+    centers = X[rng.choice(len(X), n_clusters, replace=False)].astype(np.float64)
+    weight = rng.uniform(0.5, 2.0, size=len(X))
+    shift = X.mean(axis=0, dtype=np.float64)
+    results = []
+    for numba_threads in (True, False):
+        with _runner(2, X, n_clusters, 256) as runner:
+            assert runner.n_threads == 2 and runner.numba_threads
+            runner.numba_threads = numba_threads
+            e_step = _LloydEStep(X, weight, 256, shift, runner, n_clusters, keep_norms=keep_norms)
+            n_changed, stats = e_step(centers)
+            labels, distances = e_step.nearest(centers)
+        results.append((n_changed, stats, labels, distances))
+    (a_changed, a, a_labels, a_dist), (b_changed, b, b_labels, b_dist) = results
+    assert a_changed == b_changed == len(X)
+    np.testing.assert_array_equal(a_labels, b_labels)
+    assert a_dist.tobytes() == b_dist.tobytes()
+    assert a.sums.tobytes() == b.sums.tobytes() and a.counts.tobytes() == b.counts.tobytes()
+    assert a.inertia == b.inertia

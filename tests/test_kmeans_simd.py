@@ -60,7 +60,8 @@ def _run(X, centers, shift, weight=None, keep_sums=True):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n_samples", [5, 8, 263, 700])
 @pytest.mark.parametrize("n_features, n_clusters", [(1, 8), (2, 17), (3, 8), (8, 8), (7, 13),
-                                                   (16, 32), (33, 9), (64, 8)])
+                                                   (16, 32), (33, 9), (64, 8), (16, 3),
+                                                   (20, 5), (40, 7)])
 @pytest.mark.parametrize("shifted", [False, True])
 def test_simd_block_equals_float64_reference(dtype, n_samples, n_features, n_clusters, shifted):
     X, rng = _blobs(n_features * 7 + n_clusters + n_samples, n_samples, n_features, dtype,
@@ -153,6 +154,10 @@ def test_simd_block_refuses_inconsistent_shapes():
 def test_the_simd_shapes_are_chosen_in_one_place():
     assert uses_simd(16, 8, np.float32) and uses_simd(32, 16, np.float64)
     assert not uses_simd(2, 3, np.float32)  # 3 of 8 lanes: the GEMM path was faster
+    assert not uses_simd(8, 3, np.float64) and not uses_simd(8, 7, np.float32)
+    # ... but not where BLAS's GEMM with 3 to 7 columns is slower still.
+    assert uses_simd(16, 3, np.float32) and uses_simd(64, 7, np.float64)
+    assert not uses_simd(160, 3, np.float32) and not uses_simd(64, 2, np.float32)
     assert not uses_simd(64, 32, np.float32)  # 2048 terms: BLAS wins
     assert not uses_simd(2, 64, np.float64)  # Hamerly's range (auto) stays on the GEMM
     # Where both could run (float64, at most 3 features, up to 32 clusters) the
@@ -162,10 +167,11 @@ def test_the_simd_shapes_are_chosen_in_one_place():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_simd_fits_match_across_threads_predict_and_hamerly(dtype):
+@pytest.mark.parametrize("n_clusters", [12, 5])
+def test_simd_fits_match_across_threads_predict_and_hamerly(dtype, n_clusters):
     X, rng = _blobs(5, 40_000, 16, dtype)
-    init = X[rng.choice(len(X), 12, replace=False)].astype(np.float64)
-    assert uses_simd(16, 12, dtype)
+    init = X[rng.choice(len(X), n_clusters, replace=False)].astype(np.float64)
+    assert uses_simd(16, n_clusters, dtype)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         one = lloyd(X, init, max_iter=15, tol=0.0, n_jobs=1)
@@ -177,7 +183,7 @@ def test_simd_fits_match_across_threads_predict_and_hamerly(dtype):
     np.testing.assert_array_equal(pruned.labels, one.labels)
     labels, _ = assign(X, one.centers, chunk_size=None, n_jobs=2)
     np.testing.assert_array_equal(labels, one.labels)
-    model = KMeans(12, init=init.astype(dtype), n_init=1, max_iter=15, tol=0, n_jobs=2)
+    model = KMeans(n_clusters, init=init.astype(dtype), n_init=1, max_iter=15, tol=0, n_jobs=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model.fit(X)

@@ -89,3 +89,35 @@ def test_a_forked_child_gets_fresh_pools():
         os.kill(pid, 9)
         pytest.fail("the forked child hung on an inherited thread pool")
     assert os.read(read, 2) == b"ok"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_fits_after_the_parent_used_numbas_threads():
+    # numba terminates a forked child at its first OpenMP region when the parent
+    # ran one (GNU OpenMP cannot serve it): the child keeps to the Python pool.
+    from mixfit import KMeans
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40_000, 16)).astype(np.float32)
+    shapes = (12, 70)  # the SIMD micro-kernel's blocks; the GEMM path's
+    fitted = [KMeans(k, n_init=1, random_state=0, n_jobs=2).fit(X).labels_ for k in shapes]
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            same = all(np.array_equal(KMeans(k, n_init=1, random_state=0, n_jobs=2).fit(X).labels_,
+                                      labels) for k, labels in zip(shapes, fitted))
+            os.write(write, b"ok" if same else b"no")
+        finally:
+            os._exit(0)
+    os.close(write)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, 9)
+        pytest.fail("the forked child hung")
+    assert os.read(read, 2) == b"ok", f"the forked child ended with status {status}"

@@ -20,6 +20,9 @@ from mixfit.kernels import kmeans_simd as simd
 SIMD_CLUSTERS = (8, 32)
 SIMD_MAX_FEATURES = 64
 SIMD_WORK = (32, 512)
+#: Fewer clusters (3 to 7, most of the 8 lanes padding) only with at least this
+#: many features, where BLAS's skinny GEMM was slower still.
+SIMD_FEW_CLUSTERS = (3, 16)
 
 _NOTHING = np.empty(0)
 
@@ -31,17 +34,24 @@ def uses_simd(n_features, n_clusters, dtype):
     time with the micro-kernel / with the GEMM path): float32 0.84 at 16 × 8,
     0.77 at 32 × 8, 0.85 at 16 × 32, 0.89 at 32 × 16, 0.76 at 2 × 16, 0.95 at
     8 × 8; float64 0.77 at 16 × 8, 0.72 at 32 × 16, 0.79 at 16 × 32, 0.85 at
-    64 × 8 (a second run: 0.73-1.04 and 0.73-1.01, 1.0 at 8 × 8 and 64 × 8). Not below 8 clusters (8 lanes, most of them padding) nor below 32
-    features × clusters, where the GEMM path's fit was as fast or faster
-    (1.13-1.23 at 2 × 3, 3 × 3, 2 × 8 and 3 × 8 float32, 0.94-1.12 at 8 × 3
-    and 16 × 3), nor beyond 512 (1.36-1.39 of the GEMM and argmin at
-    64 × 32). Below :data:`mixfit.engine.kmeans.HAMERLY_MIN_CLUSTERS` clusters
+    64 × 8 (a second run: 0.73-1.04 and 0.73-1.01, 1.0 at 8 × 8 and 64 × 8).
+    Not below 32 features × clusters, where the GEMM path's fit was as fast or
+    faster (1.13-1.23 at 2 × 3, 3 × 3, 2 × 8 and 3 × 8 float32), nor beyond
+    512 (1.36-1.39 of the GEMM and argmin at 64 × 32). Below 8 clusters (3 to
+    7: 8 lanes, most of them padding) only from 16 features on, where BLAS's
+    GEMM with 3 to 5 output columns ran at 1-2 GFLOP/s (14.5 ns a row at
+    32 × 3 float64): 10,000 rows, 0.60-0.96 at 16-64 features × 3 and 5
+    clusters, but 1.00-1.06 at 32 × 3 and 0.97-1.11 at 8 × 3. Below :data:`mixfit.engine.kmeans.HAMERLY_MIN_CLUSTERS` clusters
     only, so that "auto" never mixes these labels with Hamerly's pruned
     passes, whose exactness is argued for the GEMM's rounding.
     """
     low, high = SIMD_WORK
-    return (SIMD_CLUSTERS[0] <= n_clusters <= SIMD_CLUSTERS[1]
-            and n_features <= SIMD_MAX_FEATURES and low <= n_features * n_clusters <= high
+    few_clusters, few_min_features = SIMD_FEW_CLUSTERS
+    clusters_fit = (SIMD_CLUSTERS[0] <= n_clusters <= SIMD_CLUSTERS[1]
+                    or (few_clusters <= n_clusters < SIMD_CLUSTERS[0]
+                        and n_features >= few_min_features))
+    return (clusters_fit and n_features <= SIMD_MAX_FEATURES
+            and low <= n_features * n_clusters <= high
             and np.dtype(dtype) in (np.float32, np.float64))
 
 
@@ -62,6 +72,17 @@ def simd_e_step(X, centers, sample_weight, blocks, x_squared_norms, shift, runne
     no_norms = np.empty(0, dtype=X.dtype)
     keep_dist = min_sq_dist.shape[0] > 0
     sum_rows = n_clusters if sums else 0
+
+    if runner.on_numba_threads(len(blocks)):
+        def driver(starts, sums, counts, inertia, n_changed):
+            simd.lloyd_simd_blocks(
+                X, starts, shift_or_nothing, C_t, c_sq_pad, n_clusters,
+                no_norms if x_squared_norms is None else x_squared_norms,
+                _NOTHING if sample_weight is None else sample_weight, labels,
+                min_sq_dist if keep_dist else _NOTHING, sums, counts, inertia, n_changed,
+            )
+
+        return runner.sum_numba_blocks(blocks, n_clusters, sum_rows, n_features, driver)
 
     def block(rows):
         counts = np.zeros(n_clusters)

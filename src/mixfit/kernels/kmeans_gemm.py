@@ -22,13 +22,13 @@ the block, so the thread count changes no rounding.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from mixfit.kernels.checks import require
 from mixfit.kernels.kmeans import (hamerly_full, hamerly_row_test, labels_in_range, lloyd_chunk,
                                    lloyd_chunk_norms)
 
-__all__ = ["hamerly_gemm_block", "lloyd_gemm_block"]
+__all__ = ["hamerly_gemm_block", "lloyd_gemm_block", "lloyd_gemm_blocks"]
 
 _OPTIONS = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
 
@@ -277,3 +277,32 @@ def hamerly_gemm_block(X, weight, x_sq, centers, labels, lower, half_gap, drift,
         inertia += chunk_inertia
         n_changed += chunk_changed
     return inertia, n_changed, n_computed
+
+
+@njit(parallel=True, **_OPTIONS)
+def lloyd_gemm_blocks(X, starts, shift, C_neg2, C_neg2_t, c_sq, x_sq, weight, labels,
+                      min_sq_dist, sums, counts, inertia, n_changed, chunk_size):
+    """:func:`lloyd_gemm_block` for the blocks ``starts[b]:starts[b + 1]``, on numba's threads.
+
+    As :func:`mixfit.kernels.kmeans_simd.lloyd_simd_blocks` (block ``b``'s
+    statistics into ``sums[b]``, ``counts[b]``, ``inertia[b]``,
+    ``n_changed[b]``); each block's rows are made C-contiguous for BLAS, which
+    runs on one thread per block (the caller limits it).
+    """
+    n_blocks = starts.shape[0] - 1
+    ordered = n_blocks >= 0 and starts[0] == 0 and starts[n_blocks] == X.shape[0]
+    for b in range(n_blocks):
+        ordered = ordered and starts[b] <= starts[b + 1]
+    # Checked before the threads start: an error raised inside them would not
+    # come back as this message.
+    require(ordered and sums.shape[0] == n_blocks and counts.shape[0] == n_blocks
+            and inertia.shape[0] == n_blocks and n_changed.shape[0] == n_blocks,
+            "lloyd_gemm_blocks", "starts from 0 to X's rows, increasing; sums, counts, "
+            "inertia and n_changed with one entry per block")
+    for b in prange(n_blocks):
+        lo, hi = starts[b], starts[b + 1]
+        block_inertia, block_changed = lloyd_gemm_block(
+            np.ascontiguousarray(X[lo:hi]), shift, C_neg2, C_neg2_t, c_sq, x_sq[lo:hi],
+            weight[lo:hi], labels[lo:hi], min_sq_dist[lo:hi], sums[b], counts[b], chunk_size)
+        inertia[b] = block_inertia
+        n_changed[b] = block_changed

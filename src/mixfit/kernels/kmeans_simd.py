@@ -30,14 +30,14 @@ from __future__ import annotations
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import njit, prange, types
 from numba.core import cgutils
 from numba.core.extending import intrinsic
 
 from mixfit.kernels.checks import require
 from mixfit.kernels.kmeans import _sq_distance_lanes
 
-__all__ = ["LANES", "ROWS", "lloyd_simd_block", "padded_centres"]
+__all__ = ["LANES", "ROWS", "lloyd_simd_block", "lloyd_simd_blocks", "padded_centres"]
 
 _OPTIONS = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
 
@@ -301,3 +301,35 @@ def lloyd_simd_block(X, shift, C_t, c_sq_pad, n_clusters, x_sq, weight, labels, 
                 for j in range(n_features):
                     sums[label, j] += w * np.float64(X[i, j])
     return inertia, n_changed
+
+
+@njit(parallel=True, **_OPTIONS)
+def lloyd_simd_blocks(X, starts, shift, C_t, c_sq_pad, n_clusters, x_sq, weight, labels,
+                      min_sq_dist, sums, counts, inertia, n_changed):
+    """:func:`lloyd_simd_block` for the blocks ``starts[b]:starts[b + 1]``, on numba's threads.
+
+    A numba parallel region starts its threads in about 2 µs where the Python
+    pool took 40-100 µs, a third of an E-step at 10,000 rows. Block ``b``
+    writes its own ``sums[b]`` (zeros; shape ``(n_blocks, 0, d)`` for none),
+    ``counts[b]`` (zeros), ``inertia[b]`` and ``n_changed[b]``; the caller adds
+    them in an order fixed by the blocks alone, so the thread count changes no
+    rounding. ``x_sq``, ``weight`` and ``min_sq_dist`` are X's rows or empty,
+    as for :func:`lloyd_simd_block`.
+    """
+    n_blocks = starts.shape[0] - 1
+    ordered = n_blocks >= 0 and starts[0] == 0 and starts[n_blocks] == X.shape[0]
+    for b in range(n_blocks):
+        ordered = ordered and starts[b] <= starts[b + 1]
+    # Checked here, before the threads start: an error raised inside them
+    # would not come back as this message.
+    require(ordered and sums.shape[0] == n_blocks and counts.shape[0] == n_blocks
+            and inertia.shape[0] == n_blocks and n_changed.shape[0] == n_blocks,
+            "lloyd_simd_blocks", "starts from 0 to X's rows, increasing; sums, counts, "
+            "inertia and n_changed with one entry per block")
+    for b in prange(n_blocks):
+        lo, hi = starts[b], starts[b + 1]
+        block_inertia, block_changed = lloyd_simd_block(
+            X[lo:hi], shift, C_t, c_sq_pad, n_clusters, x_sq[lo:hi], weight[lo:hi],
+            labels[lo:hi], min_sq_dist[lo:hi], sums[b], counts[b])
+        inertia[b] = block_inertia
+        n_changed[b] = block_changed

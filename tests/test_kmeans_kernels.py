@@ -279,11 +279,12 @@ def test_blocks_give_threads_work_on_small_data_but_not_crumbs():
 
     # 10,000 rows × 64 features × 64 clusters: 8 equal blocks, not one.
     assert sizes(10_000, 512, 64 * 64) == [1250] * 8
-    # Light rows (16 × 3): one block holds them all, as before.
-    assert sizes(10_000, 4096, 16 * 3) == [10_000]
-    # 32 × 3: under two blocks' work, one block (whole chunks made 8,192 and 1,808).
-    assert sizes(10_000, 4096, 32 * 3) == [10_000]
-    assert sizes(30_000, 4096, 32 * 3) == [10_000] * 3
+    # Light rows (16 × 3): fewer blocks, each of at least _MIN_BLOCK_WORK terms.
+    assert sizes(10_000, 4096, 16 * 3) == [2500] * 4
+    assert sizes(2_000, 4096, 16 * 3) == [2000]
+    # 32 × 3: equal blocks, not whole chunks (which made 8,192 and 1,808 rows).
+    assert sizes(10_000, 4096, 32 * 3) == [1250] * 8
+    assert sizes(10_003, 4096, 32 * 3) == [1251] * 7 + [1246]
     # Large data keeps blocks of at most _BLOCK_ROWS rows, shared equally.
     large = sizes(1_000_000, 4096, 16 * 8)
     assert max(large) <= _BLOCK_ROWS and len(large) == -(-1_000_000 // _BLOCK_ROWS)
@@ -296,11 +297,26 @@ def test_blocks_give_threads_work_on_small_data_but_not_crumbs():
     assert _runner(2, X, 64, 512).n_threads == 2
 
 
+def test_without_numbas_threads_light_fits_keep_to_one_thread(monkeypatch):
+    # The Python pool's hand-off costs tens of µs: without numba's threads a
+    # thread needs POOL_THREAD_WORK terms (10,000 × 16 × 3 has 480,000).
+    from mixfit.engine import kmeans_steps
+
+    light = np.broadcast_to(np.float32(0), (10_000, 16))
+    heavy = np.broadcast_to(np.float32(0), (10_000, 64))
+    monkeypatch.setattr(kmeans_steps, "numba_threads_usable", lambda: False)
+    assert kmeans_steps._runner(2, light, 3, 4096).n_threads == 1
+    assert kmeans_steps._runner(2, heavy, 64, 512).n_threads == 2
+    monkeypatch.setattr(kmeans_steps, "numba_threads_usable", lambda: True)
+    assert kmeans_steps._runner(2, light, 3, 4096).n_threads == 2
+
+
 @pytest.mark.parametrize("n_features, n_clusters, dtype", [
     (16, 12, np.float32),  # the SIMD micro-kernel
     (40, 6, np.float64),   # the SIMD micro-kernel, fewer than 8 clusters
     (64, 64, np.float32),  # the GEMM path
     (100, 20, np.float64),
+    (2, 64, np.float64),   # the direct kernel (no GEMM)
 ])
 @pytest.mark.parametrize("keep_norms", [True, False])
 def test_blocks_on_numba_threads_give_the_pools_bits(n_features, n_clusters, dtype, keep_norms):

@@ -361,8 +361,8 @@ def kmeans_bytes(
     work = 8 if rescaled else itemsize
     chunk = max(1, min(n, _kmeans_chunk(k, d, work, chunk_size)))
     # Blocks as mixfit.engine.kmeans_steps._blocks cuts them (up to 8 for
-    # small data, each of at least 2**20 distance terms): threads take whole ones.
-    block_rows = min(_KMEANS_BLOCK_ROWS, max(n // 8, -(-(1 << 20) // max(1, d * k))))
+    # small data, each of at least 2**17 distance terms): threads take whole ones.
+    block_rows = min(_KMEANS_BLOCK_ROWS, max(n // 8, -(-(1 << 17) // max(1, d * k))))
     threads = max(1, min(int(n_jobs), -(-n // max(1, block_rows))))
     hamerly = algorithm in ("hamerly", "elkan") or (
         algorithm == "auto" and k >= _HAMERLY_MIN_CLUSTERS

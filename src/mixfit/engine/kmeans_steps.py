@@ -102,6 +102,10 @@ def _runner(n_jobs, X, n_clusters, chunk_size):
     n_samples, n_features = X.shape
     work = n_samples * n_features * max(1, n_clusters)
     n_threads = max(1, min(int(n_jobs), work // max(1, MIN_THREAD_WORK)))
+    if not numba_threads_usable():
+        # Every block then goes to the Python pool, whose hand-off costs tens of
+        # µs: a thread needs POOL_THREAD_WORK terms to pay for it.
+        n_threads = max(1, min(n_threads, work // POOL_THREAD_WORK))
     n_blocks = len(_blocks(n_samples, chunk_size, row_work=n_features * max(1, n_clusters)))
     return _Runner(n_threads, n_blocks,
                    blas=_e_step_kernel(n_features, n_clusters, X.dtype) == "gemm")
@@ -256,7 +260,10 @@ def blas_controller():
 #: Fewest blocks a data set is cut into where each still gets at least
 #: :data:`_MIN_BLOCK_WORK` distance terms (rows × features × clusters).
 _MIN_BLOCKS = 8
-_MIN_BLOCK_WORK = 1 << 20
+_MIN_BLOCK_WORK = 1 << 17
+
+#: Without numba's threads, fewest distance terms per thread on the Python pool.
+POOL_THREAD_WORK = 1 << 20
 
 
 def _blocks(n_samples, chunk_size, block_rows=None, row_work=1):
@@ -267,10 +274,15 @@ def _blocks(n_samples, chunk_size, block_rows=None, row_work=1):
     terms of ``row_work`` (features × clusters) per row; the rows are then
     shared equally among that many blocks. Threads take whole blocks: with 16,384-row
     blocks a fit of 10,000 rows ran on one thread (1.06-1.24× scikit-learn's
-    time at 64 × 64 and 64 × 3), one of 20,000 rows on blocks of 16,384 and
-    3,616; without the floor on the work, light fits lost more to the
-    per-block cost than the threads gained (float64 10,000 × 16 × 3: 1.34×).
-    The size depends on the data's shape alone, never on the thread count.
+    time at 64 × 64 and 64 × 3). On the Python pool light fits lost more to
+    the hand-off than the threads gained (float64 10,000 × 16 × 3: 1.34× with
+    no floor), hence a floor of 2²⁰ terms then; with numba's threads
+    (microseconds to start) 2¹⁷ took 0.57-0.94 of 2²⁰'s time at 10,000 rows
+    (3 to 256 clusters), 0.94-1.01 at 100,000, but 1.06-1.11 at 2 and 3 × 64
+    float64, where Hamerly's E-step still runs on the pool; without numba's
+    threads :func:`_runner` keeps light fits on one thread
+    (:data:`POOL_THREAD_WORK`). The size depends on the data's shape alone,
+    never on the thread count.
     """
     if block_rows is None:
         rows_for_work = -(-_MIN_BLOCK_WORK // max(1, row_work))
@@ -447,6 +459,14 @@ def _direct_e_step(X, centers, sample_weight, blocks, runner, labels, min_sq_dis
     n_clusters = centers.shape[0]
     centers64 = np.ascontiguousarray(centers, dtype=np.float64)
     keep_dist = min_sq_dist.shape[0] > 0
+    if runner.on_numba_threads(len(blocks)):
+        def driver(starts, sums, counts, inertia, n_changed):
+            direct.lloyd_direct_blocks(
+                X, starts, centers64, _NOTHING if sample_weight is None else sample_weight,
+                labels, min_sq_dist if keep_dist else _NOTHING, sums, counts, inertia, n_changed,
+            )
+
+        return runner.sum_numba_blocks(blocks, n_clusters, n_clusters, n_features, driver)
 
     def block(rows):
         counts = np.zeros(n_clusters)

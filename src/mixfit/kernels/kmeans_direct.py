@@ -45,13 +45,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from mixfit.kernels.checks import require
 # Bounds are stored in float32 rounded down, as on the GEMM path.
 from mixfit.kernels.kmeans import _round_down_f32
 
-__all__ = ["direct_rounding", "hamerly_direct_full", "lloyd_direct"]
+__all__ = ["direct_rounding", "hamerly_direct_full", "lloyd_direct", "lloyd_direct_blocks"]
 
 _OPTIONS = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
 
@@ -311,3 +311,31 @@ def hamerly_direct_full(X, weight, todo, n_todo, centers, gamma, labels, lower, 
             for j in range(n_features):
                 sums[label, j] += w * np.float64(X[i, j])
     return inertia, n_changed
+
+
+@njit(parallel=True, **_OPTIONS)
+def lloyd_direct_blocks(X, starts, centers, weight, labels, min_sq_dist, sums, counts, inertia,
+                        n_changed):
+    """:func:`lloyd_direct` for the blocks ``starts[b]:starts[b + 1]``, on numba's threads.
+
+    As :func:`mixfit.kernels.kmeans_simd.lloyd_simd_blocks`: block ``b``'s
+    statistics go to ``sums[b]``, ``counts[b]`` (zeros), ``inertia[b]`` and
+    ``n_changed[b]``, which the caller adds in a fixed order.
+    """
+    n_blocks = starts.shape[0] - 1
+    ordered = n_blocks >= 0 and starts[0] == 0 and starts[n_blocks] == X.shape[0]
+    for b in range(n_blocks):
+        ordered = ordered and starts[b] <= starts[b + 1]
+    # Checked before the threads start: an error raised inside them would not
+    # come back as this message.
+    require(ordered and sums.shape[0] == n_blocks and counts.shape[0] == n_blocks
+            and inertia.shape[0] == n_blocks and n_changed.shape[0] == n_blocks,
+            "lloyd_direct_blocks", "starts from 0 to X's rows, increasing; sums, counts, "
+            "inertia and n_changed with one entry per block")
+    for b in prange(n_blocks):
+        lo, hi = starts[b], starts[b + 1]
+        block_inertia, block_changed = lloyd_direct(
+            X[lo:hi], centers, weight[lo:hi], labels[lo:hi], min_sq_dist[lo:hi], sums[b],
+            counts[b])
+        inertia[b] = block_inertia
+        n_changed[b] = block_changed

@@ -122,3 +122,34 @@ def test_gaps_between_centres_do_not_depend_on_the_thread_count():
     np.fill_diagonal(between, np.inf)
     assert (one <= 0.5 * between.min(axis=1)).all()
     np.testing.assert_allclose(one, 0.5 * between.min(axis=1), rtol=1e-6)
+
+
+@pytest.mark.parametrize("n_features, dtype", [(2, np.float64), (20, np.float32)])
+def test_hamerly_blocks_on_numba_threads_give_the_pools_bits(n_features, dtype):
+    # Hamerly's blocks (GEMM or direct kernels) run in one numba parallel region
+    # where numba's threading layer allows; the statistics, bounds and the rows
+    # each block computed are those of the Python pool's run.
+    from mixfit.kernels.parallel import numba_threads_usable
+
+    if not numba_threads_usable():
+        pytest.skip("numba has no thread-safe threading layer (OpenMP or TBB) here")
+    X, rng = _blobs(30_000, n_features, 80, 1.0, dtype)
+    centers = X[rng.choice(len(X), 80, replace=False)].astype(np.float64)
+    moved = centers + rng.normal(scale=0.05, size=centers.shape)
+    runs = []
+    for numba_threads in (True, False):
+        with kmeans_steps._runner(2, X, 80, 256) as runner:
+            assert runner.n_threads == 2 and runner.numba_threads
+            runner.numba_threads = numba_threads
+            e_step = kmeans_hamerly._Hamerly(X, None, 256, None, runner, 80)
+            steps = [e_step(c) for c in (centers, moved)]  # the second call prunes
+            runs.append((steps, e_step.labels.copy(), e_step.lower.copy(),
+                         e_step.computed.copy()))
+    (a_steps, a_labels, a_lower, a_computed), (b_steps, b_labels, b_lower, b_computed) = runs
+    for (a_changed, a), (b_changed, b) in zip(a_steps, b_steps):
+        assert a_changed == b_changed and a.inertia == b.inertia
+        assert a.sums.tobytes() == b.sums.tobytes() and a.counts.tobytes() == b.counts.tobytes()
+    np.testing.assert_array_equal(a_labels, b_labels)
+    assert a_lower.tobytes() == b_lower.tobytes()
+    np.testing.assert_array_equal(a_computed, b_computed)
+    assert a_computed.sum() < len(X)  # the bounds did save rows

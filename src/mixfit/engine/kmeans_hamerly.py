@@ -104,8 +104,21 @@ class _Hamerly(_LloydEStep):
         centers64 = np.asarray(centers, dtype=np.float64)
         drift, drift_argmax, drift_second, half_gap = self._centre_geometry(centers64)
         labels, lower = self.labels, self.lower
+        on_numba = self.runner.on_numba_threads(len(self.blocks))
         if self.direct:
             gamma = direct.direct_rounding(n_features)
+            if on_numba:
+                def driver(starts, sums, counts, inertia, n_changed):
+                    direct.hamerly_direct_blocks(
+                        X, starts, _NOTHING if weight is None else weight, _NOTHING, centers64,
+                        labels, lower, half_gap, drift, drift_argmax, drift_second, gamma,
+                        sums, counts, inertia, n_changed, self.computed,
+                    )
+
+                result = self.runner.sum_numba_blocks(self.blocks, n_clusters, n_clusters,
+                                                      n_features, driver)
+                self.previous = centers64
+                return result
 
             def block(rows):
                 counts = np.zeros(n_clusters)
@@ -129,6 +142,19 @@ class _Hamerly(_LloydEStep):
             self.previous = centers64
             return result
         gemm = _Gemm(centers, self.shift, X.dtype, bounds=True)
+        if on_numba:
+            def driver(starts, sums, counts, inertia, n_changed):
+                gemm_kernels.hamerly_gemm_blocks(
+                    X, starts, _NOTHING if weight is None else weight, x_sq, centers64, labels,
+                    lower, half_gap, drift, drift_argmax, drift_second, gemm.tau_coef,
+                    gemm.c_max_sq, gemm.shift_or_nothing, gemm.C_neg2, gemm.C_neg2_t, gemm.c_sq,
+                    sums, counts, inertia, n_changed, self.computed, chunk_size,
+                )
+
+            result = self.runner.sum_numba_blocks(self.blocks, n_clusters, n_clusters,
+                                                  n_features, driver)
+            self.previous = centers64
+            return result
 
         def block(rows):
             counts = np.zeros(n_clusters)

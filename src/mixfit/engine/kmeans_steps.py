@@ -64,8 +64,11 @@ DIRECT_WORK = (32, 2048)
 #: Fewest distance terms (rows × n_features × n_clusters) per thread for an
 #: E-step to be worth a second thread: with the calling thread taking a share
 #: itself, two threads ran 20 iterations of 20,000 × 2 × 3 (float64, 1.2e5 terms)
-#: in 0.96 of one thread's time, 40,000 × 2 × 3 in 0.79, 40,000 × 3 × 12 in 0.71.
-MIN_THREAD_WORK = 100_000
+#: in 0.96 of one thread's time, 40,000 × 2 × 3 in 0.79, 40,000 × 3 × 12 in 0.71
+#: (the Python pool). On numba's threads, 10,000 × 8 × 3 and 3 × 8 (2.4e5
+#: terms, E-steps of ~60 µs) took 1.2-1.4× one thread's time, 2 × 16 (3.2e5)
+#: 0.85, 16 × 3 (4.8e5) 0.82-0.92.
+MIN_THREAD_WORK = 125_000
 
 
 def _uses_direct(n_features, n_clusters, dtype):

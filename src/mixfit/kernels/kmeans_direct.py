@@ -49,9 +49,10 @@ from numba import njit, prange
 
 from mixfit.kernels.checks import require
 # Bounds are stored in float32 rounded down, as on the GEMM path.
-from mixfit.kernels.kmeans import _round_down_f32
+from mixfit.kernels.kmeans import _round_down_f32, hamerly_screen, labels_in_range
 
-__all__ = ["direct_rounding", "hamerly_direct_full", "lloyd_direct", "lloyd_direct_blocks"]
+__all__ = ["direct_rounding", "hamerly_direct_blocks", "hamerly_direct_full", "lloyd_direct",
+           "lloyd_direct_blocks"]
 
 _OPTIONS = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
 
@@ -339,3 +340,41 @@ def lloyd_direct_blocks(X, starts, centers, weight, labels, min_sq_dist, sums, c
             counts[b])
         inertia[b] = block_inertia
         n_changed[b] = block_changed
+
+
+@njit(parallel=True, **_OPTIONS)
+def hamerly_direct_blocks(X, starts, weight, no_norms, centers, labels, lower, half_gap, drift,
+                          drift_argmax, drift_second, gamma, sums, counts, inertia, n_changed,
+                          n_computed):
+    """Hamerly's E-step by the direct kernels for the blocks ``starts[b]:starts[b + 1]``.
+
+    Per block, :func:`mixfit.kernels.kmeans.hamerly_screen` then
+    :func:`hamerly_direct_full` for the rows it leaves, on numba's threads; the
+    outputs as :func:`lloyd_direct_blocks`, with ``n_computed[b]`` the rows
+    block ``b`` computed. ``no_norms``: an empty float64 array (the direct
+    arithmetic needs no row norms).
+    """
+    n_blocks = starts.shape[0] - 1
+    ordered = n_blocks >= 0 and starts[0] == 0 and starts[n_blocks] == X.shape[0]
+    for b in range(n_blocks):
+        ordered = ordered and starts[b] <= starts[b + 1]
+    # Checked before the threads start: an error raised inside them would not
+    # come back as this message.
+    require(ordered and sums.shape[0] == n_blocks and counts.shape[0] == n_blocks
+            and inertia.shape[0] == n_blocks and n_changed.shape[0] == n_blocks
+            and n_computed.shape[0] == n_blocks and labels.shape[0] == X.shape[0]
+            and labels_in_range(labels, centers.shape[0]),
+            "hamerly_direct_blocks", "starts from 0 to X's rows, increasing; sums, counts, "
+            "inertia, n_changed and n_computed with one entry per block; labels in [0, K)")
+    for b in prange(n_blocks):
+        lo, hi = starts[b], starts[b + 1]
+        todo = np.empty(hi - lo, dtype=np.int64)
+        screened, n_todo = hamerly_screen(
+            X[lo:hi], weight[lo:hi], no_norms, centers, labels[lo:hi], lower[lo:hi], half_gap,
+            drift, drift_argmax, drift_second, 0.0, 0.0, gamma, sums[b], counts[b], todo)
+        full, block_changed = hamerly_direct_full(
+            X[lo:hi], weight[lo:hi], todo, n_todo, centers, gamma, labels[lo:hi], lower[lo:hi],
+            sums[b], counts[b])
+        inertia[b] = screened + full
+        n_changed[b] = block_changed
+        n_computed[b] = n_todo

@@ -28,7 +28,7 @@ from mixfit.kernels.checks import require
 from mixfit.kernels.kmeans import (hamerly_full, hamerly_row_test, labels_in_range, lloyd_chunk,
                                    lloyd_chunk_norms)
 
-__all__ = ["hamerly_gemm_block", "lloyd_gemm_block", "lloyd_gemm_blocks"]
+__all__ = ["hamerly_gemm_block", "hamerly_gemm_blocks", "lloyd_gemm_block", "lloyd_gemm_blocks"]
 
 _OPTIONS = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
 
@@ -306,3 +306,35 @@ def lloyd_gemm_blocks(X, starts, shift, C_neg2, C_neg2_t, c_sq, x_sq, weight, la
             weight[lo:hi], labels[lo:hi], min_sq_dist[lo:hi], sums[b], counts[b], chunk_size)
         inertia[b] = block_inertia
         n_changed[b] = block_changed
+
+
+@njit(parallel=True, **_OPTIONS)
+def hamerly_gemm_blocks(X, starts, weight, x_sq, centers, labels, lower, half_gap, drift,
+                        drift_argmax, drift_second, tau_coef, c_max_sq, shift, C_neg2, C_neg2_t,
+                        c_sq, sums, counts, inertia, n_changed, n_computed, chunk_size):
+    """:func:`hamerly_gemm_block` for the blocks ``starts[b]:starts[b + 1]``, on numba's threads.
+
+    As :func:`lloyd_gemm_blocks`, with ``n_computed[b]`` the rows block ``b``
+    computed (what the bounds did not save).
+    """
+    n_blocks = starts.shape[0] - 1
+    ordered = n_blocks >= 0 and starts[0] == 0 and starts[n_blocks] == X.shape[0]
+    for b in range(n_blocks):
+        ordered = ordered and starts[b] <= starts[b + 1]
+    # Checked before the threads start: an error raised inside them would not
+    # come back as this message.
+    require(ordered and sums.shape[0] == n_blocks and counts.shape[0] == n_blocks
+            and inertia.shape[0] == n_blocks and n_changed.shape[0] == n_blocks
+            and n_computed.shape[0] == n_blocks and labels.shape[0] == X.shape[0]
+            and labels_in_range(labels, C_neg2.shape[0]),
+            "hamerly_gemm_blocks", "starts from 0 to X's rows, increasing; sums, counts, "
+            "inertia, n_changed and n_computed with one entry per block; labels in [0, K)")
+    for b in prange(n_blocks):
+        lo, hi = starts[b], starts[b + 1]
+        block_inertia, block_changed, block_computed = hamerly_gemm_block(
+            np.ascontiguousarray(X[lo:hi]), weight[lo:hi], x_sq[lo:hi], centers,
+            labels[lo:hi], lower[lo:hi], half_gap, drift, drift_argmax, drift_second, tau_coef,
+            c_max_sq, shift, C_neg2, C_neg2_t, c_sq, sums[b], counts[b], chunk_size)
+        inertia[b] = block_inertia
+        n_changed[b] = block_changed
+        n_computed[b] = block_computed

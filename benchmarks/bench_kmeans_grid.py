@@ -348,14 +348,15 @@ def add_arguments(parser, grid, budget_help):
 def collect(args, script, first_line):
     """The run's first line and its result rows.
 
-    Read from ``--from-json`` (the machine of the run, not of this redraw), or
+    Read from ``--from-json`` (the machine of the latest run in the file, not
+    of this redraw; later rows replace earlier ones of the same cell), or
     measured: ``first_line()`` (a dict holding "environment") and then one
     child of ``script`` per (n, d, dtype), each appended to ``--json`` as it
     comes, so that a long run that stops keeps what it measured.
     """
     if args.from_json:
         lines = [json.loads(line) for line in args.from_json.read_text().splitlines() if line]
-        run = next(line for line in lines if "environment" in line)
+        run = [line for line in lines if "environment" in line][-1]
         return run, [line for line in lines if "environment" not in line]
     run = first_line()
     with args.json.open("a", encoding="utf-8") as handle:

@@ -77,7 +77,7 @@ def _uses_direct(n_features, n_clusters, dtype):
     The one place the choice is made, so that a fit, its ``nearest`` pass and
     :func:`mixfit.engine.kmeans.assign` (``predict``) always compute distances
     the same way, and hence agree on every label. Shapes of the SIMD kernel
-    (:func:`~mixfit.engine.kmeans_simd.uses_simd`, up to 32 clusters) go there:
+    (:func:`~mixfit.engine.kmeans_simd.uses_simd`, 3 to 32 clusters) go there:
     its fits took 0.87-0.98 of the direct kernels' time at 2 and 3 features
     with 11 to 32 clusters (100,000 rows, float64, side by side).
     """

@@ -62,6 +62,18 @@ def test_pools_are_reused_between_calls():
     assert len(state["threads"]) <= 2
 
 
+def _wait_for(pid, seconds, hung):
+    """Wait for a forked child; kill it and fail with ``hung`` past ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        time.sleep(0.05)
+    os.kill(pid, 9)
+    pytest.fail(hung)
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_a_forked_child_gets_fresh_pools():
     # Both workers of the pool run a task and go idle: an inherited pool would
@@ -79,15 +91,7 @@ def test_a_forked_child_gets_fresh_pools():
         os.write(write, b"ok" if total.sum() == 8 else b"no")
         os._exit(0)
     os.close(write)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        time.sleep(0.05)
-    else:
-        os.kill(pid, 9)
-        pytest.fail("the forked child hung on an inherited thread pool")
+    _wait_for(pid, 30, "the forked child hung on an inherited thread pool")
     assert os.read(read, 2) == b"ok"
 
 
@@ -111,13 +115,5 @@ def test_a_forked_child_fits_after_the_parent_used_numbas_threads():
         finally:
             os._exit(0)
     os.close(write)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        time.sleep(0.05)
-    else:
-        os.kill(pid, 9)
-        pytest.fail("the forked child hung")
+    status = _wait_for(pid, 60, "the forked child hung")
     assert os.read(read, 2) == b"ok", f"the forked child ended with status {status}"

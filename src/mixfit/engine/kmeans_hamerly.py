@@ -98,69 +98,67 @@ class _Hamerly(_LloydEStep):
         return drift, drift_argmax, drift_second, 0.5 * np.sqrt(nearest)
 
     def __call__(self, centers):
-        X, weight, chunk_size, x_sq = self.X, self.weight, self.chunk_size, self.x_sq
-        n_features = X.shape[1]
+        n_features = self.X.shape[1]
         n_clusters = centers.shape[0]
         centers64 = np.asarray(centers, dtype=np.float64)
-        drift, drift_argmax, drift_second, half_gap = self._centre_geometry(centers64)
-        labels, lower = self.labels, self.lower
-        on_numba = self.runner.on_numba_threads(len(self.blocks))
-        if self.direct:
-            gamma = direct.direct_rounding(n_features)
-            if on_numba:
-                def driver(starts, sums, counts, inertia, n_changed):
-                    direct.hamerly_direct_blocks(
-                        X, starts, _NOTHING if weight is None else weight, _NOTHING, centers64,
-                        labels, lower, half_gap, drift, drift_argmax, drift_second, gamma,
-                        sums, counts, inertia, n_changed, self.computed,
-                    )
-
-                result = self.runner.sum_numba_blocks(self.blocks, n_clusters, n_clusters,
-                                                      n_features, driver)
-                self.previous = centers64
-                return result
-
-            def block(rows):
-                counts = np.zeros(n_clusters)
-                sums = np.zeros((n_clusters, n_features))
-                X_rows = X[rows]
-                w = _NOTHING if weight is None else weight[rows]
-                block_labels, block_lower = labels[rows], lower[rows]
-                todo = np.empty(rows.stop - rows.start, dtype=np.int64)
-                inertia, n_todo = kernels.hamerly_screen(
-                    X_rows, w, _NOTHING, centers64, block_labels, block_lower, half_gap,
-                    drift, drift_argmax, drift_second, 0.0, 0.0, gamma, sums, counts, todo,
-                )
-                full_inertia, n_changed = direct.hamerly_direct_full(
-                    X_rows, w, todo, n_todo, centers64, gamma, block_labels, block_lower,
-                    sums, counts,
-                )
-                self.computed[self.block_of[rows.start]] = n_todo
-                return counts, sums, inertia + full_inertia, n_changed
-
-            result = self.runner.map_sums(block, self.blocks)
-            self.previous = centers64
-            return result
-        gemm = _Gemm(centers, self.shift, X.dtype, bounds=True)
-        if on_numba:
-            def driver(starts, sums, counts, inertia, n_changed):
-                gemm_kernels.hamerly_gemm_blocks(
-                    X, starts, _NOTHING if weight is None else weight, x_sq, centers64, labels,
-                    lower, half_gap, drift, drift_argmax, drift_second, gemm.tau_coef,
-                    gemm.c_max_sq, gemm.shift_or_nothing, gemm.C_neg2, gemm.C_neg2_t, gemm.c_sq,
-                    sums, counts, inertia, n_changed, self.computed, chunk_size,
-                )
-
+        geometry = self._centre_geometry(centers64)
+        kernel = self._direct_kernels if self.direct else self._gemm_kernels
+        block, driver = kernel(centers, centers64, *geometry)
+        if self.runner.on_numba_threads(len(self.blocks)):
             result = self.runner.sum_numba_blocks(self.blocks, n_clusters, n_clusters,
                                                   n_features, driver)
-            self.previous = centers64
-            return result
+        else:
+            result = self.runner.map_sums(block, self.blocks)
+        self.previous = centers64
+        return result
+
+    def _direct_kernels(self, centers, centers64, drift, drift_argmax, drift_second, half_gap):
+        """The pool's per-block function and the numba driver, by the direct kernels."""
+        X, labels, lower = self.X, self.labels, self.lower
+        weight = _NOTHING if self.weight is None else self.weight
+        n_clusters, n_features = centers64.shape
+        gamma = direct.direct_rounding(n_features)
+
+        def block(rows):
+            counts = np.zeros(n_clusters)
+            sums = np.zeros((n_clusters, n_features))
+            X_rows = X[rows]
+            w = weight[rows] if weight.shape[0] else weight
+            block_labels, block_lower = labels[rows], lower[rows]
+            todo = np.empty(rows.stop - rows.start, dtype=np.int64)
+            inertia, n_todo = kernels.hamerly_screen(
+                X_rows, w, _NOTHING, centers64, block_labels, block_lower, half_gap,
+                drift, drift_argmax, drift_second, 0.0, 0.0, gamma, sums, counts, todo,
+            )
+            full_inertia, n_changed = direct.hamerly_direct_full(
+                X_rows, w, todo, n_todo, centers64, gamma, block_labels, block_lower,
+                sums, counts,
+            )
+            self.computed[self.block_of[rows.start]] = n_todo
+            return counts, sums, inertia + full_inertia, n_changed
+
+        def driver(starts, sums, counts, inertia, n_changed):
+            direct.hamerly_direct_blocks(
+                X, starts, weight, _NOTHING, centers64, labels, lower, half_gap, drift,
+                drift_argmax, drift_second, gamma, sums, counts, inertia, n_changed,
+                self.computed,
+            )
+
+        return block, driver
+
+    def _gemm_kernels(self, centers, centers64, drift, drift_argmax, drift_second, half_gap):
+        """The pool's per-block function and the numba driver, by GEMMs."""
+        X, labels, lower, x_sq = self.X, self.labels, self.lower, self.x_sq
+        chunk_size = self.chunk_size
+        weight = _NOTHING if self.weight is None else self.weight
+        n_clusters, n_features = centers64.shape
+        gemm = _Gemm(centers, self.shift, X.dtype, bounds=True)
 
         def block(rows):
             counts = np.zeros(n_clusters)
             sums = np.zeros((n_clusters, n_features))
             inertia, n_changed, n_computed = gemm_kernels.hamerly_gemm_block(
-                _c_rows(X, rows), _NOTHING if weight is None else weight[rows], x_sq[rows],
+                _c_rows(X, rows), weight[rows] if weight.shape[0] else weight, x_sq[rows],
                 centers64, labels[rows], lower[rows], half_gap, drift, drift_argmax,
                 drift_second, gemm.tau_coef, gemm.c_max_sq, gemm.shift_or_nothing,
                 gemm.C_neg2, gemm.C_neg2_t, gemm.c_sq, sums, counts, chunk_size,
@@ -168,9 +166,15 @@ class _Hamerly(_LloydEStep):
             self.computed[self.block_of[rows.start]] = n_computed
             return counts, sums, inertia, n_changed
 
-        result = self.runner.map_sums(block, self.blocks)
-        self.previous = centers64
-        return result
+        def driver(starts, sums, counts, inertia, n_changed):
+            gemm_kernels.hamerly_gemm_blocks(
+                X, starts, weight, x_sq, centers64, labels, lower, half_gap, drift,
+                drift_argmax, drift_second, gemm.tau_coef, gemm.c_max_sq,
+                gemm.shift_or_nothing, gemm.C_neg2, gemm.C_neg2_t, gemm.c_sq, sums, counts,
+                inertia, n_changed, self.computed, chunk_size,
+            )
+
+        return block, driver
 
 
 #: ``algorithm="auto"`` (:class:`_AutoHamerly`) tries Hamerly's bounds once at

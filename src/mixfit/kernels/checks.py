@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from numba import njit
 
-__all__ = ["check_rows", "check_sweep", "require"]
+__all__ = ["check_blocks", "check_rows", "check_sweep", "require"]
 
 
 @njit(nogil=True, cache=True)
@@ -77,3 +77,22 @@ def check_rows(kernel, X, n_components, row_begin, row_end, labels, log_resp, lo
                                        and log_resp.shape[1] == n_components
                                        and log_norm.shape[0] >= row_end), kernel,
             "log_resp (n, K) must be empty or cover the rows, with log_norm")
+
+
+@njit(nogil=True, cache=True)
+def check_blocks(kernel, n_rows, starts, sums, counts, inertia, n_changed):
+    """The checks of a parallel driver over blocks, made before its threads start.
+
+    ``starts`` must run from 0 to ``n_rows`` without decreasing (block ``b`` is
+    ``starts[b]:starts[b + 1]``), and ``sums``, ``counts``, ``inertia`` and
+    ``n_changed`` hold one entry per block. An error raised inside the
+    threads would not come back as this message.
+    """
+    n_blocks = starts.shape[0] - 1
+    ordered = n_blocks >= 0 and starts[0] == 0 and starts[n_blocks] == n_rows
+    for b in range(max(0, n_blocks)):
+        ordered = ordered and starts[b] <= starts[b + 1]
+    require(ordered and sums.shape[0] == n_blocks and counts.shape[0] == n_blocks
+            and inertia.shape[0] == n_blocks and n_changed.shape[0] == n_blocks, kernel,
+            "starts from 0 to X's rows, increasing; sums, counts, inertia and n_changed "
+            "with one entry per block")

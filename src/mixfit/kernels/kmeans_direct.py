@@ -47,7 +47,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from mixfit.kernels.checks import require
+from mixfit.kernels.checks import check_blocks, require
 # Bounds are stored in float32 rounded down, as on the GEMM path.
 from mixfit.kernels.kmeans import _round_down_f32, hamerly_screen, labels_in_range
 
@@ -324,15 +324,7 @@ def lloyd_direct_blocks(X, starts, centers, weight, labels, min_sq_dist, sums, c
     ``n_changed[b]``, which the caller adds in a fixed order.
     """
     n_blocks = starts.shape[0] - 1
-    ordered = n_blocks >= 0 and starts[0] == 0 and starts[n_blocks] == X.shape[0]
-    for b in range(n_blocks):
-        ordered = ordered and starts[b] <= starts[b + 1]
-    # Checked before the threads start: an error raised inside them would not
-    # come back as this message.
-    require(ordered and sums.shape[0] == n_blocks and counts.shape[0] == n_blocks
-            and inertia.shape[0] == n_blocks and n_changed.shape[0] == n_blocks,
-            "lloyd_direct_blocks", "starts from 0 to X's rows, increasing; sums, counts, "
-            "inertia and n_changed with one entry per block")
+    check_blocks("lloyd_direct_blocks", X.shape[0], starts, sums, counts, inertia, n_changed)
     for b in prange(n_blocks):
         lo, hi = starts[b], starts[b + 1]
         block_inertia, block_changed = lloyd_direct(
@@ -355,17 +347,10 @@ def hamerly_direct_blocks(X, starts, weight, no_norms, centers, labels, lower, h
     arithmetic needs no row norms).
     """
     n_blocks = starts.shape[0] - 1
-    ordered = n_blocks >= 0 and starts[0] == 0 and starts[n_blocks] == X.shape[0]
-    for b in range(n_blocks):
-        ordered = ordered and starts[b] <= starts[b + 1]
-    # Checked before the threads start: an error raised inside them would not
-    # come back as this message.
-    require(ordered and sums.shape[0] == n_blocks and counts.shape[0] == n_blocks
-            and inertia.shape[0] == n_blocks and n_changed.shape[0] == n_blocks
-            and n_computed.shape[0] == n_blocks and labels.shape[0] == X.shape[0]
-            and labels_in_range(labels, centers.shape[0]),
-            "hamerly_direct_blocks", "starts from 0 to X's rows, increasing; sums, counts, "
-            "inertia, n_changed and n_computed with one entry per block; labels in [0, K)")
+    check_blocks("hamerly_direct_blocks", X.shape[0], starts, sums, counts, inertia, n_changed)
+    require(n_computed.shape[0] == n_blocks and labels.shape[0] == X.shape[0]
+            and labels_in_range(labels, centers.shape[0]), "hamerly_direct_blocks",
+            "n_computed with one entry per block; labels of X's rows in [0, K)")
     for b in prange(n_blocks):
         lo, hi = starts[b], starts[b + 1]
         todo = np.empty(hi - lo, dtype=np.int64)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from mixfit.kernels.checks import require
+from mixfit.kernels.checks import check_blocks, require
 from mixfit.kernels.kmeans import (hamerly_full, hamerly_row_test, labels_in_range, lloyd_chunk,
                                    lloyd_chunk_norms)
 
@@ -290,15 +290,7 @@ def lloyd_gemm_blocks(X, starts, shift, C_neg2, C_neg2_t, c_sq, x_sq, weight, la
     runs on one thread per block (the caller limits it).
     """
     n_blocks = starts.shape[0] - 1
-    ordered = n_blocks >= 0 and starts[0] == 0 and starts[n_blocks] == X.shape[0]
-    for b in range(n_blocks):
-        ordered = ordered and starts[b] <= starts[b + 1]
-    # Checked before the threads start: an error raised inside them would not
-    # come back as this message.
-    require(ordered and sums.shape[0] == n_blocks and counts.shape[0] == n_blocks
-            and inertia.shape[0] == n_blocks and n_changed.shape[0] == n_blocks,
-            "lloyd_gemm_blocks", "starts from 0 to X's rows, increasing; sums, counts, "
-            "inertia and n_changed with one entry per block")
+    check_blocks("lloyd_gemm_blocks", X.shape[0], starts, sums, counts, inertia, n_changed)
     for b in prange(n_blocks):
         lo, hi = starts[b], starts[b + 1]
         block_inertia, block_changed = lloyd_gemm_block(
@@ -318,17 +310,10 @@ def hamerly_gemm_blocks(X, starts, weight, x_sq, centers, labels, lower, half_ga
     computed (what the bounds did not save).
     """
     n_blocks = starts.shape[0] - 1
-    ordered = n_blocks >= 0 and starts[0] == 0 and starts[n_blocks] == X.shape[0]
-    for b in range(n_blocks):
-        ordered = ordered and starts[b] <= starts[b + 1]
-    # Checked before the threads start: an error raised inside them would not
-    # come back as this message.
-    require(ordered and sums.shape[0] == n_blocks and counts.shape[0] == n_blocks
-            and inertia.shape[0] == n_blocks and n_changed.shape[0] == n_blocks
-            and n_computed.shape[0] == n_blocks and labels.shape[0] == X.shape[0]
-            and labels_in_range(labels, C_neg2.shape[0]),
-            "hamerly_gemm_blocks", "starts from 0 to X's rows, increasing; sums, counts, "
-            "inertia, n_changed and n_computed with one entry per block; labels in [0, K)")
+    check_blocks("hamerly_gemm_blocks", X.shape[0], starts, sums, counts, inertia, n_changed)
+    require(n_computed.shape[0] == n_blocks and labels.shape[0] == X.shape[0]
+            and labels_in_range(labels, C_neg2.shape[0]), "hamerly_gemm_blocks",
+            "n_computed with one entry per block; labels of X's rows in [0, K)")
     for b in prange(n_blocks):
         lo, hi = starts[b], starts[b + 1]
         block_inertia, block_changed, block_computed = hamerly_gemm_block(

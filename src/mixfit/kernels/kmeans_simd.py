@@ -34,7 +34,7 @@ from numba import njit, prange, types
 from numba.core import cgutils
 from numba.core.extending import intrinsic
 
-from mixfit.kernels.checks import require
+from mixfit.kernels.checks import check_blocks, require
 from mixfit.kernels.kmeans import _sq_distance_lanes
 
 __all__ = ["LANES", "ROWS", "lloyd_simd_block", "lloyd_simd_blocks", "padded_centres"]
@@ -317,15 +317,7 @@ def lloyd_simd_blocks(X, starts, shift, C_t, c_sq_pad, n_clusters, x_sq, weight,
     as for :func:`lloyd_simd_block`.
     """
     n_blocks = starts.shape[0] - 1
-    ordered = n_blocks >= 0 and starts[0] == 0 and starts[n_blocks] == X.shape[0]
-    for b in range(n_blocks):
-        ordered = ordered and starts[b] <= starts[b + 1]
-    # Checked here, before the threads start: an error raised inside them
-    # would not come back as this message.
-    require(ordered and sums.shape[0] == n_blocks and counts.shape[0] == n_blocks
-            and inertia.shape[0] == n_blocks and n_changed.shape[0] == n_blocks,
-            "lloyd_simd_blocks", "starts from 0 to X's rows, increasing; sums, counts, "
-            "inertia and n_changed with one entry per block")
+    check_blocks("lloyd_simd_blocks", X.shape[0], starts, sums, counts, inertia, n_changed)
     for b in prange(n_blocks):
         lo, hi = starts[b], starts[b + 1]
         block_inertia, block_changed = lloyd_simd_block(

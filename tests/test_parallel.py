@@ -58,8 +58,35 @@ def test_pools_are_reused_between_calls():
     task, state = _concurrency_probe()
     for _ in range(5):
         _parallel.map_ranges(lambda begin, end: task(), 4, 2)
-    # Five calls ran on the same two pool threads, not on ten new ones.
-    assert len(state["threads"]) <= 2
+    # Five calls ran on the calling thread and the same pool's two threads, not
+    # on new ones each time.
+    assert len(state["threads"]) <= 3
+
+
+def test_map_ranges_keeps_light_passes_on_the_calling_thread():
+    calls = []
+    _parallel.map_ranges(lambda begin, end: calls.append((begin, end, threading.get_ident())),
+                         40, 2, work_per_item=1000)
+    # 40,000 values: under MIN_SHARE_WORK per share, so one share, run here.
+    assert calls == [(0, 40, threading.get_ident())]
+    calls.clear()
+    _parallel.map_ranges(lambda begin, end: calls.append((begin, end)), 40, 2,
+                         work_per_item=_parallel.MIN_SHARE_WORK)
+    assert sorted(calls) == [(0, 20), (20, 40)]
+
+
+def test_map_ranges_leaves_nothing_running_when_a_share_fails():
+    finished = []
+
+    def share(begin, end):
+        if begin == 0:  # the calling thread's share
+            raise RuntimeError("boom")
+        time.sleep(0.2)
+        finished.append(begin)
+
+    with pytest.raises(RuntimeError, match="boom"):
+        _parallel.map_ranges(share, 2, 2)
+    assert finished == [1]  # the pool's share was waited for, not left writing
 
 
 def _wait_for(pid, seconds, hung):

@@ -380,7 +380,7 @@ def _kept_row_sq_norms(X, shift, n_threads, chunk_size):
     else:
         def share(begin, end):
             x_sq[begin:end] = _all_row_sq_norms(X[begin:end], shift, chunk_size)
-    map_ranges(share, X.shape[0], n_threads)
+    map_ranges(share, X.shape[0], n_threads, work_per_item=X.shape[1])
     return x_sq
 
 

@@ -75,7 +75,7 @@ def column_moments(X, sample_weight=None, n_jobs=1):
         for group in range(group_begin, group_end):
             _moment_rows(X, weights, bounds[group], bounds[group + 1], group, sums, squares)
 
-    map_ranges(run, n_groups, n_jobs)
+    map_ranges(run, n_groups, n_jobs, work_per_item=-(-n_samples // n_groups) * n_features)
     count = float(n_samples if sample_weight is None else weights.sum())
     return sums.sum(axis=0) / count, float(squares.sum()) / count
 
@@ -135,5 +135,5 @@ def finite_column_magnitudes(X, n_jobs=1):
         for group in range(group_begin, group_end):
             _finite_max_abs_rows(X, bounds[group], bounds[group + 1], group, largest, finite)
 
-    map_ranges(run, n_groups, n_jobs)
+    map_ranges(run, n_groups, n_jobs, work_per_item=-(-n_samples // n_groups) * n_features)
     return bool(finite.all()), largest.max(axis=0)

@@ -78,6 +78,9 @@ _SWEEP_PARTIAL_BYTES = 2 << 20
 _KMEANS_BLOCK_ROWS = 16384
 _KMEANS_GROUPS = 16
 _HAMERLY_MIN_CLUSTERS = 64  # mixfit.engine.kmeans.HAMERLY_MIN_CLUSTERS
+# mixfit.engine.kmeans.YINYANG_MIN_CLUSTERS and YINYANG_MIN_FEATURES (by bytes per value).
+_YINYANG_MIN_CLUSTERS = 256
+_YINYANG_MIN_FEATURES = {4: 64, 8: 32}
 
 
 class FitTooLargeError(MemoryError, ValueError):
@@ -364,20 +367,29 @@ def kmeans_bytes(
     # small data, each of at least 2**17 distance terms): threads take whole ones.
     block_rows = min(_KMEANS_BLOCK_ROWS, max(n // 8, -(-(1 << 17) // max(1, d * k))))
     threads = max(1, min(int(n_jobs), -(-n // max(1, block_rows))))
-    hamerly = algorithm in ("hamerly", "elkan") or (
-        algorithm == "auto" and k >= _HAMERLY_MIN_CLUSTERS
+    yinyang = algorithm == "yinyang" or (
+        algorithm == "auto" and k >= _YINYANG_MIN_CLUSTERS
+        and d >= _YINYANG_MIN_FEATURES.get(work, d + 1)
     )
+    hamerly = not yinyang and (algorithm in ("hamerly", "elkan") or (
+        algorithm == "auto" and k >= _HAMERLY_MIN_CLUSTERS
+    ))
     # astype(float64) then the division: two float64 copies for a moment, one after.
     parts = {"a float64 copy of X": 8 * n * d if rescaled else 0}
     # The best run's int64 labels while the next run goes.
     best = 8 * n if int(n_init) > 1 else 0
     centres = 6 * 8 * k * d + 8 * 128 * k
     parts["centres"] = centres
-    # Lloyd: ‖x‖², int32 labels (Hamerly: bounds too), the int64 labels of the
+    # Lloyd: ‖x‖², int32 labels (Hamerly, Yinyang: bounds too), the int64 labels of the
     # result; per thread the distance block (and its transposed copy), the
     # shifted or gathered rows, Hamerly's list of rows; K × d sums per group.
-    per_row = work + 4 + (4 if hamerly else 0) + 8
-    per_thread = 2 * chunk * k * work + 2 * chunk * d * work + 8 * _KMEANS_BLOCK_ROWS
+    # Yinyang: a float32 bound per group of ~10 centres; per thread, per row of
+    # its block, the group filter's distances and lists (~6 words, and ~5 per
+    # group computed: counted as 2 groups a row).
+    groups = -(-k // 10)
+    per_row = work + 4 + (4 if hamerly else 0) + (4 * groups if yinyang else 0) + 8
+    per_thread = (2 * chunk * k * work + 2 * chunk * d * work + 8 * _KMEANS_BLOCK_ROWS
+                  + (8 * 16 * _KMEANS_BLOCK_ROWS if yinyang else 0))
     sums = (_KMEANS_GROUPS + 2 * threads) * 8 * k * (d + 1)
     phases = {
         "rescaling": 8 * n * d if rescaled else 0,

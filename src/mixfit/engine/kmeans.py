@@ -44,7 +44,7 @@ __all__ = [
 
 #: Values of ``algorithm`` for :func:`lloyd`. "elkan" is scikit-learn's name for
 #: exact bound-pruned k-means; it runs the Hamerly path (see :func:`lloyd`).
-ALGORITHMS = ("auto", "lloyd", "elkan", "hamerly")
+ALGORITHMS = ("auto", "lloyd", "elkan", "hamerly", "yinyang")
 
 #: From this many clusters on, ``algorithm="auto"`` prunes with Hamerly's bounds
 #: where they pay (by turns with Lloyd's E-step, see ``kmeans_hamerly._AutoHamerly``).
@@ -61,18 +61,40 @@ ALGORITHMS = ("auto", "lloyd", "elkan", "hamerly")
 HAMERLY_MIN_CLUSTERS = 64
 
 
+#: From this many clusters on, and :data:`YINYANG_MIN_FEATURES` features,
+#: ``algorithm="auto"`` prunes with Yinyang's group bounds instead (see
+#: ``kmeans_yinyang._AutoYinyang``). Measured at 1e5 rows, 20 iterations, 2
+#: threads, Yinyang / "auto"-with-Hamerly time: float32 0.25 at 784 × 1024,
+#: 0.46 at 160 × 1024, 0.64 at 784 × 256, 0.75 at 160 × 256, 0.85-0.86 at
+#: 64 × {256, 1024}, but 1.19 at 32 × 1024, 1.57-2.37 for d ≤ 16 and 1.08-1.37
+#: at K = 64 (d 32-784); float64 0.44-0.52 at {64, 160} × 256, 0.69-0.70 at
+#: 32 × {256, 1024}, 1.00-1.02 at 16 × {256, 1024}, 1.36 at 8 × 1024, 0.94-0.95
+#: at K = 64. Per row, the screen of ~K / 10 group bounds costs about what a
+#: GEMM row of few features does, so the bounds pay only where a GEMM row is long.
+YINYANG_MIN_CLUSTERS = 256
+
+#: ... by dtype (float64 GEMMs run at half float32's speed, so the bounds pay sooner).
+YINYANG_MIN_FEATURES = {np.dtype(np.float32): 64, np.dtype(np.float64): 32}
+
+
 def _auto_algorithm(X, n_clusters, kernel, lean):
-    """What ``algorithm="auto"`` runs for this data: "adaptive" where the bounds may pay
-    (Lloyd's or Hamerly's E-step by turns, see :class:`mixfit.engine.kmeans_hamerly._AutoHamerly`),
-    else "lloyd".
+    """What ``algorithm="auto"`` runs for this data.
+
+    "auto-yinyang" (:class:`mixfit.engine.kmeans_yinyang._AutoYinyang`) for
+    many clusters and features, "adaptive" where Hamerly's bounds may pay
+    (Lloyd's or Hamerly's E-step by turns, see
+    :class:`mixfit.engine.kmeans_hamerly._AutoHamerly`), else "lloyd".
 
     Not for sparse data: on text-like CSR (many features, clusters close in
     distance) the bounds rarely prune, and Hamerly ran 1.2-1.5× slower. Not for
-    ``lean`` fits (the bounds are 2n floats) nor the numpy kernel.
+    ``lean`` fits (the bounds are n floats or more) nor the numpy kernel.
     """
-    pays = (kernel == "numba" and n_clusters >= HAMERLY_MIN_CLUSTERS
-            and not sparse.issparse(X) and not lean)
-    return "adaptive" if pays else "lloyd"
+    if kernel != "numba" or sparse.issparse(X) or lean:
+        return "lloyd"
+    if (n_clusters >= YINYANG_MIN_CLUSTERS
+            and X.shape[1] >= YINYANG_MIN_FEATURES.get(X.dtype, np.inf)):
+        return "auto-yinyang"
+    return "adaptive" if n_clusters >= HAMERLY_MIN_CLUSTERS else "lloyd"
 
 
 def squared_distances(X, centers, *, chunk_size, shift=None):
@@ -208,23 +230,32 @@ def lloyd(
         Subtracted before the distance GEMMs (pass the data mean for float32
         data far from the origin). Pass the same shift to :func:`assign` to
         reproduce the returned labels bit for bit.
-    algorithm : {"auto", "lloyd", "elkan", "hamerly"}
+    algorithm : {"auto", "lloyd", "elkan", "hamerly", "yinyang"}
         "lloyd" computes every distance each iteration; "hamerly" keeps a bound
         per row and skips the rows whose centre provably stays the same (same
         labels as "lloyd", inertia equal to rounding; pays off for many
-        clusters); "elkan" (scikit-learn's name for exact triangle-inequality
-        pruning) runs "hamerly": Hamerly's bounds are exact too, so the labels,
-        centres and iteration count are those of "lloyd" either way; "auto"
-        from :data:`HAMERLY_MIN_CLUSTERS` clusters on (with ``kernel="numba"``)
-        runs Lloyd's E-step until labels settle, then Hamerly's for as long as
-        its bounds save at least half the rows
-        (:class:`~mixfit.engine.kmeans_hamerly._AutoHamerly`; Lloyd's labels
-        again), otherwise "lloyd", and "lloyd" for sparse X (where the bounds
-        rarely pay; "hamerly" there gives the results of "lloyd" bit for bit).
-        Where the SIMD micro-kernel runs (:func:`~mixfit.engine.kmeans_simd.uses_simd`:
-        3 to 32 clusters, few features) "hamerly" and "elkan" run "lloyd",
-        with the labels they would give (1.4 to 2.7 times faster at 8 to 32
-        clusters; see :class:`mixfit.KMeans` for 3 to 7).
+        clusters); "yinyang" keeps a bound per row per group of about 10
+        centres and computes only the groups that may hold a nearer centre
+        (:mod:`mixfit.engine.kmeans_yinyang`; same labels as "lloyd", n × K / 10
+        float32 of bounds; pays off for many clusters and features); "elkan"
+        (scikit-learn's name for exact triangle-inequality pruning) runs
+        "hamerly": Hamerly's bounds are exact too, so the labels, centres and
+        iteration count are those of "lloyd" either way. "auto" (with
+        ``kernel="numba"``) runs Yinyang's E-step from
+        :data:`YINYANG_MIN_CLUSTERS` clusters and :data:`YINYANG_MIN_FEATURES`
+        features on, for as long as it saves at least half an unpruned pass
+        (:class:`~mixfit.engine.kmeans_yinyang._AutoYinyang`); below, from
+        :data:`HAMERLY_MIN_CLUSTERS` clusters, Lloyd's E-step until labels
+        settle, then Hamerly's for as long as its bounds save at least half the
+        rows (:class:`~mixfit.engine.kmeans_hamerly._AutoHamerly`); otherwise
+        "lloyd", and "lloyd" for sparse X (where the bounds rarely pay;
+        "hamerly" there gives the results of "lloyd" bit for bit, and
+        "yinyang" runs it). Where the SIMD micro-kernel runs
+        (:func:`~mixfit.engine.kmeans_simd.uses_simd`: 3 to 32 clusters, few
+        features) "hamerly", "elkan" and "yinyang" run "lloyd", with the labels
+        they would give (1.4 to 2.7 times faster at 8 to 32 clusters; see
+        :class:`mixfit.KMeans` for 3 to 7); where the direct kernels run
+        (float64, at most 3 features) "yinyang" runs "hamerly".
     kernel : {"numba", "numpy"}
         "numba": a GEMM plus one fused pass per chunk (argmin, distances,
         statistics), or for few features × clusters one direct pass with no
@@ -239,7 +270,8 @@ def lloyd(
         Keep no per-row state but the labels, for data larger than memory (a
         memory map): the rows' squared norms are recomputed per chunk each
         iteration instead of kept (n floats), "auto" runs "lloyd" (Hamerly's
-        bounds are 2n floats), and the labels stay int32. Same results.
+        bounds are n floats, Yinyang's n × K / 10), and the labels stay int32.
+        Same results.
 
     Returns
     -------
@@ -256,9 +288,12 @@ def lloyd(
     if algorithm == "elkan":
         # Elkan's K bounds per row would cost n·K memory for the same labels.
         algorithm = "hamerly"
-    if kernel == "numpy" and algorithm == "hamerly":
-        raise ValueError("algorithm='hamerly' needs kernel='numba'.")
+    if kernel == "numpy" and algorithm in ("hamerly", "yinyang"):
+        raise ValueError(f"algorithm={algorithm!r} needs kernel='numba'.")
     if sparse.issparse(X):
+        if algorithm == "yinyang":
+            # No group bounds for CSR rows: Hamerly's bound is the pruned pass there.
+            algorithm = "hamerly"
         # CSR data: the sparse E-steps, over the stored values only.
         from mixfit.engine import kmeans_sparse as _kmeans_sparse
 
@@ -283,8 +318,18 @@ def lloyd(
         # iterations at 3-7 (to convergence 0.49-1.37), and its labels are the
         # ones a pruned pass is meant to reproduce.
         algorithm = "lloyd"
+    if algorithm == "yinyang" and _e_step_kernel(X.shape[1], n_clusters, X.dtype) != "gemm":
+        # Group bounds are kept for the GEMM kernels only: where a pass costs
+        # little more than its screen (direct, SIMD), Hamerly's one bound or
+        # none at all is what pays.
+        algorithm = "lloyd" if _e_step_kernel(X.shape[1], n_clusters, X.dtype) == "simd" else "hamerly"
     with _runner(n_jobs, X, n_clusters, chunk_size) as runner:
-        if algorithm == "hamerly":
+        if algorithm in ("yinyang", "auto-yinyang"):
+            from mixfit.engine.kmeans_yinyang import _AutoYinyang, _Yinyang
+
+            e_step = (_Yinyang if algorithm == "yinyang" else _AutoYinyang)(
+                X, sample_weight, chunk_size, shift, runner, n_clusters)
+        elif algorithm == "hamerly":
             e_step = _Hamerly(X, sample_weight, chunk_size, shift, runner, n_clusters)
         elif algorithm == "adaptive":
             e_step = _AutoHamerly(X, sample_weight, chunk_size, shift, runner, n_clusters)

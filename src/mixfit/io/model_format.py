@@ -167,7 +167,7 @@ class _KMeansKind:
     array_params = {"init": "param_init"}
     params_spec = {"n_clusters": _POSITIVE, "init": ("init", (tuple(_KMEANS_INITS), "param_init")),
                    "n_init": ("n_init", None), "max_iter": _POSITIVE,
-                   "algorithm": ("choice", ("auto", "lloyd", "elkan", "hamerly")),
+                   "algorithm": ("choice", ("auto", "lloyd", "elkan", "hamerly", "yinyang")),
                    "verbose": ("level", None), "copy_x": ("bool", None), **_COMMON_PARAMS}
     # Parameters added after format 2 files were written: their values there.
     param_defaults = {"verbose": 0, "copy_x": True}

@@ -1,0 +1,204 @@
+"""Yinyang's pruned E-step: a lower bound per row per group of centres.
+
+Ding, Zhao, Shen, Musuvathi and Mytkowicz, "Yinyang K-Means: A Drop-In
+Replacement of the Classic K-Means with Consistent Speedup", ICML 2015. The
+centres are cut once, at the first call, into about K / 10 groups by a few
+Lloyd iterations over the centres themselves; each row then keeps a float32
+lower bound per group (see :mod:`mixfit.kernels.kmeans_yinyang` for the
+filters and why the labels are Lloyd's). Where Hamerly's one bound per row
+(:mod:`mixfit.engine.kmeans_hamerly`) is undone by any near centre, the group
+bounds still rule out the far groups, so a row computes the distances to the
+centres of its own region only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mixfit.kernels import kmeans_yinyang as yinyang_kernels
+from mixfit.engine.kmeans_steps import _NOTHING, _Gemm, _LloydEStep, _blocks, _c_rows
+
+#: Centres per group (Ding et al. use K / 10 groups).
+CENTRES_PER_GROUP = 10
+
+#: Lloyd iterations that group the centres (Ding et al. use 5).
+GROUPING_ITERATIONS = 5
+
+#: What one float64 distance computed by the group filter costs, in distance
+#: terms of the GEMM: a chunk whose failing rows would need more than
+#: ``1 / DIRECT_COST`` of its GEMM's distances goes through the GEMM.
+DIRECT_COST = 8.0
+
+
+def group_centres(centers64, n_groups):
+    """Cut the centres into at most ``n_groups`` groups of near centres.
+
+    Lloyd's algorithm on the centres, from evenly spaced ones among them (the
+    centres come in no particular order), for :data:`GROUPING_ITERATIONS`
+    iterations; groups that end empty are dropped. Deterministic.
+
+    Returns
+    -------
+    group_of : ndarray of shape (n_clusters,), int64
+        Each centre's group, numbered from 0 without gaps.
+    """
+    n_clusters = centers64.shape[0]
+    n_groups = max(1, min(n_groups, n_clusters))
+    seeds = np.linspace(0, n_clusters - 1, n_groups).round().astype(np.int64)
+    means = centers64[seeds].copy()
+    c_sq = np.einsum("ij,ij->i", centers64, centers64)
+    group_of = np.zeros(n_clusters, dtype=np.int64)
+    for _ in range(GROUPING_ITERATIONS):
+        sq = c_sq[:, None] - 2.0 * centers64 @ means.T + np.einsum("ij,ij->i", means, means)
+        group_of = np.argmin(sq, axis=1)
+        counts = np.bincount(group_of, minlength=means.shape[0])
+        sums = np.zeros_like(means)
+        np.add.at(sums, group_of, centers64)
+        filled = counts > 0
+        means[filled] = sums[filled] / counts[filled, None]
+    # Number the groups that kept a centre 0, 1, ... in order.
+    used = np.unique(group_of)
+    renumber = np.full(means.shape[0], -1, dtype=np.int64)
+    renumber[used] = np.arange(used.shape[0])
+    return renumber[group_of]
+
+
+class _Yinyang(_LloydEStep):
+    """Yinyang's pruned E-step on the GEMM kernels: labels and group bounds kept across calls.
+
+    Gives the labels of the unpruned pass; distances the group filter computes
+    are float64 (exact to rounding), so the inertia agrees with the unpruned
+    path to rounding. The bounds are ``n × G`` float32 (G ≈ K / 10).
+    """
+
+    def __init__(self, X, sample_weight, chunk_size, shift, runner, n_clusters):
+        super().__init__(X, sample_weight, chunk_size, shift, runner, n_clusters)
+        self.labels[:] = 0
+        self.n_clusters = n_clusters
+        self.lower = None  # (n, G) once the groups are known, at the first call
+        self.previous = None
+        self.blocks = _blocks(X.shape[0], chunk_size, row_work=X.shape[1] * n_clusters)
+        self.block_of = {rows.start: index for index, rows in enumerate(self.blocks)}
+        # What each block computed in the last call: rows through the GEMM and
+        # distances one by one.
+        self.n_gemm = np.zeros(len(self.blocks), dtype=np.int64)
+        self.n_direct = np.zeros(len(self.blocks), dtype=np.int64)
+
+    def _start(self, centers64):
+        """Group the centres and make every row's bounds unknown."""
+        n_groups = -(-self.n_clusters // CENTRES_PER_GROUP)
+        self.group_of = group_centres(centers64, n_groups)
+        self.members = np.argsort(self.group_of, kind="stable").astype(np.int64)
+        sizes = np.bincount(self.group_of)
+        self.group_start = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self.lower = np.full((self.X.shape[0], sizes.shape[0]), -np.inf, dtype=np.float32)
+
+    def share_computed(self):
+        """The last call's work as a share of an unpruned E-step's distances."""
+        direct = self.n_direct.sum() * DIRECT_COST / self.n_clusters
+        return (self.n_gemm.sum() + direct) / self.X.shape[0]
+
+    def __call__(self, centers):
+        centers64 = np.asarray(centers, dtype=np.float64)
+        if self.lower is None:
+            self._start(centers64)
+        n_groups = self.group_start.shape[0] - 1
+        group_drift = np.zeros(n_groups)
+        if self.previous is not None:
+            drift = np.sqrt(((centers64 - self.previous) ** 2).sum(axis=1))
+            drift *= 1 + 1e-12  # an upper bound despite its own rounding
+            np.maximum.at(group_drift, self.group_of, drift)
+        block, driver = self._kernels(centers, centers64, group_drift)
+        n_clusters, n_features = centers64.shape
+        if self.runner.on_numba_threads(len(self.blocks)):
+            result = self.runner.sum_numba_blocks(self.blocks, n_clusters, n_clusters,
+                                                  n_features, driver)
+        else:
+            result = self.runner.map_sums(block, self.blocks)
+        self.previous = centers64
+        return result
+
+    def _kernels(self, centers, centers64, group_drift):
+        """The pool's per-block function and the numba driver."""
+        X, labels, lower, x_sq = self.X, self.labels, self.lower, self.x_sq
+        chunk_size = self.chunk_size
+        weight = _NOTHING if self.weight is None else self.weight
+        n_clusters, n_features = centers64.shape
+        gemm = _Gemm(centers, self.shift, X.dtype, bounds=True)
+        # The group filter's centres in float64 by group, shifted by the very
+        # shift (in X's dtype) that the kernel takes from the rows.
+        grouped = centers64[self.members]
+        if gemm.shift is not None:
+            grouped -= gemm.shift.astype(np.float64)
+        grouped_sq = np.einsum("ij,ij->i", grouped, grouped)
+        groups = (grouped, grouped_sq, self.members, self.group_start, self.group_of, group_drift)
+
+        def block(rows):
+            counts = np.zeros(n_clusters)
+            sums = np.zeros((n_clusters, n_features))
+            inertia, n_changed, n_gemm, n_direct = yinyang_kernels.yinyang_gemm_block(
+                _c_rows(X, rows), weight[rows] if weight.shape[0] else weight, x_sq[rows],
+                centers64, *groups, labels[rows], lower[rows], gemm.tau_coef, gemm.c_max_sq,
+                gemm.shift_or_nothing, gemm.C_neg2, gemm.C_neg2_t, gemm.c_sq, sums, counts,
+                chunk_size, DIRECT_COST,
+            )
+            index = self.block_of[rows.start]
+            self.n_gemm[index] = n_gemm
+            self.n_direct[index] = n_direct
+            return counts, sums, inertia, n_changed
+
+        def driver(starts, sums, counts, inertia, n_changed):
+            yinyang_kernels.yinyang_gemm_blocks(
+                X, starts, weight, x_sq, centers64, *groups, labels, lower, gemm.tau_coef,
+                gemm.c_max_sq, gemm.shift_or_nothing, gemm.C_neg2, gemm.C_neg2_t, gemm.c_sq,
+                sums, counts, inertia, n_changed, self.n_gemm, self.n_direct, chunk_size,
+                DIRECT_COST,
+            )
+
+        return block, driver
+
+
+#: ``algorithm="auto"`` (:class:`_AutoYinyang`) goes back to Lloyd's E-step
+#: when a call's work (:meth:`_Yinyang.share_computed`) exceeds this share of
+#: an unpruned pass: the bounds then cost more than they save.
+PRUNED_SHARE_NEEDED = 0.5
+
+
+class _AutoYinyang(_Yinyang):
+    """``algorithm="auto"`` for many clusters and features: Yinyang's E-step while it pays.
+
+    Unlike Hamerly's one bound (:class:`mixfit.engine.kmeans_hamerly._AutoHamerly`),
+    the group bounds prune from the second iteration on, while labels still
+    change: far groups are ruled out however the near centres move. So a fit
+    starts with Yinyang's E-step (its first call is a full GEMM that sets the
+    bounds); when a call computes more than :data:`PRUNED_SHARE_NEEDED` of an
+    unpruned pass, it runs Lloyd's for 2, then 4, 8, ... iterations and tries
+    again with fresh bounds. The decisions follow counts, never timings, and
+    both E-steps give Lloyd's labels, so a fit is reproducible and independent
+    of the thread count.
+    """
+
+    def __init__(self, X, sample_weight, chunk_size, shift, runner, n_clusters):
+        super().__init__(X, sample_weight, chunk_size, shift, runner, n_clusters)
+        self.pruning = True
+        self.first_pruned_call = True
+        self.lloyd_steps_left = 0
+        self.backoff = 2
+
+    def __call__(self, centers):
+        if not self.pruning:
+            result = _LloydEStep.__call__(self, centers)
+            self.lloyd_steps_left -= 1
+            if self.lloyd_steps_left <= 0:
+                self.pruning = self.first_pruned_call = True
+                self.lower[:] = -np.inf  # bounds from before Lloyd's steps are stale
+                self.previous = None
+            return result
+        result = super().__call__(centers)
+        if self.first_pruned_call:  # every row was computed, to set the bounds
+            self.first_pruned_call = False
+        elif self.share_computed() > PRUNED_SHARE_NEEDED:
+            self.pruning = False
+            self.lloyd_steps_left = self.backoff
+            self.backoff *= 2
+        return result

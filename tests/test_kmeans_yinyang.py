@@ -220,3 +220,29 @@ def test_auto_yinyang_goes_back_to_lloyd_where_the_bounds_do_not_pay():
     assert len(phases) >= 8 and phases == expected[:len(phases)]
     unpruned = lloyd(X, init, max_iter=12, tol=0.0, algorithm="lloyd")
     np.testing.assert_array_equal(result.labels, unpruned.labels)
+
+
+def test_the_estimator_runs_yinyang_and_saves_it(tmp_path):
+    from scipy import sparse
+
+    from mixfit import KMeans, load, save
+
+    X, rng = _blobs(3000, 40, 20, np.float32)
+    init = X[rng.choice(len(X), 60, replace=False)]
+    fits = {algorithm: KMeans(60, init=init, n_init=1, max_iter=50, algorithm=algorithm).fit(X)
+            for algorithm in ("lloyd", "yinyang")}
+    np.testing.assert_array_equal(fits["yinyang"].labels_, fits["lloyd"].labels_)
+    assert fits["yinyang"].n_iter_ == fits["lloyd"].n_iter_
+    path = tmp_path / "model.mixfit"
+    save(fits["yinyang"], path)
+    loaded = load(path)
+    assert loaded.algorithm == "yinyang"
+    np.testing.assert_array_equal(loaded.predict(X), fits["yinyang"].labels_)
+    # Sparse rows have no group bounds: "yinyang" runs Hamerly's pruned pass, bit for bit.
+    S = sparse.csr_matrix(np.where(np.abs(X) > 15, X, 0).astype(np.float64))
+    start = S[:60].toarray()
+    sparse_fits = [KMeans(60, init=start, n_init=1, max_iter=20, algorithm=algorithm).fit(S)
+                   for algorithm in ("hamerly", "yinyang")]
+    np.testing.assert_array_equal(sparse_fits[0].labels_, sparse_fits[1].labels_)
+    np.testing.assert_array_equal(sparse_fits[0].cluster_centers_,
+                                  sparse_fits[1].cluster_centers_)

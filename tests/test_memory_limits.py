@@ -191,8 +191,12 @@ def test_full_covariances_on_5000_features_are_announced_before_they_start():
         (lambda: KMeans(5, max_iter=3, random_state=0, n_jobs=1),
          (100_000, 2),
          lambda: _memory.kmeans_bytes(100_000, 2, 5)),
+        # Yinyang's group bounds ("auto" from 256 clusters and 32 float64 features).
+        (lambda: KMeans(300, init="random", max_iter=3, random_state=0, n_jobs=1),
+         (30_000, 40),
+         lambda: _memory.kmeans_bytes(30_000, 40, 300, init="random")),
     ],
-    ids=["gmm-full-kmeans++", "gmm-diag-kmeans", "kmeans"],
+    ids=["gmm-full-kmeans++", "gmm-diag-kmeans", "kmeans", "kmeans-yinyang"],
 )
 def test_the_estimate_is_within_a_factor_two_of_the_traced_peak(make, shape, estimate):
     X = _data(*shape)

@@ -28,6 +28,13 @@ _CENTRE_BLOCK = 128
 _GAP_COST = {np.float32: 32, np.float64: 16}
 
 
+def centre_drift(centers64, previous):
+    """How far each centre moved from ``previous`` (an upper bound despite rounding)."""
+    drift = np.sqrt(((centers64 - previous) ** 2).sum(axis=1))
+    drift *= 1 + 1e-12
+    return drift
+
+
 class _Hamerly(_LloydEStep):
     """Hamerly's pruned E-step: per row a label and a lower bound, kept across iterations.
 
@@ -60,8 +67,7 @@ class _Hamerly(_LloydEStep):
         n_clusters = centers64.shape[0]
         drift = np.zeros(n_clusters)
         if self.previous is not None:
-            drift = np.sqrt(((centers64 - self.previous) ** 2).sum(axis=1))
-            drift *= 1 + 1e-12  # an upper bound despite its own rounding
+            drift = centre_drift(centers64, self.previous)
         order = np.argsort(drift)
         drift_argmax = int(order[-1])
         drift_second = float(drift[order[-2]]) if n_clusters > 1 else 0.0
@@ -104,11 +110,7 @@ class _Hamerly(_LloydEStep):
         geometry = self._centre_geometry(centers64)
         kernel = self._direct_kernels if self.direct else self._gemm_kernels
         block, driver = kernel(centers, centers64, *geometry)
-        if self.runner.on_numba_threads(len(self.blocks)):
-            result = self.runner.sum_numba_blocks(self.blocks, n_clusters, n_clusters,
-                                                  n_features, driver)
-        else:
-            result = self.runner.map_sums(block, self.blocks)
+        result = self.runner.sum_blocks(self.blocks, n_clusters, n_features, block, driver)
         self.previous = centers64
         return result
 

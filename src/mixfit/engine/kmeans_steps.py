@@ -202,6 +202,14 @@ class _Runner:
         return _sum_parts(_add_parts(parts[bounds[group]:bounds[group + 1]])
                           for group in range(n_groups))
 
+    def sum_blocks(self, blocks, n_clusters, n_features, block, driver):
+        """A pruned E-step's blocks, summed: by its numba ``driver`` where the blocks
+        run on numba's threads (:meth:`on_numba_threads`), else by ``block`` on
+        the pool (:meth:`map_sums`); the same sums either way."""
+        if self.on_numba_threads(len(blocks)):
+            return self.sum_numba_blocks(blocks, n_clusters, n_clusters, n_features, driver)
+        return self.map_sums(block, blocks)
+
     def for_each(self, function, n_tasks):
         """Call ``function(task)`` for task 0 … ``n_tasks`` − 1, on the runner's threads.
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from mixfit.kernels import kmeans_yinyang as yinyang_kernels
+from mixfit.engine.kmeans_hamerly import centre_drift
 from mixfit.engine.kmeans_steps import _NOTHING, _Gemm, _LloydEStep, _blocks, _c_rows
 
 #: Centres per group (Ding et al. use K / 10 groups).
@@ -105,16 +106,9 @@ class _Yinyang(_LloydEStep):
         n_groups = self.group_start.shape[0] - 1
         group_drift = np.zeros(n_groups)
         if self.previous is not None:
-            drift = np.sqrt(((centers64 - self.previous) ** 2).sum(axis=1))
-            drift *= 1 + 1e-12  # an upper bound despite its own rounding
-            np.maximum.at(group_drift, self.group_of, drift)
+            np.maximum.at(group_drift, self.group_of, centre_drift(centers64, self.previous))
         block, driver = self._kernels(centers, centers64, group_drift)
-        n_clusters, n_features = centers64.shape
-        if self.runner.on_numba_threads(len(self.blocks)):
-            result = self.runner.sum_numba_blocks(self.blocks, n_clusters, n_clusters,
-                                                  n_features, driver)
-        else:
-            result = self.runner.map_sums(block, self.blocks)
+        result = self.runner.sum_blocks(self.blocks, *centers64.shape, block, driver)
         self.previous = centers64
         return result
 

@@ -66,6 +66,20 @@ def _partial(X_rows, shift, C_neg2, C_neg2_t, rows_first, shifted_buffer, wide, 
 
 
 @njit(**_OPTIONS)
+def gemm_buffers(X, shift, rows, n_clusters, rows_first):
+    """The buffers :func:`_partial` writes into, for chunks of up to ``rows`` rows of X.
+
+    Rows are copied only to shift them or make them contiguous (X's layout is
+    the same for every chunk, and gathered rows are contiguous); otherwise BLAS
+    reads them in place. Returns ``(shifted_buffer, wide, partial_flat)``.
+    """
+    copies = shift.shape[0] > 0 or not X.flags.c_contiguous
+    return (np.empty((rows if copies else 0, X.shape[1]), dtype=X.dtype),
+            np.empty((rows if rows_first else 0, n_clusters), dtype=X.dtype),
+            np.empty(n_clusters * rows, dtype=X.dtype))
+
+
+@njit(**_OPTIONS)
 def lloyd_gemm_block(X, shift, C_neg2, C_neg2_t, c_sq, x_sq, weight, labels, min_sq_dist,
                      sums, counts, chunk_size):
     """Labels and statistics of a block of rows, chunk by chunk: GEMM then fused pass.
@@ -112,12 +126,7 @@ def lloyd_gemm_block(X, shift, C_neg2, C_neg2_t, c_sq, x_sq, weight, labels, min
             "C_neg2 (K, d), C_neg2_t (d, K) or empty, shift (d,) or empty, and x_sq, "
             "labels, weight, min_sq_dist of X's m rows")
     rows = min(chunk_size, m)
-    # Rows are copied only to shift them or make them contiguous (X's layout
-    # is the same for every chunk); otherwise BLAS reads them in place.
-    copies = shift.shape[0] > 0 or not X.flags.c_contiguous
-    shifted_buffer = np.empty((rows if copies else 0, n_features), dtype=X.dtype)
-    wide = np.empty((rows if rows_first else 0, n_clusters), dtype=X.dtype)
-    partial_flat = np.empty(n_clusters * rows, dtype=X.dtype)
+    shifted_buffer, wide, partial_flat = gemm_buffers(X, shift, rows, n_clusters, rows_first)
     shift64 = np.empty(shift.shape[0])
     for j in range(shift.shape[0]):
         shift64[j] = shift[j]
@@ -211,11 +220,7 @@ def hamerly_gemm_block(X, weight, x_sq, centers, labels, lower, half_gap, drift,
     gathered_sq = np.empty(rows, dtype=x_sq.dtype)
     gathered_weight = np.empty(rows if weighted else 0)
     gathered_rows = np.empty(rows, dtype=np.int64)
-    # A buffer only to shift rows or make X's chunks contiguous (gathered rows are).
-    copies = shift.shape[0] > 0 or not X.flags.c_contiguous
-    shifted_buffer = np.empty((rows if copies else 0, n_features), dtype=X.dtype)
-    wide = np.empty((rows if rows_first else 0, n_clusters), dtype=X.dtype)
-    partial_flat = np.empty(n_clusters * rows, dtype=X.dtype)
+    shifted_buffer, wide, partial_flat = gemm_buffers(X, shift, rows, n_clusters, rows_first)
     inertia = 0.0
     n_changed = 0
     n_gathered = 0

@@ -29,7 +29,7 @@ from numba import njit, prange
 from mixfit.kernels.checks import check_blocks, require
 from mixfit.kernels.kmeans import (_argmin_columns, _round_down_f32, _sq_distance_lanes,
                                    labels_in_range)
-from mixfit.kernels.kmeans_gemm import _partial
+from mixfit.kernels.kmeans_gemm import _partial, gemm_buffers
 
 __all__ = ["yinyang_full", "yinyang_gemm_block", "yinyang_gemm_blocks"]
 
@@ -117,6 +117,17 @@ def yinyang_full(partial_t, c_sq, x_sq, X, weight, rows, tau_coef, c_max_sq, gro
         for j in range(n_features):
             sums[label, j] += w * np.float64(X[r, j])
     return inertia, n_changed
+
+
+@njit(**_OPTIONS)
+def _gemm_rows(X_rows, weight_rows, x_sq_rows, rows, shift, C_neg2, C_neg2_t, c_sq, tau_coef,
+               c_max_sq, group_of, labels, lower, sums, counts, buffers):
+    """The GEMM and :func:`yinyang_full` for some rows (``rows`` index them in the block)."""
+    shifted_buffer, wide, partial_flat = buffers
+    partial_t = _partial(X_rows, shift, C_neg2, C_neg2_t, C_neg2_t.shape[0] > 0,
+                         shifted_buffer, wide, partial_flat)
+    return yinyang_full(partial_t, c_sq, x_sq_rows, X_rows, weight_rows, rows, tau_coef,
+                        c_max_sq, group_of, labels, lower, sums, counts)
 
 
 @njit(**_OPTIONS)
@@ -327,10 +338,7 @@ def yinyang_gemm_block(X, weight, x_sq, centers, grouped, grouped_sq, members, g
     own_sq = np.empty(m)
     todo = np.empty(m, dtype=np.int64)
     chunk_rows = np.empty(rows, dtype=np.int64)
-    copies = shift.shape[0] > 0 or not X.flags.c_contiguous
-    shifted_buffer = np.empty((rows if copies else 0, n_features), dtype=X.dtype)
-    wide = np.empty((rows if rows_first else 0, n_clusters), dtype=X.dtype)
-    partial_flat = np.empty(n_clusters * rows, dtype=X.dtype)
+    buffers = gemm_buffers(X, shift, rows, n_clusters, rows_first)
     inertia = 0.0
     n_changed = 0
     n_todo = 0
@@ -351,12 +359,10 @@ def yinyang_gemm_block(X, weight, x_sq, centers, grouped, grouped_sq, members, g
             n_gemm += count
             for r in range(count):
                 chunk_rows[r] = start + r
-            partial_t = _partial(X[start:stop], shift, C_neg2, C_neg2_t, rows_first,
-                                 shifted_buffer, wide, partial_flat)
-            chunk_inertia, chunk_changed = yinyang_full(
-                partial_t, c_sq, x_sq[start:stop], X[start:stop],
-                weight[start:stop] if weighted else weight, chunk_rows[:count], tau_coef,
-                c_max_sq, group_of, labels, lower, sums, counts)
+            chunk_inertia, chunk_changed = _gemm_rows(
+                X[start:stop], weight[start:stop] if weighted else weight, x_sq[start:stop],
+                chunk_rows[:count], shift, C_neg2, C_neg2_t, c_sq, tau_coef, c_max_sq,
+                group_of, labels, lower, sums, counts, buffers)
             inertia += chunk_inertia
             n_changed += chunk_changed
             continue
@@ -434,25 +440,19 @@ def yinyang_gemm_block(X, weight, x_sq, centers, grouped, grouped_sq, members, g
         n_gathered += 1
         if n_gathered == rows:
             n_gemm += n_gathered
-            partial_t = _partial(gathered[:n_gathered], shift, C_neg2, C_neg2_t, rows_first,
-                                 shifted_buffer, wide, partial_flat)
-            chunk_inertia, chunk_changed = yinyang_full(
-                partial_t, c_sq, gathered_sq[:n_gathered], gathered[:n_gathered],
-                gathered_weight[:n_gathered] if weighted else gathered_weight,
-                gathered_rows[:n_gathered], tau_coef, c_max_sq, group_of, labels, lower, sums,
-                counts)
+            chunk_inertia, chunk_changed = _gemm_rows(
+                gathered[:n_gathered], gathered_weight[:n_gathered] if weighted else weight,
+                gathered_sq[:n_gathered], gathered_rows[:n_gathered], shift, C_neg2, C_neg2_t,
+                c_sq, tau_coef, c_max_sq, group_of, labels, lower, sums, counts, buffers)
             inertia += chunk_inertia
             n_changed += chunk_changed
             n_gathered = 0
     if n_gathered > 0:
         n_gemm += n_gathered
-        partial_t = _partial(gathered[:n_gathered], shift, C_neg2, C_neg2_t, rows_first,
-                             shifted_buffer, wide, partial_flat)
-        chunk_inertia, chunk_changed = yinyang_full(
-            partial_t, c_sq, gathered_sq[:n_gathered], gathered[:n_gathered],
-            gathered_weight[:n_gathered] if weighted else gathered_weight,
-            gathered_rows[:n_gathered], tau_coef, c_max_sq, group_of, labels, lower, sums,
-            counts)
+        chunk_inertia, chunk_changed = _gemm_rows(
+            gathered[:n_gathered], gathered_weight[:n_gathered] if weighted else weight,
+            gathered_sq[:n_gathered], gathered_rows[:n_gathered], shift, C_neg2, C_neg2_t,
+            c_sq, tau_coef, c_max_sq, group_of, labels, lower, sums, counts, buffers)
         inertia += chunk_inertia
         n_changed += chunk_changed
     return inertia, n_changed, n_gemm, n_direct

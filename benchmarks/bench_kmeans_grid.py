@@ -247,9 +247,14 @@ def tables(rows, grid, run):
 
 
 def skipped_note(rows, grid, what, budget):
-    """The line naming every (shape, implementation) the pilot skipped ("" if none)."""
+    """The line naming every (shape, implementation) the pilot skipped ("" if none).
+
+    Only a shape's latest row counts, as in the tables: a later run that did
+    not skip it replaces the skip.
+    """
+    latest = {(r["n"], r["d"], r["k"], r["dtype"]): r for r in rows}
     skipped = sorted({f"n={r['n']:,} d={r['d']} K={r['k']} {r['dtype']} {impl}"
-                      for r in rows for impl in grid.impls if "skipped" in r[impl]})
+                      for r in latest.values() for impl in grid.impls if "skipped" in r[impl]})
     if not skipped:
         return ""
     return f"\nSkipped ({what} predicted over {budget:.0f} s): " + "; ".join(skipped) + "\n"

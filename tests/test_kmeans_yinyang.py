@@ -179,15 +179,15 @@ def test_auto_runs_yinyang_from_the_measured_shapes():
 
     for dtype in (np.float32, np.float64):
         d = YINYANG_MIN_FEATURES[np.dtype(dtype)]
+        k = YINYANG_MIN_CLUSTERS[np.dtype(dtype)]
+        assert k > HAMERLY_MIN_CLUSTERS
         X = np.zeros((100, d), dtype=dtype)
-        assert _auto_algorithm(X, YINYANG_MIN_CLUSTERS, "numba", False) == "auto-yinyang"
-        assert _auto_algorithm(X, YINYANG_MIN_CLUSTERS - 1, "numba", False) == "adaptive"
+        assert _auto_algorithm(X, k, "numba", False) == "auto-yinyang"
+        assert _auto_algorithm(X, k - 1, "numba", False) == "adaptive"
         narrow = np.zeros((100, d - 1), dtype=dtype)
-        assert _auto_algorithm(narrow, YINYANG_MIN_CLUSTERS, "numba", False) == "adaptive"
-        assert _auto_algorithm(X, YINYANG_MIN_CLUSTERS, "numba", True) == "lloyd"  # lean
-        assert _auto_algorithm(sparse.csr_matrix(X), YINYANG_MIN_CLUSTERS, "numba",
-                               False) == "lloyd"
-    assert HAMERLY_MIN_CLUSTERS < YINYANG_MIN_CLUSTERS
+        assert _auto_algorithm(narrow, k, "numba", False) == "adaptive"
+        assert _auto_algorithm(X, k, "numba", True) == "lloyd"  # lean
+        assert _auto_algorithm(sparse.csr_matrix(X), k, "numba", False) == "lloyd"
 
 
 @pytest.mark.parametrize("n_jobs", [1, 2])

@@ -79,7 +79,7 @@ _KMEANS_BLOCK_ROWS = 16384
 _KMEANS_GROUPS = 16
 _HAMERLY_MIN_CLUSTERS = 64  # mixfit.engine.kmeans.HAMERLY_MIN_CLUSTERS
 # mixfit.engine.kmeans.YINYANG_MIN_CLUSTERS and YINYANG_MIN_FEATURES (by bytes per value).
-_YINYANG_MIN_CLUSTERS = 256
+_YINYANG_MIN_CLUSTERS = {4: 256, 8: 128}
 _YINYANG_MIN_FEATURES = {4: 64, 8: 32}
 
 
@@ -368,7 +368,7 @@ def kmeans_bytes(
     block_rows = min(_KMEANS_BLOCK_ROWS, max(n // 8, -(-(1 << 17) // max(1, d * k))))
     threads = max(1, min(int(n_jobs), -(-n // max(1, block_rows))))
     yinyang = algorithm == "yinyang" or (
-        algorithm == "auto" and k >= _YINYANG_MIN_CLUSTERS
+        algorithm == "auto" and k >= _YINYANG_MIN_CLUSTERS.get(work, k + 1)
         and d >= _YINYANG_MIN_FEATURES.get(work, d + 1)
     )
     hamerly = not yinyang and (algorithm in ("hamerly", "elkan") or (

@@ -61,19 +61,22 @@ ALGORITHMS = ("auto", "lloyd", "elkan", "hamerly", "yinyang")
 HAMERLY_MIN_CLUSTERS = 64
 
 
-#: From this many clusters on, and :data:`YINYANG_MIN_FEATURES` features,
-#: ``algorithm="auto"`` prunes with Yinyang's group bounds instead (see
-#: ``kmeans_yinyang._AutoYinyang``). Measured at 1e5 rows, 20 iterations, 2
-#: threads, Yinyang / "auto"-with-Hamerly time: float32 0.25 at 784 × 1024,
+#: From this many clusters on, and :data:`YINYANG_MIN_FEATURES` features (both
+#: by dtype), ``algorithm="auto"`` prunes with Yinyang's group bounds instead
+#: (see ``kmeans_yinyang._AutoYinyang``). Measured at 1e5 rows, 20 iterations,
+#: 2 threads, Yinyang / "auto"-with-Hamerly time: float32 0.25 at 784 × 1024,
 #: 0.46 at 160 × 1024, 0.64 at 784 × 256, 0.75 at 160 × 256, 0.85-0.86 at
-#: 64 × {256, 1024}, but 1.19 at 32 × 1024, 1.57-2.37 for d ≤ 16 and 1.08-1.37
-#: at K = 64 (d 32-784); float64 0.44-0.52 at {64, 160} × 256, 0.69-0.70 at
-#: 32 × {256, 1024}, 1.00-1.02 at 16 × {256, 1024}, 1.36 at 8 × 1024, 0.94-0.95
-#: at K = 64. Per row, the screen of ~K / 10 group bounds costs about what a
-#: GEMM row of few features does, so the bounds pay only where a GEMM row is long.
-YINYANG_MIN_CLUSTERS = 256
+#: 64 × {256, 1024}, but 1.19 at 32 × 1024, 1.57-2.37 for d ≤ 16, 0.92-0.95 at
+#: {160, 784} × 128 and 1.24 at 64 × 128, 1.08-1.37 at K = 64 (d 32-784);
+#: float64 0.44-0.52 at {64, 160} × 256, 0.69-0.70 at 32 × {256, 1024},
+#: 0.67 at 784 × 128, 0.90-0.96 at {32, 64} × 128, 1.00-1.02 at
+#: 16 × {256, 1024}, 1.36 at 8 × 1024, 0.94-0.95 at K = 64. Per row, the screen
+#: of ~K / 10 group bounds costs about what a GEMM row of few features does, so
+#: the bounds pay only where a GEMM row is long, and sooner for float64, whose
+#: GEMMs run at half float32's speed.
+YINYANG_MIN_CLUSTERS = {np.dtype(np.float32): 256, np.dtype(np.float64): 128}
 
-#: ... by dtype (float64 GEMMs run at half float32's speed, so the bounds pay sooner).
+#: ... and features.
 YINYANG_MIN_FEATURES = {np.dtype(np.float32): 64, np.dtype(np.float64): 32}
 
 
@@ -91,7 +94,7 @@ def _auto_algorithm(X, n_clusters, kernel, lean):
     """
     if kernel != "numba" or sparse.issparse(X) or lean:
         return "lloyd"
-    if (n_clusters >= YINYANG_MIN_CLUSTERS
+    if (n_clusters >= YINYANG_MIN_CLUSTERS.get(X.dtype, np.inf)
             and X.shape[1] >= YINYANG_MIN_FEATURES.get(X.dtype, np.inf)):
         return "auto-yinyang"
     return "adaptive" if n_clusters >= HAMERLY_MIN_CLUSTERS else "lloyd"
@@ -243,7 +246,7 @@ def lloyd(
         iteration count are those of "lloyd" either way. "auto" (with
         ``kernel="numba"``) runs Yinyang's E-step from
         :data:`YINYANG_MIN_CLUSTERS` clusters and :data:`YINYANG_MIN_FEATURES`
-        features on, for as long as it saves at least half an unpruned pass
+        features on (256 and 64 for float32, 128 and 32 for float64), for as long as it saves at least half an unpruned pass
         (:class:`~mixfit.engine.kmeans_yinyang._AutoYinyang`); below, from
         :data:`HAMERLY_MIN_CLUSTERS` clusters, Lloyd's E-step until labels
         settle, then Hamerly's for as long as its bounds save at least half the

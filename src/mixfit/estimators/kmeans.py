@@ -160,8 +160,8 @@ class KMeans(
         each group of about 10 centres and computes only the groups that may
         hold a nearer centre (the same labels as "lloyd"; ``n_clusters / 10``
         more float32 per sample). "auto" uses "yinyang" from 256 clusters and
-        64 features on (32 for float64 data), where it took 0.25 to 0.75 of
-        the time of the alternatives on the benchmark grid, and "hamerly" from
+        64 features on (128 and 32 for float64 data), where it took 0.25 to
+        0.95 of the time of the alternatives on the benchmark grid, and "hamerly" from
         64 clusters on, once labels settle; each only for as long as it pays.
         "elkan", scikit-learn's name for exact triangle-inequality pruning, runs
         "hamerly": its bounds are exact as Elkan's are, so labels, centres and

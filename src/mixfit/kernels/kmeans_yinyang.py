@@ -174,8 +174,11 @@ def _group_filter(X, todo, n_todo, labels, own_sq, x_sq, lower, grouped, grouped
 
     Group by group, so that a group's centres are read once per tile of its
     rows: the rows that need group ``g`` are gathered (shifted, float64) and
-    multiplied with its centres by one float64 GEMM; ``‖x‖² − 2x·c + ‖c‖²`` in
-    float64 rounds far below ``tau``. Fills ``best``, ``best_d2`` and
+    multiplied with its centres by one float64 GEMM. ``‖x‖² − 2x·c + ‖c‖²`` in
+    float64 rounds far below ``tau`` for float32 data; for float64 data its
+    error on a difference is about the GEMM's own bound, which ``tau`` holds
+    twice over (see ``kmeans_steps._Gemm``), so a gap above ``tau`` here is
+    still above the GEMM's rounding. Fills ``best``, ``best_d2`` and
     ``second_d2`` (of every centre but the one found nearest) per listed row,
     and returns the computed (row, group) pairs with each group's nearest and
     second-nearest centre other than the row's old label: ``pair_row``,

@@ -218,6 +218,6 @@ def test_auto_prunes_from_the_measured_number_of_clusters():
     X40 = np.broadcast_to(0.0, (1000, 40))  # the GEMM path from 4 clusters on
     for X in (X2, X40):
         assert _auto_algorithm(X, HAMERLY_MIN_CLUSTERS, "numba", False) == "adaptive"
-        assert _auto_algorithm(X, HAMERLY_MIN_CLUSTERS - 1, "numba", False) == "lloyd"
+        assert _auto_algorithm(X, HAMERLY_MIN_CLUSTERS - 1, "numba", False) == "auto-two-bound"
     assert _auto_algorithm(X40, 1000, "numba", True) == "lloyd"  # lean: no bounds
     assert _auto_algorithm(X40, 1000, "numpy", False) == "lloyd"

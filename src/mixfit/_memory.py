@@ -81,6 +81,10 @@ _HAMERLY_MIN_CLUSTERS = 64  # mixfit.engine.kmeans.HAMERLY_MIN_CLUSTERS
 # mixfit.engine.kmeans.YINYANG_MIN_CLUSTERS and YINYANG_MIN_FEATURES (by bytes per value).
 _YINYANG_MIN_CLUSTERS = {4: 256, 8: 128}
 _YINYANG_MIN_FEATURES = {4: 64, 8: 32}
+# mixfit.engine.kmeans.TWO_BOUND_MIN_FEATURES: "auto" below 64 clusters keeps
+# two float32 bounds per row there (where the E-step is the GEMM's; counted
+# for the SIMD shapes too, which keep none: an estimate errs high).
+_TWO_BOUND_MIN_FEATURES = 16
 
 
 class FitTooLargeError(MemoryError, ValueError):
@@ -374,6 +378,7 @@ def kmeans_bytes(
     hamerly = not yinyang and (algorithm in ("hamerly", "elkan") or (
         algorithm == "auto" and k >= _HAMERLY_MIN_CLUSTERS
     ))
+    two_bound = algorithm == "auto" and k < _HAMERLY_MIN_CLUSTERS and d >= _TWO_BOUND_MIN_FEATURES
     # astype(float64) then the division: two float64 copies for a moment, one after.
     parts = {"a float64 copy of X": 8 * n * d if rescaled else 0}
     # The best run's int64 labels while the next run goes.
@@ -387,7 +392,8 @@ def kmeans_bytes(
     # its block, the group filter's distances and lists (~6 words, and ~5 per
     # group computed: counted as 2 groups a row).
     groups = -(-k // 10)
-    per_row = work + 4 + (4 if hamerly else 0) + (4 * groups if yinyang else 0) + 8
+    per_row = (work + 4 + (4 if hamerly else 0) + (8 if two_bound else 0)
+               + (4 * groups if yinyang else 0) + 8)
     per_thread = (2 * chunk * k * work + 2 * chunk * d * work + 8 * _KMEANS_BLOCK_ROWS
                   + (8 * 16 * _KMEANS_BLOCK_ROWS if yinyang else 0))
     sums = (_KMEANS_GROUPS + 2 * threads) * 8 * k * (d + 1)

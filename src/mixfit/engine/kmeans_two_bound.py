@@ -1,0 +1,121 @@
+"""Hamerly's bounds that spare the read of X, and "auto"'s turns between them and Lloyd's.
+
+Where an E-step is one read of X from memory (few clusters, tens to hundreds
+of features), pruning pays only if the pruned rows are not read.
+:class:`_TwoBoundHamerly` keeps an upper bound per row besides Hamerly's lower one,
+so that such rows are skipped (:mod:`mixfit.kernels.kmeans_two_bound`), and keeps
+the statistics of the current labels across calls, adding to them the change
+that each call makes: the rows that changed cluster, taken out of one and
+added to the other, in float64.
+
+The inertia of a call then comes from per-cluster statistics rather than per
+row: with ``x' = x − shift`` and ``c' = c − shift``,
+``Σ_{i∈k} w_i‖x'_i − c'_k‖² = Q_k − 2 c'_k·S'_k + W_k‖c'_k‖²``, where ``W_k``
+is the weight, ``S'_k`` the weighted sum of ``x'`` and ``Q_k`` that of
+``‖x'‖²`` (the fit's kept norms). Its rounding is of the order of
+``eps·Q_k``, the same order as the GEMM path's per-row distances
+``‖x'‖² + ‖c'‖² − 2x'·c'`` in float64, and far below it for float32 data,
+whose kept norms are float32 as the GEMM path's are.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mixfit.engine.kmeans_common import KMeansStats
+from mixfit.engine.kmeans_hamerly import _AutoHamerly, _Hamerly
+from mixfit.engine.kmeans_steps import _NOTHING, _Gemm, _c_rows
+from mixfit.kernels import kmeans_two_bound
+
+
+class _TwoBoundHamerly(_Hamerly):
+    """Hamerly's E-step with upper and lower bounds per row, reading only the rows it
+    computes; the statistics are carried from call to call (see the module).
+
+    The labels are those of the GEMM path's unpruned pass (the bounds must beat
+    its rounding bound), so those of Lloyd's E-step for the same centres. The
+    sums are the same up to rounding: they are added up in a different order
+    (the statistics of the first call, then each call's changes).
+    """
+
+    def __init__(self, X, sample_weight, chunk_size, shift, runner, n_clusters):
+        super().__init__(X, sample_weight, chunk_size, shift, runner, n_clusters)
+        self.upper = np.full(X.shape[0], np.inf, dtype=np.float32)  # unknown: every row computed
+        # Weights (K,), and the weighted sums of x (K, d) and of ‖x − shift‖² (K, 1)
+        # side by side, of the labels as they stand; None until a call has set them.
+        self.counts = self.table = None
+
+    def __call__(self, centers):
+        n_features = self.X.shape[1]
+        n_clusters = centers.shape[0]
+        centers64 = np.asarray(centers, dtype=np.float64)
+        # Fresh bounds (first call, or "auto" back from Lloyd's steps) mean fresh statistics.
+        has_stats = self.previous is not None and self.counts is not None
+        if self.previous is None:
+            self.upper[:] = np.inf
+        geometry = self._centre_geometry(centers64)
+        block, driver = self._two_bound_kernels(centers, centers64, has_stats, *geometry)
+        n_changed, change = self.runner.sum_blocks(self.blocks, n_clusters, n_features + 1,
+                                                   block, driver)
+        if has_stats:
+            self.counts = self.counts + change.counts
+            self.table = self.table + change.sums
+        else:
+            self.counts, self.table = change.counts, change.sums
+        self.previous = centers64
+        # Copies: the M-step moves relocated rows out of the statistics it is given.
+        return n_changed, KMeansStats(self.counts.copy(), self.table[:, :n_features].copy(),
+                                      self._inertia(centers64))
+
+    def _inertia(self, centers64):
+        """``Σ_k Q_k − 2 c'_k·S'_k + W_k‖c'_k‖²`` from the statistics (see the module)."""
+        n_features = centers64.shape[1]
+        sums, sq = self.table[:, :n_features], self.table[:, n_features]
+        C, S = centers64, sums
+        if self.shift is not None:
+            shift = np.asarray(self.shift, dtype=np.float64)
+            C = centers64 - shift
+            S = sums - self.counts[:, None] * shift
+        per_cluster = sq - 2.0 * np.einsum("ij,ij->i", C, S) + self.counts * np.einsum("ij,ij->i", C, C)
+        # Rounding may leave a tight cluster's value a little below zero.
+        return float(np.maximum(per_cluster, 0.0).sum())
+
+    def _two_bound_kernels(self, centers, centers64, has_stats, drift, drift_argmax, drift_second,
+                      half_gap):
+        """The pool's per-block function and the numba driver."""
+        X, labels, lower, upper, x_sq = self.X, self.labels, self.lower, self.upper, self.x_sq
+        chunk_size = self.chunk_size
+        weight = _NOTHING if self.weight is None else self.weight
+        n_clusters, n_features = centers64.shape
+        gemm = _Gemm(centers, self.shift, X.dtype, bounds=True)
+
+        def block(rows):
+            counts = np.zeros(n_clusters)
+            change = np.zeros((n_clusters, n_features + 1))
+            n_changed, n_read = kmeans_two_bound.two_bound_block(
+                _c_rows(X, rows), weight[rows] if weight.shape[0] else weight, x_sq[rows],
+                centers64, labels[rows], lower[rows], upper[rows], half_gap, drift, drift_argmax,
+                drift_second, gemm.tau_coef, gemm.c_max_sq, gemm.shift_or_nothing, gemm.C_neg2,
+                gemm.C_neg2_t, gemm.c_sq, has_stats, change, counts, chunk_size,
+            )
+            # What auto watches: here the rows read, computed or not.
+            self.computed[self.block_of[rows.start]] = n_read
+            return counts, change, 0.0, n_changed
+
+        def driver(starts, change, counts, inertia, n_changed):
+            kmeans_two_bound.two_bound_blocks(
+                X, starts, weight, x_sq, centers64, labels, lower, upper, half_gap, drift,
+                drift_argmax, drift_second, gemm.tau_coef, gemm.c_max_sq,
+                gemm.shift_or_nothing, gemm.C_neg2, gemm.C_neg2_t, gemm.c_sq, has_stats, change,
+                counts, inertia, n_changed, self.computed, chunk_size,
+            )
+
+        return block, driver
+
+
+class _AutoTwoBound(_AutoHamerly, _TwoBoundHamerly):
+    """``algorithm="auto"`` where an E-step reads X once for little arithmetic:
+    Lloyd's E-step while the bounds would not pay, the two-bound one while
+    they do, with :class:`~mixfit.engine.kmeans_hamerly._AutoHamerly`'s rules
+    for the turns (which set ``previous`` to None on each turn to the bounds,
+    so the first call renews bounds and statistics)."""

@@ -1,0 +1,299 @@
+"""Hamerly's E-step with both bounds kept, reading only the rows it computes, by GEMM.
+
+Why: with few clusters and tens to hundreds of features an E-step is little
+arithmetic per byte of X, so its time is one read of X from memory (100,000 ×
+64 float64, 51 MB, took 5 ms an iteration here, and scikit-learn's pass reads
+it the same way). :func:`mixfit.kernels.kmeans_gemm.hamerly_gemm_block` saves
+the GEMM for rows whose bounds hold, but still reads each of them: it computes
+the row's distance to its own centre and adds the row into the sums. This pass
+keeps an upper bound per row too (Hamerly, "Making k-means even faster", SDM
+2010), so a row whose bounds hold is not read at all, and it returns the
+*change* of the statistics instead of the statistics: a row that changed
+cluster leaves its old one and joins the new one. The caller adds the change
+to the statistics of its last call; the inertia then follows from them (see
+:class:`mixfit.engine.kmeans_two_bound._TwoBoundHamerly`).
+
+The labels are those of the unpruned GEMM pass, as for
+:func:`~mixfit.kernels.kmeans_gemm.hamerly_gemm_block`: a row keeps its label
+only when its bounds beat the GEMM's rounding bound ``tau``, and the other rows
+go through the same GEMM and :func:`~mixfit.kernels.kmeans.hamerly_full`. The
+upper bound is the row's float64 distance to its centre, stored in float32
+rounded *up*, and raised by its centre's move each call.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from mixfit.kernels.checks import check_blocks, require
+from mixfit.kernels.kmeans import _round_down_f32, _sq_distance_lanes, labels_in_range
+from mixfit.kernels.kmeans_gemm import _partial, gemm_buffers
+
+__all__ = ["two_bound_block", "two_bound_blocks"]
+
+_OPTIONS = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
+
+# As kmeans._DOWN, the other way: float32 rounds within 6e-8 relative.
+_UP = 1e-6
+
+
+@njit(**_OPTIONS)
+def _round_up_f32(value):
+    """A float32 not below ``value`` (non-negative; within 1e-6 relative of it)."""
+    return np.float32(value * (1.0 + _UP))
+
+
+@njit(inline="always", **_OPTIONS)
+def _holds(lo, u, half_gap_a, tau):
+    """Whether the bounds prove the GEMM picks the row's centre: Hamerly's test
+    with the margin ``tau`` on squared distances (see ``hamerly_row_test``)."""
+    bound = max(lo, 2.0 * half_gap_a - u)
+    return bound > u and (bound - u) * (bound + u) > tau
+
+
+@njit(**_OPTIONS)
+def _two_bound_full(partial_t, c_sq, x_sq, X, weight, rows, old, tau_coef, c_max_sq, labels,
+               lower, upper, has_stats, change, counts):
+    """Labels and both bounds of gathered rows from their GEMM block, and the change of statistics.
+
+    As :func:`mixfit.kernels.kmeans.hamerly_full` for the labels and lower
+    bounds; the upper bound is the smallest GEMM distance plus the rounding
+    bound. ``old`` holds the rows' labels before. A row whose label changed
+    leaves ``old`` (when ``has_stats``: the caller holds statistics of the old
+    labels) and joins its new cluster: ``counts`` and ``change[:, :d]`` take
+    its weight and weighted values, ``change[:, d]`` its weighted
+    ``‖x − shift‖²``. Without ``has_stats`` every row joins its cluster.
+
+    Returns
+    -------
+    n_changed : int
+        Rows with positive weight whose label changed.
+    """
+    n_clusters, m = partial_t.shape
+    n_features = X.shape[1]
+    weighted = weight.shape[0] > 0
+    require(n_clusters >= 1 and c_sq.shape[0] == n_clusters and x_sq.shape[0] >= m
+            and X.shape[0] >= m and rows.shape[0] >= m and old.shape[0] >= m
+            and (not weighted or weight.shape[0] >= m) and counts.shape[0] == n_clusters
+            and change.shape[0] == n_clusters and change.shape[1] == n_features + 1,
+            "_two_bound_full", "partial_t (K, m), c_sq and counts (K,), change (K, d + 1), "
+            "and m gathered rows")
+    for r in range(m):
+        require(0 <= rows[r] < labels.shape[0] and rows[r] < lower.shape[0]
+                and rows[r] < upper.shape[0], "_two_bound_full", "rows must index labels and bounds")
+    best = partial_t[0] + c_sq[0]
+    second = np.full(m, np.inf, dtype=best.dtype)
+    chunk_labels = np.zeros(m, dtype=np.int32)
+    for k in range(1, n_clusters):
+        ck = c_sq[k]
+        row = partial_t[k]
+        for r in range(m):
+            value = row[r] + ck
+            current = best[r]
+            smaller = value < current
+            second[r] = current if smaller else min(value, second[r])
+            best[r] = value if smaller else current
+            chunk_labels[r] = k if smaller else chunk_labels[r]
+    n_changed = 0
+    for r in range(m):
+        new = chunk_labels[r]
+        xx = np.float64(x_sq[r])
+        tau = tau_coef * (xx + c_max_sq)
+        low_sq = np.float64(second[r]) + xx - tau
+        up_sq = np.float64(best[r]) + xx + tau
+        i = rows[r]
+        w = weight[r] if weighted else 1.0
+        a = old[r]
+        n_changed += (a != new) & (w > 0.0)
+        labels[i] = new
+        lower[i] = _round_down_f32(math.sqrt(low_sq)) if low_sq > 0.0 else np.float32(0.0)
+        upper[i] = _round_up_f32(math.sqrt(max(up_sq, 0.0)))
+        if has_stats and new == a:
+            continue
+        wxx = w * xx
+        if has_stats:
+            counts[a] -= w
+            change[a, n_features] -= wxx
+            for j in range(n_features):
+                change[a, j] -= w * np.float64(X[r, j])
+        counts[new] += w
+        change[new, n_features] += wxx
+        for j in range(n_features):
+            change[new, j] += w * np.float64(X[r, j])
+    return n_changed
+
+
+@njit(**_OPTIONS)
+def _two_bound_rows(X_rows, weight_rows, x_sq_rows, rows, old, shift, C_neg2, C_neg2_t, c_sq,
+               tau_coef, c_max_sq, labels, lower, upper, has_stats, change, counts,
+               shifted_buffer, wide, partial_flat):
+    """GEMM and :func:`_two_bound_full` for some rows (``rows`` index them)."""
+    partial_t = _partial(X_rows, shift, C_neg2, C_neg2_t, C_neg2_t.shape[0] > 0,
+                         shifted_buffer, wide, partial_flat)
+    return _two_bound_full(partial_t, c_sq, x_sq_rows, X_rows, weight_rows, rows, old, tau_coef,
+                      c_max_sq, labels, lower, upper, has_stats, change, counts)
+
+
+@njit(**_OPTIONS)
+def two_bound_block(X, weight, x_sq, centers, labels, lower, upper, half_gap, drift,
+                       drift_argmax, drift_second, tau_coef, c_max_sq, shift, C_neg2,
+                       C_neg2_t, c_sq, has_stats, change, counts, chunk_size):
+    """The two-bound Hamerly E-step for a block: bound tests, then a GEMM for the rows that fail.
+
+    Per row, first with the bounds alone (no read of X): the lower bound
+    lowered by the largest move of the other centres, the upper bound raised
+    by the move of the row's own centre. If that test fails, the row's
+    distance to its centre is computed (reading it) and the test repeated with
+    it. Rows that still fail are gathered and go through the GEMM ``chunk_size``
+    at a time; a chunk that mostly fails goes through as it lies, uncopied.
+
+    Parameters
+    ----------
+    X, weight, x_sq, centers, labels, lower, half_gap, drift, drift_argmax,
+    drift_second, tau_coef, c_max_sq, shift, C_neg2, C_neg2_t, c_sq, chunk_size
+        As for :func:`mixfit.kernels.kmeans_gemm.hamerly_gemm_block`.
+    upper : ndarray of shape (m,), float32
+        Upper bounds on each row's distance to its centre (``+inf``: unknown),
+        raised in place.
+    has_stats : bool
+        Whether the caller holds the statistics of the labels as they were:
+        then ``change`` receives their change, else the statistics themselves.
+    change : ndarray of shape (n_clusters, n_features + 1), float64
+        Accumulated into: weighted sums of the rows (columns ``:d``) and of
+        their ``‖x − shift‖²`` (column ``d``).
+    counts : ndarray of shape (n_clusters,), float64
+        Accumulated into: weights.
+
+    Returns
+    -------
+    n_changed : int
+        Rows with positive weight whose label changed.
+    n_read : int
+        Rows read: those whose bounds failed without a read (then tested with
+        their distance, or straight to the GEMM without a bound), and all rows
+        of the chunks that went through the GEMM as they lie. What the bounds
+        did not save, which ``algorithm="auto"`` watches.
+    """
+    m, n_features = X.shape
+    n_clusters = C_neg2.shape[0]
+    weighted = weight.shape[0] > 0
+    rows_first = C_neg2_t.shape[0] > 0
+    require(chunk_size >= 1 and x_sq.shape[0] == m and centers.shape[0] == n_clusters
+            and centers.shape[1] == n_features and C_neg2.shape[1] == n_features
+            and (shift.shape[0] == 0 or shift.shape[0] == n_features)
+            and (not rows_first or (C_neg2_t.shape[0] == n_features
+                                    and C_neg2_t.shape[1] == n_clusters))
+            and labels.shape[0] == m and lower.shape[0] == m and upper.shape[0] == m
+            and (not weighted or weight.shape[0] == m) and half_gap.shape[0] == n_clusters
+            and change.shape[0] == n_clusters and change.shape[1] == n_features + 1
+            and counts.shape[0] == n_clusters
+            and (drift.shape[0] == 0 or (drift.shape[0] == n_clusters
+                                         and 0 <= drift_argmax < n_clusters)),
+            "two_bound_block", "x_sq, labels, lower, upper, weight of X's m rows; "
+            "centers and C_neg2 (K, d), C_neg2_t (d, K) or empty, shift (d,) or empty; "
+            "change (K, d + 1); half_gap, counts (K,); drift empty or (K,) with "
+            "drift_argmax a centre")
+    require(labels_in_range(labels, n_clusters), "two_bound_block",
+            "labels must lie in [0, K)")
+    moved = drift.shape[0] > 0
+    drift_max = drift[drift_argmax] if moved else 0.0
+    rows = max(1, min(chunk_size, m))
+    fails = np.empty(rows, dtype=np.bool_)
+    chunk_rows = np.empty(rows, dtype=np.int64)
+    old = np.empty(rows, dtype=np.int32)
+    gathered = np.empty((rows, n_features), dtype=X.dtype)
+    gathered_sq = np.empty(rows, dtype=x_sq.dtype)
+    gathered_weight = np.empty(rows if weighted else 0)
+    gathered_rows = np.empty(rows, dtype=np.int64)
+    gathered_old = np.empty(rows, dtype=np.int32)
+    shifted_buffer, wide, partial_flat = gemm_buffers(X, shift, rows, n_clusters, rows_first)
+    n_changed = 0
+    n_gathered = 0
+    n_read = 0
+    for start in range(0, m, chunk_size):
+        stop = min(start + chunk_size, m)
+        count = stop - start
+        n_fail = 0
+        chunk_read = 0
+        for r in range(count):
+            i = start + r
+            a = labels[i]
+            lo = np.float64(lower[i]) - (drift_second if a == drift_argmax else drift_max)
+            lower[i] = _round_down_f32(lo)
+            u = np.float64(upper[i]) + (drift[a] if moved else 0.0)
+            tau = tau_coef * (np.float64(x_sq[i]) + c_max_sq)
+            holds = _holds(lo, u, half_gap[a], tau)
+            if not holds:
+                chunk_read += 1
+                if upper[i] < np.inf:  # else no bound yet: straight to the GEMM
+                    u = math.sqrt(_sq_distance_lanes(X, i, centers, a))
+                    holds = _holds(lo, u, half_gap[a], tau)
+            upper[i] = _round_up_f32(u)
+            fails[r] = not holds
+            n_fail += not holds
+        if 2 * n_fail > count:
+            n_read += count
+            for r in range(count):
+                chunk_rows[r] = start + r
+                old[r] = labels[start + r]
+            w_rows = weight[start:stop] if weighted else weight
+            n_changed += _two_bound_rows(
+                X[start:stop], w_rows, x_sq[start:stop], chunk_rows[:count], old, shift, C_neg2,
+                C_neg2_t, c_sq, tau_coef, c_max_sq, labels, lower, upper, has_stats, change,
+                counts, shifted_buffer, wide, partial_flat)
+            continue
+        n_read += chunk_read
+        for r in range(count):
+            if not fails[r]:
+                continue
+            i = start + r
+            gathered[n_gathered] = X[i]
+            gathered_sq[n_gathered] = x_sq[i]
+            if weighted:
+                gathered_weight[n_gathered] = weight[i]
+            gathered_rows[n_gathered] = i
+            gathered_old[n_gathered] = labels[i]
+            n_gathered += 1
+            if n_gathered == rows:
+                n_changed += _two_bound_rows(
+                    gathered, gathered_weight, gathered_sq, gathered_rows, gathered_old, shift,
+                    C_neg2, C_neg2_t, c_sq, tau_coef, c_max_sq, labels, lower, upper, has_stats,
+                    change, counts, shifted_buffer, wide, partial_flat)
+                n_gathered = 0
+    if n_gathered > 0:
+        w_rows = gathered_weight[:n_gathered] if weighted else gathered_weight
+        n_changed += _two_bound_rows(
+            gathered[:n_gathered], w_rows, gathered_sq[:n_gathered], gathered_rows[:n_gathered],
+            gathered_old, shift, C_neg2, C_neg2_t, c_sq, tau_coef, c_max_sq, labels, lower,
+            upper, has_stats, change, counts, shifted_buffer, wide, partial_flat)
+    return n_changed, n_read
+
+
+@njit(parallel=True, **_OPTIONS)
+def two_bound_blocks(X, starts, weight, x_sq, centers, labels, lower, upper, half_gap,
+                        drift, drift_argmax, drift_second, tau_coef, c_max_sq, shift, C_neg2,
+                        C_neg2_t, c_sq, has_stats, change, counts, inertia, n_changed, n_read,
+                        chunk_size):
+    """:func:`two_bound_block` for the blocks ``starts[b]:starts[b + 1]``, on numba's threads.
+
+    Block ``b``'s change goes to ``change[b]``, ``counts[b]``, ``n_changed[b]``
+    and ``n_read[b]``; ``inertia`` (the runner's) is left at zero: the
+    caller computes it from the statistics.
+    """
+    n_blocks = starts.shape[0] - 1
+    check_blocks("two_bound_blocks", X.shape[0], starts, change, counts, inertia, n_changed)
+    require(n_read.shape[0] == n_blocks and labels.shape[0] == X.shape[0]
+            and labels_in_range(labels, C_neg2.shape[0]), "two_bound_blocks",
+            "n_read with one entry per block; labels of X's rows in [0, K)")
+    for b in prange(n_blocks):
+        lo, hi = starts[b], starts[b + 1]
+        block_changed, block_read = two_bound_block(
+            np.ascontiguousarray(X[lo:hi]), weight[lo:hi], x_sq[lo:hi], centers, labels[lo:hi],
+            lower[lo:hi], upper[lo:hi], half_gap, drift, drift_argmax, drift_second, tau_coef,
+            c_max_sq, shift, C_neg2, C_neg2_t, c_sq, has_stats, change[b], counts[b],
+            chunk_size)
+        n_changed[b] = block_changed
+        n_read[b] = block_read

@@ -1,0 +1,174 @@
+"""Hamerly's two bounds per row: Lloyd's labels, valid bounds, carried statistics,
+rows really left unread, any thread count."""
+
+import numpy as np
+import pytest
+
+from mixfit.engine import kmeans_steps, kmeans_two_bound
+from mixfit.engine.kmeans import HAMERLY_MIN_CLUSTERS, TWO_BOUND_MIN_FEATURES, lloyd
+from mixfit.engine.kmeans_loop import _lloyd_loop
+from mixfit.engine.kmeans_steps import _e_step_kernel
+
+RTOL = {np.float32: 1e-6, np.float64: 1e-12}
+
+
+def _blobs(n_samples, n_features, n_blobs, dtype, spread=1.0, seed=0, offset=0.0):
+    rng = np.random.default_rng(seed)
+    means = rng.uniform(-20, 20, size=(n_blobs, n_features)) + offset
+    X = means[rng.integers(n_blobs, size=n_samples)]
+    X = X + spread * rng.normal(size=(n_samples, n_features))
+    return X.astype(dtype), rng
+
+
+def _fit(X, init, e_step_class, weight=None, shift=None, n_jobs=1, max_iter=40, tol=0.0,
+         chunk_size=256):
+    n_clusters = init.shape[0]
+    runner = kmeans_steps._runner(n_jobs, X, n_clusters, chunk_size)
+    with runner:
+        e_step = e_step_class(X, weight, chunk_size, shift, runner, n_clusters)
+        return _lloyd_loop(X, init, weight, max_iter, tol, None, e_step, "numba"), e_step
+
+
+def _lloyd_e_step(X, weight, chunk_size, shift, runner, n_clusters):
+    return kmeans_steps._LloydEStep(X, weight, chunk_size, shift, runner, n_clusters)
+
+
+def _exact_inertia(X, weight, centers, labels):
+    d2 = ((X.astype(np.float64) - centers.astype(np.float64)[labels]) ** 2).sum(axis=1)
+    return float(d2.sum() if weight is None else (weight * d2).sum())
+
+
+def test_the_shapes_are_the_gemm_kernels():
+    # The two-bound pass computes its rows by the GEMM; at these shapes Lloyd does too.
+    for n_features, n_clusters in [(80, 10), (80, 9), (48, 12)]:
+        for dtype in (np.float32, np.float64):
+            assert _e_step_kernel(n_features, n_clusters, np.dtype(dtype)) == "gemm"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("class_name", ["_TwoBoundHamerly", "_AutoTwoBound"])
+def test_two_bounds_give_the_labels_of_the_unpruned_fit(dtype, weighted, class_name):
+    X, rng = _blobs(8000, 80, 30, dtype, spread=10.0)  # converges slowly enough to prune
+    weight = rng.uniform(0.0, 3.0, size=len(X)) if weighted else None
+    if weighted:
+        weight[::17] = 0.0  # zero weights count neither in the sums nor as changes
+    init = X[rng.choice(len(X), 10, replace=False)].astype(np.float64)
+    unpruned, _ = _fit(X, init, _lloyd_e_step, weight)
+    pruned, e_step = _fit(X, init, getattr(kmeans_two_bound, class_name), weight)
+    np.testing.assert_array_equal(pruned.labels, unpruned.labels)
+    assert pruned.n_iter == unpruned.n_iter and pruned.converged == unpruned.converged
+    np.testing.assert_allclose(pruned.centers, unpruned.centers, rtol=RTOL[dtype],
+                               atol=RTOL[dtype])
+    # The inertia comes from per-cluster statistics: as exact as the GEMM path's.
+    exact = _exact_inertia(X, weight, pruned.centers, pruned.labels)
+    assert pruned.inertia == pytest.approx(exact, rel=1e-6 if dtype == np.float32 else 1e-10)
+    np.testing.assert_allclose(pruned.inertia_history, unpruned.inertia_history,
+                               rtol=1e-6 if dtype == np.float32 else 1e-10)
+    # The bounds did spare rows: the last call read fewer than all of them.
+    assert e_step.computed.sum() < len(X)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_far_from_the_origin_with_a_shift(dtype):
+    # The inertia's per-cluster formula is taken about the shift: about the
+    # origin, ‖x‖² ≈ 1e8 would swamp the distances.
+    X, rng = _blobs(5000, 80, 20, dtype, offset=1e4 if dtype == np.float64 else 1e3)
+    init = X[rng.choice(len(X), 10, replace=False)].astype(np.float64)
+    shift = X.mean(axis=0).astype(np.float64)
+    unpruned, _ = _fit(X, init, _lloyd_e_step, shift=shift)
+    pruned, _ = _fit(X, init, kmeans_two_bound._TwoBoundHamerly, shift=shift)
+    np.testing.assert_array_equal(pruned.labels, unpruned.labels)
+    exact = _exact_inertia(X, None, pruned.centers, pruned.labels)
+    assert pruned.inertia == pytest.approx(exact, rel=1e-5 if dtype == np.float32 else 1e-9)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bounds_and_statistics_hold_while_centres_drift(dtype):
+    X, rng = _blobs(4000, 80, 12, dtype)
+    n_clusters = 9
+    centers = X[rng.choice(len(X), n_clusters, replace=False)].astype(np.float64)
+    runner = kmeans_steps._runner(1, X, n_clusters, 256)
+    X64 = X.astype(np.float64)
+    n_read = []
+    with runner:
+        e_step = kmeans_two_bound._TwoBoundHamerly(X, None, 256, None, runner, n_clusters)
+        for step in range(8):
+            n_changed, stats = e_step(centers)
+            n_read.append(int(e_step.computed.sum()))
+            d2 = ((X64[:, None, :] - centers[None]) ** 2).sum(axis=2)
+            own = np.sqrt(d2[np.arange(len(X)), e_step.labels])
+            unpruned = kmeans_steps._LloydEStep(X, None, 256, None, runner, n_clusters)
+            unpruned(centers)
+            np.testing.assert_array_equal(e_step.labels, unpruned.labels)
+            assert np.all(e_step.upper.astype(np.float64) >= own)
+            others = np.sqrt(np.where(np.arange(n_clusters) == e_step.labels[:, None],
+                                      np.inf, d2)).min(axis=1)
+            assert np.all(e_step.lower.astype(np.float64) <= others)
+            # The carried statistics are those of the labels as they stand.
+            counts = np.bincount(e_step.labels, minlength=n_clusters).astype(np.float64)
+            np.testing.assert_array_equal(stats.counts, counts)
+            sums = np.zeros((n_clusters, X.shape[1]))
+            np.add.at(sums, e_step.labels, X64)
+            np.testing.assert_allclose(stats.sums, sums, rtol=1e-12, atol=1e-9)
+            assert stats.inertia == pytest.approx(
+                _exact_inertia(X, None, centers, e_step.labels), rel=1e-6)
+            # Small moves, as late in a fit.
+            centers = centers + rng.normal(scale=0.02, size=centers.shape)
+    assert n_read[0] == len(X) and n_read[1] < len(X) // 2 and max(n_read[1:]) < len(X)
+
+
+def test_relocated_empty_clusters_leave_the_carried_statistics_alone():
+    # A centre far from all data is emptied, then relocated by the M-step,
+    # which moves a row out of the statistics it is given (a copy).
+    X, rng = _blobs(6000, 80, 15, np.float64)
+    init = X[rng.choice(len(X), 10, replace=False)].astype(np.float64)
+    init[3] = 1e3
+    unpruned, _ = _fit(X, init, _lloyd_e_step)
+    pruned, _ = _fit(X, init, kmeans_two_bound._TwoBoundHamerly)
+    np.testing.assert_array_equal(pruned.labels, unpruned.labels)
+    np.testing.assert_allclose(pruned.centers, unpruned.centers, rtol=1e-12, atol=1e-12)
+
+
+def test_the_thread_count_changes_nothing():
+    X, rng = _blobs(40000, 48, 25, np.float32)
+    init = X[rng.choice(len(X), 12, replace=False)].astype(np.float64)
+    one, _ = _fit(X, init, kmeans_two_bound._AutoTwoBound, n_jobs=1, chunk_size=256)
+    two, _ = _fit(X, init, kmeans_two_bound._AutoTwoBound, n_jobs=2, chunk_size=256)
+    np.testing.assert_array_equal(one.labels, two.labels)
+    np.testing.assert_array_equal(one.centers, two.centers)
+    assert one.inertia == two.inertia and one.inertia_history == two.inertia_history
+
+
+def test_auto_keeps_two_bounds_only_where_measured(monkeypatch):
+    calls = []
+    original = kmeans_two_bound._AutoTwoBound.__call__
+
+    def counted(self, centers):
+        calls.append(self.X.shape)
+        return original(self, centers)
+
+    monkeypatch.setattr(kmeans_two_bound._AutoTwoBound, "__call__", counted)
+    for n_features, n_clusters, used in [
+        (80, 10, True),  # GEMM shape, enough features
+        (TWO_BOUND_MIN_FEATURES - 8, 3, False),  # too few features: Lloyd
+        (16, 16, False),  # the SIMD kernel's shape: Lloyd
+        (80, HAMERLY_MIN_CLUSTERS, False),  # many clusters: Hamerly's one bound
+    ]:
+        calls.clear()
+        X, rng = _blobs(3000, n_features, 20, np.float64)
+        init = X[rng.choice(len(X), n_clusters, replace=False)].astype(np.float64)
+        result = lloyd(X, init, max_iter=10, tol=0.0, algorithm="auto")
+        reference = lloyd(X, init, max_iter=10, tol=0.0, algorithm="lloyd")
+        np.testing.assert_array_equal(result.labels, reference.labels)
+        assert bool(calls) == used, (n_features, n_clusters)
+
+
+def test_the_memory_estimate_counts_the_two_bounds():
+    from mixfit._memory import kmeans_bytes
+
+    def fit_bytes(algorithm, n_features):
+        return kmeans_bytes(1_000_000, n_features, 10, algorithm=algorithm, init=None).bytes
+
+    assert fit_bytes("auto", 80) - fit_bytes("lloyd", 80) == 8 * 1_000_000
+    assert fit_bytes("auto", 8) == fit_bytes("lloyd", 8)

@@ -212,12 +212,17 @@ def test_dispatch_direct_in_the_measured_range_and_threads_where_they_pay():
 
 
 def test_auto_prunes_from_the_measured_number_of_clusters():
-    from mixfit.engine.kmeans import HAMERLY_MIN_CLUSTERS, _auto_algorithm
+    from mixfit.engine.kmeans import (HAMERLY_MIN_CLUSTERS, TWO_BOUND_MAX_CLUSTERS,
+                                      _auto_algorithm)
 
     X2 = np.broadcast_to(0.0, (1000, 2))  # direct up to DIRECT_SMALL_MAX_WORK / 2 clusters
     X40 = np.broadcast_to(0.0, (1000, 40))  # the GEMM path from 4 clusters on
-    for X in (X2, X40):
-        assert _auto_algorithm(X, HAMERLY_MIN_CLUSTERS, "numba", False) == "adaptive"
-        assert _auto_algorithm(X, HAMERLY_MIN_CLUSTERS - 1, "numba", False) == "auto-two-bound"
+    assert _auto_algorithm(X2, HAMERLY_MIN_CLUSTERS, "numba", False) == "adaptive"
+    assert _auto_algorithm(X2, HAMERLY_MIN_CLUSTERS - 1, "numba", False) == "lloyd"
+    # 40 features: Hamerly's two bounds per row, below TWO_BOUND_MAX_CLUSTERS.
+    assert _auto_algorithm(X40, HAMERLY_MIN_CLUSTERS, "numba", False) == "auto-two-bound"
+    assert _auto_algorithm(X40, HAMERLY_MIN_CLUSTERS - 1, "numba", False) == "auto-two-bound"
+    X40_f32 = np.broadcast_to(np.float32(0), (1000, 40))  # float64 here would be Yinyang's
+    assert _auto_algorithm(X40_f32, TWO_BOUND_MAX_CLUSTERS, "numba", False) == "adaptive"
     assert _auto_algorithm(X40, 1000, "numba", True) == "lloyd"  # lean: no bounds
     assert _auto_algorithm(X40, 1000, "numpy", False) == "lloyd"

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from mixfit.engine import kmeans_steps, kmeans_two_bound
-from mixfit.engine.kmeans import HAMERLY_MIN_CLUSTERS, TWO_BOUND_MIN_FEATURES, lloyd
+from mixfit.engine.kmeans import TWO_BOUND_MAX_CLUSTERS, TWO_BOUND_MIN_FEATURES, lloyd
 from mixfit.engine.kmeans_loop import _lloyd_loop
 from mixfit.engine.kmeans_steps import _e_step_kernel
 
@@ -153,7 +153,8 @@ def test_auto_keeps_two_bounds_only_where_measured(monkeypatch):
         (80, 10, True),  # GEMM shape, enough features
         (TWO_BOUND_MIN_FEATURES - 8, 3, False),  # too few features: Lloyd
         (16, 16, False),  # the SIMD kernel's shape: Lloyd
-        (80, HAMERLY_MIN_CLUSTERS, False),  # many clusters: Hamerly's one bound
+        (80, 64, True),  # up to TWO_BOUND_MAX_CLUSTERS
+        (80, TWO_BOUND_MAX_CLUSTERS, False),  # more clusters: Hamerly's one bound
     ]:
         calls.clear()
         X, rng = _blobs(3000, n_features, 20, np.float64)
@@ -172,3 +173,9 @@ def test_the_memory_estimate_counts_the_two_bounds():
 
     assert fit_bytes("auto", 80) - fit_bytes("lloyd", 80) == 8 * 1_000_000
     assert fit_bytes("auto", 8) == fit_bytes("lloyd", 8)
+
+    def hamerly_bytes(n_clusters, algorithm):
+        return kmeans_bytes(1_000_000, 80, n_clusters, algorithm=algorithm, init=None).bytes
+
+    # From 64 clusters "auto" keeps the two bounds instead of Hamerly's one.
+    assert hamerly_bytes(100, "auto") - hamerly_bytes(100, "hamerly") == 4 * 1_000_000

@@ -174,8 +174,9 @@ def test_yinyang_kernel_refuses_inconsistent_shapes():
 def test_auto_runs_yinyang_from_the_measured_shapes():
     from scipy import sparse
 
-    from mixfit.engine.kmeans import (HAMERLY_MIN_CLUSTERS, YINYANG_MIN_CLUSTERS,
-                                      YINYANG_MIN_FEATURES, _auto_algorithm)
+    from mixfit.engine.kmeans import (HAMERLY_MIN_CLUSTERS, TWO_BOUND_MAX_CLUSTERS,
+                                      YINYANG_MIN_CLUSTERS, YINYANG_MIN_FEATURES,
+                                      _auto_algorithm)
 
     for dtype in (np.float32, np.float64):
         d = YINYANG_MIN_FEATURES[np.dtype(dtype)]
@@ -183,7 +184,9 @@ def test_auto_runs_yinyang_from_the_measured_shapes():
         assert k > HAMERLY_MIN_CLUSTERS
         X = np.zeros((100, d), dtype=dtype)
         assert _auto_algorithm(X, k, "numba", False) == "auto-yinyang"
-        assert _auto_algorithm(X, k - 1, "numba", False) == "adaptive"
+        # Just below, Hamerly's bounds: two per row below TWO_BOUND_MAX_CLUSTERS.
+        below = "auto-two-bound" if k - 1 < TWO_BOUND_MAX_CLUSTERS else "adaptive"
+        assert _auto_algorithm(X, k - 1, "numba", False) == below
         narrow = np.zeros((100, d - 1), dtype=dtype)
         assert _auto_algorithm(narrow, k, "numba", False) == "adaptive"
         assert _auto_algorithm(X, k, "numba", True) == "lloyd"  # lean

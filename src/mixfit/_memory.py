@@ -81,9 +81,10 @@ _HAMERLY_MIN_CLUSTERS = 64  # mixfit.engine.kmeans.HAMERLY_MIN_CLUSTERS
 # mixfit.engine.kmeans.YINYANG_MIN_CLUSTERS and YINYANG_MIN_FEATURES (by bytes per value).
 _YINYANG_MIN_CLUSTERS = {4: 256, 8: 128}
 _YINYANG_MIN_FEATURES = {4: 64, 8: 32}
-# mixfit.engine.kmeans.TWO_BOUND_MIN_FEATURES: "auto" below 64 clusters keeps
-# two float32 bounds per row there (where the E-step is the GEMM's; counted
-# for the SIMD shapes too, which keep none: an estimate errs high).
+# mixfit.engine.kmeans.TWO_BOUND_MAX_CLUSTERS and TWO_BOUND_MIN_FEATURES: "auto"
+# keeps two float32 bounds per row there (where the E-step is the GEMM's;
+# counted for the SIMD shapes too, which keep none: an estimate errs high).
+_TWO_BOUND_MAX_CLUSTERS = 128
 _TWO_BOUND_MIN_FEATURES = 16
 
 
@@ -375,10 +376,11 @@ def kmeans_bytes(
         algorithm == "auto" and k >= _YINYANG_MIN_CLUSTERS.get(work, k + 1)
         and d >= _YINYANG_MIN_FEATURES.get(work, d + 1)
     )
-    hamerly = not yinyang and (algorithm in ("hamerly", "elkan") or (
+    two_bound = (algorithm == "auto" and not yinyang and k < _TWO_BOUND_MAX_CLUSTERS
+                 and d >= _TWO_BOUND_MIN_FEATURES)
+    hamerly = not yinyang and not two_bound and (algorithm in ("hamerly", "elkan") or (
         algorithm == "auto" and k >= _HAMERLY_MIN_CLUSTERS
     ))
-    two_bound = algorithm == "auto" and k < _HAMERLY_MIN_CLUSTERS and d >= _TWO_BOUND_MIN_FEATURES
     # astype(float64) then the division: two float64 copies for a moment, one after.
     parts = {"a float64 copy of X": 8 * n * d if rescaled else 0}
     # The best run's int64 labels while the next run goes.

@@ -61,18 +61,26 @@ ALGORITHMS = ("auto", "lloyd", "elkan", "hamerly", "yinyang")
 HAMERLY_MIN_CLUSTERS = 64
 
 
-#: Below :data:`HAMERLY_MIN_CLUSTERS` clusters, ``algorithm="auto"`` keeps
-#: Hamerly's two bounds per row (:mod:`mixfit.engine.kmeans_two_bound`) where
-#: the E-step is the GEMM's (not the SIMD or direct kernels') and has at least
-#: this many features: there a pass is about one read of X, and the rows whose
+#: Below this many clusters, ``algorithm="auto"`` keeps Hamerly's two bounds
+#: per row (:mod:`mixfit.engine.kmeans_two_bound`) where the E-step is the
+#: GEMM's (not the SIMD or direct kernels') and has at least
+#: :data:`TWO_BOUND_MIN_FEATURES` features: there a pass is about one read of X
+#: and a screen of every row (Hamerly's one bound), and the rows whose two
 #: bounds hold are not read. Measured at 20 iterations, 2 threads, time of
 #: "auto" with these bounds / Lloyd's (identical labels): 100,000 rows, 0.28 at
 #: 784 × 16 float64, 0.54-0.58 at 160 × 32, 0.69-0.90 at {32, 64, 160} ×
-#: {16, 32} and 160 × 3, 0.97-1.05 at 160 × {3, 8} float32 and 784 × 3 (5-13
-#: iterations to convergence, too few for the bounds), 1.11 at 64 × 16 float32;
-#: 10,000 rows, 0.56-0.88 but 1.02 at 784 × 8 float64. Not below 16 features,
-#: where the pass is so cheap that the bound tests cost more than the rows
-#: they save: 1.24-1.77 at {2, 3} × {3, 8} and 8 × 3.
+#: {16, 32} and 160 × 3, 0.95-1.03 at 160 × {3, 8} and 784 × 3 (5-13
+#: iterations to convergence, too few for the bounds) and 64 × 16 float32;
+#: 10,000 rows, 0.56-0.88 but 1.02 at 784 × 8 float64. At 64 clusters, time
+#: with these bounds / with Hamerly's one ("adaptive"): 0.54-0.77 at 100,000 ×
+#: {16, 32, 64, 160, 784} but 0.95 at 16 × 64 float64, 0.86-0.97 at 10,000
+#: rows; 0.93 at 100,000 × 32 × 100 float64; but 1.05-1.06 at 100,000 ×
+#: {32, 64} × 128 float32, 0.99 at 16 × 256 float64.
+TWO_BOUND_MAX_CLUSTERS = 128
+
+#: ... and the fewest features: below, the pass is so cheap that the bound
+#: tests cost more than the rows they save (1.24-1.77 of Lloyd's time at
+#: 100,000 × {2, 3} × {3, 8} and 8 × 3).
 TWO_BOUND_MIN_FEATURES = 16
 
 
@@ -99,23 +107,29 @@ def _auto_algorithm(X, n_clusters, kernel, lean):
     """What ``algorithm="auto"`` runs for this data.
 
     "auto-yinyang" (:class:`mixfit.engine.kmeans_yinyang._AutoYinyang`) for
-    many clusters and features, "adaptive" where Hamerly's bounds may pay
-    (Lloyd's or Hamerly's E-step by turns, see
-    :class:`mixfit.engine.kmeans_hamerly._AutoHamerly`), else "auto-two-bound"
-    (:class:`mixfit.engine.kmeans_two_bound._AutoTwoBound`, which
-    :func:`lloyd` turns into "lloyd" for shapes outside
-    :data:`TWO_BOUND_MIN_FEATURES` and the GEMM kernels).
+    many clusters and features; "auto-two-bound"
+    (:class:`mixfit.engine.kmeans_two_bound._AutoTwoBound`) below
+    :data:`TWO_BOUND_MAX_CLUSTERS` clusters from :data:`TWO_BOUND_MIN_FEATURES`
+    features on, where the E-step is the GEMM kernels'; "adaptive" where
+    Hamerly's bounds may pay (Lloyd's or Hamerly's E-step by turns, see
+    :class:`mixfit.engine.kmeans_hamerly._AutoHamerly`); else "lloyd".
 
     Not for sparse data: on text-like CSR (many features, clusters close in
     distance) the bounds rarely prune, and Hamerly ran 1.2-1.5× slower. Not for
     ``lean`` fits (the bounds are n floats or more) nor the numpy kernel.
     """
+    # Imported here: the E-steps build on this module's statistics and GEMM helpers.
+    from mixfit.engine.kmeans_steps import _e_step_kernel
+
     if kernel != "numba" or sparse.issparse(X) or lean:
         return "lloyd"
     if (n_clusters >= YINYANG_MIN_CLUSTERS.get(X.dtype, np.inf)
             and X.shape[1] >= YINYANG_MIN_FEATURES.get(X.dtype, np.inf)):
         return "auto-yinyang"
-    return "adaptive" if n_clusters >= HAMERLY_MIN_CLUSTERS else "auto-two-bound"
+    if (n_clusters < TWO_BOUND_MAX_CLUSTERS and X.shape[1] >= TWO_BOUND_MIN_FEATURES
+            and _e_step_kernel(X.shape[1], n_clusters, X.dtype) == "gemm"):
+        return "auto-two-bound"
+    return "adaptive" if n_clusters >= HAMERLY_MIN_CLUSTERS else "lloyd"
 
 
 def squared_distances(X, centers, *, chunk_size, shift=None):
@@ -268,7 +282,8 @@ def lloyd(
         (:class:`~mixfit.engine.kmeans_yinyang._AutoYinyang`); below, from
         :data:`HAMERLY_MIN_CLUSTERS` clusters, Lloyd's E-step until labels
         settle, then Hamerly's for as long as its bounds save at least half the
-        rows (:class:`~mixfit.engine.kmeans_hamerly._AutoHamerly`); below, with
+        rows (:class:`~mixfit.engine.kmeans_hamerly._AutoHamerly`); below
+        :data:`TWO_BOUND_MAX_CLUSTERS` clusters, with
         :data:`TWO_BOUND_MIN_FEATURES` features or more on the GEMM kernels,
         the same turns with Hamerly's upper and lower bound per row and the
         statistics carried between calls, so that rows the bounds settle are
@@ -349,10 +364,6 @@ def lloyd(
         # little more than its screen (direct, SIMD), Hamerly's one bound or
         # none at all is what pays.
         algorithm = "lloyd" if _e_step_kernel(X.shape[1], n_clusters, X.dtype) == "simd" else "hamerly"
-    if algorithm == "auto-two-bound" and (
-            X.shape[1] < TWO_BOUND_MIN_FEATURES
-            or _e_step_kernel(X.shape[1], n_clusters, X.dtype) != "gemm"):
-        algorithm = "lloyd"
     with _runner(n_jobs, X, n_clusters, chunk_size) as runner:
         if algorithm == "auto-two-bound":
             from mixfit.engine.kmeans_two_bound import _AutoTwoBound

@@ -92,14 +92,13 @@ class _TwoBoundHamerly(_Hamerly):
         def block(rows):
             counts = np.zeros(n_clusters)
             change = np.zeros((n_clusters, n_features + 1))
-            n_changed, n_read = kmeans_two_bound.two_bound_block(
+            n_changed, n_computed = kmeans_two_bound.two_bound_block(
                 _c_rows(X, rows), weight[rows] if weight.shape[0] else weight, x_sq[rows],
                 centers64, labels[rows], lower[rows], upper[rows], half_gap, drift, drift_argmax,
                 drift_second, gemm.tau_coef, gemm.c_max_sq, gemm.shift_or_nothing, gemm.C_neg2,
                 gemm.C_neg2_t, gemm.c_sq, has_stats, change, counts, chunk_size,
             )
-            # What auto watches: here the rows read, computed or not.
-            self.computed[self.block_of[rows.start]] = n_read
+            self.computed[self.block_of[rows.start]] = n_computed
             return counts, change, 0.0, n_changed
 
         def driver(starts, change, counts, inertia, n_changed):

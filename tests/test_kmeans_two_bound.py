@@ -151,7 +151,8 @@ def test_auto_keeps_two_bounds_only_where_measured(monkeypatch):
     monkeypatch.setattr(kmeans_two_bound._AutoTwoBound, "__call__", counted)
     for n_features, n_clusters, used in [
         (80, 10, True),  # GEMM shape, enough features
-        (TWO_BOUND_MIN_FEATURES - 8, 3, False),  # too few features: Lloyd
+        (TWO_BOUND_MIN_FEATURES - 8, 10, False),  # too few features: Lloyd
+        (80, 3, False),  # few clusters on small data: Lloyd
         (16, 16, False),  # the SIMD kernel's shape: Lloyd
         (80, 64, True),  # up to TWO_BOUND_MAX_CLUSTERS
         (80, TWO_BOUND_MAX_CLUSTERS, False),  # more clusters: Hamerly's one bound
@@ -165,6 +166,19 @@ def test_auto_keeps_two_bounds_only_where_measured(monkeypatch):
         assert bool(calls) == used, (n_features, n_clusters)
 
 
+def test_few_clusters_keep_two_bounds_only_on_large_data():
+    from mixfit.engine.kmeans import TWO_BOUND_FEW_CLUSTERS, _auto_algorithm
+
+    few, min_bytes = TWO_BOUND_FEW_CLUSTERS
+    rows = -(-min_bytes // (80 * 4))
+    large = np.broadcast_to(np.float32(0), (rows, 80))  # no memory: a view of one value
+    small = large[:rows - 1]
+    assert large.nbytes >= min_bytes > small.nbytes
+    assert _auto_algorithm(large, few - 1, "numba", False) == "auto-two-bound"
+    assert _auto_algorithm(small, few - 1, "numba", False) == "lloyd"
+    assert _auto_algorithm(small, few, "numba", False) == "auto-two-bound"
+
+
 def test_the_memory_estimate_counts_the_two_bounds():
     from mixfit._memory import kmeans_bytes
 
@@ -173,6 +187,12 @@ def test_the_memory_estimate_counts_the_two_bounds():
 
     assert fit_bytes("auto", 80) - fit_bytes("lloyd", 80) == 8 * 1_000_000
     assert fit_bytes("auto", 8) == fit_bytes("lloyd", 8)
+
+    def few_bytes(n_samples, algorithm):  # 3 clusters: only for 256 MiB of data or more
+        return kmeans_bytes(n_samples, 80, 3, algorithm=algorithm, init=None).bytes
+
+    assert few_bytes(1_000_000, "auto") - few_bytes(1_000_000, "lloyd") == 8 * 1_000_000
+    assert few_bytes(100_000, "auto") == few_bytes(100_000, "lloyd")
 
     def hamerly_bytes(n_clusters, algorithm):
         return kmeans_bytes(1_000_000, 80, n_clusters, algorithm=algorithm, init=None).bytes

@@ -86,6 +86,7 @@ _YINYANG_MIN_FEATURES = {4: 64, 8: 32}
 # counted for the SIMD shapes too, which keep none: an estimate errs high).
 _TWO_BOUND_MAX_CLUSTERS = 128
 _TWO_BOUND_MIN_FEATURES = 16
+_TWO_BOUND_FEW_CLUSTERS = (8, 1 << 28)  # ... and TWO_BOUND_FEW_CLUSTERS
 
 
 class FitTooLargeError(MemoryError, ValueError):
@@ -377,7 +378,9 @@ def kmeans_bytes(
         and d >= _YINYANG_MIN_FEATURES.get(work, d + 1)
     )
     two_bound = (algorithm == "auto" and not yinyang and k < _TWO_BOUND_MAX_CLUSTERS
-                 and d >= _TWO_BOUND_MIN_FEATURES)
+                 and d >= _TWO_BOUND_MIN_FEATURES
+                 and (k >= _TWO_BOUND_FEW_CLUSTERS[0]
+                      or n * d * work >= _TWO_BOUND_FEW_CLUSTERS[1]))
     hamerly = not yinyang and not two_bound and (algorithm in ("hamerly", "elkan") or (
         algorithm == "auto" and k >= _HAMERLY_MIN_CLUSTERS
     ))

@@ -21,9 +21,11 @@ def _blobs(n_samples, n_features, n_blobs, dtype, spread=1.0, seed=0, offset=0.0
 
 
 def _fit(X, init, e_step_class, weight=None, shift=None, n_jobs=1, max_iter=40, tol=0.0,
-         chunk_size=256):
+         chunk_size=256, numba_threads=None):
     n_clusters = init.shape[0]
     runner = kmeans_steps._runner(n_jobs, X, n_clusters, chunk_size)
+    if numba_threads is not None:
+        runner.numba_threads = numba_threads  # False: the blocks go to the Python pool
     with runner:
         e_step = e_step_class(X, weight, chunk_size, shift, runner, n_clusters)
         return _lloyd_loop(X, init, weight, max_iter, tol, None, e_step, "numba"), e_step
@@ -130,14 +132,19 @@ def test_relocated_empty_clusters_leave_the_carried_statistics_alone():
     np.testing.assert_allclose(pruned.centers, unpruned.centers, rtol=1e-12, atol=1e-12)
 
 
-def test_the_thread_count_changes_nothing():
+@pytest.mark.parametrize("weighted", [False, True])
+def test_the_thread_count_and_the_threads_change_nothing(weighted):
     X, rng = _blobs(40000, 48, 25, np.float32)
+    weight = rng.uniform(0.5, 2.0, size=len(X)) if weighted else None
     init = X[rng.choice(len(X), 12, replace=False)].astype(np.float64)
-    one, _ = _fit(X, init, kmeans_two_bound._AutoTwoBound, n_jobs=1, chunk_size=256)
-    two, _ = _fit(X, init, kmeans_two_bound._AutoTwoBound, n_jobs=2, chunk_size=256)
-    np.testing.assert_array_equal(one.labels, two.labels)
-    np.testing.assert_array_equal(one.centers, two.centers)
-    assert one.inertia == two.inertia and one.inertia_history == two.inertia_history
+    one, _ = _fit(X, init, kmeans_two_bound._AutoTwoBound, weight, chunk_size=256)
+    for numba_threads in (True, False):  # numba's parallel driver, or the Python pool
+        two, e_step = _fit(X, init, kmeans_two_bound._AutoTwoBound, weight, n_jobs=2,
+                           chunk_size=256, numba_threads=numba_threads)
+        assert len(e_step.blocks) > 1
+        np.testing.assert_array_equal(one.labels, two.labels)
+        np.testing.assert_array_equal(one.centers, two.centers)
+        assert one.inertia == two.inertia and one.inertia_history == two.inertia_history
 
 
 def test_auto_keeps_two_bounds_only_where_measured(monkeypatch):

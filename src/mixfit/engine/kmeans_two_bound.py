@@ -76,12 +76,13 @@ class _TwoBoundHamerly(_Hamerly):
             shift = np.asarray(self.shift, dtype=np.float64)
             C = centers64 - shift
             S = sums - self.counts[:, None] * shift
-        per_cluster = sq - 2.0 * np.einsum("ij,ij->i", C, S) + self.counts * np.einsum("ij,ij->i", C, C)
+        per_cluster = (sq - 2.0 * np.einsum("ij,ij->i", C, S)
+                       + self.counts * np.einsum("ij,ij->i", C, C))
         # Rounding may leave a tight cluster's value a little below zero.
         return float(np.maximum(per_cluster, 0.0).sum())
 
-    def _two_bound_kernels(self, centers, centers64, has_stats, drift, drift_argmax, drift_second,
-                      half_gap):
+    def _two_bound_kernels(self, centers, centers64, has_stats, drift, drift_argmax,
+                           drift_second, half_gap):
         """The pool's per-block function and the numba driver."""
         X, labels, lower, upper, x_sq = self.X, self.labels, self.lower, self.upper, self.x_sq
         chunk_size = self.chunk_size

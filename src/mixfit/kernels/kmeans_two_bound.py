@@ -57,7 +57,7 @@ def _holds(lo, u, half_gap_a, tau):
 
 @njit(**_OPTIONS)
 def _two_bound_full(partial_t, c_sq, x_sq, X, weight, rows, old, tau_coef, c_max_sq, labels,
-               lower, upper, has_stats, change, counts):
+                    lower, upper, has_stats, change, counts):
     """Labels and both bounds of gathered rows from their GEMM block, and the change of statistics.
 
     As :func:`mixfit.kernels.kmeans.hamerly_full` for the labels and lower
@@ -84,7 +84,8 @@ def _two_bound_full(partial_t, c_sq, x_sq, X, weight, rows, old, tau_coef, c_max
             "and m gathered rows")
     for r in range(m):
         require(0 <= rows[r] < labels.shape[0] and rows[r] < lower.shape[0]
-                and rows[r] < upper.shape[0], "_two_bound_full", "rows must index labels and bounds")
+                and rows[r] < upper.shape[0], "_two_bound_full",
+                "rows must index labels and bounds")
     best = partial_t[0] + c_sq[0]
     second = np.full(m, np.inf, dtype=best.dtype)
     chunk_labels = np.zeros(m, dtype=np.int32)
@@ -129,8 +130,8 @@ def _two_bound_full(partial_t, c_sq, x_sq, X, weight, rows, old, tau_coef, c_max
 
 @njit(**_OPTIONS)
 def _two_bound_rows(X_rows, weight_rows, x_sq_rows, rows, old, shift, C_neg2, C_neg2_t, c_sq,
-               tau_coef, c_max_sq, labels, lower, upper, has_stats, change, counts,
-               shifted_buffer, wide, partial_flat):
+                    tau_coef, c_max_sq, labels, lower, upper, has_stats, change, counts,
+                    shifted_buffer, wide, partial_flat):
     """GEMM and :func:`_two_bound_full` for some rows (``rows`` index them)."""
     partial_t = _partial(X_rows, shift, C_neg2, C_neg2_t, C_neg2_t.shape[0] > 0,
                          shifted_buffer, wide, partial_flat)
@@ -140,8 +141,8 @@ def _two_bound_rows(X_rows, weight_rows, x_sq_rows, rows, old, shift, C_neg2, C_
 
 @njit(**_OPTIONS)
 def two_bound_block(X, weight, x_sq, centers, labels, lower, upper, half_gap, drift,
-                       drift_argmax, drift_second, tau_coef, c_max_sq, shift, C_neg2,
-                       C_neg2_t, c_sq, has_stats, change, counts, chunk_size):
+                    drift_argmax, drift_second, tau_coef, c_max_sq, shift, C_neg2, C_neg2_t,
+                    c_sq, has_stats, change, counts, chunk_size):
     """The two-bound Hamerly E-step for a block: bound tests, then a GEMM for the rows that fail.
 
     Per row, with the bounds alone (no read of X): the lower bound lowered by
@@ -270,9 +271,9 @@ def two_bound_block(X, weight, x_sq, centers, labels, lower, upper, half_gap, dr
 
 @njit(parallel=True, **_OPTIONS)
 def two_bound_blocks(X, starts, weight, x_sq, centers, labels, lower, upper, half_gap,
-                        drift, drift_argmax, drift_second, tau_coef, c_max_sq, shift, C_neg2,
-                        C_neg2_t, c_sq, has_stats, change, counts, inertia, n_changed,
-                        n_computed, chunk_size):
+                     drift, drift_argmax, drift_second, tau_coef, c_max_sq, shift, C_neg2,
+                     C_neg2_t, c_sq, has_stats, change, counts, inertia, n_changed,
+                     n_computed, chunk_size):
     """:func:`two_bound_block` for the blocks ``starts[b]:starts[b + 1]``, on numba's threads.
 
     Block ``b``'s change goes to ``change[b]``, ``counts[b]``, ``n_changed[b]``

@@ -72,6 +72,26 @@ def test_two_bounds_give_the_labels_of_the_unpruned_fit(dtype, weighted, class_n
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_features, n_clusters", [(24, 5), (20, 12)])
+def test_at_the_simd_shapes_the_labels_are_the_micro_kernels(dtype, n_features, n_clusters):
+    # Lloyd's E-step labels these shapes by the SIMD micro-kernel, whose rounding
+    # differs from the GEMM's: the computed rows take its labels, so a fit and
+    # predict agree on every row.
+    assert _e_step_kernel(n_features, n_clusters, np.dtype(dtype)) == "simd"
+    X, rng = _blobs(8000, n_features, 30, dtype, spread=6.0, offset=50.0)
+    init = X[rng.choice(len(X), n_clusters, replace=False)].astype(np.float64)
+    shift = X.mean(axis=0).astype(np.float64)
+    unpruned, _ = _fit(X, init, _lloyd_e_step, shift=shift)
+    pruned, e_step = _fit(X, init, kmeans_two_bound._TwoBoundHamerly, shift=shift)
+    assert e_step.simd
+    np.testing.assert_array_equal(pruned.labels, unpruned.labels)
+    assert pruned.n_iter == unpruned.n_iter
+    np.testing.assert_allclose(pruned.centers, unpruned.centers, rtol=RTOL[dtype],
+                               atol=RTOL[dtype])
+    assert e_step.computed.sum() < len(X)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_far_from_the_origin_with_a_shift(dtype):
     # The inertia's per-cluster formula is taken about the shift: about the
     # origin, ‖x‖² ≈ 1e8 would swamp the distances.
@@ -184,6 +204,17 @@ def test_few_clusters_keep_two_bounds_only_on_large_data():
     assert _auto_algorithm(large, few - 1, "numba", False) == "auto-two-bound"
     assert _auto_algorithm(small, few - 1, "numba", False) == "lloyd"
     assert _auto_algorithm(small, few, "numba", False) == "auto-two-bound"
+
+
+def test_at_the_simd_shapes_two_bounds_only_on_larger_data():
+    from mixfit.engine.kmeans import TWO_BOUND_SIMD_MIN_BYTES, _auto_algorithm
+
+    assert _e_step_kernel(32, 3, np.dtype(np.float64)) == "simd"
+    rows = -(-TWO_BOUND_SIMD_MIN_BYTES // (32 * 8))
+    large = np.broadcast_to(0.0, (rows, 32))
+    assert _auto_algorithm(large, 3, "numba", False) == "auto-two-bound"
+    assert _auto_algorithm(large[:rows - 1], 3, "numba", False) == "lloyd"
+    assert _auto_algorithm(large[:rows - 1], 16, "numba", False) == "lloyd"
 
 
 def test_the_memory_estimate_counts_the_two_bounds():

@@ -94,6 +94,15 @@ TWO_BOUND_MIN_FEATURES = 16
 #: where Lloyd's E-step alone had 1.01 and 0.84.
 TWO_BOUND_FEW_CLUSTERS = (8, 1 << 28)
 
+#: Where the SIMD micro-kernel runs (:func:`mixfit.engine.kmeans_simd.uses_simd`),
+#: its pass is cheap enough that the bounds pay only on data of at least this
+#: many bytes (the computed rows then take the micro-kernel's labels). Two
+#: bounds / Lloyd's micro-kernel pass, 20 iterations: 1,000,000 rows, 0.68 at
+#: 64 × 3 and 0.81 at 64 × 8 float64 (512 MB), but 0.91-1.04 at 256 MB
+#: (64 × 3 float32, 32 × {3, 8} float64); 100,000 rows, 1.04-1.47 (0.80 at
+#: 64 × 3 float64).
+TWO_BOUND_SIMD_MIN_BYTES = 1 << 29
+
 
 #: From this many clusters on, and :data:`YINYANG_MIN_FEATURES` features (both
 #: by dtype), ``algorithm="auto"`` prunes with Yinyang's group bounds instead
@@ -122,7 +131,8 @@ def _auto_algorithm(X, n_clusters, kernel, lean):
     (:class:`mixfit.engine.kmeans_two_bound._AutoTwoBound`) below
     :data:`TWO_BOUND_MAX_CLUSTERS` clusters from :data:`TWO_BOUND_MIN_FEATURES`
     features on, where the E-step is the GEMM kernels' (few clusters only for
-    large data, :data:`TWO_BOUND_FEW_CLUSTERS`); "adaptive" where
+    large data, :data:`TWO_BOUND_FEW_CLUSTERS`) or, on data of
+    :data:`TWO_BOUND_SIMD_MIN_BYTES` or more, the SIMD micro-kernel's; "adaptive" where
     Hamerly's bounds may pay (Lloyd's or Hamerly's E-step by turns, see
     :class:`mixfit.engine.kmeans_hamerly._AutoHamerly`); else "lloyd".
 
@@ -139,9 +149,12 @@ def _auto_algorithm(X, n_clusters, kernel, lean):
             and X.shape[1] >= YINYANG_MIN_FEATURES.get(X.dtype, np.inf)):
         return "auto-yinyang"
     few_clusters, few_min_bytes = TWO_BOUND_FEW_CLUSTERS
+    e_step_kernel = _e_step_kernel(X.shape[1], n_clusters, X.dtype)
+    on_gemm = e_step_kernel == "gemm" and (n_clusters >= few_clusters
+                                           or X.nbytes >= few_min_bytes)
+    on_simd = e_step_kernel == "simd" and X.nbytes >= TWO_BOUND_SIMD_MIN_BYTES
     if (n_clusters < TWO_BOUND_MAX_CLUSTERS and X.shape[1] >= TWO_BOUND_MIN_FEATURES
-            and (n_clusters >= few_clusters or X.nbytes >= few_min_bytes)
-            and _e_step_kernel(X.shape[1], n_clusters, X.dtype) == "gemm"):
+            and (on_gemm or on_simd)):
         return "auto-two-bound"
     return "adaptive" if n_clusters >= HAMERLY_MIN_CLUSTERS else "lloyd"
 
@@ -299,7 +312,8 @@ def lloyd(
         rows (:class:`~mixfit.engine.kmeans_hamerly._AutoHamerly`); below
         :data:`TWO_BOUND_MAX_CLUSTERS` clusters, with
         :data:`TWO_BOUND_MIN_FEATURES` features or more on the GEMM kernels
-        (below 8 clusters only for data of 256 MiB or more), the same turns with Hamerly's upper and lower bound per row and the
+        (below 8 clusters only for data of 256 MiB or more) or on the SIMD
+        micro-kernel (data of 512 MiB or more), the same turns with Hamerly's upper and lower bound per row and the
         statistics carried between calls, so that rows the bounds settle are
         not read (:class:`~mixfit.engine.kmeans_two_bound._AutoTwoBound`; same
         labels, sums and inertia equal to rounding); otherwise "lloyd", and
@@ -378,7 +392,13 @@ def lloyd(
         # little more than its screen (direct, SIMD), Hamerly's one bound or
         # none at all is what pays.
         algorithm = "lloyd" if _e_step_kernel(X.shape[1], n_clusters, X.dtype) == "simd" else "hamerly"
-    with _runner(n_jobs, X, n_clusters, chunk_size) as runner:
+    runner = _runner(n_jobs, X, n_clusters, chunk_size)
+    if algorithm == "auto-two-bound":
+        # Its computed rows go through a GEMM at the SIMD kernel's shapes too:
+        # BLAS at one thread per block (threaded, it took 7 ms a call against
+        # 0.3 at 100,000 × 32 × 16 float32).
+        runner.blas = True
+    with runner:
         if algorithm == "auto-two-bound":
             from mixfit.engine.kmeans_two_bound import _AutoTwoBound
 

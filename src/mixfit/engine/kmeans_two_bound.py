@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from mixfit.engine.kmeans_common import KMeansStats
+from mixfit.engine.kmeans_common import KMeansStats, _row_sq_norms, _shifted_centers
 from mixfit.engine.kmeans_hamerly import _AutoHamerly, _Hamerly
-from mixfit.engine.kmeans_steps import _NOTHING, _Gemm, _c_rows
+from mixfit.engine.kmeans_steps import _NOTHING, _Gemm, _c_rows, _e_step_kernel
+from mixfit.kernels import kmeans_simd as simd
 from mixfit.kernels import kmeans_two_bound
 
 
@@ -44,6 +45,8 @@ class _TwoBoundHamerly(_Hamerly):
         # Weights (K,), and the weighted sums of x (K, d) and of ‖x − shift‖² (K, 1)
         # side by side, of the labels as they stand; None until a call has set them.
         self.counts = self.table = None
+        # At the SIMD micro-kernel's shapes its labels are Lloyd's, and so ours.
+        self.simd = _e_step_kernel(X.shape[1], n_clusters, X.dtype) == "simd"
 
     def __call__(self, centers):
         n_features = self.X.shape[1]
@@ -89,6 +92,13 @@ class _TwoBoundHamerly(_Hamerly):
         weight = _NOTHING if self.weight is None else self.weight
         n_clusters, n_features = centers64.shape
         gemm = _Gemm(centers, self.shift, X.dtype, bounds=True)
+        if self.simd:
+            # Lloyd's E-step labels these shapes by the SIMD micro-kernel: the
+            # computed rows take its labels too (their bounds come from the GEMM).
+            C = _shifted_centers(centers, self.shift, X.dtype)
+            C_t, c_sq_pad = simd.padded_centres(-2 * C, _row_sq_norms(C))
+        else:
+            C_t, c_sq_pad = np.empty((0, 0), dtype=X.dtype), np.empty(0, dtype=X.dtype)
 
         def block(rows):
             counts = np.zeros(n_clusters)
@@ -97,7 +107,7 @@ class _TwoBoundHamerly(_Hamerly):
                 _c_rows(X, rows), weight[rows] if weight.shape[0] else weight, x_sq[rows],
                 centers64, labels[rows], lower[rows], upper[rows], half_gap, drift, drift_argmax,
                 drift_second, gemm.tau_coef, gemm.c_max_sq, gemm.shift_or_nothing, gemm.C_neg2,
-                gemm.C_neg2_t, gemm.c_sq, has_stats, change, counts, chunk_size,
+                gemm.C_neg2_t, gemm.c_sq, C_t, c_sq_pad, has_stats, change, counts, chunk_size,
             )
             self.computed[self.block_of[rows.start]] = n_computed
             return counts, change, 0.0, n_changed
@@ -106,8 +116,8 @@ class _TwoBoundHamerly(_Hamerly):
             kmeans_two_bound.two_bound_blocks(
                 X, starts, weight, x_sq, centers64, labels, lower, upper, half_gap, drift,
                 drift_argmax, drift_second, gemm.tau_coef, gemm.c_max_sq,
-                gemm.shift_or_nothing, gemm.C_neg2, gemm.C_neg2_t, gemm.c_sq, has_stats, change,
-                counts, inertia, n_changed, self.computed, chunk_size,
+                gemm.shift_or_nothing, gemm.C_neg2, gemm.C_neg2_t, gemm.c_sq, C_t, c_sq_pad,
+                has_stats, change, counts, inertia, n_changed, self.computed, chunk_size,
             )
 
         return block, driver

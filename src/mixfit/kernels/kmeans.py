@@ -32,7 +32,7 @@ from numba import njit
 from mixfit.kernels.checks import require
 
 __all__ = ["hamerly_full", "hamerly_row_test", "hamerly_screen", "lloyd_chunk", "lloyd_chunk_norms",
-           "row_sq_norms", "update_centers"]
+           "nearest_two_columns", "row_sq_norms", "update_centers"]
 
 _OPTIONS = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
 
@@ -71,6 +71,31 @@ def _argmin_columns(partial_t, c_sq):
             best[i] = value if smaller else current
             labels[i] = k if smaller else labels[i]
     return labels, best
+
+
+@njit(**_OPTIONS)
+def nearest_two_columns(partial_t, c_sq):
+    """Per column of ``partial_t + c_sq[:, None]``: the lowest index of the minimum,
+    the minimum, and the smallest value of the other rows (the second smallest).
+
+    As :func:`_argmin_columns` (centres in the outer loop, strict ``<``), keeping
+    the runner-up too: Hamerly's lower bounds start from it.
+    """
+    n_clusters, m = partial_t.shape
+    best = partial_t[0] + c_sq[0]
+    second = np.full(m, np.inf, dtype=best.dtype)
+    labels = np.zeros(m, dtype=np.int32)
+    for k in range(1, n_clusters):
+        ck = c_sq[k]
+        row = partial_t[k]
+        for r in range(m):
+            value = row[r] + ck
+            current = best[r]
+            smaller = value < current
+            second[r] = current if smaller else min(value, second[r])
+            best[r] = value if smaller else current
+            labels[r] = k if smaller else labels[r]
+    return labels, best, second
 
 
 @njit(**_OPTIONS)
@@ -443,19 +468,7 @@ def hamerly_full(
     for r in range(m):
         require(0 <= rows[r] < labels.shape[0] and rows[r] < lower.shape[0], "hamerly_full",
                 "rows must index labels and lower")
-    best = partial_t[0] + c_sq[0]
-    second = np.full(m, np.inf, dtype=best.dtype)
-    chunk_labels = np.zeros(m, dtype=np.int32)
-    for k in range(1, n_clusters):
-        ck = c_sq[k]
-        row = partial_t[k]
-        for r in range(m):
-            value = row[r] + ck
-            current = best[r]
-            smaller = value < current
-            second[r] = current if smaller else min(value, second[r])
-            best[r] = value if smaller else current
-            chunk_labels[r] = k if smaller else chunk_labels[r]
+    chunk_labels, best, second = nearest_two_columns(partial_t, c_sq)
     inertia = 0.0
     n_changed = 0
     n_features = X.shape[1]

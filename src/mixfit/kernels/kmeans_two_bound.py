@@ -30,8 +30,9 @@ import numpy as np
 from numba import njit, prange
 
 from mixfit.kernels.checks import check_blocks, require
-from mixfit.kernels.kmeans import _round_down_f32, labels_in_range
+from mixfit.kernels.kmeans import _round_down_f32, labels_in_range, nearest_two_columns
 from mixfit.kernels.kmeans_gemm import _partial, gemm_buffers
+from mixfit.kernels.kmeans_simd import ROWS, _nearest_in_chunk
 
 __all__ = ["two_bound_block", "two_bound_blocks"]
 
@@ -56,17 +57,21 @@ def _holds(lo, u, half_gap_a, tau):
 
 
 @njit(**_OPTIONS)
-def _two_bound_full(partial_t, c_sq, x_sq, X, weight, rows, old, tau_coef, c_max_sq, labels,
-                    lower, upper, has_stats, change, counts):
+def _two_bound_full(partial_t, c_sq, x_sq, X, weight, rows, old, given, tau_coef, c_max_sq,
+                    labels, lower, upper, has_stats, change, counts):
     """Labels and both bounds of gathered rows from their GEMM block, and the change of statistics.
 
-    As :func:`mixfit.kernels.kmeans.hamerly_full` for the labels and lower
-    bounds; the upper bound is the smallest GEMM distance plus the rounding
-    bound. ``old`` holds the rows' labels before. A row whose label changed
-    leaves ``old`` (when ``has_stats``: the caller holds statistics of the old
-    labels) and joins its new cluster: ``counts`` and ``change[:, :d]`` take
-    its weight and weighted values, ``change[:, d]`` its weighted
-    ``‖x − shift‖²``. Without ``has_stats`` every row joins its cluster.
+    The labels are the GEMM's argmin (as in
+    :func:`mixfit.kernels.kmeans.hamerly_full`), or ``given`` when it is not
+    empty (the SIMD micro-kernel's, at the shapes where Lloyd's E-step runs
+    it). The bounds come from the GEMM's distances and its rounding bound
+    ``tau``: the upper one from the distance to the row's centre plus ``tau``,
+    the lower one from the smallest distance to another centre less ``tau``.
+    ``old`` holds the rows' labels before. A row whose label changed leaves
+    ``old`` (when ``has_stats``: the caller holds statistics of the old labels)
+    and joins its new cluster: ``counts`` and ``change[:, :d]`` take its
+    weight and weighted values, ``change[:, d]`` its weighted ``‖x − shift‖²``.
+    Without ``has_stats`` every row joins its cluster.
 
     Returns
     -------
@@ -76,36 +81,35 @@ def _two_bound_full(partial_t, c_sq, x_sq, X, weight, rows, old, tau_coef, c_max
     n_clusters, m = partial_t.shape
     n_features = X.shape[1]
     weighted = weight.shape[0] > 0
+    with_given = given.shape[0] > 0
     require(n_clusters >= 1 and c_sq.shape[0] == n_clusters and x_sq.shape[0] >= m
             and X.shape[0] >= m and rows.shape[0] >= m and old.shape[0] >= m
+            and (not with_given or given.shape[0] >= m)
             and (not weighted or weight.shape[0] >= m) and counts.shape[0] == n_clusters
             and change.shape[0] == n_clusters and change.shape[1] == n_features + 1,
             "_two_bound_full", "partial_t (K, m), c_sq and counts (K,), change (K, d + 1), "
             "and m gathered rows")
     for r in range(m):
         require(0 <= rows[r] < labels.shape[0] and rows[r] < lower.shape[0]
-                and rows[r] < upper.shape[0], "_two_bound_full",
-                "rows must index labels and bounds")
-    best = partial_t[0] + c_sq[0]
-    second = np.full(m, np.inf, dtype=best.dtype)
-    chunk_labels = np.zeros(m, dtype=np.int32)
-    for k in range(1, n_clusters):
-        ck = c_sq[k]
-        row = partial_t[k]
-        for r in range(m):
-            value = row[r] + ck
-            current = best[r]
-            smaller = value < current
-            second[r] = current if smaller else min(value, second[r])
-            best[r] = value if smaller else current
-            chunk_labels[r] = k if smaller else chunk_labels[r]
+                and rows[r] < upper.shape[0]
+                and (not with_given or 0 <= given[r] < n_clusters), "_two_bound_full",
+                "rows must index labels and bounds; given labels in [0, K)")
+    chunk_labels, best, second = nearest_two_columns(partial_t, c_sq)
     n_changed = 0
     for r in range(m):
         new = chunk_labels[r]
+        own = np.float64(best[r])
+        other = np.float64(second[r])
+        if with_given and given[r] != new:
+            # A near tie that the two kernels' roundings decide differently:
+            # the GEMM's nearest is then one of the other centres.
+            new = given[r]
+            own = np.float64(partial_t[new, r] + c_sq[new])
+            other = np.float64(best[r])
         xx = np.float64(x_sq[r])
         tau = tau_coef * (xx + c_max_sq)
-        low_sq = np.float64(second[r]) + xx - tau
-        up_sq = np.float64(best[r]) + xx + tau
+        low_sq = other + xx - tau
+        up_sq = own + xx + tau
         i = rows[r]
         w = weight[r] if weighted else 1.0
         a = old[r]
@@ -130,19 +134,33 @@ def _two_bound_full(partial_t, c_sq, x_sq, X, weight, rows, old, tau_coef, c_max
 
 @njit(**_OPTIONS)
 def _two_bound_rows(X_rows, weight_rows, x_sq_rows, rows, old, shift, C_neg2, C_neg2_t, c_sq,
-                    tau_coef, c_max_sq, labels, lower, upper, has_stats, change, counts,
-                    shifted_buffer, wide, partial_flat):
-    """GEMM and :func:`_two_bound_full` for some rows (``rows`` index them)."""
+                    tau_coef, c_max_sq, C_t, c_sq_pad, labels, lower, upper, has_stats, change,
+                    counts, shifted_buffer, wide, partial_flat, simd_best, simd_labels, tail,
+                    tail_best, tail_labels):
+    """GEMM and :func:`_two_bound_full` for some rows (``rows`` index them); with
+    ``C_t`` not empty, their labels by the SIMD micro-kernel first."""
+    m = X_rows.shape[0]
     partial_t = _partial(X_rows, shift, C_neg2, C_neg2_t, C_neg2_t.shape[0] > 0,
                          shifted_buffer, wide, partial_flat)
-    return _two_bound_full(partial_t, c_sq, x_sq_rows, X_rows, weight_rows, rows, old, tau_coef,
-                      c_max_sq, labels, lower, upper, has_stats, change, counts)
+    given = simd_labels[:0]
+    if C_t.shape[0] > 0:
+        # The rows as the GEMM read them: shifted into the buffer where _partial
+        # copies them, else in place.
+        if shift.shape[0] > 0 or not X_rows.flags.c_contiguous:
+            _nearest_in_chunk(shifted_buffer, m, C_t, c_sq_pad, simd_best, simd_labels, tail,
+                              tail_best, tail_labels)
+        else:
+            _nearest_in_chunk(np.ascontiguousarray(X_rows), m, C_t, c_sq_pad, simd_best,
+                              simd_labels, tail, tail_best, tail_labels)
+        given = simd_labels[:m]
+    return _two_bound_full(partial_t, c_sq, x_sq_rows, X_rows, weight_rows, rows, old, given,
+                           tau_coef, c_max_sq, labels, lower, upper, has_stats, change, counts)
 
 
 @njit(**_OPTIONS)
 def two_bound_block(X, weight, x_sq, centers, labels, lower, upper, half_gap, drift,
                     drift_argmax, drift_second, tau_coef, c_max_sq, shift, C_neg2, C_neg2_t,
-                    c_sq, has_stats, change, counts, chunk_size):
+                    c_sq, C_t, c_sq_pad, has_stats, change, counts, chunk_size):
     """The two-bound Hamerly E-step for a block: bound tests, then a GEMM for the rows that fail.
 
     Per row, with the bounds alone (no read of X): the lower bound lowered by
@@ -156,6 +174,12 @@ def two_bound_block(X, weight, x_sq, centers, labels, lower, upper, half_gap, dr
     X, weight, x_sq, centers, labels, lower, half_gap, drift, drift_argmax,
     drift_second, tau_coef, c_max_sq, shift, C_neg2, C_neg2_t, c_sq, chunk_size
         As for :func:`mixfit.kernels.kmeans_gemm.hamerly_gemm_block`.
+    C_t, c_sq_pad : ndarray, X's dtype
+        Empty (shapes ``(0, 0)`` and ``(0,)``), or the SIMD micro-kernel's
+        padded centres (:func:`mixfit.kernels.kmeans_simd.padded_centres`):
+        then the computed rows take that kernel's labels, as Lloyd's E-step
+        does at these shapes. Its rounding has the GEMM's bound (a sum of ``d``
+        products in X's dtype, rows shifted alike), so the bound test covers it.
     upper : ndarray of shape (m,), float32
         Upper bounds on each row's distance to its centre (``+inf``: unknown),
         raised in place.
@@ -209,6 +233,15 @@ def two_bound_block(X, weight, x_sq, centers, labels, lower, upper, half_gap, dr
     gathered_rows = np.empty(rows, dtype=np.int64)
     gathered_old = np.empty(rows, dtype=np.int32)
     shifted_buffer, wide, partial_flat = gemm_buffers(X, shift, rows, n_clusters, rows_first)
+    simd = C_t.shape[0] > 0
+    require(not simd or (C_t.shape[0] == n_features and C_t.shape[1] % ROWS == 0
+                         and C_t.shape[1] >= n_clusters and c_sq_pad.shape[0] == C_t.shape[1]),
+            "two_bound_block", "C_t (d, 8j) with c_sq_pad (8j,), or both empty")
+    simd_best = np.empty(rows if simd else 0, dtype=X.dtype)
+    simd_labels = np.empty(rows if simd else 0, dtype=np.int32)
+    tail = np.empty((ROWS if simd else 0, n_features), dtype=X.dtype)
+    tail_best = np.empty(ROWS if simd else 0, dtype=X.dtype)
+    tail_labels = np.empty(ROWS if simd else 0, dtype=np.int32)
     n_changed = 0
     n_gathered = 0
     n_computed = 0
@@ -239,8 +272,9 @@ def two_bound_block(X, weight, x_sq, centers, labels, lower, upper, half_gap, dr
             w_rows = weight[start:stop] if weighted else weight
             n_changed += _two_bound_rows(
                 X[start:stop], w_rows, x_sq[start:stop], chunk_rows[:count], old, shift, C_neg2,
-                C_neg2_t, c_sq, tau_coef, c_max_sq, labels, lower, upper, has_stats, change,
-                counts, shifted_buffer, wide, partial_flat)
+                C_neg2_t, c_sq, tau_coef, c_max_sq, C_t, c_sq_pad, labels, lower, upper,
+                has_stats, change, counts, shifted_buffer, wide, partial_flat, simd_best,
+                simd_labels, tail, tail_best, tail_labels)
             continue
         n_computed += n_fail
         for r in range(count):
@@ -257,23 +291,25 @@ def two_bound_block(X, weight, x_sq, centers, labels, lower, upper, half_gap, dr
             if n_gathered == rows:
                 n_changed += _two_bound_rows(
                     gathered, gathered_weight, gathered_sq, gathered_rows, gathered_old, shift,
-                    C_neg2, C_neg2_t, c_sq, tau_coef, c_max_sq, labels, lower, upper, has_stats,
-                    change, counts, shifted_buffer, wide, partial_flat)
+                    C_neg2, C_neg2_t, c_sq, tau_coef, c_max_sq, C_t, c_sq_pad, labels, lower,
+                    upper, has_stats, change, counts, shifted_buffer, wide, partial_flat,
+                    simd_best, simd_labels, tail, tail_best, tail_labels)
                 n_gathered = 0
     if n_gathered > 0:
         w_rows = gathered_weight[:n_gathered] if weighted else gathered_weight
         n_changed += _two_bound_rows(
             gathered[:n_gathered], w_rows, gathered_sq[:n_gathered], gathered_rows[:n_gathered],
-            gathered_old, shift, C_neg2, C_neg2_t, c_sq, tau_coef, c_max_sq, labels, lower,
-            upper, has_stats, change, counts, shifted_buffer, wide, partial_flat)
+            gathered_old, shift, C_neg2, C_neg2_t, c_sq, tau_coef, c_max_sq, C_t, c_sq_pad,
+            labels, lower, upper, has_stats, change, counts, shifted_buffer, wide, partial_flat,
+            simd_best, simd_labels, tail, tail_best, tail_labels)
     return n_changed, n_computed
 
 
 @njit(parallel=True, **_OPTIONS)
 def two_bound_blocks(X, starts, weight, x_sq, centers, labels, lower, upper, half_gap,
                      drift, drift_argmax, drift_second, tau_coef, c_max_sq, shift, C_neg2,
-                     C_neg2_t, c_sq, has_stats, change, counts, inertia, n_changed,
-                     n_computed, chunk_size):
+                     C_neg2_t, c_sq, C_t, c_sq_pad, has_stats, change, counts, inertia,
+                     n_changed, n_computed, chunk_size):
     """:func:`two_bound_block` for the blocks ``starts[b]:starts[b + 1]``, on numba's threads.
 
     Block ``b``'s change goes to ``change[b]``, ``counts[b]``, ``n_changed[b]``
@@ -290,7 +326,7 @@ def two_bound_blocks(X, starts, weight, x_sq, centers, labels, lower, upper, hal
         block_changed, block_computed = two_bound_block(
             np.ascontiguousarray(X[lo:hi]), weight[lo:hi], x_sq[lo:hi], centers, labels[lo:hi],
             lower[lo:hi], upper[lo:hi], half_gap, drift, drift_argmax, drift_second, tau_coef,
-            c_max_sq, shift, C_neg2, C_neg2_t, c_sq, has_stats, change[b], counts[b],
-            chunk_size)
+            c_max_sq, shift, C_neg2, C_neg2_t, c_sq, C_t, c_sq_pad, has_stats, change[b],
+            counts[b], chunk_size)
         n_changed[b] = block_changed
         n_computed[b] = block_computed

@@ -98,10 +98,10 @@ TWO_BOUND_FEW_CLUSTERS = (8, 1 << 28)
 #: its pass is cheap enough that the bounds pay only on data of at least this
 #: many bytes (the computed rows then take the micro-kernel's labels). Two
 #: bounds / Lloyd's micro-kernel pass, 20 iterations: 1,000,000 rows, 0.68 at
-#: 64 × 3 and 0.81 at 64 × 8 float64 (512 MB), but 0.91-1.04 at 256 MB
+#: 64 × 3 and 0.81 at 64 × 8 float64 (512 MB = 488 MiB), but 0.91-1.04 at 256 MB
 #: (64 × 3 float32, 32 × {3, 8} float64); 100,000 rows, 1.04-1.47 (0.80 at
 #: 64 × 3 float64).
-TWO_BOUND_SIMD_MIN_BYTES = 1 << 29
+TWO_BOUND_SIMD_MIN_BYTES = 3 << 27  # 384 MiB: between the 256 MB lost and the 512 MB won
 
 
 #: From this many clusters on, and :data:`YINYANG_MIN_FEATURES` features (both
@@ -313,8 +313,9 @@ def lloyd(
         :data:`TWO_BOUND_MAX_CLUSTERS` clusters, with
         :data:`TWO_BOUND_MIN_FEATURES` features or more on the GEMM kernels
         (below 8 clusters only for data of 256 MiB or more) or on the SIMD
-        micro-kernel (data of 512 MiB or more), the same turns with Hamerly's upper and lower bound per row and the
-        statistics carried between calls, so that rows the bounds settle are
+        micro-kernel (data of 384 MiB or more), the same turns with Hamerly's
+        upper and lower bound per row and the statistics carried between
+        calls, so that rows the bounds settle are
         not read (:class:`~mixfit.engine.kmeans_two_bound._AutoTwoBound`; same
         labels, sums and inertia equal to rounding); otherwise "lloyd", and
         "lloyd" for sparse X (where the bounds rarely pay;

@@ -496,3 +496,16 @@ def test_plain_arrays_and_other_inputs_give_the_same_fit():
     assert not hasattr(named, "feature_names_in_") and named.n_features_in_ == 3
     with pytest.raises(ValueError, match="NaN"):
         KMeans(2).fit(np.where(X > 1e9, 0, np.nan))
+
+
+def test_squared_shift_is_the_sum_of_squared_moves():
+    from mixfit.engine.kmeans_common import _squared_shift
+
+    rng = np.random.default_rng(3)
+    new, old = rng.normal(size=(6, 11)), rng.normal(size=(6, 11))
+    assert _squared_shift(new, old) == pytest.approx(float(((new - old) ** 2).sum()), rel=1e-14)
+    assert _squared_shift(old, old) == 0.0
+    assert _squared_shift(new.astype(np.float32), old) == pytest.approx(
+        float(((new.astype(np.float32).astype(np.float64) - old) ** 2).sum()), rel=1e-14)
+    with pytest.raises(ValueError, match="same shape"):
+        _squared_shift(new[:5], old)

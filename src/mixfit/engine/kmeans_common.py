@@ -9,6 +9,7 @@ import numpy as np
 from scipy import sparse
 
 from mixfit._validation import DEFAULT_CHUNK_SIZE, check_chunk_size, row_chunks
+from mixfit.kernels.kmeans import squared_shift
 
 
 #: Multiply-adds per GEMM up to which OpenBLAS (0.3.x, SkylakeX and other
@@ -234,5 +235,5 @@ def _e_step(X, centers, sample_weight, chunk_size, shift):
 
 def _squared_shift(new_centers, centers):
     """Sum over the centres of their squared Euclidean move, in float64."""
-    moved = np.asarray(new_centers, dtype=np.float64) - np.asarray(centers, dtype=np.float64)
-    return float(np.einsum("ij,ij->", moved, moved))
+    return float(squared_shift(np.atleast_2d(np.asarray(new_centers)),
+                               np.atleast_2d(np.asarray(centers))))

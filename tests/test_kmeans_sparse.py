@@ -209,12 +209,12 @@ def test_kernels_refuse_malformed_csr_arrays():
         _kmeans_sparse_kernels.hamerly_rows(
             Xs.data, bad_indices, Xs.indptr, 0, 50, centers_t, np.zeros(2), np.zeros(50),
             np.empty(0), np.zeros(50, np.int32), np.full(50, -np.inf, np.float32),
-            np.zeros(2), np.zeros(2), 0, 0.0, 1e-12, 0.0, np.zeros((2, 6)), np.zeros(2))
+            np.zeros(2), np.zeros(2), 0, 0.0, 1e-12, 0.0)
     with pytest.raises(ValueError, match="labels must lie in"):
         _kmeans_sparse_kernels.hamerly_rows(
             Xs.data, Xs.indices, Xs.indptr, 0, 50, centers_t, np.zeros(2), np.zeros(50),
             np.empty(0), np.full(50, 2, np.int32), np.full(50, -np.inf, np.float32),
-            np.zeros(2), np.zeros(2), 0, 0.0, 1e-12, 0.0, np.zeros((2, 6)), np.zeros(2))
+            np.zeros(2), np.zeros(2), 0, 0.0, 1e-12, 0.0)
     with pytest.raises(ValueError, match="rows begin..end"):
         _kmeans_sparse_kernels.sq_distances_rows(
             Xs.data, Xs.indices, Xs.indptr, 0, 51, centers_t, np.zeros(2), np.zeros(50),
@@ -255,7 +255,7 @@ def test_wide_csr_is_never_densified(monkeypatch):
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert peak < 600e6  # about 13 blocks of 2 × d float64 sums, far below n × d × 8
+    assert peak < 200e6  # a few 2 × d float64 arrays and per-row state, far below n × d × 8
     assert km.cluster_centers_.shape == (2, d)
     np.testing.assert_array_equal(labels, km.labels_[:1000])
 
@@ -265,7 +265,7 @@ def test_memory_estimate_counts_stored_values_not_n_times_d():
     dense = _memory.kmeans_bytes(n, d, k)
     sparse_estimate = _memory.kmeans_bytes(n, d, k, nnz=100_000_000)
     assert sparse_estimate.bytes < 1e9 < 1e10 < dense.bytes
-    # The sums per block dominate: they grow with K × d, not with n × d.
+    # The sums and centres grow with K × d, not with n × d.
     assert _memory.kmeans_bytes(n, d, 2 * k, nnz=100_000_000).bytes > sparse_estimate.bytes
     # Two flops per stored value and centre, not per n × d entry.
     assert 2.0 * 1e8 * k <= sparse_estimate.flops < 1.5 * 2.0 * 1e8 * k
@@ -363,3 +363,130 @@ def test_huge_values_and_copy_x_false_on_csr():
     np.testing.assert_array_equal(csr.predict(big_s), dense.labels_)
     # copy_x=False does not apply to sparse data: it is left as it was.
     np.testing.assert_array_equal(big_s.toarray(), big)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cluster_statistics_are_the_sums_by_label_whatever_the_threads(dtype, weighted):
+    X, Xs = sparse_data(n=9000, d=30, density=0.2, seed=11, dtype=dtype)
+    rng = np.random.default_rng(12)
+    n_clusters = 7
+    # Skewed labels with one cluster empty: the tasks must cover each cluster once.
+    labels = np.minimum(rng.geometric(0.35, X.shape[0]) - 1, n_clusters - 1).astype(np.int32)
+    labels[labels == 4] = 5
+    weight = rng.uniform(0.1, 2.0, X.shape[0]) if weighted else np.empty(0)
+    w = weight if weighted else np.ones(X.shape[0])
+    expected_sums = np.zeros((n_clusters, X.shape[1]))
+    np.add.at(expected_sums, labels, w[:, None] * X.astype(np.float64))
+    expected_counts = np.bincount(labels, weights=w, minlength=n_clusters)
+    results = []
+    for n_jobs in (1, 2):
+        with _kmeans_sparse.runner(Xs, n_jobs) as run:
+            results.append(_kmeans_sparse.cluster_statistics(Xs, labels, weight, n_clusters, run))
+    for counts, sums in results:
+        np.testing.assert_allclose(sums, expected_sums, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(counts, expected_counts, rtol=1e-12)
+        assert counts[4] == 0 and not sums[4].any()
+    # Each cluster's rows are added in row order by one task: bit for bit the same.
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+
+
+def test_cluster_tasks_cover_every_cluster_once_heaviest_first():
+    work = np.array([5, 0, 40, 7, 7, 1, 30, 2])
+    tasks = _kmeans_sparse._cluster_tasks(work, 2)
+    flat = np.concatenate(tasks)
+    assert sorted(flat.tolist()) == list(range(work.size))
+    assert flat[0] == 2 and flat[1] == 6  # the heaviest first
+    assert 2 <= len(tasks) <= 4 + 1
+    assert [t.tolist() for t in _kmeans_sparse._cluster_tasks(work, 1)] == [list(range(8))]
+
+
+def test_label_sums_refuses_bad_labels_and_column_indices():
+    X, Xs = sparse_data(n=50, d=6)
+    mine = np.ones(2, dtype=bool)
+    sums, counts = np.full((2, 6), np.nan), np.full(2, np.nan)
+    with pytest.raises(ValueError, match="labels must lie in"):
+        _kmeans_sparse_kernels.label_sums(Xs.data, Xs.indices, Xs.indptr, np.empty(0),
+                                          np.full(50, 2, np.int32), mine, sums, counts)
+    bad_indices = Xs.indices.copy()
+    bad_indices[-1] = 6  # one past the last column
+    with pytest.raises(ValueError, match="column indices in"):
+        _kmeans_sparse_kernels.label_sums(Xs.data, bad_indices, Xs.indptr, np.empty(0),
+                                          np.zeros(50, np.int32), mine, sums, counts)
+    # Clusters not marked are left as they were.
+    mine[1] = False
+    sums[:], counts[:] = np.nan, np.nan
+    _kmeans_sparse_kernels.label_sums(Xs.data, Xs.indices, Xs.indptr, np.empty(0),
+                                      np.zeros(50, np.int32), mine, sums, counts)
+    np.testing.assert_allclose(sums[0], X.sum(axis=0))
+    assert counts[0] == 50 and np.isnan(sums[1]).all() and np.isnan(counts[1])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_centres_transposed_are_rounded_with_the_norms_of_the_rounded_values(dtype):
+    centers = np.random.default_rng(13).normal(size=(5, 9)) * 1e3 + 1 / 3
+    out = np.full((9, 5), np.nan, dtype=dtype)
+    centers_t, c_sq = _kmeans_sparse._centres(centers, dtype, out)
+    assert centers_t is out  # the buffer is reused
+    rounded = centers.astype(dtype)
+    np.testing.assert_array_equal(centers_t, rounded.T)
+    np.testing.assert_allclose(c_sq, (rounded.astype(np.float64) ** 2).sum(axis=1), rtol=1e-15)
+    other, _ = _kmeans_sparse._centres(centers[:4], dtype, out)  # another shape: a new array
+    assert other is not out and other.shape == (9, 4)
+
+
+def test_sparse_fit_skips_the_variance_pass_only_when_tol_is_zero(monkeypatch):
+    from mixfit.engine import column_stats
+
+    X, Xs = sparse_data(n=600)
+    calls = []
+    real = column_stats._sparse_column_moments
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(column_stats, "_sparse_column_moments", counted)
+    exact = KMeans(4, random_state=0, n_init=1, tol=0).fit(Xs)
+    assert calls == []
+    loose = KMeans(4, random_state=0, n_init=1, tol=1e-2, max_iter=300).fit(Xs)
+    assert calls == [1]
+    # tol > 0 still stops on the shift relative to the variance: earlier than tol = 0.
+    assert loose.n_iter_ <= exact.n_iter_
+    np.testing.assert_array_equal(
+        KMeans(4, random_state=0, n_init=1, tol=0).fit(X).labels_, exact.labels_)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_clusters", [1, 7, 8, 9, 20, 33, 64, 70])
+@pytest.mark.parametrize("padded", [False, True])
+def test_row_dots_are_the_scalar_loops_bit_for_bit(dtype, n_clusters, padded):
+    from mixfit.kernels.sparse_dots import padded_width, row_dots
+
+    _, Xs = sparse_data(n=40, d=50, density=0.4, seed=14, dtype=dtype)
+    rng = np.random.default_rng(15)
+    width = padded_width(n_clusters) if padded else n_clusters
+    centers_t = np.zeros((50, width), dtype=dtype)
+    centers_t[:, :n_clusters] = rng.normal(size=(50, n_clusters)) / 3
+    for i in range(Xs.shape[0]):
+        start, stop = Xs.indptr[i], Xs.indptr[i + 1]
+        dots = np.full(width, np.nan)
+        row_dots(Xs.data, Xs.indices, start, stop, centers_t, n_clusters, dots, "test")
+        expected = np.zeros(n_clusters)
+        for p in range(start, stop):  # the scalar loop: a multiply, then an add, in order
+            expected += np.float64(Xs.data[p]) * centers_t[Xs.indices[p], :n_clusters].astype(
+                np.float64)
+        np.testing.assert_array_equal(dots[:n_clusters], expected)
+
+
+def test_row_dots_refuse_column_indices_outside_the_centres():
+    from mixfit.kernels.sparse_dots import row_dots
+
+    _, Xs = sparse_data(n=5, d=6, density=0.9)
+    bad = Xs.indices.copy()
+    bad[1] = -1
+    with pytest.raises(ValueError, match="column indices in"):
+        row_dots(Xs.data, bad, 0, Xs.indptr[1], np.zeros((6, 16)), 16, np.zeros(16), "test")
+    with pytest.raises(ValueError, match="width"):
+        row_dots(Xs.data, Xs.indices, 0, Xs.indptr[1], np.zeros((6, 8)), 9, np.zeros(8), "test")

@@ -365,7 +365,7 @@ def kmeans_bytes(
     """
     n, d, k = int(n_samples), int(n_features), int(n_clusters)
     if nnz is not None:
-        return _sparse_kmeans_bytes(n, d, k, int(nnz), n_jobs, algorithm, init, n_init,
+        return _sparse_kmeans_bytes(n, d, k, int(nnz), algorithm, init, n_init,
                                     rescaled)
     work = 8 if rescaled else itemsize
     chunk = max(1, min(n, _kmeans_chunk(k, d, work, chunk_size)))
@@ -412,16 +412,15 @@ def kmeans_bytes(
     return FitEstimate(total, flops, parts)
 
 
-def _sparse_kmeans_bytes(n, d, k, nnz, n_jobs, algorithm, init, n_init, rescaled):
+def _sparse_kmeans_bytes(n, d, k, nnz, algorithm, init, n_init, rescaled):
     """:func:`kmeans_bytes` for CSR data of ``nnz`` stored values (mixfit.engine.kmeans_sparse).
 
     Nothing of size n × d is made: per row a float64 norm, labels and
-    distances; per block of rows (at most ``_KMEANS_GROUPS``, plus one per
-    thread) a K × d float64 array of sums; the transposed float64 centres.
+    distances; one K × d float64 array of sums (each cluster's row written by
+    one task) and the transposed centres.
     Hamerly's bounds (only when asked for: "auto" runs Lloyd on sparse data)
     add a float32 per row.
     """
-    threads = max(1, min(int(n_jobs), _KMEANS_GROUPS))
     # A rescaled fit makes a float64 copy of the values and the index arrays.
     copy = (8 + 8) * nnz + 8 * (n + 1) if rescaled else 0
     parts = {"a float64 copy of X": copy, "centres": 8 * 8 * k * d + 8 * 128 * k}
@@ -439,7 +438,7 @@ def _sparse_kmeans_bytes(n, d, k, nnz, n_jobs, algorithm, init, n_init, rescaled
         "seeding": seeding + 8 * 4096 * k + best,
         "Lloyd iterations": (8 + 4 + 8 + 8) * n + best
         + (4 * n if algorithm in ("hamerly", "elkan") else 0)
-        + (_KMEANS_GROUPS + 2 * threads) * 8 * k * (d + 1),
+        + 2 * 8 * k * (d + 1),
     }
     total, parts = _peak(parts, phases)
     flops = 2.0 * nnz * k + 3.0 * nnz + 3.0 * n * k  # dot products, sums, argmin

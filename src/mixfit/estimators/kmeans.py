@@ -427,7 +427,8 @@ class KMeans(
         # the offset holds (zeros otherwise, which skips the subtraction).
         # tol is relative to the data's mean column variance, as scikit-learn's is:
         # a run stops when the centres' squared shift falls within tol × variance.
-        shift, variance = distance_shift_and_variance(X, sample_weight, n_jobs)
+        shift, variance = distance_shift_and_variance(X, sample_weight, n_jobs,
+                                                      variance=self.tol > 0)
         tol = self.tol * variance
         callback = callback_in_user_units(self.callback, scale, weight_scale)
 

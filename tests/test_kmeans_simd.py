@@ -61,7 +61,10 @@ def _run(X, centers, shift, weight=None, keep_sums=True):
 @pytest.mark.parametrize("n_samples", [5, 8, 263, 700])
 @pytest.mark.parametrize("n_features, n_clusters", [(1, 8), (2, 17), (3, 8), (8, 8), (7, 13),
                                                    (16, 32), (33, 9), (64, 8), (16, 3),
-                                                   (20, 5), (40, 7)])
+                                                   (20, 5), (40, 7),
+                                                   # the paired layout (K <= 4), d even and odd
+                                                   (2, 3), (3, 4), (15, 2), (17, 2), (31, 4),
+                                                   (64, 3)])
 @pytest.mark.parametrize("shifted", [False, True])
 def test_simd_block_equals_float64_reference(dtype, n_samples, n_features, n_clusters, shifted):
     X, rng = _blobs(n_features * 7 + n_clusters + n_samples, n_samples, n_features, dtype,
@@ -135,6 +138,35 @@ def test_ties_go_to_the_lowest_index_across_lanes_and_vectors():
     centers[[3, 11, 19]] = [1.0, 2.0]
     labels = _run(X, centers, None)[0]
     assert set(labels.tolist()) == {3}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_features", [2, 5, 16])
+def test_paired_layout_ties_go_to_the_lowest_index(dtype, n_features):
+    # Centres 1 and 3 are the same point: rows nearest to it get 1.
+    rng = np.random.default_rng(4)
+    point = rng.uniform(-1, 1, n_features)
+    X = (point + 0.01 * rng.normal(size=(21, n_features))).astype(dtype)
+    centers = np.full((4, n_features), 50.0)
+    centers[[1, 3]] = point
+    C_t, c_sq = simd.padded_centres(-2 * centers.astype(dtype), np.zeros(4, dtype))
+    assert C_t.shape == ((n_features + 1) // 2, simd.LANES)  # the paired layout
+    assert set(_run(X, centers, None)[0].tolist()) == {1}
+
+
+def test_paired_centres_place_each_centre_and_feature():
+    from mixfit.kernels.kmeans_simd_pairs import paired_centres
+
+    C = np.arange(15, dtype=np.float64).reshape(3, 5)  # centre k, feature j: 5k + j
+    C_p, c_sq = paired_centres(C, np.array([1.0, 2.0, 3.0]))
+    assert C_p.shape == (3, 8)
+    for k in range(3):
+        for j in range(5):
+            assert C_p[j // 2, 2 * k + j % 2] == 5 * k + j
+    assert (C_p[2, 1::2] == 0).all() and (C_p[:, 6:] == 0).all()  # feature 5, centre 3: none
+    assert c_sq.tolist() == [1.0, 0.0, 2.0, 0.0, 3.0, 0.0, np.inf, 0.0]
+    with pytest.raises(ValueError, match="at most 4 centres"):
+        paired_centres(np.zeros((5, 2)), np.zeros(5))
 
 
 def test_simd_block_refuses_inconsistent_shapes():

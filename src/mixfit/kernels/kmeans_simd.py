@@ -36,6 +36,8 @@ from numba.core.extending import intrinsic
 
 from mixfit.kernels.checks import check_blocks, require
 from mixfit.kernels.kmeans import _sq_distance_lanes
+from mixfit.kernels.kmeans_simd_pairs import MAX_CLUSTERS as MAX_PAIRED_CLUSTERS
+from mixfit.kernels.kmeans_simd_pairs import nearest_8_rows_paired, paired_centres
 
 __all__ = ["LANES", "ROWS", "lloyd_simd_block", "lloyd_simd_blocks", "padded_centres"]
 
@@ -57,9 +59,15 @@ def padded_centres(C_neg2, c_sq):
     """``((−2C)ᵀ, ‖c‖²)`` padded to a multiple of :data:`LANES` centres, C-contiguous.
 
     Padding centres are zero with a norm of ``+inf``: their distance is
-    ``+inf``, never below a real one, so they change no label.
+    ``+inf``, never below a real one, so they change no label. At most
+    :data:`~mixfit.kernels.kmeans_simd_pairs.MAX_CLUSTERS` centres and two
+    features or more take the paired layout instead
+    (:func:`~mixfit.kernels.kmeans_simd_pairs.paired_centres`, ``ceil(d / 2)``
+    rows), which :func:`_nearest_in_chunk` recognises by its row count.
     """
     n_clusters, n_features = C_neg2.shape
+    if n_clusters <= MAX_PAIRED_CLUSTERS and n_features >= 2:
+        return paired_centres(C_neg2, c_sq)
     padded = -(-n_clusters // LANES) * LANES
     C_t = np.zeros((n_features, padded), dtype=C_neg2.dtype)
     C_t[:, :n_clusters] = C_neg2.T
@@ -200,13 +208,26 @@ def _nearest_in_chunk(rows, n_rows, C_t, c_sq_pad, best, chunk_labels, tail, tai
     beyond them) so that it gets the same arithmetic (results via ``tail_best``
     and ``tail_labels``, 8 each).
     """
+    # The paired layout (at most 4 centres) has ceil(d / 2) rows, the other d.
+    paired = C_t.shape[0] != rows.shape[1]
+    require(C_t.shape[1] == LANES and c_sq_pad.shape[0] == LANES
+            and C_t.shape[0] == (rows.shape[1] + 1) // 2 and rows.shape[1] >= 2
+            if paired else C_t.shape[1] % LANES == 0 and c_sq_pad.shape[0] == C_t.shape[1],
+            "_nearest_in_chunk", "C_t (d, 8j) and c_sq_pad (8j,), or the paired (ceil(d/2), 8) "
+            "and (8,)")
     full = n_rows - n_rows % ROWS
     for i in range(0, full, ROWS):
-        _nearest_8_rows(rows, i, C_t, c_sq_pad, best, chunk_labels)
+        if paired:
+            nearest_8_rows_paired(rows, i, C_t, c_sq_pad, best, chunk_labels)
+        else:
+            _nearest_8_rows(rows, i, C_t, c_sq_pad, best, chunk_labels)
     if full < n_rows:
         tail[:, :] = 0
         tail[:n_rows - full] = rows[full:n_rows]
-        _nearest_8_rows(tail, 0, C_t, c_sq_pad, tail_best, tail_labels)
+        if paired:
+            nearest_8_rows_paired(tail, 0, C_t, c_sq_pad, tail_best, tail_labels)
+        else:
+            _nearest_8_rows(tail, 0, C_t, c_sq_pad, tail_best, tail_labels)
         for r in range(n_rows - full):
             best[full + r] = tail_best[r]
             chunk_labels[full + r] = tail_labels[r]
@@ -246,7 +267,10 @@ def lloyd_simd_block(X, shift, C_t, c_sq_pad, n_clusters, x_sq, weight, labels, 
     keep_dist = min_sq_dist.shape[0] > 0
     with_sums = sums.shape[0] > 0
     require(n_padded % LANES == 0 and 1 <= n_clusters <= n_padded
-            and C_t.shape[0] == n_features and c_sq_pad.shape[0] == n_padded
+            and (C_t.shape[0] == n_features
+                 or (C_t.shape[0] == (n_features + 1) // 2 and n_features >= 2
+                     and n_padded == LANES and n_clusters <= MAX_PAIRED_CLUSTERS))
+            and c_sq_pad.shape[0] == n_padded
             and (not shifted or shift.shape[0] == n_features)
             and (not with_norms or x_sq.shape[0] == m) and labels.shape[0] == m
             and (not weighted or weight.shape[0] == m)

@@ -72,7 +72,7 @@ def test_two_bounds_give_the_labels_of_the_unpruned_fit(dtype, weighted, class_n
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("n_features, n_clusters", [(24, 5), (20, 12)])
+@pytest.mark.parametrize("n_features, n_clusters", [(24, 5), (20, 12), (24, 3), (17, 4)])
 def test_at_the_simd_shapes_the_labels_are_the_micro_kernels(dtype, n_features, n_clusters):
     # Lloyd's E-step labels these shapes by the SIMD micro-kernel, whose rounding
     # differs from the GEMM's: the computed rows take its labels, so a fit and

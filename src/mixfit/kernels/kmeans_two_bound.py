@@ -33,6 +33,7 @@ from mixfit.kernels.checks import check_blocks, require
 from mixfit.kernels.kmeans import _round_down_f32, labels_in_range, nearest_two_columns
 from mixfit.kernels.kmeans_gemm import _partial, gemm_buffers
 from mixfit.kernels.kmeans_simd import ROWS, _nearest_in_chunk
+from mixfit.kernels.kmeans_simd_pairs import MAX_CLUSTERS as MAX_PAIRED_CLUSTERS
 
 __all__ = ["two_bound_block", "two_bound_blocks"]
 
@@ -179,7 +180,9 @@ def two_bound_block(X, weight, x_sq, centers, labels, lower, upper, half_gap, dr
         padded centres (:func:`mixfit.kernels.kmeans_simd.padded_centres`):
         then the computed rows take that kernel's labels, as Lloyd's E-step
         does at these shapes. Its rounding has the GEMM's bound (a sum of ``d``
-        products in X's dtype, rows shifted alike), so the bound test covers it.
+        products in X's dtype, rows shifted alike; the paired layout's two sums
+        of ``d / 2`` products and their total round less), so the bound test
+        covers it.
     upper : ndarray of shape (m,), float32
         Upper bounds on each row's distance to its centre (``+inf``: unknown),
         raised in place.
@@ -234,9 +237,13 @@ def two_bound_block(X, weight, x_sq, centers, labels, lower, upper, half_gap, dr
     gathered_old = np.empty(rows, dtype=np.int32)
     shifted_buffer, wide, partial_flat = gemm_buffers(X, shift, rows, n_clusters, rows_first)
     simd = C_t.shape[0] > 0
-    require(not simd or (C_t.shape[0] == n_features and C_t.shape[1] % ROWS == 0
+    # The micro-kernel's layouts: (d, 8j), or for at most 4 centres the paired (ceil(d/2), 8).
+    paired = (C_t.shape[0] == (n_features + 1) // 2 and n_features >= 2
+              and C_t.shape[1] == ROWS and n_clusters <= MAX_PAIRED_CLUSTERS)
+    require(not simd or ((C_t.shape[0] == n_features or paired) and C_t.shape[1] % ROWS == 0
                          and C_t.shape[1] >= n_clusters and c_sq_pad.shape[0] == C_t.shape[1]),
-            "two_bound_block", "C_t (d, 8j) with c_sq_pad (8j,), or both empty")
+            "two_bound_block", "C_t (d, 8j) or paired (ceil(d/2), 8) with c_sq_pad of its "
+            "columns, or both empty")
     simd_best = np.empty(rows if simd else 0, dtype=X.dtype)
     simd_labels = np.empty(rows if simd else 0, dtype=np.int32)
     tail = np.empty((ROWS if simd else 0, n_features), dtype=X.dtype)

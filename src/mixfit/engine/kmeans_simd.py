@@ -23,6 +23,14 @@ SIMD_WORK = (32, 512)
 #: Fewer clusters (3 to 7, most of the 8 lanes padding) only with at least this
 #: many features, where BLAS's skinny GEMM was slower still.
 SIMD_FEW_CLUSTERS = (3, 16)
+#: ... but 3 or 4 clusters, which the paired layout holds (4 centres × 2
+#: features per vector, :mod:`mixfit.kernels.kmeans_simd_pairs`), from this
+#: many features. Whole fits, 100,000 rows, 20 iterations, 2 threads, paired
+#: micro-kernel / GEMM path (identical labels): float32 0.76 at 8 × 3, 0.85 at
+#: 8 × 4, 0.89 at 6 × 3, 0.94 at 4 × 3; float64 0.90 at 8 × 3, 0.95 at 6 × 3,
+#: 0.98 at 4 × 3; 10,000 rows, 0.78 at 8 × 3 float32. At 3 features it was
+#: even (0.99), and float64 below 4 features runs the direct kernels.
+SIMD_PAIRED_MIN_FEATURES = 4
 
 _NOTHING = np.empty(0)
 
@@ -47,12 +55,15 @@ def uses_simd(n_features, n_clusters, dtype):
     """
     low, high = SIMD_WORK
     few_clusters, few_min_features = SIMD_FEW_CLUSTERS
+    if np.dtype(dtype) not in (np.float32, np.float64) or n_features > SIMD_MAX_FEATURES:
+        return False
+    if (few_clusters <= n_clusters <= simd.MAX_PAIRED_CLUSTERS
+            and n_features >= SIMD_PAIRED_MIN_FEATURES):
+        return True
     clusters_fit = (SIMD_CLUSTERS[0] <= n_clusters <= SIMD_CLUSTERS[1]
                     or (few_clusters <= n_clusters < SIMD_CLUSTERS[0]
                         and n_features >= few_min_features))
-    return (clusters_fit and n_features <= SIMD_MAX_FEATURES
-            and low <= n_features * n_clusters <= high
-            and np.dtype(dtype) in (np.float32, np.float64))
+    return clusters_fit and low <= n_features * n_clusters <= high
 
 
 def simd_e_step(X, centers, sample_weight, blocks, x_squared_norms, shift, runner, labels,

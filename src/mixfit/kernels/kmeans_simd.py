@@ -38,6 +38,7 @@ from mixfit.kernels.checks import check_blocks, require
 from mixfit.kernels.kmeans import _sq_distance_lanes
 from mixfit.kernels.kmeans_simd_pairs import MAX_CLUSTERS as MAX_PAIRED_CLUSTERS
 from mixfit.kernels.kmeans_simd_pairs import nearest_8_rows_paired, paired_centres
+from mixfit.kernels.simd_ir import nearest_arrays, nearest_signature
 
 __all__ = ["LANES", "ROWS", "lloyd_simd_block", "lloyd_simd_blocks", "padded_centres"]
 
@@ -76,10 +77,6 @@ def padded_centres(C_neg2, c_sq):
     return C_t, c_sq_pad
 
 
-def _is_float_array(ty, ndim):
-    return (isinstance(ty, types.Array) and ty.ndim == ndim and ty.layout == "C"
-            and ty.dtype in (types.float32, types.float64))
-
 
 @intrinsic
 def _nearest_8_rows(typingctx, X, row0, C_t, c_sq, best, labels):
@@ -92,22 +89,13 @@ def _nearest_8_rows(typingctx, X, row0, C_t, c_sq, best, labels):
     a multiple of :data:`LANES` and ``c_sq`` of ``Kp`` values, all C-contiguous
     and of X's dtype.
     """
-    if not (_is_float_array(X, 2) and isinstance(row0, types.Integer)
-            and _is_float_array(C_t, 2) and _is_float_array(c_sq, 1)
-            and _is_float_array(best, 1) and C_t.dtype == c_sq.dtype == best.dtype == X.dtype
-            and isinstance(labels, types.Array) and labels.ndim == 1 and labels.layout == "C"
-            and labels.dtype == types.int32):
+    sig = nearest_signature(X, row0, C_t, c_sq, best, labels)
+    if sig is None:
         return None
-    sig = types.void(X, types.intp, C_t, c_sq, best, labels)
 
     def codegen(context, builder, signature, args):
-        x_ty, _, ct_ty, csq_ty, best_ty, lab_ty = signature.args
-        xa = context.make_array(x_ty)(context, builder, args[0])
-        cta = context.make_array(ct_ty)(context, builder, args[2])
-        csqa = context.make_array(csq_ty)(context, builder, args[3])
-        besta = context.make_array(best_ty)(context, builder, args[4])
-        laba = context.make_array(lab_ty)(context, builder, args[5])
-        row0 = args[1]
+        x_ty = signature.args[0]
+        xa, cta, csqa, besta, laba, row0 = nearest_arrays(context, builder, signature, args)
         i32, i64 = ir.IntType(32), ir.IntType(64)
         fty = context.get_value_type(x_ty.dtype)
         vty = ir.VectorType(fty, LANES)

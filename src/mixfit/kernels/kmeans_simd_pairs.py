@@ -23,6 +23,8 @@ from numba import types
 from numba.core import cgutils
 from numba.core.extending import intrinsic
 
+from mixfit.kernels.simd_ir import nearest_arrays, nearest_signature
+
 __all__ = ["MAX_CLUSTERS", "paired_centres"]
 
 #: Clusters one paired vector holds.
@@ -61,10 +63,6 @@ def paired_centres(C_neg2, c_sq):
     return C_p, c_sq_p
 
 
-def _is_float_array(ty, ndim):
-    return (isinstance(ty, types.Array) and ty.ndim == ndim and ty.layout == "C"
-            and ty.dtype in (types.float32, types.float64))
-
 
 @intrinsic
 def nearest_8_rows_paired(typingctx, X, row0, C_p, c_sq_p, best, labels):
@@ -75,22 +73,13 @@ def nearest_8_rows_paired(typingctx, X, row0, C_p, c_sq_p, best, labels):
     ``best`` and ``labels``, ``C_p`` of shape ``(ceil(d / 2), 8)`` and
     ``c_sq_p`` of 8 values, all C-contiguous and of X's dtype.
     """
-    if not (_is_float_array(X, 2) and isinstance(row0, types.Integer)
-            and _is_float_array(C_p, 2) and _is_float_array(c_sq_p, 1)
-            and _is_float_array(best, 1) and C_p.dtype == c_sq_p.dtype == best.dtype == X.dtype
-            and isinstance(labels, types.Array) and labels.ndim == 1 and labels.layout == "C"
-            and labels.dtype == types.int32):
+    sig = nearest_signature(X, row0, C_p, c_sq_p, best, labels)
+    if sig is None:
         return None
-    sig = types.void(X, types.intp, C_p, c_sq_p, best, labels)
 
     def codegen(context, builder, signature, args):
-        x_ty, _, cp_ty, csq_ty, best_ty, lab_ty = signature.args
-        xa = context.make_array(x_ty)(context, builder, args[0])
-        cpa = context.make_array(cp_ty)(context, builder, args[2])
-        csqa = context.make_array(csq_ty)(context, builder, args[3])
-        besta = context.make_array(best_ty)(context, builder, args[4])
-        laba = context.make_array(lab_ty)(context, builder, args[5])
-        row0 = args[1]
+        x_ty = signature.args[0]
+        xa, cpa, csqa, besta, laba, row0 = nearest_arrays(context, builder, signature, args)
         i32, i64 = ir.IntType(32), ir.IntType(64)
         fty = context.get_value_type(x_ty.dtype)
         vty = ir.VectorType(fty, _LANES)

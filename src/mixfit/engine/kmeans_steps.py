@@ -16,6 +16,8 @@ E-steps build on these (:mod:`mixfit.engine.kmeans_hamerly`).
 
 from __future__ import annotations
 
+import functools
+
 import importlib
 import itertools
 from concurrent.futures import wait
@@ -196,9 +198,14 @@ class _Runner:
         inertia = np.zeros(n_blocks)
         n_changed = np.zeros(n_blocks, dtype=np.int64)
         run_on_threads(self.n_threads, lambda: driver(starts, sums, counts, inertia, n_changed))
+        n_groups, bounds = _runs_of(n_blocks)
+        if n_groups == n_blocks:
+            # A run per block: the runs' sum is the blocks' in order, in one call.
+            counts, sums, inertia, n_changed = kernels.add_blocks_in_order(
+                sums, counts, inertia, n_changed)
+            return int(n_changed), KMeansStats(counts, sums, float(inertia))
         parts = [(counts[b], sums[b], float(inertia[b]), int(n_changed[b]))
                  for b in range(n_blocks)]
-        n_groups, bounds = _runs_of(n_blocks)
         return _sum_parts(_add_parts(parts[bounds[group]:bounds[group + 1]])
                           for group in range(n_groups))
 
@@ -303,7 +310,14 @@ def _blocks(n_samples, chunk_size, block_rows=None, row_work=1):
         # without it waited; equal blocks took 0.76-0.89 of the time there.
         n_blocks = max(1, -(-n_samples // max(1, rows)))
         block_rows = max(1, -(-n_samples // n_blocks))
-    return list(row_chunks(n_samples, block_rows))
+    return _row_ranges(n_samples, block_rows)
+
+
+@functools.lru_cache(maxsize=64)
+def _row_ranges(n_samples, block_rows):
+    """``row_chunks`` as a tuple, made once per shape: every E-step of a fit asks
+    for the same blocks (7 µs a call at 10,000 rows, a fit making 21)."""
+    return tuple(row_chunks(n_samples, block_rows))
 
 
 #: Stands for "no sample weights" / "no distances wanted" in the kernels' arguments.

@@ -32,7 +32,8 @@ from numba import njit
 from mixfit.kernels.checks import require
 
 __all__ = ["hamerly_full", "hamerly_row_test", "hamerly_screen", "lloyd_chunk", "lloyd_chunk_norms",
-           "nearest_two_columns", "row_sq_norms", "squared_shift", "update_centers"]
+           "add_blocks_in_order", "nearest_two_columns", "row_sq_norms", "squared_shift",
+           "update_centers"]
 
 _OPTIONS = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
 
@@ -287,6 +288,45 @@ def update_centers(sums, counts, centers):
         else:
             n_empty += 1
     return n_empty
+
+
+@njit(**_OPTIONS)
+def add_blocks_in_order(sums, counts, inertia, n_changed):
+    """Per-block statistics added up in block order, block 0 first.
+
+    The additions (and so the roundings) of ``engine.kmeans_steps._add_parts``
+    over the blocks one by one, in one call: per E-step of a small fit, the
+    Python loop over blocks cost about 25 µs, a tenth of an iteration at
+    10,000 rows.
+
+    Parameters
+    ----------
+    sums : ndarray of shape (n_blocks, rows, n_features), float64
+    counts : ndarray of shape (n_blocks, n_clusters), float64
+    inertia : ndarray of shape (n_blocks,), float64
+    n_changed : ndarray of shape (n_blocks,), int64
+
+    Returns
+    -------
+    counts, sums, inertia, n_changed : the totals (new arrays, a float, an int).
+    """
+    n_blocks = sums.shape[0]
+    require(n_blocks >= 1 and counts.shape[0] == n_blocks and inertia.shape[0] == n_blocks
+            and n_changed.shape[0] == n_blocks, "add_blocks_in_order",
+            "sums (B, rows, d), counts (B, K), inertia and n_changed (B,) for B >= 1 blocks")
+    total_sums = sums[0].copy()
+    total_counts = counts[0].copy()
+    total_inertia = inertia[0]
+    total_changed = n_changed[0]
+    for b in range(1, n_blocks):
+        for k in range(counts.shape[1]):
+            total_counts[k] += counts[b, k]
+        for k in range(sums.shape[1]):
+            for j in range(sums.shape[2]):
+                total_sums[k, j] += sums[b, k, j]
+        total_inertia += inertia[b]
+        total_changed += n_changed[b]
+    return total_counts, total_sums, total_inertia, total_changed
 
 
 @njit(**_OPTIONS)

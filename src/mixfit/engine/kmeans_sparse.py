@@ -3,8 +3,8 @@
 The distances from a row to the centres are ``‖x‖² − 2 x·c + ‖c‖²`` with the
 dot products taken over the row's stored values only (one numba pass per block
 of rows, :mod:`mixfit.kernels.kmeans_sparse`). The M-step's sums are a second
-pass: the rows sorted by label, each cluster's rows added into its own row of
-a dense ``K × d`` array, a cluster per task (see :func:`cluster_statistics`).
+pass into one dense ``K × d`` array, each task adding up the rows of its own
+set of clusters in row order (see :func:`cluster_statistics`).
 Nothing of size ``n × d`` is ever made: the largest dense arrays are ``K × d``
 (centres, one array of sums) and single rows.
 
@@ -81,7 +81,10 @@ def _centres(centers, dtype, out=None):
     The kernels convert each value to float64 exactly before multiplying, and
     the squared norms (float64) are those of the rounded centres. One numba
     pass makes both (numpy's three copies of ``K × d`` took 2.8 ms of a 32 ms
-    iteration at K × d = 1e6); ``out`` (d × K, that dtype) is reused if given.
+    iteration at K × d = 1e6). The copy has
+    :func:`~mixfit.kernels.sparse_dots.padded_width` columns (zeros beyond K,
+    for the kernels' vector loop); ``out`` is reused if it has that shape and
+    dtype.
     """
     centers = np.asarray(centers, dtype=np.float64)
     n_clusters, n_features = centers.shape

@@ -49,7 +49,7 @@ from numba import njit, prange
 
 from mixfit.kernels.checks import check_blocks, require
 # Bounds are stored in float32 rounded down, as on the GEMM path.
-from mixfit.kernels.kmeans import _round_down_f32, hamerly_screen, labels_in_range
+from mixfit.kernels.kmeans import _round_down_f32, add_row, hamerly_screen, labels_in_range
 
 __all__ = ["direct_rounding", "hamerly_direct_blocks", "hamerly_direct_full", "lloyd_direct",
            "lloyd_direct_blocks"]
@@ -238,8 +238,8 @@ def lloyd_direct(X, centers, weight, labels, min_sq_dist, sums, counts):
                 min_sq_dist[i] = dist
             counts[label] += w
             inertia += w * dist
-            for j in range(n_features):  # the row itself: contiguous, unlike xt's column
-                sums[label, j] += w * np.float64(X[i, j])
+            # The row itself: contiguous, unlike xt's column.
+            add_row(sums, label, X, i, w, weighted)
     return inertia, n_changed
 
 
@@ -309,8 +309,7 @@ def hamerly_direct_full(X, weight, todo, n_todo, centers, gamma, labels, lower, 
                 lower[i] = np.float32(0.0)
             counts[label] += w
             inertia += w * dist
-            for j in range(n_features):
-                sums[label, j] += w * np.float64(X[i, j])
+            add_row(sums, label, X, i, w, weighted)
     return inertia, n_changed
 
 

@@ -25,8 +25,8 @@ import numpy as np
 from numba import njit, prange
 
 from mixfit.kernels.checks import check_blocks, require
-from mixfit.kernels.kmeans import (hamerly_full, hamerly_row_test, labels_in_range, lloyd_chunk,
-                                   lloyd_chunk_norms)
+from mixfit.kernels.kmeans import (add_row, hamerly_full, hamerly_row_test, labels_in_range,
+                                   lloyd_chunk, lloyd_chunk_norms)
 
 __all__ = ["hamerly_gemm_block", "hamerly_gemm_blocks", "lloyd_gemm_block", "lloyd_gemm_blocks"]
 
@@ -256,8 +256,7 @@ def hamerly_gemm_block(X, weight, x_sq, centers, labels, lower, half_gap, drift,
                 a = labels[i]
                 counts[a] += w
                 inertia += w * own_sq[r]
-                for j in range(n_features):
-                    sums[a, j] += w * np.float64(X[i, j])
+                add_row(sums, a, X, i, w, weighted)
                 continue
             gathered[n_gathered] = X[i]
             gathered_sq[n_gathered] = x_sq[i]

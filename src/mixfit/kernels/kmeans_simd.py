@@ -35,7 +35,7 @@ from numba.core import cgutils
 from numba.core.extending import intrinsic
 
 from mixfit.kernels.checks import check_blocks, require
-from mixfit.kernels.kmeans import _sq_distance_lanes
+from mixfit.kernels.kmeans import _sq_distance_lanes, add_row
 from mixfit.kernels.kmeans_simd_pairs import MAX_CLUSTERS as MAX_PAIRED_CLUSTERS
 from mixfit.kernels.kmeans_simd_pairs import nearest_8_rows_paired, paired_centres
 from mixfit.kernels.simd_ir import nearest_arrays, nearest_signature
@@ -310,8 +310,7 @@ def lloyd_simd_block(X, shift, C_t, c_sq_pad, n_clusters, x_sq, weight, labels, 
             counts[label] += w
             inertia += w * dist
             if with_sums:
-                for j in range(n_features):
-                    sums[label, j] += w * np.float64(X[i, j])
+                add_row(sums, label, X, i, w, weighted)
     return inertia, n_changed
 
 

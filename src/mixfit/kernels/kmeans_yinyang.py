@@ -28,7 +28,7 @@ from numba import njit, prange
 
 from mixfit.kernels.checks import check_blocks, require
 from mixfit.kernels.kmeans import (_argmin_columns, _round_down_f32, _sq_distance_lanes,
-                                   labels_in_range)
+                                   add_row, labels_in_range)
 from mixfit.kernels.kmeans_gemm import _partial, gemm_buffers
 
 __all__ = ["yinyang_full", "yinyang_gemm_block", "yinyang_gemm_blocks"]
@@ -118,8 +118,7 @@ def yinyang_full(partial_t, c_sq, x_sq, X, weight, rows, tau_coef, c_max_sq, gro
         labels[i] = label
         counts[label] += w
         inertia += w * dist
-        for j in range(n_features):
-            sums[label, j] += w * np.float64(X[r, j])
+        add_row(sums, label, X, r, w, weighted)
     return inertia, n_changed
 
 
@@ -389,8 +388,7 @@ def yinyang_gemm_block(X, weight, x_sq, centers, grouped, grouped_sq, members, g
             a = labels[i]
             counts[a] += w
             inertia += w * own_sq[i]
-            for j in range(n_features):
-                sums[a, j] += w * np.float64(X[i, j])
+            add_row(sums, a, X, i, w, weighted)
     if n_todo == 0:
         return inertia, n_changed, n_gemm, n_direct
     shift64 = np.empty(shift.shape[0])
@@ -441,8 +439,7 @@ def yinyang_gemm_block(X, weight, x_sq, centers, grouped, grouped_sq, members, g
             labels[i] = label
             counts[label] += w
             inertia += w * best_d2[i]
-            for j in range(n_features):
-                sums[label, j] += w * np.float64(X[i, j])
+            add_row(sums, label, X, i, w, weighted)
             continue
         gathered[n_gathered] = X[i]
         gathered_sq[n_gathered] = x_sq[i]

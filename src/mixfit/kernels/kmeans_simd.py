@@ -38,7 +38,7 @@ from mixfit.kernels.checks import check_blocks, require
 from mixfit.kernels.kmeans import _sq_distance_lanes, add_row
 from mixfit.kernels.kmeans_simd_pairs import MAX_CLUSTERS as MAX_PAIRED_CLUSTERS
 from mixfit.kernels.kmeans_simd_pairs import nearest_8_rows_paired, paired_centres
-from mixfit.kernels.simd_ir import nearest_arrays, nearest_signature
+from mixfit.kernels.simd_ir import nearest_arrays, nearest_signature, transpose_8x8
 
 __all__ = ["LANES", "ROWS", "lloyd_simd_block", "lloyd_simd_blocks", "padded_centres"]
 
@@ -150,14 +150,10 @@ def _nearest_8_rows(typingctx, X, row0, C_t, c_sq, best, labels):
             value = builder.load(best_value)
             label = builder.load(best_label)
             for g, group in enumerate(groups):
-                by_row = [builder.load(total) for total in group]
+                # Column k: centre k of this vector for the 8 rows.
+                columns = transpose_8x8(builder, [builder.load(total) for total in group])
                 start = builder.trunc(builder.add(first, ir.Constant(i64, g * LANES)), i32)
-                for k in range(LANES):
-                    # Centre k of this vector for the 8 rows (a transpose in registers).
-                    column = undef
-                    for r in range(ROWS):
-                        column = builder.insert_element(
-                            column, builder.extract_element(by_row[r], lane(k)), lane(r))
+                for k, column in enumerate(columns):
                     smaller = builder.fcmp_ordered("<", column, value)
                     value = builder.select(smaller, column, value)
                     k_label = builder.add(start, ir.Constant(i32, k))

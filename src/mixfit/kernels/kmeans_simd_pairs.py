@@ -23,7 +23,7 @@ from numba import types
 from numba.core import cgutils
 from numba.core.extending import intrinsic
 
-from mixfit.kernels.simd_ir import nearest_arrays, nearest_signature
+from mixfit.kernels.simd_ir import nearest_arrays, nearest_signature, transpose_8x8
 
 __all__ = ["MAX_CLUSTERS", "paired_centres"]
 
@@ -148,14 +148,10 @@ def nearest_8_rows_paired(typingctx, X, row0, C_p, c_sq_p, best, labels):
         by_row = []
         for total in sums:
             both = builder.load(total)
-            even = builder.shuffle_vector(both, undef, mask([0, 2, 4, 6] * 2))
-            odd_sums = builder.shuffle_vector(both, undef, mask([1, 3, 5, 7] * 2))
+            even = builder.shuffle_vector(both, undef, mask([0, 2, 4, 6]))
+            odd_sums = builder.shuffle_vector(both, undef, mask([1, 3, 5, 7]))
             by_row.append(builder.fadd(even, odd_sums))
-        for k in range(MAX_CLUSTERS):
-            column = undef
-            for r in range(_ROWS):
-                column = builder.insert_element(
-                    column, builder.extract_element(by_row[r], lane(k)), lane(r))
+        for k, column in enumerate(transpose_8x8(builder, by_row)):
             smaller = builder.fcmp_ordered("<", column, value)
             value = builder.select(smaller, column, value)
             label = builder.select(smaller, ir.Constant(lvty, [k] * _ROWS), label)

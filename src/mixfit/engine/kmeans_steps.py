@@ -201,8 +201,9 @@ class _Runner:
         n_groups, bounds = _runs_of(n_blocks)
         if n_groups == n_blocks:
             # A run per block: the runs' sum is the blocks' in order, in one call.
-            counts, sums, inertia, n_changed = kernels.add_blocks_in_order(
-                sums, counts, inertia, n_changed)
+            counts, sums, inertia, n_changed = run_on_threads(
+                self.n_threads, lambda: kernels.add_blocks_in_order(
+                    sums, counts, inertia, n_changed))
             return int(n_changed), KMeansStats(counts, sums, float(inertia))
         parts = [(counts[b], sums[b], float(inertia[b]), int(n_changed[b]))
                  for b in range(n_blocks)]

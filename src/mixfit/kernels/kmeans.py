@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from mixfit.kernels.checks import require
 
@@ -287,7 +287,7 @@ def update_centers(sums, counts, centers):
     return n_empty
 
 
-@njit(**_OPTIONS)
+@njit(parallel=True, **_OPTIONS)
 def add_blocks_in_order(sums, counts, inertia, n_changed):
     """Per-block statistics added up in block order, block 0 first.
 
@@ -306,23 +306,34 @@ def add_blocks_in_order(sums, counts, inertia, n_changed):
     Returns
     -------
     counts, sums, inertia, n_changed : the totals (new arrays, a float, an int).
+
+    Runs on numba's threads (call it under
+    :func:`mixfit.kernels.parallel.run_on_threads`); the thread count changes
+    no rounding.
     """
     n_blocks = sums.shape[0]
     require(n_blocks >= 1 and counts.shape[0] == n_blocks and inertia.shape[0] == n_blocks
             and n_changed.shape[0] == n_blocks, "add_blocks_in_order",
             "sums (B, rows, d), counts (B, K), inertia and n_changed (B,) for B >= 1 blocks")
-    total_sums = sums[0].copy()
+    total_sums = np.empty(sums.shape[1:])
     total_counts = counts[0].copy()
     total_inertia = inertia[0]
     total_changed = n_changed[0]
     for b in range(1, n_blocks):
         for k in range(counts.shape[1]):
             total_counts[k] += counts[b, k]
-        for k in range(sums.shape[1]):
-            for j in range(sums.shape[2]):
-                total_sums[k, j] += sums[b, k, j]
         total_inertia += inertia[b]
         total_changed += n_changed[b]
+    # Row by row, every block into it while it is in cache (the same additions
+    # in the same order), rows shared among the threads: block by block on one
+    # thread, a (K, d) total larger than the cache went through memory once per
+    # block (6 ms an E-step at 1024 × 784, 8 blocks).
+    for k in prange(sums.shape[1]):
+        row = total_sums[k]
+        row[:] = sums[0, k]
+        for b in range(1, n_blocks):
+            for j in range(sums.shape[2]):
+                row[j] += sums[b, k, j]
     return total_counts, total_sums, total_inertia, total_changed
 
 

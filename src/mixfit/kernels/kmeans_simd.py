@@ -38,7 +38,8 @@ from mixfit.kernels.checks import check_blocks, require
 from mixfit.kernels.kmeans import _sq_distance_lanes, add_row
 from mixfit.kernels.kmeans_simd_pairs import MAX_CLUSTERS as MAX_PAIRED_CLUSTERS
 from mixfit.kernels.kmeans_simd_pairs import nearest_8_rows_paired, paired_centres
-from mixfit.kernels.simd_ir import nearest_arrays, nearest_signature, transpose_8x8
+from mixfit.kernels.simd_ir import (PREFETCH_AHEAD, nearest_arrays, nearest_signature,
+                                     prefetch_rows, transpose_8x8)
 
 __all__ = ["LANES", "ROWS", "lloyd_simd_block", "lloyd_simd_blocks", "padded_centres"]
 
@@ -124,6 +125,8 @@ def _nearest_8_rows(typingctx, X, row0, C_t, c_sq, best, labels):
         builder.store(ir.Constant(lvty, [0] * ROWS), best_label)
         rows = [builder.gep(xa.data, [builder.mul(builder.add(row0, ir.Constant(i64, r)),
                                                    n_features)]) for r in range(ROWS)]
+        prefetch_rows(builder, xa.data, builder.add(row0, ir.Constant(i64, PREFETCH_AHEAD)),
+                      ROWS, n_features, 4 if x_ty.dtype == types.float32 else 8)
 
         def sweep(first, n_groups):
             """Centres ``first …`` (n_groups vectors): sums over the features, then the argmin."""

@@ -23,7 +23,8 @@ from numba import types
 from numba.core import cgutils
 from numba.core.extending import intrinsic
 
-from mixfit.kernels.simd_ir import nearest_arrays, nearest_signature, transpose_8x8
+from mixfit.kernels.simd_ir import (PREFETCH_AHEAD, nearest_arrays, nearest_signature,
+                                     prefetch_rows, transpose_8x8)
 
 __all__ = ["MAX_CLUSTERS", "paired_centres"]
 
@@ -108,6 +109,8 @@ def nearest_8_rows_paired(typingctx, X, row0, C_p, c_sq_p, best, labels):
             builder.store(norms, total)
         rows = [builder.gep(xa.data, [builder.mul(builder.add(row0, ir.Constant(i64, r)),
                                                    n_features)]) for r in range(_ROWS)]
+        prefetch_rows(builder, xa.data, builder.add(row0, ir.Constant(i64, PREFETCH_AHEAD)),
+                      _ROWS, n_features, 4 if x_ty.dtype == types.float32 else 8)
 
         def centre_row(p):
             pointer = builder.gep(cpa.data, [builder.mul(p, ir.Constant(i64, _LANES))])

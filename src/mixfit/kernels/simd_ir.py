@@ -6,8 +6,17 @@ from __future__ import annotations
 
 from llvmlite import ir
 from numba import types
+from numba.core import cgutils
 
-__all__ = ["nearest_arrays", "nearest_signature", "transpose_8x8"]
+__all__ = ["PREFETCH_AHEAD", "nearest_arrays", "nearest_signature", "prefetch_rows",
+           "transpose_8x8"]
+
+#: Rows ahead of the 8 being computed whose cache lines a micro-kernel asks
+#: for: 8 to 64 measured (one thread, 100,000 × 64 × 3 float32, distances
+#: only), 16 best at 11.4 ns a row against 13.2-13.8 without; whole fits, 2
+#: threads, 0.90-0.93 of the time at 64 × {3, 8} float32 and 32 × 3 float64,
+#: even (within noise) at 8 to 16 features.
+PREFETCH_AHEAD = 16
 
 
 def _is_float_array(ty, ndim):
@@ -81,3 +90,28 @@ def transpose_8x8(builder, vectors):
     columns = [shuffle(upper[j], lower[j], [0, 1, 2, 3, 8, 9, 10, 11]) for j in range(4)]
     columns += [shuffle(upper[j], lower[j], [4, 5, 6, 7, 12, 13, 14, 15]) for j in range(4)]
     return columns
+
+
+def prefetch_rows(builder, X_data, first_row, n_rows, n_features, itemsize):
+    """Prefetch ``n_rows`` rows of a C-contiguous array from ``first_row`` on, one
+    cache line (64 bytes) at a time; addresses past the array are harmless (a
+    prefetch never faults).
+
+    Why: the micro-kernels read 8 rows at once, a cache line of each every few
+    features; from data beyond the L2 cache the hardware's prefetcher left
+    them waiting (13.2 ns a row against 9.6 from L2, at 64 × 3 float32).
+    """
+    i64 = ir.IntType(64)
+    i8p = ir.IntType(8).as_pointer()
+    prefetch = builder.module.declare_intrinsic(
+        "llvm.prefetch", (), ir.FunctionType(ir.VoidType(), [
+            i8p, ir.IntType(32), ir.IntType(32), ir.IntType(32)]))
+    start = builder.bitcast(builder.gep(X_data, [builder.mul(first_row, n_features)]), i8p)
+    n_bytes = builder.mul(builder.mul(ir.Constant(i64, n_rows), n_features),
+                          ir.Constant(i64, itemsize))
+    n_lines = builder.udiv(builder.add(n_bytes, ir.Constant(i64, 63)), ir.Constant(i64, 64))
+    with cgutils.for_range(builder, n_lines) as lines:
+        address = builder.gep(start, [builder.mul(lines.index, ir.Constant(i64, 64))])
+        # read, high temporal locality, data cache
+        builder.call(prefetch, [address, ir.Constant(ir.IntType(32), 0),
+                                ir.Constant(ir.IntType(32), 3), ir.Constant(ir.IntType(32), 1)])

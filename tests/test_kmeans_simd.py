@@ -64,7 +64,7 @@ def _run(X, centers, shift, weight=None, keep_sums=True):
                                                    (20, 5), (40, 7),
                                                    # the paired layout (K <= 4), d even and odd
                                                    (2, 3), (3, 4), (15, 2), (17, 2), (31, 4),
-                                                   (64, 3)])
+                                                   (64, 3), (161, 4)])
 @pytest.mark.parametrize("shifted", [False, True])
 def test_simd_block_equals_float64_reference(dtype, n_samples, n_features, n_clusters, shifted):
     X, rng = _blobs(n_features * 7 + n_clusters + n_samples, n_samples, n_features, dtype,
@@ -193,7 +193,11 @@ def test_the_simd_shapes_are_chosen_in_one_place():
     assert not uses_simd(3, 3, np.float32) and not uses_simd(8, 2, np.float32)
     # ... but not where BLAS's GEMM with 3 to 7 columns is slower still.
     assert uses_simd(16, 3, np.float32) and uses_simd(64, 7, np.float64)
-    assert not uses_simd(160, 3, np.float32) and not uses_simd(64, 2, np.float32)
+    assert not uses_simd(100, 5, np.float32) and not uses_simd(64, 2, np.float32)
+    # 3 or 4 clusters keep the paired layout up to 256 features (BLAS's GEMM
+    # with 3 or 4 columns stays skinny), not beyond.
+    assert uses_simd(160, 3, np.float32) and uses_simd(256, 4, np.float64)
+    assert not uses_simd(257, 3, np.float64) and not uses_simd(784, 4, np.float32)
     assert not uses_simd(64, 32, np.float32)  # 2048 terms: BLAS wins
     assert not uses_simd(2, 64, np.float64)  # Hamerly's range (auto) stays on the GEMM
     # Where both could run (float64, at most 3 features, up to 32 clusters) the

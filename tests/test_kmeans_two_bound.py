@@ -217,6 +217,19 @@ def test_at_the_simd_shapes_two_bounds_only_on_larger_data():
     assert _auto_algorithm(large[:rows - 1], 16, "numba", False) == "lloyd"
 
 
+def test_paired_simd_shapes_beyond_64_features_keep_the_gemm_paths_threshold():
+    # 3 clusters of 160 features run the SIMD micro-kernel (paired layout), and
+    # its passes cost what the GEMM path's did: two bounds from the same size.
+    from mixfit.engine.kmeans import TWO_BOUND_FEW_CLUSTERS, _auto_algorithm
+
+    assert _e_step_kernel(160, 3, np.dtype(np.float64)) == "simd"
+    min_bytes = TWO_BOUND_FEW_CLUSTERS[1]
+    rows = -(-min_bytes // (160 * 8))
+    large = np.broadcast_to(0.0, (rows, 160))
+    assert _auto_algorithm(large, 3, "numba", False) == "auto-two-bound"
+    assert _auto_algorithm(large[:rows - 1], 3, "numba", False) == "lloyd"
+
+
 def test_the_memory_estimate_counts_the_two_bounds():
     from mixfit._memory import kmeans_bytes
 

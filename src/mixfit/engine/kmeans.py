@@ -141,6 +141,7 @@ def _auto_algorithm(X, n_clusters, kernel, lean):
     ``lean`` fits (the bounds are n floats or more) nor the numpy kernel.
     """
     # Imported here: the E-steps build on this module's statistics and GEMM helpers.
+    from mixfit.engine.kmeans_simd import SIMD_MAX_FEATURES
     from mixfit.engine.kmeans_steps import _e_step_kernel
 
     if kernel != "numba" or sparse.issparse(X) or lean:
@@ -152,7 +153,11 @@ def _auto_algorithm(X, n_clusters, kernel, lean):
     e_step_kernel = _e_step_kernel(X.shape[1], n_clusters, X.dtype)
     on_gemm = e_step_kernel == "gemm" and (n_clusters >= few_clusters
                                            or X.nbytes >= few_min_bytes)
-    on_simd = e_step_kernel == "simd" and X.nbytes >= TWO_BOUND_SIMD_MIN_BYTES
+    # Beyond SIMD_MAX_FEATURES (3 or 4 clusters, the paired layout) a pass costs
+    # what the GEMM path's did, and the bounds pay from the same size.
+    simd_min_bytes = (few_min_bytes if X.shape[1] > SIMD_MAX_FEATURES
+                      else TWO_BOUND_SIMD_MIN_BYTES)
+    on_simd = e_step_kernel == "simd" and X.nbytes >= simd_min_bytes
     if (n_clusters < TWO_BOUND_MAX_CLUSTERS and X.shape[1] >= TWO_BOUND_MIN_FEATURES
             and (on_gemm or on_simd)):
         return "auto-two-bound"

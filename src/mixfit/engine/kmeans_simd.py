@@ -32,6 +32,16 @@ SIMD_FEW_CLUSTERS = (3, 16)
 #: even (0.99), and float64 below 4 features runs the direct kernels.
 SIMD_PAIRED_MIN_FEATURES = 4
 
+#: ... and up to this many (beyond :data:`SIMD_MAX_FEATURES`): with 3 or 4
+#: output columns BLAS's GEMM stays skinny however long its rows. Whole fits,
+#: 100,000 rows, 20 iterations, 2 threads, micro-kernel / GEMM path (identical
+#: labels and inertia): float64 0.65 at 160 × 3, 0.70 at 160 × 4, 0.68 at
+#: 256 × 3; float32 0.88-0.95 at 160 × 3, 0.95 at 100 × 3, 0.98 at 256 × 3;
+#: 10,000 rows even at 160 × {3, 4}. Not beyond: at 784 × {3, 4} and 300 × 3
+#: it was 0.88-1.06, and 1.21 at 400 × 4 float64 (305 MiB, where the GEMM
+#: path's two bounds ran; with them here too it was 0.97).
+SIMD_PAIRED_MAX_FEATURES = 256
+
 _NOTHING = np.empty(0)
 
 
@@ -55,11 +65,13 @@ def uses_simd(n_features, n_clusters, dtype):
     """
     low, high = SIMD_WORK
     few_clusters, few_min_features = SIMD_FEW_CLUSTERS
-    if np.dtype(dtype) not in (np.float32, np.float64) or n_features > SIMD_MAX_FEATURES:
+    if np.dtype(dtype) not in (np.float32, np.float64):
         return False
     if (few_clusters <= n_clusters <= simd.MAX_PAIRED_CLUSTERS
-            and n_features >= SIMD_PAIRED_MIN_FEATURES):
+            and SIMD_PAIRED_MIN_FEATURES <= n_features <= SIMD_PAIRED_MAX_FEATURES):
         return True
+    if n_features > SIMD_MAX_FEATURES:
+        return False
     clusters_fit = (SIMD_CLUSTERS[0] <= n_clusters <= SIMD_CLUSTERS[1]
                     or (few_clusters <= n_clusters < SIMD_CLUSTERS[0]
                         and n_features >= few_min_features))

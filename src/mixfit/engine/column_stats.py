@@ -17,9 +17,6 @@ def column_means(X, sample_weight=None):
 
 def _column_moments(X, sample_weight, n_jobs=1):
     """(Weighted) column means and mean squared row norm, float64 (see mixfit.kernels.moments)."""
-
-
-
     return column_moments(X, sample_weight, n_jobs)
 
 

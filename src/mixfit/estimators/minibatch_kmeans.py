@@ -51,6 +51,11 @@ __all__ = ["MiniBatchKMeans"]
 #: ``n_init="auto"`` for an init drawn at random: scikit-learn's MiniBatchKMeans count.
 AUTO_N_INIT_RANDOM = 3
 
+#: At least this many evenly spaced rows give a dense fit's distance shift when
+#: no ``tol`` needs the data's variance (the standard error of each column's
+#: mean is then under 1.6% of its deviation: a shift as good as the exact mean).
+SHIFT_SAMPLE_ROWS = 4096
+
 
 class MiniBatchKMeans(
     KMeansQueries, ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator
@@ -485,10 +490,23 @@ class MiniBatchKMeans(
 
         Sparse data are never shifted, so without ``tol`` there is nothing to
         measure: the pass is skipped (it cost more than a hundred steps on
-        text-like data).
+        text-like data). Without ``tol`` (or the variance) dense data need only
+        the shift, taken from every ``n // SHIFT_SAMPLE_ROWS``-th row; the
+        variance returned is then 0.
         """
-        if sparse.issparse(X) and (self.tol == 0 or not need_variance):
+        shift_only = self.tol == 0 or not need_variance
+        if sparse.issparse(X) and shift_only:
             return np.zeros(X.shape[1]), 0.0
+        if shift_only and X.shape[0] > SHIFT_SAMPLE_ROWS:
+            # The shift only has to bring the data near the origin, which a
+            # mean of evenly spaced rows does as well as the exact mean: a pass
+            # over all of X cost 20 ms of a 325 ms one-pass fit at
+            # 100,000 × 784 float32, where the fit reads each row about twice.
+            # A strided view: no copy of the rows (nor a read of a memory map's others).
+            step = X.shape[0] // SHIFT_SAMPLE_ROWS
+            return distance_shift_and_variance(
+                X[::step], None if sample_weight is None else sample_weight[::step],
+                n_jobs)[0], 0.0
         return distance_shift_and_variance(X, sample_weight, n_jobs)
 
     def _init_name(self):

@@ -89,16 +89,22 @@ def _finite_max_abs_rows(X, begin, end, slot, largest, finite):
             and largest.shape[1] == n_features and finite.shape[0] == largest.shape[0],
             "_finite_max_abs_rows", "rows begin..end of X, slot inside largest (slots, d) "
             "and finite (slots,)")
-    top = largest[slot]
-    limit = np.inf
-    all_finite = True
+    # In X's dtype (|x| and the maximum are exact there), the finiteness as a
+    # count of failures: both vectorise (converting each value to float64 and
+    # and-ing a flag kept the loop scalar, 12 GB/s against the 28 of a pass
+    # that sums the same rows).
+    top = np.zeros(n_features, dtype=X.dtype)
+    limit = X.dtype.type(np.inf)
+    n_bad = 0
     for i in range(begin, end):
         for j in range(n_features):
-            value = abs(np.float64(X[i, j]))
+            value = abs(X[i, j])
             # NaN fails both comparisons; inf fails the second.
             top[j] = value if value > top[j] else top[j]
-            all_finite &= value < limit
-    if not all_finite:
+            n_bad += not (value < limit)
+    for j in range(n_features):
+        largest[slot, j] = max(largest[slot, j], np.float64(top[j]))
+    if n_bad:
         finite[slot] = 0
 
 

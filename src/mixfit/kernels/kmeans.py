@@ -191,8 +191,9 @@ def lloyd_chunk_norms(partial_t, c_sq, shift, X, weight, labels, min_sq_dist, su
             and counts.shape[0] == n_clusters, "lloyd_chunk_norms",
             "sums (K, d) or (0, d), counts (K,)")
     chunk_labels, best = _argmin_columns(partial_t, c_sq)
-    # The shift as a (1, n_features) "centre" for _sq_distance_lanes (zeros if none).
+    # The shift as a (1, n_features) "centre" for row_sq_norm (zeros if none).
     origin = np.zeros((1, n_features))
+    scratch = np.empty(n_features, dtype=X.dtype)
     if shifted:
         origin[0] = shift
     inertia = 0.0
@@ -204,7 +205,7 @@ def lloyd_chunk_norms(partial_t, c_sq, shift, X, weight, labels, min_sq_dist, su
             add_row(sums, label, X, i, w, weighted)
         # Two loops over the row (it is in cache): one running sum for the norm
         # in the sums' loop kept both from vectorising (1 µs a row at d = 784).
-        norm = _sq_distance_lanes(X, i, origin, 0)
+        norm = row_sq_norm(X, i, origin, scratch)
         dist = np.float64(best[i]) + norm
         if dist < 0.0:
             dist = 0.0
@@ -230,11 +231,12 @@ def row_sq_norms(X, begin, end, shift, out):
     require(0 <= begin <= end <= X.shape[0] and out.shape[0] == X.shape[0]
             and (shift.shape[0] == 0 or shift.shape[0] == n_features), "row_sq_norms",
             "rows begin..end of X, out of X's length, shift (d,) or empty")
-    origin = np.zeros((1, n_features))  # the shift as a "centre" for _sq_distance_lanes
+    origin = np.zeros((1, n_features))  # the shift as a "centre" for row_sq_norm
+    scratch = np.empty(n_features, dtype=X.dtype)
     for j in range(shift.shape[0]):
         origin[0, j] = shift[j]
     for i in range(begin, end):
-        out[i] = _sq_distance_lanes(X, i, origin, 0)
+        out[i] = row_sq_norm(X, i, origin, scratch)
 
 
 @njit(**_OPTIONS)
@@ -391,6 +393,37 @@ def _sq_distance_lanes(X, i, centers, a):
         t = np.float64(X[i, j]) - centers[a, j]
         d2 += t * t
     return d2
+
+
+@njit(nogil=True, cache=True, error_model="numpy", fastmath={"reassoc"})
+def _contiguous_sq_norm(row, origin):
+    """``‖row − origin[0]‖²`` in float64 for a C-contiguous row, the additions in
+    the order the compiler vectorises them (``reassoc``)."""
+    d2 = 0.0
+    for j in range(row.shape[0]):
+        t = np.float64(row[j]) - origin[0, j]
+        d2 += t * t
+    return d2
+
+
+@njit(**_OPTIONS)
+def row_sq_norm(X, i, origin, scratch):
+    """``‖x_i − origin[0]‖²`` in float64, vectorised (see :func:`_contiguous_sq_norm`).
+
+    For norms only, which no label depends on (the argmin leaves out ``‖x‖²``,
+    and the pruning bounds hold for any order of a sum of squares): the four
+    fixed partial sums of :func:`_sq_distance_lanes` ran as scalar code, 367 ns
+    a row at 784 features from cache and 1.46 µs from memory, against 89 ns and
+    0.25 µs (9 against 40 at 64 features). A row of X not in C order is copied
+    to ``scratch`` (X's dtype, ``n_features`` values) first, so that every
+    layout sums in the same order: it depends on ``n_features`` and the
+    machine's vectors, never on the thread count or the layout.
+    """
+    if X.flags.c_contiguous:
+        return _contiguous_sq_norm(X[i], origin)
+    for j in range(X.shape[1]):
+        scratch[j] = X[i, j]
+    return _contiguous_sq_norm(scratch, origin)
 
 
 @njit(inline="always", **_OPTIONS)

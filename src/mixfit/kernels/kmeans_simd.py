@@ -35,7 +35,7 @@ from numba.core import cgutils
 from numba.core.extending import intrinsic
 
 from mixfit.kernels.checks import check_blocks, require
-from mixfit.kernels.kmeans import _sq_distance_lanes, add_row
+from mixfit.kernels.kmeans import add_row, row_sq_norm
 from mixfit.kernels.kmeans_simd_pairs import MAX_CLUSTERS as MAX_PAIRED_CLUSTERS
 from mixfit.kernels.kmeans_simd_pairs import nearest_8_rows_paired, paired_centres
 from mixfit.kernels.simd_ir import (PREFETCH_AHEAD, nearest_arrays, nearest_signature,
@@ -276,6 +276,7 @@ def lloyd_simd_block(X, shift, C_t, c_sq_pad, n_clusters, x_sq, weight, labels, 
     best = np.empty(_CHUNK_ROWS, dtype=X.dtype)
     chunk_labels = np.empty(_CHUNK_ROWS, dtype=np.int32)
     origin = np.zeros((1, n_features))  # the shift as a float64 "centre" for the norms
+    norm_scratch = np.empty(n_features, dtype=X.dtype)
     for j in range(shift.shape[0]):
         origin[0, j] = shift[j]
     inertia = 0.0
@@ -297,7 +298,8 @@ def lloyd_simd_block(X, shift, C_t, c_sq_pad, n_clusters, x_sq, weight, labels, 
         for t in range(n_rows):
             i = start + t
             label = chunk_labels[t]
-            norm = np.float64(x_sq[i]) if with_norms else _sq_distance_lanes(X, i, origin, 0)
+            norm = (np.float64(x_sq[i]) if with_norms
+                    else row_sq_norm(X, i, origin, norm_scratch))
             dist = np.float64(best[t]) + norm
             if dist < 0.0:
                 dist = 0.0

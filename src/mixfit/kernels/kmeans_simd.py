@@ -126,7 +126,7 @@ def _nearest_8_rows(typingctx, X, row0, C_t, c_sq, best, labels):
         rows = [builder.gep(xa.data, [builder.mul(builder.add(row0, ir.Constant(i64, r)),
                                                    n_features)]) for r in range(ROWS)]
         prefetch_rows(builder, xa.data, builder.add(row0, ir.Constant(i64, PREFETCH_AHEAD)),
-                      ROWS, n_features, 4 if x_ty.dtype == types.float32 else 8)
+                      ROWS, n_features)
 
         def sweep(first, n_groups):
             """Centres ``first …`` (n_groups vectors): sums over the features, then the argmin."""

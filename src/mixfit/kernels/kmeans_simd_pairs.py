@@ -110,7 +110,7 @@ def nearest_8_rows_paired(typingctx, X, row0, C_p, c_sq_p, best, labels):
         rows = [builder.gep(xa.data, [builder.mul(builder.add(row0, ir.Constant(i64, r)),
                                                    n_features)]) for r in range(_ROWS)]
         prefetch_rows(builder, xa.data, builder.add(row0, ir.Constant(i64, PREFETCH_AHEAD)),
-                      _ROWS, n_features, 4 if x_ty.dtype == types.float32 else 8)
+                      _ROWS, n_features)
 
         def centre_row(p):
             pointer = builder.gep(cpa.data, [builder.mul(p, ir.Constant(i64, _LANES))])

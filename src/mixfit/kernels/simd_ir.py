@@ -92,7 +92,7 @@ def transpose_8x8(builder, vectors):
     return columns
 
 
-def prefetch_rows(builder, X_data, first_row, n_rows, n_features, itemsize):
+def prefetch_rows(builder, X_data, first_row, n_rows, n_features):
     """Prefetch ``n_rows`` rows of a C-contiguous array from ``first_row`` on, one
     cache line (64 bytes) at a time; addresses past the array are harmless (a
     prefetch never faults).
@@ -103,6 +103,7 @@ def prefetch_rows(builder, X_data, first_row, n_rows, n_features, itemsize):
     """
     i64 = ir.IntType(64)
     i8p = ir.IntType(8).as_pointer()
+    itemsize = 4 if isinstance(X_data.type.pointee, ir.FloatType) else 8
     prefetch = builder.module.declare_intrinsic(
         "llvm.prefetch", (), ir.FunctionType(ir.VoidType(), [
             i8p, ir.IntType(32), ir.IntType(32), ir.IntType(32)]))

@@ -221,6 +221,7 @@ def test_every_kernel_entry_refuses_mismatched_shapes():
         from mixfit.kernels import sweep as sw
         from mixfit.kernels import kmeans as km
         from mixfit.kernels import kmeans_direct as kd
+        from mixfit.kernels import kmeans_totals as kt
         from mixfit.kernels import moments as mo
 
         K, d, n = 3, 4, 300
@@ -272,7 +273,7 @@ def test_every_kernel_entry_refuses_mismatched_shapes():
             "lloyd_chunk": lambda: km.lloyd_chunk(
                 f((K, n)), f(K), f(n), X, f(0), np.zeros(n, np.int32), f(0), f((K - 1, d)),
                 f(K)),
-            "update_centers": lambda: km.update_centers(f((K, d)), f(K), f((K, d - 1))),
+            "update_centers": lambda: kt.update_centers(f((K, d)), f(K), f((K, d - 1))),
             "hamerly_screen labels": lambda: km.hamerly_screen(
                 X, f(0), f(n), f((K, d)), np.full(n, K, np.int32), f(n, np.float32), f(K),
                 f(K), 0, 0.0, 0.0, 0.0, 0.0, f((K, d)), f(K), np.zeros(n, np.int64)),
@@ -284,7 +285,9 @@ def test_every_kernel_entry_refuses_mismatched_shapes():
             "hamerly_direct_full todo": lambda: kd.hamerly_direct_full(
                 X, f(0), np.full(4, n, np.int64), 4, f((K, d)), 0.0, np.zeros(n, np.int32),
                 f(n, np.float32), f((K, d)), f(K)),
-            "moment_rows": lambda: mo._moment_rows(X, f(0), 0, n + 1, 0, f((1, d)), f(1)),
+            "moment_rows": lambda: mo._moment_rows(X, f(0), 0, n + 1, 0, f((1, d)), f(1), f(0)),
+            "moment_rows row_squares": lambda: mo._moment_rows(
+                X, f(0), 0, n, 0, f((1, d)), f(1), f(n - 1)),
             "finite_max_abs_rows": lambda: mo._finite_max_abs_rows(
                 X, 0, n, 0, f((1, d + 1)), np.ones(1, np.int8)),
             "far_bound": lambda: em.far_bound(f(d), f((K, d)), f((K, d - 1)), True, f(K)),
@@ -298,7 +301,7 @@ def test_every_kernel_entry_refuses_mismatched_shapes():
                 raise SystemExit(f"{name}: no error")
         print("refused", len(cases))
     """, timeout=300)
-    assert "refused 26" in out
+    assert "refused 27" in out
 
 
 @pytest.mark.parametrize("estimator", [GaussianMixture(4, covariance_type="full", random_state=0),

@@ -116,17 +116,18 @@ def test_float32_far_from_the_origin_follows_the_float64_run():
 
 
 def _count_lloyd_steps(monkeypatch):
-    """Record the dtype of the centres each Lloyd E-step is given."""
-    from mixfit.engine import kmeans_steps
+    """Record the dtype of the centres each Lloyd E-step is given (plain or with
+    carried statistics: the loop calls one or the other)."""
+    from mixfit.engine import kmeans_carried, kmeans_steps
 
     calls = []
-    original = kmeans_steps._LloydEStep.__call__
+    for step in (kmeans_steps._LloydEStep, kmeans_carried._CarriedLloydEStep):
+        def counted(self, centers, original=step.__call__, step=step):
+            if type(self).__call__ is step.__call__:  # not the carried step's fresh sum
+                calls.append(np.asarray(centers).dtype)
+            return original(self, centers)
 
-    def counted(self, centers):
-        calls.append(np.asarray(centers).dtype)
-        return original(self, centers)
-
-    monkeypatch.setattr(kmeans_steps._LloydEStep, "__call__", counted)
+        monkeypatch.setattr(step, "__call__", counted)
     return calls
 
 

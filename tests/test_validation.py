@@ -36,3 +36,21 @@ def test_distance_shift_threads_change_nothing_and_it_decides_by_spread():
     np.testing.assert_allclose(shifts[0], far.mean(axis=0), rtol=1e-12)
     near = rng.normal(size=(1000, 4))
     assert np.all(distance_shift(near) == 0.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_moment_pass_gives_each_rows_squared_norm(dtype):
+    from mixfit.kernels.moments import column_moments
+
+    rng = np.random.default_rng(2)
+    X = (rng.normal(size=(9_000, 37)) * 3).astype(dtype)
+    row_squares = np.empty(len(X), dtype=dtype)
+    means, mean_square = column_moments(X, None, 2, row_squares)
+    expected = np.einsum("ij,ij->i", X.astype(np.float64), X.astype(np.float64))
+    # Summed in float64 and rounded once to the array's dtype.
+    np.testing.assert_allclose(row_squares, expected.astype(dtype),
+                               rtol=1e-6 if dtype == np.float32 else 1e-13)
+    np.testing.assert_array_equal(column_moments(X, None, 1)[0], means)
+    np.testing.assert_allclose(mean_square, expected.mean(), rtol=1e-12)
+    with pytest.raises(ValueError, match="row_squares must be"):
+        column_moments(X, None, 1, np.empty(len(X) - 1, dtype=dtype))

@@ -15,9 +15,9 @@ def column_means(X, sample_weight=None):
     return _column_moments(X, sample_weight)[0]
 
 
-def _column_moments(X, sample_weight, n_jobs=1):
+def _column_moments(X, sample_weight, n_jobs=1, row_squares=None):
     """(Weighted) column means and mean squared row norm, float64 (see mixfit.kernels.moments)."""
-    return column_moments(X, sample_weight, n_jobs)
+    return column_moments(X, sample_weight, n_jobs, row_squares)
 
 
 def distance_shift(X, sample_weight=None, n_jobs=1):
@@ -37,7 +37,8 @@ def distance_shift(X, sample_weight=None, n_jobs=1):
 _CANCELLATION = 1e6
 
 
-def distance_shift_and_variance(X, sample_weight=None, n_jobs=1, variance=True):
+def distance_shift_and_variance(X, sample_weight=None, n_jobs=1, variance=True,
+                                row_squares=None):
     """:func:`distance_shift`, and the mean over columns of the (weighted) variances.
 
     The variance is what K-means' ``tol`` is relative to (scikit-learn's
@@ -45,7 +46,9 @@ def distance_shift_and_variance(X, sample_weight=None, n_jobs=1, variance=True):
     ``w`` copies here too. Sparse (CSR) data are never shifted (that would make
     them dense), so their shift is zeros; with ``variance=False`` (a fit with
     ``tol=0``) their pass is skipped and the variance returned is 0 (16 ms of a
-    370 ms fit on 50,000 text-like rows). Dense data need the pass for the shift.
+    370 ms fit on 50,000 text-like rows). Dense data need the pass for the shift;
+    ``row_squares`` (dense X only, an array of n) is filled with each row's
+    ``‖x‖²`` in that pass (see :func:`mixfit.kernels.moments.column_moments`).
 
     Returns
     -------
@@ -59,13 +62,28 @@ def distance_shift_and_variance(X, sample_weight=None, n_jobs=1, variance=True):
         mean, mean_square_norm = _sparse_column_moments(X, sample_weight)
         spread = max(mean_square_norm - float(mean @ mean), 0.0)
         return np.zeros_like(mean), spread / n_features
-    mean, mean_square_norm = _column_moments(X, sample_weight, n_jobs)
+    mean, mean_square_norm = _column_moments(X, sample_weight, n_jobs, row_squares)
     offset = float(mean @ mean)
     spread = max(mean_square_norm - offset, 0.0)
     if offset > _CANCELLATION * spread:
         spread = _mean_square_about(X, mean, sample_weight)
     shift = mean if offset > 4.0 * spread else np.zeros_like(mean)
     return shift, spread / n_features
+
+
+def shift_variance_and_norms(X, sample_weight=None, n_jobs=1, variance=True, norms=True):
+    """:func:`distance_shift_and_variance`, and each row's ``‖x‖²`` from the same pass.
+
+    The norms (X's dtype, summed in float64) are what K-means keeps for its
+    distances when there is no shift; None where there is one (those of
+    ``x − shift`` are needed, and the runs make them), for sparse X, or
+    without ``norms``.
+    """
+    keep = norms and not _is_sparse(X)
+    row_norms = np.empty(X.shape[0], dtype=X.dtype) if keep else None
+    shift, mean_variance = distance_shift_and_variance(X, sample_weight, n_jobs, variance,
+                                                       row_squares=row_norms)
+    return shift, mean_variance, None if np.any(shift) else row_norms
 
 
 def _is_sparse(X):

@@ -271,6 +271,7 @@ def lloyd(
     kernel="numba",
     n_jobs=1,
     lean=False,
+    x_squared_norms=None,
 ):
     """Lloyd's algorithm from given initial centres.
 
@@ -298,7 +299,9 @@ def lloyd(
         data far from the origin). Pass the same shift to :func:`assign` to
         reproduce the returned labels bit for bit.
     algorithm : {"auto", "lloyd", "elkan", "hamerly", "yinyang"}
-        "lloyd" computes every distance each iteration; "hamerly" keeps a bound
+        "lloyd" computes every distance each iteration (on unweighted data
+        it adds to the clusters' sums only the rows that changed cluster,
+        :mod:`mixfit.engine.kmeans_carried`); "hamerly" keeps a bound
         per row and skips the rows whose centre provably stays the same (same
         labels as "lloyd", inertia equal to rounding; pays off for many
         clusters); "yinyang" keeps a bound per row per group of about 10
@@ -347,6 +350,12 @@ def lloyd(
         iteration instead of kept (n floats), "auto" runs "lloyd" (Hamerly's
         bounds are n floats, Yinyang's n × K / 10), and the labels stay int32.
         Same results.
+    x_squared_norms : ndarray of shape (n_samples,), X's dtype, or None
+        ``‖x‖²`` of every row where the caller has them (a fit without a
+        shift: :func:`~mixfit.engine.column_stats.distance_shift_and_variance`
+        computes them in its pass); ignored with a shift. None: computed
+        here when needed. They change distances and inertia by rounding
+        only, never a label.
 
     Returns
     -------
@@ -387,6 +396,7 @@ def lloyd(
             _NumpyEStep(X, sample_weight, check_chunk_size(chunk_size), shift), kernel,
         )
     chunk_size = _resolve_chunk_size(chunk_size, n_clusters, X)
+    norms = dict(x_sq=x_squared_norms if shift is None else None)
     if algorithm == "hamerly" and _e_step_kernel(X.shape[1], n_clusters, X.dtype) == "simd":
         # Lloyd's E-step by the SIMD micro-kernel took 0.37-0.7 of Hamerly's
         # time at 8-32 clusters (to convergence too), 0.48-0.65 over 20
@@ -408,19 +418,26 @@ def lloyd(
         if algorithm == "auto-two-bound":
             from mixfit.engine.kmeans_two_bound import _AutoTwoBound
 
-            e_step = _AutoTwoBound(X, sample_weight, chunk_size, shift, runner, n_clusters)
+            e_step = _AutoTwoBound(X, sample_weight, chunk_size, shift, runner, n_clusters,
+                                   **norms)
         elif algorithm in ("yinyang", "auto-yinyang"):
             from mixfit.engine.kmeans_yinyang import _AutoYinyang, _Yinyang
 
             e_step = (_Yinyang if algorithm == "yinyang" else _AutoYinyang)(
-                X, sample_weight, chunk_size, shift, runner, n_clusters)
+                X, sample_weight, chunk_size, shift, runner, n_clusters, **norms)
         elif algorithm == "hamerly":
-            e_step = _Hamerly(X, sample_weight, chunk_size, shift, runner, n_clusters)
+            e_step = _Hamerly(X, sample_weight, chunk_size, shift, runner, n_clusters, **norms)
         elif algorithm == "adaptive":
-            e_step = _AutoHamerly(X, sample_weight, chunk_size, shift, runner, n_clusters)
+            e_step = _AutoHamerly(X, sample_weight, chunk_size, shift, runner, n_clusters,
+                                  **norms)
+        elif sample_weight is None and _e_step_kernel(X.shape[1], n_clusters, X.dtype) != "direct":
+            from mixfit.engine.kmeans_carried import _CarriedLloydEStep
+
+            e_step = _CarriedLloydEStep(X, chunk_size, shift, runner, n_clusters,
+                                        keep_norms=not lean, **norms)
         else:
             e_step = _LloydEStep(X, sample_weight, chunk_size, shift, runner, n_clusters,
-                                 keep_norms=not lean)
+                                 keep_norms=not lean, **norms)
         return _lloyd_loop(
             X, centers_init, sample_weight, max_iter, tol, callback, e_step, kernel,
             label_dtype=np.int32 if lean else np.int64,

@@ -9,7 +9,7 @@ import numpy as np
 from scipy import sparse
 
 from mixfit._validation import DEFAULT_CHUNK_SIZE, check_chunk_size, row_chunks
-from mixfit.kernels.kmeans import squared_shift
+from mixfit.kernels.kmeans_totals import squared_shift
 
 
 #: Multiply-adds per GEMM up to which OpenBLAS (0.3.x, SkylakeX and other

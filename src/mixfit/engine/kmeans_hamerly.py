@@ -45,8 +45,8 @@ class _Hamerly(_LloydEStep):
     4 bytes per row instead of 8, and a smaller lower bound only prunes less.
     """
 
-    def __init__(self, X, sample_weight, chunk_size, shift, runner, n_clusters):
-        super().__init__(X, sample_weight, chunk_size, shift, runner, n_clusters)
+    def __init__(self, X, sample_weight, chunk_size, shift, runner, n_clusters, x_sq=None):
+        super().__init__(X, sample_weight, chunk_size, shift, runner, n_clusters, x_sq=x_sq)
         n_samples = X.shape[0]
         self.labels[:] = 0
         self.lower = np.full(n_samples, -np.inf, dtype=np.float32)  # every row is computed
@@ -208,8 +208,8 @@ class _AutoHamerly(_Hamerly):
     and independent of the thread count.
     """
 
-    def __init__(self, X, sample_weight, chunk_size, shift, runner, n_clusters):
-        super().__init__(X, sample_weight, chunk_size, shift, runner, n_clusters)
+    def __init__(self, X, sample_weight, chunk_size, shift, runner, n_clusters, x_sq=None):
+        super().__init__(X, sample_weight, chunk_size, shift, runner, n_clusters, x_sq=x_sq)
         self.labels[:] = -1  # Lloyd's first step counts every row as changed
         self.pruning = False
         self.first_pruned_call = False

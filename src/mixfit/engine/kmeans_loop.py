@@ -9,7 +9,7 @@ from scipy import sparse
 from mixfit._validation import DEFAULT_CHUNK_SIZE, row_chunks
 from mixfit.engine.kmeans_common import KMeansResult, _squared_shift
 from mixfit.engine.sparse_rows import dense_row, rows_equal_to
-from mixfit.kernels import kmeans as kernels
+from mixfit.kernels import kmeans_totals as kernels
 
 
 def _far_points(X, labels, min_sq_dist, centers, sample_weight, n_wanted):

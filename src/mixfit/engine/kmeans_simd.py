@@ -79,12 +79,14 @@ def uses_simd(n_features, n_clusters, dtype):
 
 
 def simd_e_step(X, centers, sample_weight, blocks, x_squared_norms, shift, runner, labels,
-                min_sq_dist, sums=True):
+                min_sq_dist, sums=True, changes_only=False):
     """:func:`mixfit.engine.kmeans_steps._fused_e_step` by the SIMD micro-kernel.
 
     ``x_squared_norms`` (``‖x − shift‖²``, X's dtype) None: each row's norm is
     computed in float64 in the kernel. Blocks and their sum order are those of
-    the GEMM path, so the thread count changes nothing.
+    the GEMM path, so the thread count changes nothing. ``changes_only``: the
+    statistics returned are their change since the labels ``labels`` held
+    (see :func:`mixfit.kernels.kmeans_simd.lloyd_simd_block`).
     """
     n_features = X.shape[1]
     n_clusters = centers.shape[0]
@@ -103,6 +105,7 @@ def simd_e_step(X, centers, sample_weight, blocks, x_squared_norms, shift, runne
                 no_norms if x_squared_norms is None else x_squared_norms,
                 _NOTHING if sample_weight is None else sample_weight, labels,
                 min_sq_dist if keep_dist else _NOTHING, sums, counts, inertia, n_changed,
+                changes_only,
             )
 
         return runner.sum_numba_blocks(blocks, n_clusters, sum_rows, n_features, driver)
@@ -114,7 +117,7 @@ def simd_e_step(X, centers, sample_weight, blocks, x_squared_norms, shift, runne
             X[rows], shift_or_nothing, C_t, c_sq_pad, n_clusters,
             no_norms if x_squared_norms is None else x_squared_norms[rows],
             _NOTHING if sample_weight is None else sample_weight[rows], labels[rows],
-            min_sq_dist[rows] if keep_dist else _NOTHING, block_sums, counts,
+            min_sq_dist[rows] if keep_dist else _NOTHING, block_sums, counts, changes_only,
         )
         return counts, block_sums, inertia, n_changed
 

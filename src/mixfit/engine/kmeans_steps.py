@@ -28,6 +28,7 @@ from threadpoolctl import ThreadpoolController
 
 from mixfit.kernels import kmeans as kernels
 from mixfit.kernels import kmeans_direct as direct
+from mixfit.kernels import kmeans_totals
 from mixfit.kernels import kmeans_gemm as gemm_kernels
 from mixfit.kernels.parallel import numba_threads_usable, run_on_threads
 from mixfit._parallel import map_ranges, shared_pool
@@ -202,7 +203,7 @@ class _Runner:
         if n_groups == n_blocks:
             # A run per block: the runs' sum is the blocks' in order, in one call.
             counts, sums, inertia, n_changed = run_on_threads(
-                self.n_threads, lambda: kernels.add_blocks_in_order(
+                self.n_threads, lambda: kmeans_totals.add_blocks_in_order(
                     sums, counts, inertia, n_changed))
             return int(n_changed), KMeansStats(counts, sums, float(inertia))
         parts = [(counts[b], sums[b], float(inertia[b]), int(n_changed[b]))
@@ -417,7 +418,7 @@ def _all_row_sq_norms(X, shift, chunk_size):
 
 def _fused_e_step(X, centers, sample_weight, chunk_size, x_squared_norms, shift, runner,
                   labels, min_sq_dist=_NOTHING, fast_norms=False, block_rows=None,
-                  sums=True):
+                  sums=True, changes_only=False):
     """The E-step by a GEMM and one fused numba pass per chunk, on threads.
 
     Writes ``labels`` (and ``min_sq_dist`` unless empty) in place and returns
@@ -430,17 +431,22 @@ def _fused_e_step(X, centers, sample_weight, chunk_size, x_squared_norms, shift,
     block of work (see :func:`_blocks`), which must not depend on the thread count.
     ``sums=False``: the statistics' ``sums`` are an empty ``(0, n_features)``
     array (the caller adds them up itself; not on the direct path).
+    ``changes_only=True`` (the SIMD and GEMM kernels): the statistics returned
+    are their change since the labels ``labels`` held (see
+    :func:`mixfit.kernels.kmeans.lloyd_chunk`).
     """
     n_samples, n_features = X.shape
     n_clusters = centers.shape[0]
     keep_dist = min_sq_dist.shape[0] > 0
     blocks = _blocks(n_samples, chunk_size, block_rows, row_work=n_features * n_clusters)
     kernel = _e_step_kernel(n_features, n_clusters, X.dtype)
+    if changes_only and kernel == "direct":
+        raise ValueError("changes_only needs the SIMD or GEMM kernels, not the direct one")
     if kernel == "direct":
         return _direct_e_step(X, centers, sample_weight, blocks, runner, labels, min_sq_dist)
     if kernel == "simd":
         return simd_e_step(X, centers, sample_weight, blocks, x_squared_norms, shift, runner,
-                           labels, min_sq_dist, sums)
+                           labels, min_sq_dist, sums, changes_only)
     gemm = _Gemm(centers, shift, X.dtype)
     sum_rows = n_clusters if sums else 0
     if runner.on_numba_threads(len(blocks)) and (x_squared_norms is not None or fast_norms):
@@ -450,7 +456,7 @@ def _fused_e_step(X, centers, sample_weight, chunk_size, x_squared_norms, shift,
                 _NOTHING if x_squared_norms is None else x_squared_norms,
                 _NOTHING if sample_weight is None else sample_weight, labels,
                 min_sq_dist if keep_dist else _NOTHING, block_sums, counts, inertia, n_changed,
-                chunk_size,
+                chunk_size, changes_only,
             )
 
         return runner.sum_numba_blocks(blocks, n_clusters, sum_rows, n_features, driver)
@@ -468,6 +474,7 @@ def _fused_e_step(X, centers, sample_weight, chunk_size, x_squared_norms, shift,
             _c_rows(X, rows), gemm.shift_or_nothing, gemm.C_neg2, gemm.C_neg2_t, gemm.c_sq, x_sq,
             _NOTHING if sample_weight is None else sample_weight[rows], labels[rows],
             min_sq_dist[rows] if keep_dist else _NOTHING, block_sums, counts, chunk_size,
+            changes_only,
         )
         return counts, block_sums, inertia, n_changed
 
@@ -533,16 +540,22 @@ class _LloydEStep:
     """The fused, unpruned E-step: labels held in int32 across iterations."""
 
     def __init__(self, X, sample_weight, chunk_size, shift, runner, n_clusters,
-                 keep_norms=True):
+                 keep_norms=True, x_sq=None):
         self.X, self.weight, self.chunk_size = X, sample_weight, chunk_size
         self.shift, self.runner = shift, runner
         # One pass per fit rather than one per iteration: the kernels' reductions
         # run in order (fastmath off) and would not vectorise. Data larger than
         # memory recomputes them per chunk instead (keep_norms=False): n floats.
-        # The direct kernels need none.
+        # The direct kernels need none. ``x_sq``: the norms, already computed
+        # by the caller (``‖x − shift‖²`` in X's dtype).
         self.direct = _e_step_kernel(X.shape[1], n_clusters, X.dtype) == "direct"
         keep_norms = keep_norms and not self.direct
-        self.x_sq = _kept_row_sq_norms(X, shift, runner.n_threads, chunk_size) if keep_norms else None
+        if not keep_norms:
+            self.x_sq = None
+        elif x_sq is not None:
+            self.x_sq = x_sq
+        else:
+            self.x_sq = _kept_row_sq_norms(X, shift, runner.n_threads, chunk_size)
         self.labels = np.full(X.shape[0], -1, dtype=np.int32)
 
     def __call__(self, centers):

@@ -39,8 +39,8 @@ class _TwoBoundHamerly(_Hamerly):
     (the statistics of the first call, then each call's changes).
     """
 
-    def __init__(self, X, sample_weight, chunk_size, shift, runner, n_clusters):
-        super().__init__(X, sample_weight, chunk_size, shift, runner, n_clusters)
+    def __init__(self, X, sample_weight, chunk_size, shift, runner, n_clusters, x_sq=None):
+        super().__init__(X, sample_weight, chunk_size, shift, runner, n_clusters, x_sq=x_sq)
         self.upper = np.full(X.shape[0], np.inf, dtype=np.float32)  # unknown: every row computed
         # Weights (K,), and the weighted sums of x (K, d) and of ‖x − shift‖² (K, 1)
         # side by side, of the labels as they stand; None until a call has set them.

@@ -78,8 +78,8 @@ class _Yinyang(_LloydEStep):
     path to rounding. The bounds are ``n × G`` float32 (G ≈ K / 10).
     """
 
-    def __init__(self, X, sample_weight, chunk_size, shift, runner, n_clusters):
-        super().__init__(X, sample_weight, chunk_size, shift, runner, n_clusters)
+    def __init__(self, X, sample_weight, chunk_size, shift, runner, n_clusters, x_sq=None):
+        super().__init__(X, sample_weight, chunk_size, shift, runner, n_clusters, x_sq=x_sq)
         self.labels[:] = 0
         self.n_clusters = n_clusters
         self.lower = None  # (n, G) once the groups are known, at the first call
@@ -187,8 +187,8 @@ class _AutoYinyang(_Yinyang):
     of the thread count.
     """
 
-    def __init__(self, X, sample_weight, chunk_size, shift, runner, n_clusters):
-        super().__init__(X, sample_weight, chunk_size, shift, runner, n_clusters)
+    def __init__(self, X, sample_weight, chunk_size, shift, runner, n_clusters, x_sq=None):
+        super().__init__(X, sample_weight, chunk_size, shift, runner, n_clusters, x_sq=x_sq)
         self.pruning = True
         self.first_pruned_call = True
         self.bad_calls = 0

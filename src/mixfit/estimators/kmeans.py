@@ -39,7 +39,7 @@ from mixfit.estimators._kmeans_runs import (
     _is_numeric_table,
     _same_partition,
 )
-from mixfit.engine.column_stats import distance_shift_and_variance
+from mixfit.engine.column_stats import shift_variance_and_norms
 from mixfit.estimators._fit_state import (
     forget_data_records,
     keeps_state_on_failure,
@@ -427,8 +427,9 @@ class KMeans(
         # the offset holds (zeros otherwise, which skips the subtraction).
         # tol is relative to the data's mean column variance, as scikit-learn's is:
         # a run stops when the centres' squared shift falls within tol × variance.
-        shift, variance = distance_shift_and_variance(X, sample_weight, n_jobs,
-                                                      variance=self.tol > 0)
+        # The same pass gives the rows' norms (a memory map keeps none).
+        shift, variance, row_norms = shift_variance_and_norms(
+            X, sample_weight, n_jobs, variance=self.tol > 0, norms=not mapped)
         tol = self.tol * variance
         callback = callback_in_user_units(self.callback, scale, weight_scale)
 
@@ -455,17 +456,11 @@ class KMeans(
                 if progress is not None:
                     progress.start()
                 run = engine.lloyd(
-                    X,
-                    centers_init,
-                    sample_weight=sample_weight,
-                    max_iter=self.max_iter,
-                    tol=tol,
-                    chunk_size=chunk_size,
+                    X, centers_init, sample_weight=sample_weight, max_iter=self.max_iter,
+                    tol=tol, chunk_size=chunk_size,
                     callback=progress if progress is not None else callback,
-                    shift=run_shift,
-                    algorithm=algorithm,
-                    n_jobs=n_jobs,
-                    lean=mapped,
+                    shift=run_shift, algorithm=algorithm, n_jobs=n_jobs, lean=mapped,
+                    x_squared_norms=row_norms,
                 )
                 if progress is not None:
                     progress.end(run, tol * scale**2)

@@ -27,13 +27,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from mixfit.kernels.checks import require
 
 __all__ = ["hamerly_full", "hamerly_row_test", "hamerly_screen", "lloyd_chunk", "lloyd_chunk_norms",
-           "add_blocks_in_order", "nearest_two_columns", "row_sq_norms", "squared_shift",
-           "update_centers"]
+           "nearest_two_columns", "row_sq_norms"]
 
 _OPTIONS = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
 
@@ -100,7 +99,8 @@ def nearest_two_columns(partial_t, c_sq):
 
 
 @njit(**_OPTIONS)
-def lloyd_chunk(partial_t, c_sq, x_sq, X, weight, labels, min_sq_dist, sums, counts):
+def lloyd_chunk(partial_t, c_sq, x_sq, X, weight, labels, min_sq_dist, sums, counts,
+                changes_only=False):
     """Fused argmin and statistics of one chunk.
 
     Parameters
@@ -123,6 +123,12 @@ def lloyd_chunk(partial_t, c_sq, x_sq, X, weight, labels, min_sq_dist, sums, cou
     sums, counts : ndarray of shape (n_clusters, n_features) / (n_clusters,), float64
         Accumulated into. ``sums`` of shape ``(0, n_features)`` means none
         wanted (see :func:`add_rows_by_label`).
+    changes_only : bool
+        ``labels`` hold every row's previous label, and ``sums`` and
+        ``counts`` get the change of the statistics: for each row whose
+        label changes, its weight and weighted row out of its old cluster and
+        into its new one (rows that keep theirs add nothing); the caller
+        checks the labels (:func:`labels_in_range`).
 
     Returns
     -------
@@ -153,22 +159,34 @@ def lloyd_chunk(partial_t, c_sq, x_sq, X, weight, labels, min_sq_dist, sums, cou
             dist = 0.0
         # A row's statistics, written out here as in lloyd_direct and
         # lloyd_simd_block: a helper taking the arrays, even inlined by numba,
-        # added reference counting per array per row (6 -> 47 ns a row).
+        # added reference counting per array per row (6 -> 47 ns a row; a
+        # helper for the counts and sums below took 64 × 8 float32 fits from
+        # 28 to 36 ms).
         w = weight[i] if weighted else 1.0
-        n_changed += (labels[i] != label) & (w > 0.0)
+        previous = labels[i]
+        n_changed += (previous != label) & (w > 0.0)
         labels[i] = label
         if keep_dist:
             min_sq_dist[i] = dist
-        counts[label] += w
         inertia += w * dist
-        if with_sums:
-            add_row(sums, label, X, i, w, weighted)
+        if not changes_only:
+            counts[label] += w
+            if with_sums:
+                add_row(sums, label, X, i, w, weighted)
+        elif previous != label:
+            counts[previous] -= w
+            counts[label] += w
+            if with_sums:
+                add_row(sums, previous, X, i, -w, True)
+                add_row(sums, label, X, i, w, weighted)
     return inertia, n_changed
 
 
 @njit(**_OPTIONS)
-def lloyd_chunk_norms(partial_t, c_sq, shift, X, weight, labels, min_sq_dist, sums, counts):
-    """:func:`lloyd_chunk` computing each row's ``‖x − shift‖²`` itself, in float64.
+def lloyd_chunk_norms(partial_t, c_sq, shift, X, weight, labels, min_sq_dist, sums, counts,
+                      changes_only=False):
+    """:func:`lloyd_chunk` computing each row's ``‖x − shift‖²`` itself, in float64
+    (``changes_only`` as there).
 
     For fits that keep no per-row norms (data larger than memory): the row is
     in cache for its sums anyway, where a separate numpy pass over a few
@@ -201,19 +219,27 @@ def lloyd_chunk_norms(partial_t, c_sq, shift, X, weight, labels, min_sq_dist, su
     for i in range(m):
         label = chunk_labels[i]
         w = weight[i] if weighted else 1.0
-        if with_sums:
-            add_row(sums, label, X, i, w, weighted)
+        previous = labels[i]
+        if not changes_only:
+            counts[label] += w
+            if with_sums:
+                add_row(sums, label, X, i, w, weighted)
+        elif previous != label:
+            counts[previous] -= w
+            counts[label] += w
+            if with_sums:
+                add_row(sums, previous, X, i, -w, True)
+                add_row(sums, label, X, i, w, weighted)
         # Two loops over the row (it is in cache): one running sum for the norm
         # in the sums' loop kept both from vectorising (1 µs a row at d = 784).
         norm = row_sq_norm(X, i, origin, scratch)
         dist = np.float64(best[i]) + norm
         if dist < 0.0:
             dist = 0.0
-        n_changed += (labels[i] != label) & (w > 0.0)
+        n_changed += (previous != label) & (w > 0.0)
         labels[i] = label
         if keep_dist:
             min_sq_dist[i] = dist
-        counts[label] += w
         inertia += w * dist
     return inertia, n_changed
 
@@ -261,100 +287,6 @@ def add_rows_by_label(X, labels, weight, sums):
         label = labels[i]
         w = weight[i] if weighted else 1.0
         add_row(sums, label, X, i, w, weighted)
-
-
-@njit(**_OPTIONS)
-def update_centers(sums, counts, centers):
-    """The M-step for the clusters with weight: ``centers[k] = sums[k] / counts[k]``.
-
-    The division is done in float64 and rounded once to ``centers``' dtype.
-    Clusters without weight are left as they are, for the caller to re-seed.
-
-    Returns
-    -------
-    n_empty : int
-        Clusters with no weight.
-    """
-    require(counts.shape[0] == sums.shape[0] and centers.shape[0] == sums.shape[0]
-            and centers.shape[1] == sums.shape[1], "update_centers",
-            "sums and centers (K, d), counts (K,)")
-    n_empty = 0
-    for k in range(sums.shape[0]):
-        count = counts[k]
-        if count > 0.0:
-            for j in range(sums.shape[1]):
-                centers[k, j] = sums[k, j] / count
-        else:
-            n_empty += 1
-    return n_empty
-
-
-@njit(parallel=True, **_OPTIONS)
-def add_blocks_in_order(sums, counts, inertia, n_changed):
-    """Per-block statistics added up in block order, block 0 first.
-
-    The additions (and so the roundings) of ``engine.kmeans_steps._add_parts``
-    over the blocks one by one, in one call: per E-step of a small fit, the
-    Python loop over blocks cost about 25 µs, a tenth of an iteration at
-    10,000 rows.
-
-    Parameters
-    ----------
-    sums : ndarray of shape (n_blocks, rows, n_features), float64
-    counts : ndarray of shape (n_blocks, n_clusters), float64
-    inertia : ndarray of shape (n_blocks,), float64
-    n_changed : ndarray of shape (n_blocks,), int64
-
-    Returns
-    -------
-    counts, sums, inertia, n_changed : the totals (new arrays, a float, an int).
-
-    Runs on numba's threads (call it under
-    :func:`mixfit.kernels.parallel.run_on_threads`); the thread count changes
-    no rounding.
-    """
-    n_blocks = sums.shape[0]
-    require(n_blocks >= 1 and counts.shape[0] == n_blocks and inertia.shape[0] == n_blocks
-            and n_changed.shape[0] == n_blocks, "add_blocks_in_order",
-            "sums (B, rows, d), counts (B, K), inertia and n_changed (B,) for B >= 1 blocks")
-    total_sums = np.empty(sums.shape[1:])
-    total_counts = counts[0].copy()
-    total_inertia = inertia[0]
-    total_changed = n_changed[0]
-    for b in range(1, n_blocks):
-        for k in range(counts.shape[1]):
-            total_counts[k] += counts[b, k]
-        total_inertia += inertia[b]
-        total_changed += n_changed[b]
-    # Row by row, every block into it while it is in cache (the same additions
-    # in the same order), rows shared among the threads: block by block on one
-    # thread, a (K, d) total larger than the cache went through memory once per
-    # block (6 ms an E-step at 1024 × 784, 8 blocks).
-    for k in prange(sums.shape[1]):
-        row = total_sums[k]
-        row[:] = sums[0, k]
-        for b in range(1, n_blocks):
-            for j in range(sums.shape[2]):
-                row[j] += sums[b, k, j]
-    return total_counts, total_sums, total_inertia, total_changed
-
-
-@njit(**_OPTIONS)
-def squared_shift(new_centers, centers):
-    """``Σ_kj (new_centers[k, j] − centers[k, j])²`` in float64, in row order.
-
-    What the stopping rule compares with ``tol``, without the ``K × d``
-    difference numpy would make (1 ms of a sparse iteration at K × d = 1e6).
-    """
-    require(new_centers.shape[0] == centers.shape[0]
-            and new_centers.shape[1] == centers.shape[1], "squared_shift",
-            "new_centers and centers of the same shape (K, d)")
-    total = 0.0
-    for k in range(centers.shape[0]):
-        for j in range(centers.shape[1]):
-            moved = np.float64(new_centers[k, j]) - np.float64(centers[k, j])
-            total += moved * moved
-    return total
 
 
 @njit(**_OPTIONS)

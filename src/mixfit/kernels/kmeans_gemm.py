@@ -81,7 +81,7 @@ def gemm_buffers(X, shift, rows, n_clusters, rows_first):
 
 @njit(**_OPTIONS)
 def lloyd_gemm_block(X, shift, C_neg2, C_neg2_t, c_sq, x_sq, weight, labels, min_sq_dist,
-                     sums, counts, chunk_size):
+                     sums, counts, chunk_size, changes_only=False):
     """Labels and statistics of a block of rows, chunk by chunk: GEMM then fused pass.
 
     Parameters
@@ -104,6 +104,9 @@ def lloyd_gemm_block(X, shift, C_neg2, C_neg2_t, c_sq, x_sq, weight, labels, min
         (``sums`` of shape ``(0, n_features)``: none wanted).
     chunk_size : int
         Rows per GEMM.
+    changes_only : bool
+        ``labels`` hold every row's previous label, and ``sums`` and ``counts``
+        get the change of the statistics (see :func:`~mixfit.kernels.kmeans.lloyd_chunk`).
 
     Returns
     -------
@@ -125,6 +128,8 @@ def lloyd_gemm_block(X, shift, C_neg2, C_neg2_t, c_sq, x_sq, weight, labels, min
             and (not keep_dist or min_sq_dist.shape[0] == m), "lloyd_gemm_block",
             "C_neg2 (K, d), C_neg2_t (d, K) or empty, shift (d,) or empty, and x_sq, "
             "labels, weight, min_sq_dist of X's m rows")
+    require(not changes_only or labels_in_range(labels, n_clusters), "lloyd_gemm_block",
+            "with changes_only, every row's previous label in [0, n_clusters)")
     rows = min(chunk_size, m)
     shifted_buffer, wide, partial_flat = gemm_buffers(X, shift, rows, n_clusters, rows_first)
     shift64 = np.empty(shift.shape[0])
@@ -142,11 +147,11 @@ def lloyd_gemm_block(X, shift, C_neg2, C_neg2_t, c_sq, x_sq, weight, labels, min
         if with_norms:
             chunk_inertia, chunk_changed = lloyd_chunk(
                 partial_t, c_sq, x_sq[start:stop], X_rows, chunk_weight, labels[start:stop],
-                chunk_dist, sums, counts)
+                chunk_dist, sums, counts, changes_only)
         else:
             chunk_inertia, chunk_changed = lloyd_chunk_norms(
                 partial_t, c_sq, shift64, X_rows, chunk_weight, labels[start:stop],
-                chunk_dist, sums, counts)
+                chunk_dist, sums, counts, changes_only)
         inertia += chunk_inertia
         n_changed += chunk_changed
     return inertia, n_changed
@@ -285,13 +290,15 @@ def hamerly_gemm_block(X, weight, x_sq, centers, labels, lower, half_gap, drift,
 
 @njit(parallel=True, **_OPTIONS)
 def lloyd_gemm_blocks(X, starts, shift, C_neg2, C_neg2_t, c_sq, x_sq, weight, labels,
-                      min_sq_dist, sums, counts, inertia, n_changed, chunk_size):
+                      min_sq_dist, sums, counts, inertia, n_changed, chunk_size,
+                      changes_only=False):
     """:func:`lloyd_gemm_block` for the blocks ``starts[b]:starts[b + 1]``, on numba's threads.
 
     As :func:`mixfit.kernels.kmeans_simd.lloyd_simd_blocks` (block ``b``'s
     statistics into ``sums[b]``, ``counts[b]``, ``inertia[b]``,
-    ``n_changed[b]``); each block's rows are made C-contiguous for BLAS, which
-    runs on one thread per block (the caller limits it).
+    ``n_changed[b]``, ``changes_only`` as there); each block's rows are made
+    C-contiguous for BLAS, which runs on one thread per block (the caller
+    limits it).
     """
     n_blocks = starts.shape[0] - 1
     check_blocks("lloyd_gemm_blocks", X.shape[0], starts, sums, counts, inertia, n_changed)
@@ -299,7 +306,8 @@ def lloyd_gemm_blocks(X, starts, shift, C_neg2, C_neg2_t, c_sq, x_sq, weight, la
         lo, hi = starts[b], starts[b + 1]
         block_inertia, block_changed = lloyd_gemm_block(
             np.ascontiguousarray(X[lo:hi]), shift, C_neg2, C_neg2_t, c_sq, x_sq[lo:hi],
-            weight[lo:hi], labels[lo:hi], min_sq_dist[lo:hi], sums[b], counts[b], chunk_size)
+            weight[lo:hi], labels[lo:hi], min_sq_dist[lo:hi], sums[b], counts[b], chunk_size,
+            changes_only)
         inertia[b] = block_inertia
         n_changed[b] = block_changed
 

@@ -35,7 +35,7 @@ from numba.core import cgutils
 from numba.core.extending import intrinsic
 
 from mixfit.kernels.checks import check_blocks, require
-from mixfit.kernels.kmeans import add_row, row_sq_norm
+from mixfit.kernels.kmeans import add_row, labels_in_range, row_sq_norm
 from mixfit.kernels.kmeans_simd_pairs import MAX_CLUSTERS as MAX_PAIRED_CLUSTERS
 from mixfit.kernels.kmeans_simd_pairs import nearest_8_rows_paired, paired_centres
 from mixfit.kernels.simd_ir import (PREFETCH_AHEAD, nearest_arrays, nearest_signature,
@@ -222,7 +222,7 @@ def _nearest_in_chunk(rows, n_rows, C_t, c_sq_pad, best, chunk_labels, tail, tai
 
 @njit(**_OPTIONS)
 def lloyd_simd_block(X, shift, C_t, c_sq_pad, n_clusters, x_sq, weight, labels, min_sq_dist,
-                     sums, counts):
+                     sums, counts, changes_only=False):
     """Labels and statistics of a block of rows by the SIMD micro-kernel.
 
     Parameters
@@ -240,6 +240,13 @@ def lloyd_simd_block(X, shift, C_t, c_sq_pad, n_clusters, x_sq, weight, labels, 
     weight, labels, min_sq_dist, sums, counts
         As for :func:`mixfit.kernels.kmeans.lloyd_chunk`, for the whole block
         (``sums`` of shape ``(0, n_features)``: none wanted).
+    changes_only : bool
+        ``labels`` hold every row's previous label (none negative), and
+        ``counts`` and ``sums`` get the change of the statistics instead of
+        the statistics (as :func:`mixfit.kernels.kmeans.lloyd_chunk`'s), rows in
+        order. A row that keeps its label costs no addition (see
+        :class:`mixfit.engine.kmeans_steps._LloydEStep`, which carries the
+        statistics from one E-step to the next).
 
     Returns
     -------
@@ -266,6 +273,8 @@ def lloyd_simd_block(X, shift, C_t, c_sq_pad, n_clusters, x_sq, weight, labels, 
             and counts.shape[0] == n_clusters, "lloyd_simd_block",
             "C_t (d, 8j) with c_sq_pad (8j,), and x_sq, labels, weight, min_sq_dist of X's "
             "m rows; sums (K, d) or (0, d), counts (K,)")
+    require(not changes_only or labels_in_range(labels, n_clusters), "lloyd_simd_block",
+            "with changes_only, every row's previous label in [0, n_clusters)")
     # The micro-kernel reads rows contiguously: shifted or non-contiguous rows
     # are copied (X's layout is the same for every chunk).
     copies = shifted or not X.flags.c_contiguous
@@ -304,20 +313,28 @@ def lloyd_simd_block(X, shift, C_t, c_sq_pad, n_clusters, x_sq, weight, labels, 
             if dist < 0.0:
                 dist = 0.0
             w = weight[i] if weighted else 1.0
-            n_changed += (labels[i] != label) & (w > 0.0)
+            previous = labels[i]
+            n_changed += (previous != label) & (w > 0.0)
             labels[i] = label
             if keep_dist:
                 min_sq_dist[i] = dist
-            counts[label] += w
             inertia += w * dist
-            if with_sums:
-                add_row(sums, label, X, i, w, weighted)
+            if not changes_only:
+                counts[label] += w
+                if with_sums:
+                    add_row(sums, label, X, i, w, weighted)
+            elif previous != label:
+                counts[previous] -= w
+                counts[label] += w
+                if with_sums:
+                    add_row(sums, previous, X, i, -w, True)
+                    add_row(sums, label, X, i, w, weighted)
     return inertia, n_changed
 
 
 @njit(parallel=True, **_OPTIONS)
 def lloyd_simd_blocks(X, starts, shift, C_t, c_sq_pad, n_clusters, x_sq, weight, labels,
-                      min_sq_dist, sums, counts, inertia, n_changed):
+                      min_sq_dist, sums, counts, inertia, n_changed, changes_only=False):
     """:func:`lloyd_simd_block` for the blocks ``starts[b]:starts[b + 1]``, on numba's threads.
 
     A numba parallel region starts its threads in about 2 µs where the Python
@@ -326,7 +343,7 @@ def lloyd_simd_blocks(X, starts, shift, C_t, c_sq_pad, n_clusters, x_sq, weight,
     ``counts[b]`` (zeros), ``inertia[b]`` and ``n_changed[b]``; the caller adds
     them in an order fixed by the blocks alone, so the thread count changes no
     rounding. ``x_sq``, ``weight`` and ``min_sq_dist`` are X's rows or empty,
-    as for :func:`lloyd_simd_block`.
+    and ``changes_only`` as for :func:`lloyd_simd_block`.
     """
     n_blocks = starts.shape[0] - 1
     check_blocks("lloyd_simd_blocks", X.shape[0], starts, sums, counts, inertia, n_changed)
@@ -334,6 +351,6 @@ def lloyd_simd_blocks(X, starts, shift, C_t, c_sq_pad, n_clusters, x_sq, weight,
         lo, hi = starts[b], starts[b + 1]
         block_inertia, block_changed = lloyd_simd_block(
             X[lo:hi], shift, C_t, c_sq_pad, n_clusters, x_sq[lo:hi], weight[lo:hi],
-            labels[lo:hi], min_sq_dist[lo:hi], sums[b], counts[b])
+            labels[lo:hi], min_sq_dist[lo:hi], sums[b], counts[b], changes_only)
         inertia[b] = block_inertia
         n_changed[b] = block_changed

@@ -25,15 +25,18 @@ _MAX_GROUPS = 64
 
 
 @njit(nogil=True, cache=True, fastmath={"reassoc", "contract"})
-def _moment_rows(X, weight, begin, end, slot, sums, squares):
-    """Add ``Σ w x`` and ``Σ w ‖x‖²`` of rows ``begin … end − 1`` into ``slot``."""
+def _moment_rows(X, weight, begin, end, slot, sums, squares, row_squares):
+    """Add ``Σ w x`` and ``Σ w ‖x‖²`` of rows ``begin … end − 1`` into ``slot``; each
+    row's ``‖x‖²`` into ``row_squares`` too (rounded once to its dtype) unless empty."""
     n_samples, n_features = X.shape
     weighted = weight.shape[0] > 0
+    keep_rows = row_squares.shape[0] > 0
     require(0 <= begin <= end <= n_samples and (not weighted or weight.shape[0] == n_samples)
             and 0 <= slot < sums.shape[0] and sums.shape[1] == n_features
-            and squares.shape[0] == sums.shape[0], "_moment_rows",
-            "rows begin..end of X, an empty or (n,) weight, slot inside sums (slots, d) "
-            "and squares (slots,)")
+            and squares.shape[0] == sums.shape[0]
+            and (not keep_rows or row_squares.shape[0] == n_samples), "_moment_rows",
+            "rows begin..end of X, an empty or (n,) weight, slot inside sums (slots, d), "
+            "squares (slots,) and an empty or (n,) row_squares")
     square_sum = 0.0
     for i in range(begin, end):
         w = weight[i] if weighted else 1.0
@@ -43,10 +46,12 @@ def _moment_rows(X, weight, begin, end, slot, sums, squares):
             sums[slot, j] += w * value
             row_square += value * value
         square_sum += w * row_square
+        if keep_rows:
+            row_squares[i] = row_square
     squares[slot] += square_sum
 
 
-def column_moments(X, sample_weight=None, n_jobs=1):
+def column_moments(X, sample_weight=None, n_jobs=1, row_squares=None):
     """(Weighted) column means and mean of ``‖x‖²``, float64, for finite X.
 
     Parameters
@@ -55,6 +60,11 @@ def column_moments(X, sample_weight=None, n_jobs=1):
     sample_weight : ndarray of shape (n_samples,), optional
     n_jobs : int
         Threads (resolved by :func:`mixfit._parallel.check_n_jobs`).
+    row_squares : ndarray of shape (n_samples,), optional
+        Filled with each row's ``‖x‖²`` (summed in float64, rounded once to
+        its dtype): K-means keeps them for its distances, and this pass has
+        them for free where a pass of their own read X again (17 of the
+        190 ms of a 100,000 × 784 × 3 float32 fit).
 
     Returns
     -------
@@ -70,10 +80,16 @@ def column_moments(X, sample_weight=None, n_jobs=1):
     bounds = [n_samples * group // n_groups for group in range(n_groups + 1)]
     sums = np.zeros((n_groups, n_features))
     squares = np.zeros(n_groups)
+    if row_squares is None:
+        row_squares = np.empty(0, dtype=X.dtype)
+    elif row_squares.shape != (n_samples,) or not row_squares.flags.writeable:
+        raise ValueError(f"row_squares must be a writeable array of shape ({n_samples},), "
+                         f"got {row_squares.shape}.")
 
     def run(group_begin, group_end):
         for group in range(group_begin, group_end):
-            _moment_rows(X, weights, bounds[group], bounds[group + 1], group, sums, squares)
+            _moment_rows(X, weights, bounds[group], bounds[group + 1], group, sums, squares,
+                         row_squares)
 
     map_ranges(run, n_groups, n_jobs, work_per_item=-(-n_samples // n_groups) * n_features)
     count = float(n_samples if sample_weight is None else weights.sum())

@@ -177,9 +177,11 @@ def test_auto_keeps_two_bounds_only_where_measured(monkeypatch):
 
     monkeypatch.setattr(kmeans_two_bound._AutoTwoBound, "__call__", counted)
     for n_features, n_clusters, used in [
-        (80, 10, True),  # GEMM shape, enough features
-        (TWO_BOUND_MIN_FEATURES - 8, 10, False),  # too few features: Lloyd
-        (80, 3, False),  # few clusters on small data: Lloyd
+        (80, 32, True),  # GEMM shape, enough features and clusters
+        (256, 8, True),  # enough features × clusters
+        (80, 10, False),  # too few of either on small data: Lloyd
+        (TWO_BOUND_MIN_FEATURES - 8, 40, False),  # too few features: Lloyd
+        (80, 3, False),  # few clusters: Lloyd
         (16, 16, False),  # the SIMD kernel's shape: Lloyd
         (80, 64, True),  # up to TWO_BOUND_MAX_CLUSTERS
         (80, TWO_BOUND_MAX_CLUSTERS, False),  # more clusters: Hamerly's one bound
@@ -193,41 +195,27 @@ def test_auto_keeps_two_bounds_only_where_measured(monkeypatch):
         assert bool(calls) == used, (n_features, n_clusters)
 
 
-def test_few_clusters_keep_two_bounds_only_on_large_data():
-    from mixfit.engine.kmeans import TWO_BOUND_FEW_CLUSTERS, _auto_algorithm
+def test_two_bounds_from_16_clusters_on_large_data_and_never_below_8():
+    from mixfit.engine.kmeans import TWO_BOUND_LARGE, _auto_algorithm
 
-    few, min_bytes = TWO_BOUND_FEW_CLUSTERS
-    rows = -(-min_bytes // (80 * 4))
-    large = np.broadcast_to(np.float32(0), (rows, 80))  # no memory: a view of one value
+    # 64 × 16 float32: 1,024 features × clusters, Lloyd's but on large data.
+    min_bytes = TWO_BOUND_LARGE["large_bytes"]
+    rows = -(-min_bytes // (64 * 4))
+    large = np.broadcast_to(np.float32(0), (rows, 64))  # no memory: a view of one value
     small = large[:rows - 1]
     assert large.nbytes >= min_bytes > small.nbytes
-    assert _auto_algorithm(large, few - 1, "numba", False) == "auto-two-bound"
-    assert _auto_algorithm(small, few - 1, "numba", False) == "lloyd"
-    assert _auto_algorithm(small, few, "numba", False) == "auto-two-bound"
-
-
-def test_at_the_simd_shapes_two_bounds_only_on_larger_data():
-    from mixfit.engine.kmeans import TWO_BOUND_SIMD_MIN_BYTES, _auto_algorithm
-
-    assert _e_step_kernel(32, 3, np.dtype(np.float64)) == "simd"
-    rows = -(-TWO_BOUND_SIMD_MIN_BYTES // (32 * 8))
-    large = np.broadcast_to(0.0, (rows, 32))
-    assert _auto_algorithm(large, 3, "numba", False) == "auto-two-bound"
-    assert _auto_algorithm(large[:rows - 1], 3, "numba", False) == "lloyd"
-    assert _auto_algorithm(large[:rows - 1], 16, "numba", False) == "lloyd"
-
-
-def test_paired_simd_shapes_beyond_64_features_keep_the_gemm_paths_threshold():
-    # 3 clusters of 160 features run the SIMD micro-kernel (paired layout), and
-    # its passes cost what the GEMM path's did: two bounds from the same size.
-    from mixfit.engine.kmeans import TWO_BOUND_FEW_CLUSTERS, _auto_algorithm
-
+    assert _e_step_kernel(64, 16, np.dtype(np.float32)) == "gemm"
+    assert _auto_algorithm(large, 16, "numba", False) == "auto-two-bound"
+    assert _auto_algorithm(small, 16, "numba", False) == "lloyd"
+    assert _auto_algorithm(large, 15, "numba", False) == "lloyd"
+    # Few clusters (the GEMM path at 784 features, the paired SIMD kernel at 160)
+    # and the SIMD shapes: Lloyd's carried statistics at any size.
+    huge = np.broadcast_to(0.0, (1 << 22, 784))
+    assert _auto_algorithm(huge, 3, "numba", False) == "lloyd"
     assert _e_step_kernel(160, 3, np.dtype(np.float64)) == "simd"
-    min_bytes = TWO_BOUND_FEW_CLUSTERS[1]
-    rows = -(-min_bytes // (160 * 8))
-    large = np.broadcast_to(0.0, (rows, 160))
-    assert _auto_algorithm(large, 3, "numba", False) == "auto-two-bound"
-    assert _auto_algorithm(large[:rows - 1], 3, "numba", False) == "lloyd"
+    assert _auto_algorithm(huge[:, :160], 3, "numba", False) == "lloyd"
+    assert _e_step_kernel(32, 8, np.dtype(np.float64)) == "simd"
+    assert _auto_algorithm(huge[:, :32], 8, "numba", False) == "lloyd"
 
 
 def test_the_memory_estimate_counts_the_two_bounds():
@@ -236,14 +224,16 @@ def test_the_memory_estimate_counts_the_two_bounds():
     def fit_bytes(algorithm, n_features):
         return kmeans_bytes(1_000_000, n_features, 10, algorithm=algorithm, init=None).bytes
 
-    assert fit_bytes("auto", 80) - fit_bytes("lloyd", 80) == 8 * 1_000_000
+    assert fit_bytes("auto", 80) - fit_bytes("lloyd", 80) == 0  # 10 clusters × 80: Lloyd's
+    assert fit_bytes("auto", 256) - fit_bytes("lloyd", 256) == 8 * 1_000_000
     assert fit_bytes("auto", 8) == fit_bytes("lloyd", 8)
 
-    def few_bytes(n_samples, algorithm):  # 3 clusters: only for 256 MiB of data or more
-        return kmeans_bytes(n_samples, 80, 3, algorithm=algorithm, init=None).bytes
+    def sized_bytes(n_samples, n_clusters, algorithm):  # 16 clusters: from 128 MiB of data
+        return kmeans_bytes(n_samples, 80, n_clusters, algorithm=algorithm, init=None).bytes
 
-    assert few_bytes(1_000_000, "auto") - few_bytes(1_000_000, "lloyd") == 8 * 1_000_000
-    assert few_bytes(100_000, "auto") == few_bytes(100_000, "lloyd")
+    assert sized_bytes(1_000_000, 16, "auto") - sized_bytes(1_000_000, 16, "lloyd") == 8_000_000
+    assert sized_bytes(100_000, 16, "auto") == sized_bytes(100_000, 16, "lloyd")
+    assert sized_bytes(1_000_000, 3, "auto") == sized_bytes(1_000_000, 3, "lloyd")
 
     def hamerly_bytes(n_clusters, algorithm):
         return kmeans_bytes(1_000_000, 80, n_clusters, algorithm=algorithm, init=None).bytes

@@ -81,12 +81,15 @@ _HAMERLY_MIN_CLUSTERS = 64  # mixfit.engine.kmeans.HAMERLY_MIN_CLUSTERS
 # mixfit.engine.kmeans.YINYANG_MIN_CLUSTERS and YINYANG_MIN_FEATURES (by bytes per value).
 _YINYANG_MIN_CLUSTERS = {4: 256, 8: 128}
 _YINYANG_MIN_FEATURES = {4: 64, 8: 32}
-# mixfit.engine.kmeans.TWO_BOUND_MAX_CLUSTERS and TWO_BOUND_MIN_FEATURES: "auto"
-# keeps two float32 bounds per row there (where the E-step is the GEMM's;
-# counted for the SIMD shapes too, which keep none: an estimate errs high).
+# mixfit.engine.kmeans.TWO_BOUND_MAX_CLUSTERS, TWO_BOUND_MIN_FEATURES,
+# TWO_BOUND_MANY_CLUSTERS, TWO_BOUND_WORK and TWO_BOUND_LARGE: "auto" keeps two
+# float32 bounds per row there (where the E-step is the GEMM's; counted for
+# the SIMD shapes too, which keep none: an estimate errs high).
 _TWO_BOUND_MAX_CLUSTERS = 128
 _TWO_BOUND_MIN_FEATURES = 16
-_TWO_BOUND_FEW_CLUSTERS = (8, 1 << 28)  # ... and TWO_BOUND_FEW_CLUSTERS
+_TWO_BOUND_MANY_CLUSTERS = 32
+_TWO_BOUND_WORK = (8, 2048)  # clusters, features × clusters
+_TWO_BOUND_LARGE = (16, 1 << 27)  # clusters, bytes
 
 
 class FitTooLargeError(MemoryError, ValueError):
@@ -379,8 +382,9 @@ def kmeans_bytes(
     )
     two_bound = (algorithm == "auto" and not yinyang and k < _TWO_BOUND_MAX_CLUSTERS
                  and d >= _TWO_BOUND_MIN_FEATURES
-                 and (k >= _TWO_BOUND_FEW_CLUSTERS[0]
-                      or n * d * work >= _TWO_BOUND_FEW_CLUSTERS[1]))
+                 and (k >= _TWO_BOUND_MANY_CLUSTERS
+                      or (k >= _TWO_BOUND_WORK[0] and d * k >= _TWO_BOUND_WORK[1])
+                      or (k >= _TWO_BOUND_LARGE[0] and n * d * work >= _TWO_BOUND_LARGE[1])))
     hamerly = not yinyang and not two_bound and (algorithm in ("hamerly", "elkan") or (
         algorithm == "auto" and k >= _HAMERLY_MIN_CLUSTERS
     ))

@@ -83,25 +83,22 @@ TWO_BOUND_MAX_CLUSTERS = 128
 #: 100,000 × {2, 3} × {3, 8} and 8 × 3).
 TWO_BOUND_MIN_FEATURES = 16
 
-#: ... and below this many clusters (3 to 7) only for data of at least this
-#: many bytes, far beyond the cache: a pass over few clusters is cheap, the
-#: centres keep moving across the bounds, and the restarts (each a full pass
-#: that renews the bounds) cost more than the skipped rows save, unless those
-#: rows are reads from memory. Two bounds / Lloyd, 20 iterations: 1.68-1.80
-#: at 10,000 × 160 × 3 (6-13 MB), 0.89 at 10,000 × 784 × 3 float64 (63 MB),
-#: 0.90-1.05 at 100,000 × {160, 784} × 3 (64-314 MB); against scikit-learn,
-#: 0.49 and 0.63 at 1,000,000 × 160 × 3 float32 and float64 (640 MB, 1.3 GB),
-#: where Lloyd's E-step alone had 1.01 and 0.84.
-TWO_BOUND_FEW_CLUSTERS = (8, 1 << 28)
-
-#: Where the SIMD micro-kernel runs (:func:`mixfit.engine.kmeans_simd.uses_simd`),
-#: its pass is cheap enough that the bounds pay only on data of at least this
-#: many bytes (the computed rows then take the micro-kernel's labels). Two
-#: bounds / Lloyd's micro-kernel pass, 20 iterations: 1,000,000 rows, 0.68 at
-#: 64 × 3 and 0.81 at 64 × 8 float64 (512 MB = 488 MiB), but 0.91-1.04 at 256 MB
-#: (64 × 3 float32, 32 × {3, 8} float64); 100,000 rows, 1.04-1.47 (0.80 at
-#: 64 × 3 float64).
-TWO_BOUND_SIMD_MIN_BYTES = 3 << 27  # 384 MiB: between the 256 MB lost and the 512 MB won
+#: ... and on the GEMM kernels only (never the SIMD or direct ones), from
+#: :data:`TWO_BOUND_MANY_CLUSTERS` clusters on; from ``clusters`` with at least
+#: ``work`` features × clusters; or from ``large_clusters`` on data of
+#: ``large_bytes`` or more. Elsewhere Lloyd's E-step, whose statistics are
+#: carried between iterations (:mod:`mixfit.engine.kmeans_carried`), was the
+#: faster: two bounds / Lloyd, 20 iterations or to convergence, 2 threads,
+#: 100,000 rows: 1.17-1.20 at 784 × 3, 1.14-1.16 at 160 × 8 and 1.14-1.20 at
+#: 64 × 16 (both dtypes), but 0.71-0.85 at 784 × 8, 0.80-0.84 at 160 × 16,
+#: 0.78 at 64 × 32, 0.86-1.02 at 32 × 32 and 0.91-1.02 at 16 × 64; 1,000,000
+#: rows: 1.11-1.17 at 160 × 3 and 1.11 at 160 × 8 float32, 1.17 at 64 × 8 and
+#: 1.02 at 64 × 3 float64 (the SIMD kernel, 512 MB), but 0.78-0.87 at 64 × 16;
+#: 10,000 rows: within ±10% but 1.17 at 784 × 8 float64, 0.79-0.89 at
+#: {160 × 16, 32 × 32} float64.
+TWO_BOUND_MANY_CLUSTERS = 32
+TWO_BOUND_WORK = {"clusters": 8, "work": 2048}
+TWO_BOUND_LARGE = {"large_clusters": 16, "large_bytes": 1 << 27}
 
 
 #: From this many clusters on, and :data:`YINYANG_MIN_FEATURES` features (both
@@ -130,9 +127,9 @@ def _auto_algorithm(X, n_clusters, kernel, lean):
     many clusters and features; "auto-two-bound"
     (:class:`mixfit.engine.kmeans_two_bound._AutoTwoBound`) below
     :data:`TWO_BOUND_MAX_CLUSTERS` clusters from :data:`TWO_BOUND_MIN_FEATURES`
-    features on, where the E-step is the GEMM kernels' (few clusters only for
-    large data, :data:`TWO_BOUND_FEW_CLUSTERS`) or, on data of
-    :data:`TWO_BOUND_SIMD_MIN_BYTES` or more, the SIMD micro-kernel's; "adaptive" where
+    features on, where the E-step is the GEMM kernels' and the shape or size
+    is one where the bounds paid (:data:`TWO_BOUND_MANY_CLUSTERS`,
+    :data:`TWO_BOUND_WORK`, :data:`TWO_BOUND_LARGE`); "adaptive" where
     Hamerly's bounds may pay (Lloyd's or Hamerly's E-step by turns, see
     :class:`mixfit.engine.kmeans_hamerly._AutoHamerly`); else "lloyd".
 
@@ -141,7 +138,6 @@ def _auto_algorithm(X, n_clusters, kernel, lean):
     ``lean`` fits (the bounds are n floats or more) nor the numpy kernel.
     """
     # Imported here: the E-steps build on this module's statistics and GEMM helpers.
-    from mixfit.engine.kmeans_simd import SIMD_MAX_FEATURES
     from mixfit.engine.kmeans_steps import _e_step_kernel
 
     if kernel != "numba" or sparse.issparse(X) or lean:
@@ -149,17 +145,14 @@ def _auto_algorithm(X, n_clusters, kernel, lean):
     if (n_clusters >= YINYANG_MIN_CLUSTERS.get(X.dtype, np.inf)
             and X.shape[1] >= YINYANG_MIN_FEATURES.get(X.dtype, np.inf)):
         return "auto-yinyang"
-    few_clusters, few_min_bytes = TWO_BOUND_FEW_CLUSTERS
-    e_step_kernel = _e_step_kernel(X.shape[1], n_clusters, X.dtype)
-    on_gemm = e_step_kernel == "gemm" and (n_clusters >= few_clusters
-                                           or X.nbytes >= few_min_bytes)
-    # Beyond SIMD_MAX_FEATURES (3 or 4 clusters, the paired layout) a pass costs
-    # what the GEMM path's did, and the bounds pay from the same size.
-    simd_min_bytes = (few_min_bytes if X.shape[1] > SIMD_MAX_FEATURES
-                      else TWO_BOUND_SIMD_MIN_BYTES)
-    on_simd = e_step_kernel == "simd" and X.nbytes >= simd_min_bytes
-    if (n_clusters < TWO_BOUND_MAX_CLUSTERS and X.shape[1] >= TWO_BOUND_MIN_FEATURES
-            and (on_gemm or on_simd)):
+    n_features = X.shape[1]
+    pays = (n_clusters >= TWO_BOUND_MANY_CLUSTERS
+            or (n_clusters >= TWO_BOUND_WORK["clusters"]
+                and n_features * n_clusters >= TWO_BOUND_WORK["work"])
+            or (n_clusters >= TWO_BOUND_LARGE["large_clusters"]
+                and X.nbytes >= TWO_BOUND_LARGE["large_bytes"]))
+    if (pays and n_clusters < TWO_BOUND_MAX_CLUSTERS and n_features >= TWO_BOUND_MIN_FEATURES
+            and _e_step_kernel(n_features, n_clusters, X.dtype) == "gemm"):
         return "auto-two-bound"
     return "adaptive" if n_clusters >= HAMERLY_MIN_CLUSTERS else "lloyd"
 
@@ -320,8 +313,8 @@ def lloyd(
         rows (:class:`~mixfit.engine.kmeans_hamerly._AutoHamerly`); below
         :data:`TWO_BOUND_MAX_CLUSTERS` clusters, with
         :data:`TWO_BOUND_MIN_FEATURES` features or more on the GEMM kernels
-        (below 8 clusters only for data of 256 MiB or more) or on the SIMD
-        micro-kernel (data of 384 MiB or more), the same turns with Hamerly's
+        (from 32 clusters; from 8 with at least 2,048 features × clusters;
+        from 16 on data of 128 MiB or more), the same turns with Hamerly's
         upper and lower bound per row and the statistics carried between
         calls, so that rows the bounds settle are
         not read (:class:`~mixfit.engine.kmeans_two_bound._AutoTwoBound`; same

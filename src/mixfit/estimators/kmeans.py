@@ -162,10 +162,9 @@ class KMeans(
         more float32 per sample). "auto" uses "yinyang" from 256 clusters and
         64 features on (128 and 32 for float64 data), where it took 0.25 to
         0.95 of the time of the alternatives on the benchmark grid; below 128
-        clusters, from 16 features on where the E-step is a GEMM (not the SIMD
-        kernel's shapes but on data of 384 MiB or more; below 8 clusters only
-        for data of 256 MiB or more, where the samples it skips are reads from
-        memory), Hamerly's upper and lower bound per sample once labels settle
+        clusters, from 16 features on where the E-step is a GEMM (from 32
+        clusters; from 8 with at least 2,048 features × clusters; from 16 on
+        data of 128 MiB or more), Hamerly's upper and lower bound per sample once labels settle
         (two more float32 per sample), so that the samples they settle are not
         even read, with the cluster sums carried from one iteration to the
         next (the same labels as "lloyd"; sums and inertia equal to rounding);

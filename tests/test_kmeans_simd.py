@@ -198,7 +198,8 @@ def test_the_simd_shapes_are_chosen_in_one_place():
     # with 3 or 4 columns stays skinny), not beyond.
     assert uses_simd(160, 3, np.float32) and uses_simd(256, 4, np.float64)
     assert not uses_simd(257, 3, np.float64) and not uses_simd(784, 4, np.float32)
-    assert not uses_simd(64, 32, np.float32)  # 2048 terms: BLAS wins
+    assert uses_simd(64, 16, np.float64) and uses_simd(32, 32, np.float32)  # 1,024 terms
+    assert not uses_simd(40, 32, np.float32)  # 1,280 terms: the GEMM path's bounds win
     assert not uses_simd(2, 64, np.float64)  # Hamerly's range (auto) stays on the GEMM
     # Where both could run (float64, at most 3 features, up to 32 clusters) the
     # SIMD kernel does; the direct kernels keep more clusters.

@@ -42,7 +42,7 @@ def _exact_inertia(X, weight, centers, labels):
 
 def test_the_shapes_are_the_gemm_kernels():
     # The two-bound pass computes its rows by the GEMM; at these shapes Lloyd does too.
-    for n_features, n_clusters in [(80, 10), (80, 9), (48, 12)]:
+    for n_features, n_clusters in [(80, 10), (80, 9), (48, 24)]:
         for dtype in (np.float32, np.float64):
             assert _e_step_kernel(n_features, n_clusters, np.dtype(dtype)) == "gemm"
 
@@ -156,7 +156,7 @@ def test_relocated_empty_clusters_leave_the_carried_statistics_alone():
 def test_the_thread_count_and_the_threads_change_nothing(weighted):
     X, rng = _blobs(40000, 48, 25, np.float32)
     weight = rng.uniform(0.5, 2.0, size=len(X)) if weighted else None
-    init = X[rng.choice(len(X), 12, replace=False)].astype(np.float64)
+    init = X[rng.choice(len(X), 24, replace=False)].astype(np.float64)
     one, _ = _fit(X, init, kmeans_two_bound._AutoTwoBound, weight, chunk_size=256)
     for numba_threads in (True, False):  # numba's parallel driver, or the Python pool
         two, e_step = _fit(X, init, kmeans_two_bound._AutoTwoBound, weight, n_jobs=2,
@@ -198,13 +198,13 @@ def test_auto_keeps_two_bounds_only_where_measured(monkeypatch):
 def test_two_bounds_from_16_clusters_on_large_data_and_never_below_8():
     from mixfit.engine.kmeans import TWO_BOUND_LARGE, _auto_algorithm
 
-    # 64 × 16 float32: 1,024 features × clusters, Lloyd's but on large data.
+    # 100 × 16 float32: 1,600 features × clusters, Lloyd's but on large data.
     min_bytes = TWO_BOUND_LARGE["large_bytes"]
-    rows = -(-min_bytes // (64 * 4))
-    large = np.broadcast_to(np.float32(0), (rows, 64))  # no memory: a view of one value
+    rows = -(-min_bytes // (100 * 4))
+    large = np.broadcast_to(np.float32(0), (rows, 100))  # no memory: a view of one value
     small = large[:rows - 1]
     assert large.nbytes >= min_bytes > small.nbytes
-    assert _e_step_kernel(64, 16, np.dtype(np.float32)) == "gemm"
+    assert _e_step_kernel(100, 16, np.dtype(np.float32)) == "gemm"
     assert _auto_algorithm(large, 16, "numba", False) == "auto-two-bound"
     assert _auto_algorithm(small, 16, "numba", False) == "lloyd"
     assert _auto_algorithm(large, 15, "numba", False) == "lloyd"

@@ -19,7 +19,7 @@ from mixfit.kernels import kmeans_simd as simd
 #: within these bounds (see :func:`uses_simd` for the measurements).
 SIMD_CLUSTERS = (8, 32)
 SIMD_MAX_FEATURES = 64
-SIMD_WORK = (32, 512)
+SIMD_WORK = (32, 1024)
 #: Fewer clusters (3 to 7, most of the 8 lanes padding) only with at least this
 #: many features, where BLAS's skinny GEMM was slower still.
 SIMD_FEW_CLUSTERS = (3, 16)
@@ -55,7 +55,13 @@ def uses_simd(n_features, n_clusters, dtype):
     64 × 8 (a second run: 0.73-1.04 and 0.73-1.01, 1.0 at 8 × 8 and 64 × 8).
     Not below 32 features × clusters, where the GEMM path's fit was as fast or
     faster (1.13-1.23 at 2 × 3, 3 × 3, 2 × 8 and 3 × 8 float32), nor beyond
-    512 (1.36-1.39 of the GEMM and argmin at 64 × 32). Below 8 clusters (3 to
+    1,024: once both paths carried the clusters' statistics between
+    iterations (:mod:`mixfit.engine.kmeans_carried`), the micro-kernel took
+    0.55-0.93 of the fit's time at 64 × 16, 32 × 32, 64 × 12, 48 × 20 and
+    40 × 24 (both dtypes; 0.76-0.89 at 10,000 rows, 0.94 at 1e6 × 64 × 16
+    float32), but 1.07-1.14 at {40, 48} × 32 float32 against the GEMM path's
+    two bounds (0.57-0.89 at 64 × 24 and 64 × 32: not kept, for a rule by
+    size alone). Below 8 clusters (3 to
     7: 8 lanes, most of them padding) only from 16 features on, where BLAS's
     GEMM with 3 to 5 output columns ran at 1-2 GFLOP/s (14.5 ns a row at
     32 × 3 float64): 10,000 rows, 0.60-0.96 at 16-64 features × 3 and 5

@@ -16,7 +16,8 @@ from mixfit.engine import kmeans_carried
 from mixfit.engine.kmeans import lloyd
 from mixfit.engine.kmeans_carried import _CarriedLloydEStep
 from mixfit.engine.kmeans_simd import uses_simd
-from mixfit.engine.kmeans_steps import _LloydEStep, _runner
+from mixfit.engine.kmeans_steps import _e_step_kernel, _LloydEStep, _runner
+from mixfit.kernels import kmeans_direct as direct
 from mixfit.kernels import kmeans_simd as simd
 
 
@@ -27,32 +28,41 @@ def _blobs(seed, n_samples, n_features, dtype, n_blobs=6):
     return X.astype(dtype), rng
 
 
-def _block(X, centers, labels, changes_only, weight=None):
-    C = centers.astype(X.dtype)
-    C_t, c_sq = simd.padded_centres(-2 * C, np.einsum("ij,ij->i", C, C))
+def _block(X, centers, labels, changes_only, weight=None, kernel="simd"):
+    """One block by the SIMD micro-kernel or the direct kernel (lloyd_direct)."""
     n_clusters, n_features = centers.shape
     sums, counts = np.zeros((n_clusters, n_features)), np.zeros(n_clusters)
+    weight = np.empty(0) if weight is None else weight
+    if kernel == "direct":
+        inertia, n_changed = direct.lloyd_direct(
+            X, centers.astype(np.float64), weight, labels, np.empty(0), sums, counts,
+            changes_only)
+        return counts, sums, inertia, n_changed
+    C = centers.astype(X.dtype)
+    C_t, c_sq = simd.padded_centres(-2 * C, np.einsum("ij,ij->i", C, C))
     empty = np.empty(0, X.dtype)
     inertia, n_changed = simd.lloyd_simd_block(
-        X, empty, C_t, c_sq, n_clusters, empty, np.empty(0) if weight is None else weight,
-        labels, np.empty(0), sums, counts, changes_only)
+        X, empty, C_t, c_sq, n_clusters, empty, weight, labels, np.empty(0), sums, counts,
+        changes_only)
     return counts, sums, inertia, n_changed
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("n_features, n_clusters", [(6, 3), (16, 8), (13, 20)])
+@pytest.mark.parametrize("kernel, n_features, n_clusters",
+                         [("simd", 6, 3), ("simd", 16, 8), ("simd", 13, 20), ("direct", 3, 5),
+                          ("direct", 2, 40)])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_changes_only_is_the_change_row_by_row(dtype, n_features, n_clusters, weighted):
+def test_changes_only_is_the_change_row_by_row(dtype, kernel, n_features, n_clusters, weighted):
     X, rng = _blobs(0, 1003, n_features, dtype)
     weight = rng.uniform(0.5, 2.0, size=len(X)) if weighted else None
     old = X[rng.choice(len(X), n_clusters, replace=False)].astype(np.float64)
     new = old + rng.normal(scale=0.5, size=old.shape)
     labels = np.full(len(X), -1, dtype=np.int32)
-    _block(X, old, labels, False, weight)
+    _block(X, old, labels, False, weight, kernel)
     previous = labels.copy()
     fresh = labels.copy()
-    _, _, fresh_inertia, fresh_changed = _block(X, new, fresh, False, weight)
-    counts, sums, inertia, n_changed = _block(X, new, labels, True, weight)
+    _, _, fresh_inertia, fresh_changed = _block(X, new, fresh, False, weight, kernel)
+    counts, sums, inertia, n_changed = _block(X, new, labels, True, weight, kernel)
     # Labels, inertia and the changed count are the plain pass's.
     np.testing.assert_array_equal(labels, fresh)
     assert inertia == fresh_inertia and n_changed == fresh_changed
@@ -70,12 +80,13 @@ def test_changes_only_is_the_change_row_by_row(dtype, n_features, n_clusters, we
     np.testing.assert_array_equal(sums, expect_sums)
 
 
-def test_changes_only_refuses_rows_without_a_previous_label():
-    X, rng = _blobs(1, 100, 6, np.float32)
+@pytest.mark.parametrize("kernel", ["simd", "direct"])
+def test_changes_only_refuses_rows_without_a_previous_label(kernel):
+    X, rng = _blobs(1, 100, 3 if kernel == "direct" else 6, np.float64)
     labels = np.zeros(len(X), dtype=np.int32)
     labels[7] = -1
     with pytest.raises(ValueError, match="previous label"):
-        _block(X, X[:3].astype(np.float64), labels, True)
+        _block(X, X[:3].astype(np.float64), labels, True, kernel=kernel)
 
 
 def _steps(X, n_clusters, n_jobs=1):
@@ -150,11 +161,13 @@ def test_many_changes_a_shrunken_cluster_or_many_carries_sum_afresh(monkeypatch)
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("n_features, n_clusters", [(64, 8), (160, 3), (3, 12)])
+@pytest.mark.parametrize("n_features, n_clusters", [(64, 8), (160, 3), (3, 12), (2, 5)])
 def test_fits_with_and_without_carrying_agree_on_any_thread_count(monkeypatch, dtype,
                                                                    n_features, n_clusters):
     X, rng = _blobs(4, 30_000, n_features, dtype, n_blobs=n_clusters)
-    assert uses_simd(n_features, n_clusters, dtype)
+    # The SIMD micro-kernel, and at 2 × 5 the direct kernel (float64) or the GEMM path.
+    expected = (("direct" if dtype == np.float64 else "gemm") if n_clusters == 5 else "simd")
+    assert _e_step_kernel(n_features, n_clusters, dtype) == expected
     init = X[rng.choice(len(X), n_clusters, replace=False)]
     calls = []
     original = _CarriedLloydEStep.__call__

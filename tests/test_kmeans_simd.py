@@ -201,6 +201,14 @@ def test_the_simd_shapes_are_chosen_in_one_place():
     assert uses_simd(64, 16, np.float64) and uses_simd(32, 32, np.float32)  # 1,024 terms
     assert not uses_simd(40, 32, np.float32)  # 1,280 terms: the GEMM path's bounds win
     assert not uses_simd(2, 64, np.float64)  # Hamerly's range (auto) stays on the GEMM
+    # From 16 terms: 2 or 3 features × 8 clusters (the GEMM path's fits took
+    # 1.1-1.3x as long), not 1 × 8 (float64 there runs the direct kernels).
+    assert uses_simd(2, 8, np.float32) and uses_simd(3, 8, np.float64)
+    assert not uses_simd(1, 8, np.float64) and kmeans_steps._uses_direct(1, 8, np.float64)
+    # Float64 at 1 to 3 features and 2 to 7 clusters: the direct kernels.
+    assert kmeans_steps._uses_direct(3, 3, np.float64)
+    assert kmeans_steps._uses_direct(2, 2, np.float64)
+    assert not kmeans_steps._uses_direct(3, 3, np.float32)
     # Where both could run (float64, at most 3 features, up to 32 clusters) the
     # SIMD kernel does; the direct kernels keep more clusters.
     assert uses_simd(3, 16, np.float64) and not kmeans_steps._uses_direct(3, 16, np.float64)

@@ -423,7 +423,7 @@ def lloyd(
         elif algorithm == "adaptive":
             e_step = _AutoHamerly(X, sample_weight, chunk_size, shift, runner, n_clusters,
                                   **norms)
-        elif sample_weight is None and _e_step_kernel(X.shape[1], n_clusters, X.dtype) != "direct":
+        elif sample_weight is None:
             from mixfit.engine.kmeans_carried import _CarriedLloydEStep
 
             e_step = _CarriedLloydEStep(X, chunk_size, shift, runner, n_clusters,

@@ -19,7 +19,7 @@ from mixfit.kernels import kmeans_simd as simd
 #: within these bounds (see :func:`uses_simd` for the measurements).
 SIMD_CLUSTERS = (8, 32)
 SIMD_MAX_FEATURES = 64
-SIMD_WORK = (32, 1024)
+SIMD_WORK = (16, 1024)
 #: Fewer clusters (3 to 7, most of the 8 lanes padding) only with at least this
 #: many features, where BLAS's skinny GEMM was slower still.
 SIMD_FEW_CLUSTERS = (3, 16)
@@ -53,8 +53,13 @@ def uses_simd(n_features, n_clusters, dtype):
     0.77 at 32 × 8, 0.85 at 16 × 32, 0.89 at 32 × 16, 0.76 at 2 × 16, 0.95 at
     8 × 8; float64 0.77 at 16 × 8, 0.72 at 32 × 16, 0.79 at 16 × 32, 0.85 at
     64 × 8 (a second run: 0.73-1.04 and 0.73-1.01, 1.0 at 8 × 8 and 64 × 8).
-    Not below 32 features × clusters, where the GEMM path's fit was as fast or
-    faster (1.13-1.23 at 2 × 3, 3 × 3, 2 × 8 and 3 × 8 float32), nor beyond
+    Not below 16 features × clusters: from 16 to 31 (8 to 10 clusters at 2 or
+    3 features), once the kernels' plain pass no longer paid for their
+    ``changes_only`` flag (:func:`mixfit.kernels.kmeans.add_rows_in_order`),
+    the micro-kernel took 0.76-0.91 of the GEMM path's time (1e4 to 1e6 rows,
+    both dtypes) and 0.83-1.02 of the direct kernels' (float64), though 1.05-1.08
+    at 1 feature × 8 or 16 clusters (there, as for 3 to 7 clusters at 1 to 3
+    features, float64 runs the direct kernels). Nor beyond
     1,024: once both paths carried the clusters' statistics between
     iterations (:mod:`mixfit.engine.kmeans_carried`), the micro-kernel took
     0.55-0.93 of the fit's time at 64 × 16, 32 × 32, 64 × 12, 48 × 20 and

@@ -55,14 +55,19 @@ DIRECT_MAX_FEATURES = 3
 #: Measured on the E-step of 16,384 rows, one thread, against the block GEMM
 #: kernels (:mod:`mixfit.kernels.kmeans_gemm`), direct / GEMM time: float64
 #: 0.77-0.97 at d = 2 for K 16-256 and 0.82-0.96 at d = 3 for K 16-256 (1.05 at
-#: K = 128), but 1.11-1.28 at d·K < 16 and 0.98-1.37 at d = 4, 1.3-3.7 beyond;
+#: K = 128), and 0.98-1.37 at d = 4, 1.3-3.7 beyond. Below 32 terms it lost
+#: (1.11-1.28) until its rows were transposed column by column and the
+#: statistics carried (:mod:`mixfit.engine.kmeans_carried`): whole fits then
+#: took 0.61-0.98 of the GEMM path's time from 2 to 16 terms (1 to 3
+#: features × 2 to 7 clusters, and 1 × 16; 1e4 to 1e6 rows, 0.98 at
+#: 1e6 × 3 × 3);
 #: float32 1.10-4.2 everywhere (d 2-16, K 2-256): BLAS does one FMA on 16 lanes
 #: where the direct kernel does three flops on 4 float64 lanes. Whole fits (1e5
 #: rows, 20 iterations, 2 threads) agreed: GEMM / direct 1.02 at 3 × 12 and 1.11
 #: at 3 × 64 float64; 0.67-0.93 for float32 (2 × 3 to 16 × 3) and for float64
 #: at 8 × 16 and 16 × 8. (Before the block kernels moved the GEMM path's chunk
 #: loop out of Python, the direct kernels won far more shapes.)
-DIRECT_WORK = (32, 2048)
+DIRECT_WORK = (1, 2048)
 
 #: Fewest distance terms (rows × n_features × n_clusters) per thread for an
 #: E-step to be worth a second thread: with the calling thread taking a share
@@ -431,7 +436,7 @@ def _fused_e_step(X, centers, sample_weight, chunk_size, x_squared_norms, shift,
     block of work (see :func:`_blocks`), which must not depend on the thread count.
     ``sums=False``: the statistics' ``sums`` are an empty ``(0, n_features)``
     array (the caller adds them up itself; not on the direct path).
-    ``changes_only=True`` (the SIMD and GEMM kernels): the statistics returned
+    ``changes_only=True``: the statistics returned
     are their change since the labels ``labels`` held (see
     :func:`mixfit.kernels.kmeans.lloyd_chunk`).
     """
@@ -440,10 +445,9 @@ def _fused_e_step(X, centers, sample_weight, chunk_size, x_squared_norms, shift,
     keep_dist = min_sq_dist.shape[0] > 0
     blocks = _blocks(n_samples, chunk_size, block_rows, row_work=n_features * n_clusters)
     kernel = _e_step_kernel(n_features, n_clusters, X.dtype)
-    if changes_only and kernel == "direct":
-        raise ValueError("changes_only needs the SIMD or GEMM kernels, not the direct one")
     if kernel == "direct":
-        return _direct_e_step(X, centers, sample_weight, blocks, runner, labels, min_sq_dist)
+        return _direct_e_step(X, centers, sample_weight, blocks, runner, labels, min_sq_dist,
+                              changes_only)
     if kernel == "simd":
         return simd_e_step(X, centers, sample_weight, blocks, x_squared_norms, shift, runner,
                            labels, min_sq_dist, sums, changes_only)
@@ -481,7 +485,8 @@ def _fused_e_step(X, centers, sample_weight, chunk_size, x_squared_norms, shift,
     return runner.map_sums(block, blocks)
 
 
-def _direct_e_step(X, centers, sample_weight, blocks, runner, labels, min_sq_dist):
+def _direct_e_step(X, centers, sample_weight, blocks, runner, labels, min_sq_dist,
+                   changes_only=False):
     """:func:`_fused_e_step` by the direct kernel: one numba call per block, no GEMM.
 
     Distances ``Σ (x − c)²`` in float64 need neither the shift nor row norms
@@ -497,6 +502,7 @@ def _direct_e_step(X, centers, sample_weight, blocks, runner, labels, min_sq_dis
             direct.lloyd_direct_blocks(
                 X, starts, centers64, _NOTHING if sample_weight is None else sample_weight,
                 labels, min_sq_dist if keep_dist else _NOTHING, sums, counts, inertia, n_changed,
+                changes_only,
             )
 
         return runner.sum_numba_blocks(blocks, n_clusters, n_clusters, n_features, driver)
@@ -507,6 +513,7 @@ def _direct_e_step(X, centers, sample_weight, blocks, runner, labels, min_sq_dis
         inertia, n_changed = direct.lloyd_direct(
             X[rows], centers64, _NOTHING if sample_weight is None else sample_weight[rows],
             labels[rows], min_sq_dist[rows] if keep_dist else _NOTHING, sums, counts,
+            changes_only,
         )
         return counts, sums, inertia, n_changed
 

@@ -35,7 +35,8 @@ from numba.core import cgutils
 from numba.core.extending import intrinsic
 
 from mixfit.kernels.checks import check_blocks, require
-from mixfit.kernels.kmeans import add_row, labels_in_range, row_sq_norm
+from mixfit.kernels.kmeans import (add_row, add_rows_in_order, labels_in_range, row_sq_norm,
+                                   subtract_row)
 from mixfit.kernels.kmeans_simd_pairs import MAX_CLUSTERS as MAX_PAIRED_CLUSTERS
 from mixfit.kernels.kmeans_simd_pairs import nearest_8_rows_paired, paired_centres
 from mixfit.kernels.simd_ir import (PREFETCH_AHEAD, nearest_arrays, nearest_signature,
@@ -319,16 +320,15 @@ def lloyd_simd_block(X, shift, C_t, c_sq_pad, n_clusters, x_sq, weight, labels, 
             if keep_dist:
                 min_sq_dist[i] = dist
             inertia += w * dist
-            if not changes_only:
-                counts[label] += w
-                if with_sums:
-                    add_row(sums, label, X, i, w, weighted)
-            elif previous != label:
+            if changes_only and previous != label:
                 counts[previous] -= w
                 counts[label] += w
                 if with_sums:
-                    add_row(sums, previous, X, i, -w, True)
+                    subtract_row(sums, previous, X, i, w, weighted)
                     add_row(sums, label, X, i, w, weighted)
+        if not changes_only:
+            add_rows_in_order(X[start:start + n_rows], chunk_labels[:n_rows],
+                              weight[start:start + n_rows], sums, counts)
     return inertia, n_changed
 
 

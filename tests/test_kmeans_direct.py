@@ -185,9 +185,10 @@ def test_dispatch_direct_in_the_measured_range_and_threads_where_they_pay():
     most = kmeans_steps.DIRECT_MAX_FEATURES
     for d in range(1, most + 1):
         fewest, largest = -(-low // d), high // d  # clusters at the two ends
-        # The measured range, less the shapes of the SIMD kernel (up to 32 clusters).
+        # The measured range, less the shapes of the SIMD kernel up to 32 clusters.
         for k in range(fewest - 1, largest + 2):
-            expected = fewest <= k <= largest and not uses_simd(d, k, f64)
+            expected = fewest <= k <= largest and (
+                k > kmeans_steps.DIRECT_OVER_SIMD_CLUSTERS or not uses_simd(d, k, f64))
             assert kmeans_steps._uses_direct(d, k, f64) == expected, (d, k)
         assert kmeans_steps._uses_direct(d, largest, f64)
         assert not kmeans_steps._uses_direct(d, largest, f32)  # float32: never direct
@@ -225,4 +226,10 @@ def test_auto_prunes_from_the_measured_number_of_clusters():
     X40_f32 = np.broadcast_to(np.float32(0), (1000, 40))  # float64 here would be Yinyang's
     assert _auto_algorithm(X40_f32, TWO_BOUND_MAX_CLUSTERS, "numba", False) == "adaptive"
     assert _auto_algorithm(X40, 1000, "numba", True) == "lloyd"  # lean: no bounds
+    # The SIMD micro-kernel's shapes (up to 256 clusters, 1,024 terms): Lloyd's
+    # E-step, never Hamerly's pruned passes (argued for the GEMM's rounding).
+    X8 = np.broadcast_to(0.0, (1000, 8))
+    assert _auto_algorithm(X8, HAMERLY_MIN_CLUSTERS, "numba", False) == "lloyd"
+    assert _auto_algorithm(X8, 128, "numba", False) == "lloyd"
+    assert _auto_algorithm(X8, 129, "numba", False) == "adaptive"  # 1,032 terms: the GEMM
     assert _auto_algorithm(X40, 1000, "numpy", False) == "lloyd"

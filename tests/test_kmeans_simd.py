@@ -200,7 +200,15 @@ def test_the_simd_shapes_are_chosen_in_one_place():
     assert not uses_simd(257, 3, np.float64) and not uses_simd(784, 4, np.float32)
     assert uses_simd(64, 16, np.float64) and uses_simd(32, 32, np.float32)  # 1,024 terms
     assert not uses_simd(40, 32, np.float32)  # 1,280 terms: the GEMM path's bounds win
-    assert not uses_simd(2, 64, np.float64)  # Hamerly's range (auto) stays on the GEMM
+    # Up to 256 clusters within the 1,024 terms (the GEMM path's bounds took
+    # 1.3-2.4x as long over 20 iterations); float64 at 1-3 features over 32
+    # clusters stays on the direct kernels, whose Hamerly bounds pay there.
+    assert uses_simd(8, 64, np.float64) and uses_simd(16, 64, np.float32)
+    assert uses_simd(8, 128, np.float32) and uses_simd(4, 256, np.float32)
+    assert not uses_simd(8, 257, np.float32) and not uses_simd(32, 64, np.float32)
+    assert uses_simd(2, 64, np.float64)
+    assert kmeans_steps._e_step_kernel(2, 64, np.float64) == "direct"
+    assert kmeans_steps._e_step_kernel(3, 32, np.float64) == "simd"
     # From 16 terms: 2 or 3 features × 8 clusters (the GEMM path's fits took
     # 1.1-1.3x as long), not 1 × 8 (float64 there runs the direct kernels).
     assert uses_simd(2, 8, np.float32) and uses_simd(3, 8, np.float64)

@@ -77,7 +77,8 @@ _SWEEP_PARTIAL_BYTES = 2 << 20
 #: K-means: rows per block of work, groups of blocks, Hamerly's threshold.
 _KMEANS_BLOCK_ROWS = 16384
 _KMEANS_GROUPS = 16
-_HAMERLY_MIN_CLUSTERS = 64  # mixfit.engine.kmeans.HAMERLY_MIN_CLUSTERS
+_HAMERLY_MIN_CLUSTERS = 64  # mixfit.engine.kmeans.HAMERLY_MIN_CLUSTERS (SIMD shapes keep no
+# bounds there: counted anyway, the estimate errs high)
 # mixfit.engine.kmeans.YINYANG_MIN_CLUSTERS and YINYANG_MIN_FEATURES (by bytes per value).
 _YINYANG_MIN_CLUSTERS = {4: 256, 8: 128}
 _YINYANG_MIN_FEATURES = {4: 64, 8: 32}

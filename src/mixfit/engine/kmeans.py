@@ -154,7 +154,10 @@ def _auto_algorithm(X, n_clusters, kernel, lean):
     if (pays and n_clusters < TWO_BOUND_MAX_CLUSTERS and n_features >= TWO_BOUND_MIN_FEATURES
             and _e_step_kernel(n_features, n_clusters, X.dtype) == "gemm"):
         return "auto-two-bound"
-    return "adaptive" if n_clusters >= HAMERLY_MIN_CLUSTERS else "lloyd"
+    if n_clusters >= HAMERLY_MIN_CLUSTERS and _e_step_kernel(n_features, n_clusters,
+                                                              X.dtype) != "simd":
+        return "adaptive"
+    return "lloyd"
 
 
 def squared_distances(X, centers, *, chunk_size, shift=None):
@@ -322,8 +325,8 @@ def lloyd(
         "lloyd" for sparse X (where the bounds rarely pay;
         "hamerly" there gives the results of "lloyd" bit for bit, and
         "yinyang" runs it). Where the SIMD micro-kernel runs
-        (:func:`~mixfit.engine.kmeans_simd.uses_simd`: 3 to 32 clusters, few
-        features) "hamerly", "elkan" and "yinyang" run "lloyd", with the labels
+        (:func:`~mixfit.engine.kmeans_simd.uses_simd`: 3 to 256 clusters, few
+        features) "auto", "hamerly", "elkan" and "yinyang" run "lloyd", with the labels
         they would give (1.4 to 2.7 times faster at 8 to 32 clusters; see
         :class:`mixfit.KMeans` for 3 to 7); where the direct kernels run
         (float64, at most 3 features) "yinyang" runs "hamerly".
@@ -393,8 +396,9 @@ def lloyd(
     if algorithm == "hamerly" and _e_step_kernel(X.shape[1], n_clusters, X.dtype) == "simd":
         # Lloyd's E-step by the SIMD micro-kernel took 0.37-0.7 of Hamerly's
         # time at 8-32 clusters (to convergence too), 0.48-0.65 over 20
-        # iterations at 3-7 (to convergence 0.49-1.37), and its labels are the
-        # ones a pruned pass is meant to reproduce.
+        # iterations at 3-7 (to convergence 0.49-1.37), 0.42-0.77 at 64-256
+        # over 20 (0.83-1.02 over 150), and its labels are the ones a pruned
+        # pass is meant to reproduce.
         algorithm = "lloyd"
     if algorithm == "yinyang" and _e_step_kernel(X.shape[1], n_clusters, X.dtype) != "gemm":
         # Group bounds are kept for the GEMM kernels only: where a pass costs

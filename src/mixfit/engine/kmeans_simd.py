@@ -17,7 +17,7 @@ from mixfit.kernels import kmeans_simd as simd
 
 #: Shapes of the micro-kernel: clusters, features and features × clusters
 #: within these bounds (see :func:`uses_simd` for the measurements).
-SIMD_CLUSTERS = (8, 32)
+SIMD_CLUSTERS = (8, 256)
 SIMD_MAX_FEATURES = 64
 SIMD_WORK = (16, 1024)
 #: Fewer clusters (3 to 7, most of the 8 lanes padding) only with at least this
@@ -70,9 +70,16 @@ def uses_simd(n_features, n_clusters, dtype):
     7: 8 lanes, most of them padding) only from 16 features on, where BLAS's
     GEMM with 3 to 5 output columns ran at 1-2 GFLOP/s (14.5 ns a row at
     32 × 3 float64): 10,000 rows, 0.60-0.96 at 16-64 features × 3 and 5
-    clusters, but 1.00-1.06 at 32 × 3 and 0.97-1.11 at 8 × 3. Below :data:`mixfit.engine.kmeans.HAMERLY_MIN_CLUSTERS` clusters
-    only, so that "auto" never mixes these labels with Hamerly's pruned
-    passes, whose exactness is argued for the GEMM's rounding.
+    clusters, but 1.00-1.06 at 32 × 3 and 0.97-1.11 at 8 × 3. Up to 256
+    clusters (within the 1,024 terms): against the GEMM path's two bounds or
+    Hamerly's ("auto"), 20 iterations, 0.42-0.77 of the time at 8 × 64 and
+    16 × 64 (1e4 to 1e6 rows, both dtypes), 0.49-0.60 at 8 × 128, 4 × 256 and
+    3 × 256; run on to 150 iterations, where the bounds skip most rows,
+    0.83-1.02 (8 × 64, 16 × 64 float32, 8 × 128, 4 × 256). "auto" runs
+    Lloyd's E-step at these shapes (never Hamerly's pruned passes, whose
+    exactness is argued for the GEMM's rounding), and float64 with at most 3
+    features and over 32 clusters stays on the direct kernels
+    (:data:`mixfit.engine.kmeans_steps.DIRECT_OVER_SIMD_CLUSTERS`).
     """
     low, high = SIMD_WORK
     few_clusters, few_min_features = SIMD_FEW_CLUSTERS

@@ -79,20 +79,29 @@ DIRECT_WORK = (1, 2048)
 MIN_THREAD_WORK = 125_000
 
 
+#: Above this many clusters the direct kernels keep their shapes even where
+#: the SIMD micro-kernel could run: with Hamerly's bounds ("auto") they prune,
+#: and a fit run on to 150 iterations at 100,000 × 2 × 256 took 1.58 times as
+#: long by the micro-kernel (0.66-0.96 at 3 × 64, where pruning pays less).
+DIRECT_OVER_SIMD_CLUSTERS = 32
+
+
 def _uses_direct(n_features, n_clusters, dtype):
     """Whether E-steps of this shape run the direct kernels rather than GEMM + fused pass.
 
     The one place the choice is made, so that a fit, its ``nearest`` pass and
     :func:`mixfit.engine.kmeans.assign` (``predict``) always compute distances
     the same way, and hence agree on every label. Shapes of the SIMD kernel
-    (:func:`~mixfit.engine.kmeans_simd.uses_simd`, 3 to 32 clusters) go there:
-    its fits took 0.87-0.98 of the direct kernels' time at 2 and 3 features
-    with 11 to 32 clusters (100,000 rows, float64, side by side).
+    (:func:`~mixfit.engine.kmeans_simd.uses_simd`) up to
+    :data:`DIRECT_OVER_SIMD_CLUSTERS` clusters go there: its fits took
+    0.87-0.98 of the direct kernels' time at 2 and 3 features with 11 to 32
+    clusters (100,000 rows, float64, side by side).
     """
     low, high = DIRECT_WORK
     return (np.dtype(dtype) == np.float64 and n_features <= DIRECT_MAX_FEATURES
             and low <= n_features * n_clusters <= high
-            and not uses_simd(n_features, n_clusters, dtype))
+            and (n_clusters > DIRECT_OVER_SIMD_CLUSTERS
+                 or not uses_simd(n_features, n_clusters, dtype)))
 
 
 def _e_step_kernel(n_features, n_clusters, dtype):

@@ -231,5 +231,7 @@ def test_auto_prunes_from_the_measured_number_of_clusters():
     X8 = np.broadcast_to(0.0, (1000, 8))
     assert _auto_algorithm(X8, HAMERLY_MIN_CLUSTERS, "numba", False) == "lloyd"
     assert _auto_algorithm(X8, 128, "numba", False) == "lloyd"
-    assert _auto_algorithm(X8, 129, "numba", False) == "adaptive"  # 1,032 terms: the GEMM
+    assert _auto_algorithm(X8, 256, "numba", False) == "lloyd"  # 2,048 terms at 8 features
+    X17 = np.broadcast_to(0.0, (1000, 17))
+    assert _auto_algorithm(X17, 64, "numba", False) == "auto-two-bound"  # 1,088: the GEMM
     assert _auto_algorithm(X40, 1000, "numpy", False) == "lloyd"

@@ -206,6 +206,9 @@ def test_the_simd_shapes_are_chosen_in_one_place():
     assert uses_simd(8, 64, np.float64) and uses_simd(16, 64, np.float32)
     assert uses_simd(8, 128, np.float32) and uses_simd(4, 256, np.float32)
     assert not uses_simd(8, 257, np.float32) and not uses_simd(32, 64, np.float32)
+    # Up to 2,048 terms with at most 16 features (BLAS's inner dimension too short).
+    assert uses_simd(8, 256, np.float64) and uses_simd(16, 128, np.float32)
+    assert not uses_simd(17, 64, np.float32) and not uses_simd(16, 129, np.float64)
     assert uses_simd(2, 64, np.float64)
     assert kmeans_steps._e_step_kernel(2, 64, np.float64) == "direct"
     assert kmeans_steps._e_step_kernel(3, 32, np.float64) == "simd"

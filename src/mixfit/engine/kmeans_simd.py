@@ -20,6 +20,9 @@ from mixfit.kernels import kmeans_simd as simd
 SIMD_CLUSTERS = (8, 256)
 SIMD_MAX_FEATURES = 64
 SIMD_WORK = (16, 1024)
+#: ... but with at most this many features, up to this many terms: the GEMM's
+#: inner dimension is then too short for BLAS (see :func:`uses_simd`).
+SIMD_NARROW_WORK = (16, 2048)
 #: Fewer clusters (3 to 7, most of the 8 lanes padding) only with at least this
 #: many features, where BLAS's skinny GEMM was slower still.
 SIMD_FEW_CLUSTERS = (3, 16)
@@ -79,7 +82,12 @@ def uses_simd(n_features, n_clusters, dtype):
     Lloyd's E-step at these shapes (never Hamerly's pruned passes, whose
     exactness is argued for the GEMM's rounding), and float64 with at most 3
     features and over 32 clusters stays on the direct kernels
-    (:data:`mixfit.engine.kmeans_steps.DIRECT_OVER_SIMD_CLUSTERS`).
+    (:data:`mixfit.engine.kmeans_steps.DIRECT_OVER_SIMD_CLUSTERS`). From 1,025
+    to 2,048 terms only with at most 16 features (:data:`SIMD_NARROW_WORK`):
+    0.49-0.77 of the time at 8 × 256 and 16 × 128 (1e4 to 1e6 rows, both
+    dtypes; 0.81-0.99 run on to 150 iterations), where at 32 to 48 features
+    × 32 or 64 clusters it took 1.08-1.29 times as long as the GEMM path's
+    two bounds (though 0.51-0.94 at 64 × 32).
     """
     low, high = SIMD_WORK
     few_clusters, few_min_features = SIMD_FEW_CLUSTERS
@@ -93,6 +101,9 @@ def uses_simd(n_features, n_clusters, dtype):
     clusters_fit = (SIMD_CLUSTERS[0] <= n_clusters <= SIMD_CLUSTERS[1]
                     or (few_clusters <= n_clusters < SIMD_CLUSTERS[0]
                         and n_features >= few_min_features))
+    narrow_features, narrow_high = SIMD_NARROW_WORK
+    if n_features <= narrow_features:
+        high = max(high, narrow_high)
     return clusters_fit and low <= n_features * n_clusters <= high
 
 

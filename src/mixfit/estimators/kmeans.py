@@ -175,7 +175,8 @@ class KMeans(
         ``n_iter_`` are those of "lloyd", without Elkan's K bounds per sample
         (with ``n_clusters=1`` it warns and runs "lloyd", as scikit-learn does).
         Where the SIMD kernel runs (8 to 256 clusters, or 3 to 7 from 16
-        features, at most 1,024 features × clusters; float64 with at most 3
+        features, at most 1,024 features × clusters or 2,048 with at most 16
+        features; float64 with at most 3
         features and over 32 clusters excepted) "auto", "hamerly", "elkan" and
         "yinyang" run "lloyd", whose labels they would give: it was 1.4 to 2.7
         times faster there than the bounds at 8 to 32 clusters, 1.3 to 2.4

@@ -226,12 +226,13 @@ def test_auto_prunes_from_the_measured_number_of_clusters():
     X40_f32 = np.broadcast_to(np.float32(0), (1000, 40))  # float64 here would be Yinyang's
     assert _auto_algorithm(X40_f32, TWO_BOUND_MAX_CLUSTERS, "numba", False) == "adaptive"
     assert _auto_algorithm(X40, 1000, "numba", True) == "lloyd"  # lean: no bounds
-    # The SIMD micro-kernel's shapes (up to 256 clusters, 1,024 terms): Lloyd's
+    # The SIMD micro-kernel's shapes (up to 1,024 clusters): Lloyd's
     # E-step, never Hamerly's pruned passes (argued for the GEMM's rounding).
     X8 = np.broadcast_to(0.0, (1000, 8))
     assert _auto_algorithm(X8, HAMERLY_MIN_CLUSTERS, "numba", False) == "lloyd"
     assert _auto_algorithm(X8, 128, "numba", False) == "lloyd"
-    assert _auto_algorithm(X8, 256, "numba", False) == "lloyd"  # 2,048 terms at 8 features
+    assert _auto_algorithm(X8, 1024, "numba", False) == "lloyd"  # 8,192 terms at 8 features
+    assert _auto_algorithm(X8, 1025, "numba", False) == "adaptive"
     X17 = np.broadcast_to(0.0, (1000, 17))
     assert _auto_algorithm(X17, 64, "numba", False) == "auto-two-bound"  # 1,088: the GEMM
     assert _auto_algorithm(X40, 1000, "numpy", False) == "lloyd"

@@ -205,10 +205,12 @@ def test_the_simd_shapes_are_chosen_in_one_place():
     # clusters stays on the direct kernels, whose Hamerly bounds pay there.
     assert uses_simd(8, 64, np.float64) and uses_simd(16, 64, np.float32)
     assert uses_simd(8, 128, np.float32) and uses_simd(4, 256, np.float32)
-    assert not uses_simd(8, 257, np.float32) and not uses_simd(32, 64, np.float32)
-    # Up to 2,048 terms with at most 16 features (BLAS's inner dimension too short).
-    assert uses_simd(8, 256, np.float64) and uses_simd(16, 128, np.float32)
-    assert not uses_simd(17, 64, np.float32) and not uses_simd(16, 129, np.float64)
+    assert not uses_simd(32, 64, np.float32)
+    # Any number of terms with at most 16 features (BLAS's inner dimension too
+    # short), up to 1,024 clusters.
+    assert uses_simd(8, 256, np.float64) and uses_simd(16, 1024, np.float32)
+    assert uses_simd(3, 1024, np.float64) and not uses_simd(8, 1025, np.float32)
+    assert not uses_simd(17, 64, np.float32) and not uses_simd(32, 1024, np.float64)
     assert uses_simd(2, 64, np.float64)
     assert kmeans_steps._e_step_kernel(2, 64, np.float64) == "direct"
     assert kmeans_steps._e_step_kernel(3, 32, np.float64) == "simd"

@@ -325,7 +325,7 @@ def lloyd(
         "lloyd" for sparse X (where the bounds rarely pay;
         "hamerly" there gives the results of "lloyd" bit for bit, and
         "yinyang" runs it). Where the SIMD micro-kernel runs
-        (:func:`~mixfit.engine.kmeans_simd.uses_simd`: 3 to 256 clusters, few
+        (:func:`~mixfit.engine.kmeans_simd.uses_simd`: 3 to 1,024 clusters, few
         features) "auto", "hamerly", "elkan" and "yinyang" run "lloyd", with the labels
         they would give (1.4 to 2.7 times faster at 8 to 32 clusters; see
         :class:`mixfit.KMeans` for 3 to 7); where the direct kernels run
@@ -396,8 +396,8 @@ def lloyd(
     if algorithm == "hamerly" and _e_step_kernel(X.shape[1], n_clusters, X.dtype) == "simd":
         # Lloyd's E-step by the SIMD micro-kernel took 0.37-0.7 of Hamerly's
         # time at 8-32 clusters (to convergence too), 0.48-0.65 over 20
-        # iterations at 3-7 (to convergence 0.49-1.37), 0.42-0.77 at 64-256
-        # over 20 (0.83-1.02 over 150), and its labels are the ones a pruned
+        # iterations at 3-7 (to convergence 0.49-1.37), 0.36-0.78 at 64-1,024
+        # over 20 (0.60-1.02 over 100-150), and its labels are the ones a pruned
         # pass is meant to reproduce.
         algorithm = "lloyd"
     if algorithm == "yinyang" and _e_step_kernel(X.shape[1], n_clusters, X.dtype) != "gemm":

@@ -17,12 +17,12 @@ from mixfit.kernels import kmeans_simd as simd
 
 #: Shapes of the micro-kernel: clusters, features and features × clusters
 #: within these bounds (see :func:`uses_simd` for the measurements).
-SIMD_CLUSTERS = (8, 256)
+SIMD_CLUSTERS = (8, 1024)
 SIMD_MAX_FEATURES = 64
 SIMD_WORK = (16, 1024)
 #: ... but with at most this many features, up to this many terms: the GEMM's
 #: inner dimension is then too short for BLAS (see :func:`uses_simd`).
-SIMD_NARROW_WORK = (16, 2048)
+SIMD_NARROW_WORK = (16, 16384)
 #: Fewer clusters (3 to 7, most of the 8 lanes padding) only with at least this
 #: many features, where BLAS's skinny GEMM was slower still.
 SIMD_FEW_CLUSTERS = (3, 16)
@@ -74,7 +74,7 @@ def uses_simd(n_features, n_clusters, dtype):
     GEMM with 3 to 5 output columns ran at 1-2 GFLOP/s (14.5 ns a row at
     32 × 3 float64): 10,000 rows, 0.60-0.96 at 16-64 features × 3 and 5
     clusters, but 1.00-1.06 at 32 × 3 and 0.97-1.11 at 8 × 3. Up to 256
-    clusters (within the 1,024 terms): against the GEMM path's two bounds or
+    clusters within the 1,024 terms: against the GEMM path's two bounds or
     Hamerly's ("auto"), 20 iterations, 0.42-0.77 of the time at 8 × 64 and
     16 × 64 (1e4 to 1e6 rows, both dtypes), 0.49-0.60 at 8 × 128, 4 × 256 and
     3 × 256; run on to 150 iterations, where the bounds skip most rows,
@@ -82,12 +82,13 @@ def uses_simd(n_features, n_clusters, dtype):
     Lloyd's E-step at these shapes (never Hamerly's pruned passes, whose
     exactness is argued for the GEMM's rounding), and float64 with at most 3
     features and over 32 clusters stays on the direct kernels
-    (:data:`mixfit.engine.kmeans_steps.DIRECT_OVER_SIMD_CLUSTERS`). From 1,025
-    to 2,048 terms only with at most 16 features (:data:`SIMD_NARROW_WORK`):
-    0.49-0.77 of the time at 8 × 256 and 16 × 128 (1e4 to 1e6 rows, both
-    dtypes; 0.81-0.99 run on to 150 iterations), where at 32 to 48 features
-    × 32 or 64 clusters it took 1.08-1.29 times as long as the GEMM path's
-    two bounds (though 0.51-0.94 at 64 × 32).
+    (:data:`mixfit.engine.kmeans_steps.DIRECT_OVER_SIMD_CLUSTERS`). Beyond
+    1,024 terms only with at most 16 features (:data:`SIMD_NARROW_WORK`), up
+    to 1,024 clusters: 0.49-0.77 of the time at 8 × 256 and 16 × 128 (1e4 to
+    1e6 rows, both dtypes; 0.81-0.99 run on to 150 iterations), 0.36-0.78 at
+    3, 8 and 16 × 1,024 and 12 × 512 (1e4 and 1e5 rows; 0.60-0.69 run on to
+    100), where at 32 to 48 features × 32 or 64 clusters it took 1.08-1.29
+    times as long as the GEMM path's two bounds (though 0.51-0.94 at 64 × 32).
     """
     low, high = SIMD_WORK
     few_clusters, few_min_features = SIMD_FEW_CLUSTERS

@@ -174,14 +174,15 @@ class KMeans(
         "hamerly": its bounds are exact as Elkan's are, so labels, centres and
         ``n_iter_`` are those of "lloyd", without Elkan's K bounds per sample
         (with ``n_clusters=1`` it warns and runs "lloyd", as scikit-learn does).
-        Where the SIMD kernel runs (8 to 256 clusters, or 3 to 7 from 16
-        features, at most 1,024 features × clusters or 2,048 with at most 16
-        features; float64 with at most 3
-        features and over 32 clusters excepted) "auto", "hamerly", "elkan" and
+        Where the SIMD kernel runs (8 to 1,024 clusters, or 3 to 7 from 16
+        features, at most 1,024 features × clusters or any number with at
+        most 16 features; float64 with at most 3 features, over 32 clusters
+        and at most 2,048 features × clusters excepted) "auto", "hamerly",
+        "elkan" and
         "yinyang" run "lloyd", whose labels they would give: it was 1.4 to 2.7
-        times faster there than the bounds at 8 to 32 clusters, 1.3 to 2.4
-        times over 20 iterations at 64 to 256 (even, 0.98 to 1.2 times, run on
-        to 150), 1.5 to 2.1 times over 20 iterations at 3 to 7 (to convergence
+        times faster there than the bounds at 8 to 32 clusters, 1.3 to 2.8
+        times over 20 iterations at 64 to 1,024 (0.98 to 1.7 times run on to
+        100 or 150), 1.5 to 2.1 times over 20 iterations at 3 to 7 (to convergence
         0.73 to 2.0: the bounds won once, at 100,000 × 32 × 5 float64).
         For sparse X, "auto" runs "lloyd": on text-like data (many features,
         clusters close in distance) the bounds rarely prune and "hamerly" was

@@ -140,9 +140,11 @@ def batch_statistics(X, centers, sample_weight=None, *, shift=None, chunk_size, 
         block_rows = batch_block_rows(chunk_size, n_features, n_clusters)
         n_blocks = -(-n_samples // block_rows)
         # Sums in the blocks cost each block a zeroed K × d array, and their
-        # total a pass over them all; once that outweighs the batch's rows, the
-        # blocks label the batch without sums and one pass over it adds them up.
-        if n_clusters * n_blocks <= n_samples or _uses_direct(n_features, n_clusters, X.dtype):
+        # total a pass over them all; once that outweighs half the batch's rows,
+        # the blocks label the batch without sums and one pass over it adds
+        # them up (at 784 × 256, 4 blocks of a 1,024-row batch: a fit's steps
+        # took 0.88-0.93 of the time with the sums in the blocks).
+        if 2 * n_clusters * n_blocks <= n_samples or _uses_direct(n_features, n_clusters, X.dtype):
             _, stats = _fused_e_step(X, centers, sample_weight, chunk_size, None, shift,
                                      runner, labels, fast_norms=True, block_rows=block_rows)
             return stats

@@ -84,7 +84,7 @@ def uses_simd(n_features, n_clusters, dtype):
     features and over 32 clusters stays on the direct kernels
     (:data:`mixfit.engine.kmeans_steps.DIRECT_OVER_SIMD_CLUSTERS`). Beyond
     1,024 terms only with at most 16 features (:data:`SIMD_NARROW_WORK`), up
-    to 1,024 clusters: 0.49-0.77 of the time at 8 × 256 and 16 × 128 (1e4 to
+    to 1,024 clusters: 0.48-0.77 of the time at 8 × 256 and 16 × 128 (1e4 to
     1e6 rows, both dtypes; 0.81-0.99 run on to 150 iterations), 0.36-0.78 at
     3, 8 and 16 × 1,024 and 12 × 512 (1e4 and 1e5 rows; 0.60-0.69 run on to
     100), where at 32 to 48 features × 32 or 64 clusters it took 1.08-1.29

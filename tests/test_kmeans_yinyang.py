@@ -45,8 +45,8 @@ def test_yinyang_gives_the_labels_of_the_unpruned_fit(dtype, weighted, n_cluster
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_yinyang_far_from_the_origin_with_a_shift(dtype):
-    # The group filter's float64 products use the GEMM's shift: without it, the
-    # rows' norms would swamp the differences between distances.
+    # The group filter's products use the GEMM's shift: without it, the rows'
+    # norms would swamp the differences between distances.
     X, rng = _blobs(4000, 16, 20, dtype, offset=1e3)
     init = X[rng.choice(len(X), 64, replace=False)].astype(np.float64)
     shift = X.mean(axis=0).astype(np.float64)
@@ -81,9 +81,10 @@ def test_group_bounds_stay_below_the_true_distances(dtype):
             X64 = X.astype(np.float64)
             dist = np.sqrt(((X64[:, None, :] - step[None, :, :]) ** 2).sum(axis=2))
             dist[np.arange(len(X)), e_step.labels] = np.inf  # bounds leave out the own centre
-            for g in range(e_step.lower.shape[1]):
+            bounds = e_step.group_bounds()
+            for g in range(bounds.shape[1]):
                 in_group = e_step.group_of == g
-                assert (e_step.lower[:, g] <= dist[:, in_group].min(axis=1)).all()
+                assert (bounds[:, g] <= dist[:, in_group].min(axis=1)).all()
             # Every label is the nearest centre (no near ties in this data).
             dist[np.arange(len(X)), e_step.labels] = np.sqrt(
                 ((X64 - step[e_step.labels]) ** 2).sum(axis=1))
@@ -152,8 +153,8 @@ def test_yinyang_kernel_refuses_inconsistent_shapes():
     group_of = np.zeros(4, dtype=np.int64)
     args = dict(
         X=X, weight=np.empty(0), x_sq=np.zeros(10), centers=centers, grouped=centers,
-        grouped_sq=np.zeros(4), members=members, group_start=np.array([0, 4], dtype=np.int64),
-        group_of=group_of, group_drift=np.zeros(1), labels=np.zeros(10, dtype=np.int32),
+        members=members, group_start=np.array([0, 4], dtype=np.int64),
+        group_of=group_of, drift_total=np.zeros(1), labels=np.zeros(10, dtype=np.int32),
         lower=np.zeros((10, 1), dtype=np.float32), tau_coef=0.0, c_max_sq=0.0,
         shift=np.empty(0), C_neg2=centers, C_neg2_t=np.empty((0, 0)), c_sq=np.zeros(4),
         sums=np.zeros((4, 3)), counts=np.zeros(4), chunk_size=4, direct_cost=4.0, fresh=False,

@@ -80,8 +80,11 @@ _KMEANS_GROUPS = 16
 _HAMERLY_MIN_CLUSTERS = 64  # mixfit.engine.kmeans.HAMERLY_MIN_CLUSTERS (SIMD shapes keep no
 # bounds there: counted anyway, the estimate errs high)
 # mixfit.engine.kmeans.YINYANG_MIN_CLUSTERS and YINYANG_MIN_FEATURES (by bytes per value).
-_YINYANG_MIN_CLUSTERS = {4: 256, 8: 128}
+_YINYANG_MIN_CLUSTERS = {4: 128, 8: 128}
 _YINYANG_MIN_FEATURES = {4: 64, 8: 32}
+# mixfit.engine.kmeans_yinyang.group_count: 5 centres a group while that makes at
+# most d / 3 groups, else 10.
+_YINYANG_GROUP_SIZES = (5, 10)
 # mixfit.engine.kmeans.TWO_BOUND_MAX_CLUSTERS, TWO_BOUND_MIN_FEATURES,
 # TWO_BOUND_MANY_CLUSTERS, TWO_BOUND_WORK and TWO_BOUND_LARGE: "auto" keeps two
 # float32 bounds per row there (where the E-step is the GEMM's; counted for
@@ -398,10 +401,12 @@ def kmeans_bytes(
     # Lloyd: ‖x‖², int32 labels (Hamerly, Yinyang: bounds too), the int64 labels of the
     # result; per thread the distance block (and its transposed copy), the
     # shifted or gathered rows, Hamerly's list of rows; K × d sums per group.
-    # Yinyang: a float32 bound per group of ~10 centres; per thread, per row of
-    # its block, the group filter's distances and lists (~6 words, and ~5 per
-    # group computed: counted as 2 groups a row).
-    groups = -(-k // 10)
+    # Yinyang: a float32 bound per group of ~10 centres (~5 while that makes at
+    # most d / 3 groups); per thread, per row of its block, ~16 words (the
+    # group filter now works row by row in scratch of a chunk: errs high).
+    groups = -(-k // _YINYANG_GROUP_SIZES[0])
+    if 3 * groups > d:
+        groups = -(-k // _YINYANG_GROUP_SIZES[1])
     per_row = (work + 4 + (4 if hamerly else 0) + (8 if two_bound else 0)
                + (4 * groups if yinyang else 0) + 8)
     per_thread = (2 * chunk * k * work + 2 * chunk * d * work + 8 * _KMEANS_BLOCK_ROWS

@@ -110,11 +110,16 @@ TWO_BOUND_LARGE = {"large_clusters": 16, "large_bytes": 1 << 27}
 #: {160, 784} × 128 and 1.24 at 64 × 128, 1.08-1.37 at K = 64 (d 32-784);
 #: float64 0.44-0.52 at {64, 160} × 256, 0.69-0.70 at 32 × {256, 1024},
 #: 0.67 at 784 × 128, 0.90-0.96 at {32, 64} × 128, 1.00-1.02 at
-#: 16 × {256, 1024}, 1.36 at 8 × 1024, 0.94-0.95 at K = 64. Per row, the screen
-#: of ~K / 10 group bounds costs about what a GEMM row of few features does, so
-#: the bounds pay only where a GEMM row is long, and sooner for float64, whose
-#: GEMMs run at half float32's speed.
-YINYANG_MIN_CLUSTERS = {np.dtype(np.float32): 256, np.dtype(np.float64): 128}
+#: 16 × {256, 1024}, 1.36 at 8 × 1024, 0.94-0.95 at K = 64. Since the global
+#: filter stopped writing the bounds and the group filter computes its
+#: distances row by row (kernels/kmeans_yinyang.py), float32 from 128
+#: clusters: 0.53 at 784 × 128, 0.64 at 160 × 128, 0.91 at 64 × 128 (0.86 at
+#: 10,000 rows); still 1.15 at 32 × 128, 0.94 at 32 × {256, 1024} but 1.12 at
+#: 10,000 × 32 × 256, and 1.23-1.96 at K = 64 (d 32-784, both dtypes). Per
+#: row, the screen of the group bounds costs about what a GEMM row of few
+#: features does, so the bounds pay only where a GEMM row is long, and sooner
+#: for float64, whose GEMMs run at half float32's speed.
+YINYANG_MIN_CLUSTERS = {np.dtype(np.float32): 128, np.dtype(np.float64): 128}
 
 #: ... and features.
 YINYANG_MIN_FEATURES = {np.dtype(np.float32): 64, np.dtype(np.float64): 32}
@@ -301,15 +306,17 @@ def lloyd(
         per row and skips the rows whose centre provably stays the same (same
         labels as "lloyd", inertia equal to rounding; pays off for many
         clusters); "yinyang" keeps a bound per row per group of about 10
-        centres and computes only the groups that may hold a nearer centre
-        (:mod:`mixfit.engine.kmeans_yinyang`; same labels as "lloyd", n × K / 10
-        float32 of bounds; pays off for many clusters and features); "elkan"
+        centres (5 for long rows) and computes only the groups that may hold a
+        nearer centre (:mod:`mixfit.engine.kmeans_yinyang`; same labels as
+        "lloyd", n × K / 10 float32 of bounds, at most n × max(K / 10, d / 3);
+        pays off for many clusters and features); "elkan"
         (scikit-learn's name for exact triangle-inequality pruning) runs
         "hamerly": Hamerly's bounds are exact too, so the labels, centres and
         iteration count are those of "lloyd" either way. "auto" (with
         ``kernel="numba"``) runs Yinyang's E-step from
         :data:`YINYANG_MIN_CLUSTERS` clusters and :data:`YINYANG_MIN_FEATURES`
-        features on (256 and 64 for float32, 128 and 32 for float64), for as long as it saves at least half an unpruned pass
+        features on (128 and 64 for float32, 128 and 32 for float64), for as
+        long as it saves at least half an unpruned pass
         (:class:`~mixfit.engine.kmeans_yinyang._AutoYinyang`); below, from
         :data:`HAMERLY_MIN_CLUSTERS` clusters, Lloyd's E-step until labels
         settle, then Hamerly's for as long as its bounds save at least half the
@@ -344,7 +351,7 @@ def lloyd(
         Keep no per-row state but the labels, for data larger than memory (a
         memory map): the rows' squared norms are recomputed per chunk each
         iteration instead of kept (n floats), "auto" runs "lloyd" (Hamerly's
-        bounds are n floats, Yinyang's n × K / 10), and the labels stay int32.
+        bounds are n floats, Yinyang's n × K / 10 or more), and the labels stay int32.
         Same results.
     x_squared_norms : ndarray of shape (n_samples,), X's dtype, or None
         ``‖x‖²`` of every row where the caller has them (a fit without a

@@ -213,6 +213,23 @@ def test_the_simd_shapes_are_chosen_in_one_place():
     assert not uses_simd(17, 64, np.float32) and not uses_simd(32, 1024, np.float64)
     assert uses_simd(2, 64, np.float64)
     assert kmeans_steps._e_step_kernel(2, 64, np.float64) == "direct"
+    # Float64 from 96 to 256 features and 8 clusters, up to 1,280 terms (BLAS's
+    # double GEMM with 8 to 16 columns): not float32, not beyond.
+    assert uses_simd(160, 8, np.float64) and uses_simd(128, 10, np.float64)
+    assert not uses_simd(160, 8, np.float32) and not uses_simd(80, 10, np.float64)
+    assert not uses_simd(160, 16, np.float64) and not uses_simd(257, 4 + 4, np.float64)
+
+
+def test_wide_float64_rows_get_the_labels_of_the_reference_kernel():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(3000, 160))
+    X[:1500] += 0.7
+    init = X[rng.choice(len(X), 8, replace=False)].copy()
+    fast = lloyd(X, init, max_iter=30, tol=0.0)
+    reference = lloyd(X, init, max_iter=30, tol=0.0, kernel="numpy")
+    np.testing.assert_array_equal(fast.labels, reference.labels)
+    assert fast.n_iter == reference.n_iter
+    assert fast.inertia == pytest.approx(reference.inertia, rel=1e-12)
     assert kmeans_steps._e_step_kernel(3, 32, np.float64) == "simd"
     # From 16 terms: 2 or 3 features × 8 clusters (the GEMM path's fits took
     # 1.1-1.3x as long), not 1 × 8 (float64 there runs the direct kernels).

@@ -45,6 +45,18 @@ SIMD_PAIRED_MIN_FEATURES = 4
 #: path's two bounds ran; with them here too it was 0.97).
 SIMD_PAIRED_MAX_FEATURES = 256
 
+#: Float64 from 8 clusters and from this many features (beyond
+#: :data:`SIMD_MAX_FEATURES`) up to this many, and up to this many terms:
+#: BLAS's double-precision GEMM with 8 to 16 output columns is slower still.
+#: Whole fits, 20 iterations, 2 threads, time with the micro-kernel / as
+#: before ("auto"): 0.68 at 100,000 × 160 × 8 (0.84 at 1e6), 0.69 at
+#: 100,000 × 100 × 12, 0.76 at 100,000 × 128 × 10; but 1.07 at 250,000 × 160
+#: × 16. 80 × 16 gained too (0.79), but from 65 to 95 features the GEMM path
+#: stays, as measured and tested before. Float32 gained less or lost: 0.92
+#: at 100,000 × 80 × 16 and 160 × 8, 0.98 at 10,000 × 160 × 8, 1.09 at
+#: 100,000 × 128 × 10.
+SIMD_WIDE_FLOAT64 = (96, 256, 1280)
+
 _NOTHING = np.empty(0)
 
 
@@ -98,7 +110,9 @@ def uses_simd(n_features, n_clusters, dtype):
             and SIMD_PAIRED_MIN_FEATURES <= n_features <= SIMD_PAIRED_MAX_FEATURES):
         return True
     if n_features > SIMD_MAX_FEATURES:
-        return False
+        wide_min, wide_max, wide_work = SIMD_WIDE_FLOAT64
+        return (np.dtype(dtype) == np.float64 and wide_min <= n_features <= wide_max
+                and SIMD_CLUSTERS[0] <= n_clusters and n_features * n_clusters <= wide_work)
     clusters_fit = (SIMD_CLUSTERS[0] <= n_clusters <= SIMD_CLUSTERS[1]
                     or (few_clusters <= n_clusters < SIMD_CLUSTERS[0]
                         and n_features >= few_min_features))

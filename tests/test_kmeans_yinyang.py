@@ -250,3 +250,13 @@ def test_the_estimator_runs_yinyang_and_saves_it(tmp_path):
     np.testing.assert_array_equal(sparse_fits[0].labels_, sparse_fits[1].labels_)
     np.testing.assert_array_equal(sparse_fits[0].cluster_centers_,
                                   sparse_fits[1].cluster_centers_)
+
+
+def test_long_rows_get_smaller_groups_but_not_too_many_bounds():
+    # About 10 centres a group; 5 where that makes at most d / 3 groups and 64.
+    assert kmeans_yinyang.group_count(256, 64) == 26
+    assert kmeans_yinyang.group_count(256, 160) == 52
+    assert kmeans_yinyang.group_count(256, 784) == 52
+    assert kmeans_yinyang.group_count(1024, 160) == 103  # 205 bounds: a third of d exceeded
+    assert kmeans_yinyang.group_count(1024, 784) == 103  # over 64 groups
+    assert kmeans_yinyang.group_count(3, 784) == 1

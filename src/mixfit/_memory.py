@@ -83,8 +83,9 @@ _HAMERLY_MIN_CLUSTERS = 64  # mixfit.engine.kmeans.HAMERLY_MIN_CLUSTERS (SIMD sh
 _YINYANG_MIN_CLUSTERS = {4: 128, 8: 128}
 _YINYANG_MIN_FEATURES = {4: 64, 8: 32}
 # mixfit.engine.kmeans_yinyang.group_count: 5 centres a group while that makes at
-# most d / 3 groups, else 10.
+# most d / 3 groups and 64, else 10.
 _YINYANG_GROUP_SIZES = (5, 10)
+_YINYANG_MOST_FEW_GROUPS = 64
 # mixfit.engine.kmeans.TWO_BOUND_MAX_CLUSTERS, TWO_BOUND_MIN_FEATURES,
 # TWO_BOUND_MANY_CLUSTERS, TWO_BOUND_WORK and TWO_BOUND_LARGE: "auto" keeps two
 # float32 bounds per row there (where the E-step is the GEMM's; counted for
@@ -402,10 +403,10 @@ def kmeans_bytes(
     # result; per thread the distance block (and its transposed copy), the
     # shifted or gathered rows, Hamerly's list of rows; K × d sums per group.
     # Yinyang: a float32 bound per group of ~10 centres (~5 while that makes at
-    # most d / 3 groups); per thread, per row of its block, ~16 words (the
-    # group filter now works row by row in scratch of a chunk: errs high).
+    # most d / 3 groups and 64); per thread, per row of its block, ~16 words
+    # (the group filter now works row by row in scratch of a chunk: errs high).
     groups = -(-k // _YINYANG_GROUP_SIZES[0])
-    if 3 * groups > d:
+    if 3 * groups > d or groups > _YINYANG_MOST_FEW_GROUPS:
         groups = -(-k // _YINYANG_GROUP_SIZES[1])
     per_row = (work + 4 + (4 if hamerly else 0) + (8 if two_bound else 0)
                + (4 * groups if yinyang else 0) + 8)

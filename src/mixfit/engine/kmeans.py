@@ -308,7 +308,7 @@ def lloyd(
         clusters); "yinyang" keeps a bound per row per group of about 10
         centres (5 for long rows) and computes only the groups that may hold a
         nearer centre (:mod:`mixfit.engine.kmeans_yinyang`; same labels as
-        "lloyd", n × K / 10 float32 of bounds, at most n × max(K / 10, d / 3);
+        "lloyd", n × K / 10 float32 of bounds, at most n × max(K / 10, min(d / 3, 64));
         pays off for many clusters and features); "elkan"
         (scikit-learn's name for exact triangle-inequality pruning) runs
         "hamerly": Hamerly's bounds are exact too, so the labels, centres and

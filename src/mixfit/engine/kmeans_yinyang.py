@@ -23,20 +23,22 @@ from mixfit.engine.kmeans_steps import _NOTHING, _Gemm, _LloydEStep, _blocks, _c
 #: Centres per group (Ding et al. use K / 10 groups) ...
 CENTRES_PER_GROUP = 10
 
-#: ... or this many where those groups' bounds number at most a third of the
-#: features (:func:`group_count`): where a row is long, a bound more per row
-#: costs little against the distances a smaller failing group saves. 20
-#: iterations at 100,000 rows, time with 5 (or 4, 3) centres a group / with
-#: 10: float32 0.83-0.87 at 784 × 256 (float64 0.78 with 4), 0.91 at
-#: 160 × 256, 0.99 at 784 × 1024; but 1.20 at 160 × 1024 (205 bounds a row of
-#: 160 features), 1.06 at 64 × 256.
+#: ... or this many where that makes at most a third as many groups as
+#: features, and at most :data:`MOST_FEW_GROUPS` (:func:`group_count`): where a
+#: row is long, a bound more per row costs little against the distances a
+#: smaller failing group saves. 20 iterations at 100,000 rows, time with 5 (or
+#: 4, 3) centres a group / with 10: float32 0.83-0.87 at 784 × 256 (float64
+#: 0.78 with 4), 0.91 at 160 × 256; but 1.20 at 160 × 1024 (205 bounds a row
+#: of 160 features), 1.06 at 64 × 256, and at 784 × 1,024 (205 groups) 0.99
+#: and 0.96 (float64) at 100,000 rows but 1.43 and 1.05 at 10,000.
 FEW_CENTRES_PER_GROUP = 5
+MOST_FEW_GROUPS = 64
 
 
 def group_count(n_clusters, n_features):
     """How many groups Yinyang cuts ``n_clusters`` centres into, for rows of ``n_features``."""
     few = -(-n_clusters // FEW_CENTRES_PER_GROUP)
-    if 3 * few <= n_features:
+    if 3 * few <= n_features and few <= MOST_FEW_GROUPS:
         return few
     return -(-n_clusters // CENTRES_PER_GROUP)
 
@@ -97,7 +99,7 @@ class _Yinyang(_LloydEStep):
     Gives the labels of the unpruned pass; the distances the group filter
     computes are rounded far less than the GEMM's, so the inertia agrees with
     the unpruned path to rounding. The bounds are ``n × G`` float32
-    (:func:`group_count`: G ≈ K / 10, or K / 5 when that is at most d / 3).
+    (:func:`group_count`: G ≈ K / 10, or K / 5 when that is at most d / 3 and 64).
     """
 
     def __init__(self, X, sample_weight, chunk_size, shift, runner, n_clusters, x_sq=None):

@@ -158,9 +158,9 @@ class KMeans(
         change (the same labels as "lloyd"; one more float32 per sample of
         memory); "yinyang" (Ding et al., 2015) keeps a bound per sample for
         each group of about 10 centres (5 where that makes at most
-        ``n_features / 3`` groups) and computes only the groups that may hold
-        a nearer centre (the same labels as "lloyd"; ``n_clusters / 10`` more
-        float32 per sample, or up to ``n_features / 3``). "auto" uses
+        ``n_features / 3`` groups, and 64) and computes only the groups that
+        may hold a nearer centre (the same labels as "lloyd"; ``n_clusters /
+        10`` more float32 per sample, or up to 64). "auto" uses
         "yinyang" from 128 clusters and 64 features on (32 features for
         float64 data), where it took 0.53 to 0.91 of the time of Hamerly's
         bounds at 128 clusters and brought the benchmark grid's shapes from

@@ -157,14 +157,13 @@ class KMeans(
         bound per sample and skips the samples whose centre provably does not
         change (the same labels as "lloyd"; one more float32 per sample of
         memory); "yinyang" (Ding et al., 2015) keeps a bound per sample for
-        each group of about 10 centres (5 where that makes at most
-        ``n_features / 3`` groups, and 64) and computes only the groups that
-        may hold a nearer centre (the same labels as "lloyd"; ``n_clusters /
-        10`` more float32 per sample, or up to 64). "auto" uses
-        "yinyang" from 128 clusters and 64 features on (32 features for
-        float64 data), where it took 0.53 to 0.91 of the time of Hamerly's
-        bounds at 128 clusters and brought the benchmark grid's shapes from
-        256 clusters on to 0.18 to 0.55 of scikit-learn's time; below 128
+        each group of about 10 centres (5 for at most ``n_features / 3`` and 64
+        groups) and computes only the groups that may hold a nearer centre
+        (Lloyd's labels; ``n_clusters / 10`` more float32 per sample, or up to
+        64). "auto" uses "yinyang" from 128 clusters and 64 features on (32
+        features for float64 data), where it took 0.53 to 0.91 of the time of
+        Hamerly's bounds at 128 clusters, and 0.18 to 0.55 of scikit-learn's
+        on the benchmark grid from 256 clusters; below 128
         clusters, from 16 features on where the E-step is a GEMM (from 32
         clusters; from 8 with at least 2,048 features × clusters; from 16 on
         data of 128 MiB or more), Hamerly's upper and lower bound per sample once labels settle

@@ -179,10 +179,10 @@ class KMeans(
         Where the SIMD kernel runs (8 to 1,024 clusters, or 3 to 7 from 16
         features, at most 1,024 features × clusters or any number with at
         most 16 features, and float64 from 8 clusters and 96 to 256 features
-        up to 1,280 features × clusters; float64 with at most 3 features, over 32
-        clusters and at most 2,048 features × clusters excepted) "auto", "hamerly",
-        "elkan" and
-        "yinyang" run "lloyd", whose labels they would give: it was 1.4 to 2.7
+        up to 1,280 features × clusters; float64 with at most 3 features, over
+        32 clusters and at most 2,048 features × clusters excepted) "auto",
+        "hamerly", "elkan" and "yinyang" run "lloyd", whose labels they would
+        give: it was 1.4 to 2.7
         times faster there than the bounds at 8 to 32 clusters, 1.3 to 2.8
         times over 20 iterations at 64 to 1,024 (0.98 to 1.7 times run on to
         100 or 150), 1.5 to 2.1 times over 20 iterations at 3 to 7 (to convergence

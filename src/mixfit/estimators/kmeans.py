@@ -163,15 +163,14 @@ class KMeans(
         64). "auto" uses "yinyang" from 128 clusters and 64 features on (32
         features for float64 data), where it took 0.53 to 0.91 of the time of
         Hamerly's bounds at 128 clusters, and 0.18 to 0.55 of scikit-learn's
-        on the benchmark grid from 256 clusters; below 128
-        clusters, from 16 features on where the E-step is a GEMM (from 32
-        clusters; from 8 with at least 2,048 features × clusters; from 16 on
-        data of 128 MiB or more), Hamerly's upper and lower bound per sample once labels settle
-        (two more float32 per sample), so that the samples they settle are not
-        even read, with the cluster sums carried from one iteration to the
-        next (the same labels as "lloyd"; sums and inertia equal to rounding);
-        and "hamerly" from 64 clusters on elsewhere, once labels settle; each
-        only for as long as it pays.
+        on the benchmark grid from 256 clusters; below 128 clusters, from 16
+        features on where the E-step is a GEMM (from 32 clusters; from 8 with
+        at least 2,048 features × clusters; from 16 on data of 128 MiB or
+        more), Hamerly's upper and lower bound per sample once labels settle
+        (two more float32 per sample), so that settled samples are not even
+        read, the cluster sums carried between iterations (the same labels as
+        "lloyd"; sums and inertia equal to rounding); and "hamerly" from 64
+        clusters on elsewhere, once labels settle; each only while it pays.
         "elkan", scikit-learn's name for exact triangle-inequality pruning, runs
         "hamerly": its bounds are exact as Elkan's are, so labels, centres and
         ``n_iter_`` are those of "lloyd", without Elkan's K bounds per sample
@@ -182,11 +181,11 @@ class KMeans(
         up to 1,280 features × clusters; float64 with at most 3 features, over
         32 clusters and at most 2,048 features × clusters excepted) "auto",
         "hamerly", "elkan" and "yinyang" run "lloyd", whose labels they would
-        give: it was 1.4 to 2.7
-        times faster there than the bounds at 8 to 32 clusters, 1.3 to 2.8
-        times over 20 iterations at 64 to 1,024 (0.98 to 1.7 times run on to
-        100 or 150), 1.5 to 2.1 times over 20 iterations at 3 to 7 (to convergence
-        0.73 to 2.0: the bounds won once, at 100,000 × 32 × 5 float64).
+        give: it was 1.4 to 2.7 times faster there than the bounds at 8 to 32
+        clusters, 1.3 to 2.8 times over 20 iterations at 64 to 1,024 (0.98 to
+        1.7 times run on to 100 or 150), 1.5 to 2.1 times over 20 iterations at
+        3 to 7 (to convergence 0.73 to 2.0: the bounds won once, at 100,000 ×
+        32 × 5 float64).
         For sparse X, "auto" runs "lloyd": on text-like data (many features,
         clusters close in distance) the bounds rarely prune and "hamerly" was
         1.2 to 1.5 times slower at 20 and 100 clusters; "hamerly" and "elkan"

@@ -240,3 +240,39 @@ def test_the_memory_estimate_counts_the_two_bounds():
 
     # From 64 clusters "auto" keeps the two bounds instead of Hamerly's one.
     assert hamerly_bytes(100, "auto") - hamerly_bytes(100, "hamerly") == 4 * 1_000_000
+
+
+def _runs_of_pruning(e_step_class, X, centers, max_iter):
+    """The fit, and the lengths of its runs of pruned calls that ended in Lloyd's turn."""
+    runner = kmeans_steps._runner(1, X, len(centers), 256)
+    with runner:
+        e_step = e_step_class(X, None, 256, None, runner, len(centers))
+        phases = []
+        result = _lloyd_loop(X, centers, None, max_iter, 0.0,
+                             lambda i, c, j: phases.append(e_step.pruning), e_step, "numba")
+    runs, length = [], 0
+    for pruning in phases:
+        if pruning:
+            length += 1
+        elif length:
+            runs.append(length)
+            length = 0
+    return result, runs
+
+
+def test_auto_two_bounds_wait_for_two_calls_that_do_not_pay():
+    # Uniform noise: once labels settle, the bounds still leave most rows to
+    # compute. Hamerly's one bound goes back to Lloyd after the first pruned
+    # call (which sets the bounds) and one that does not pay; the two bounds
+    # wait for a second (BAD_CALLS), as the centres often still move then.
+    from mixfit.engine.kmeans_hamerly import _AutoHamerly
+
+    rng = np.random.default_rng(2)
+    X = rng.uniform(size=(4000, 40))
+    centers = X[:48].astype(np.float64)
+    _, one_bound = _runs_of_pruning(_AutoHamerly, X, centers, 60)
+    result, two_bounds = _runs_of_pruning(kmeans_two_bound._AutoTwoBound, X, centers, 60)
+    assert one_bound[0] == 2
+    assert two_bounds[0] == 1 + kmeans_two_bound.BAD_CALLS == 3
+    reference = lloyd(X, centers, max_iter=60, tol=0.0, algorithm="lloyd")
+    np.testing.assert_array_equal(result.labels, reference.labels)

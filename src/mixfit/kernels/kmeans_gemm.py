@@ -66,6 +66,18 @@ def _partial(X_rows, shift, C_neg2, C_neg2_t, rows_first, shifted_buffer, wide, 
 
 
 @njit(**_OPTIONS)
+def gather_row(X, x_sq, i, w, weighted, gathered, gathered_sq, gathered_weight, gathered_rows,
+               n_gathered):
+    """Row ``i`` (its norm, weight and index) copied to slot ``n_gathered``; returns the count."""
+    gathered[n_gathered] = X[i]
+    gathered_sq[n_gathered] = x_sq[i]
+    if weighted:
+        gathered_weight[n_gathered] = w
+    gathered_rows[n_gathered] = i
+    return n_gathered + 1
+
+
+@njit(**_OPTIONS)
 def gemm_buffers(X, shift, rows, n_clusters, rows_first):
     """The buffers :func:`_partial` writes into, for chunks of up to ``rows`` rows of X.
 
@@ -263,12 +275,8 @@ def hamerly_gemm_block(X, weight, x_sq, centers, labels, lower, half_gap, drift,
                 inertia += w * own_sq[r]
                 add_row(sums, a, X, i, w, weighted)
                 continue
-            gathered[n_gathered] = X[i]
-            gathered_sq[n_gathered] = x_sq[i]
-            if weighted:
-                gathered_weight[n_gathered] = w
-            gathered_rows[n_gathered] = i
-            n_gathered += 1
+            n_gathered = gather_row(X, x_sq, i, w, weighted, gathered, gathered_sq,
+                                    gathered_weight, gathered_rows, n_gathered)
             if n_gathered == rows:
                 chunk_inertia, chunk_changed = _full_rows(
                     gathered, gathered_weight, gathered_sq, gathered_rows, shift, C_neg2,

@@ -31,7 +31,7 @@ from numba import njit, prange
 
 from mixfit.kernels.checks import check_blocks, require
 from mixfit.kernels.kmeans import _round_down_f32, labels_in_range, nearest_two_columns
-from mixfit.kernels.kmeans_gemm import _partial, gemm_buffers
+from mixfit.kernels.kmeans_gemm import _partial, gather_row, gemm_buffers
 from mixfit.kernels.kmeans_simd import ROWS, _nearest_in_chunk
 from mixfit.kernels.kmeans_simd_pairs import MAX_CLUSTERS as MAX_PAIRED_CLUSTERS
 
@@ -288,13 +288,10 @@ def two_bound_block(X, weight, x_sq, centers, labels, lower, upper, half_gap, dr
             if not fails[r]:
                 continue
             i = start + r
-            gathered[n_gathered] = X[i]
-            gathered_sq[n_gathered] = x_sq[i]
-            if weighted:
-                gathered_weight[n_gathered] = weight[i]
-            gathered_rows[n_gathered] = i
             gathered_old[n_gathered] = labels[i]
-            n_gathered += 1
+            n_gathered = gather_row(X, x_sq, i, weight[i] if weighted else 1.0, weighted,
+                                    gathered, gathered_sq, gathered_weight, gathered_rows,
+                                    n_gathered)
             if n_gathered == rows:
                 n_changed += _two_bound_rows(
                     gathered, gathered_weight, gathered_sq, gathered_rows, gathered_old, shift,

@@ -33,7 +33,7 @@ from numba import njit, prange
 from mixfit.kernels.checks import check_blocks, require
 from mixfit.kernels.kmeans import (_argmin_columns, _round_down_f32, add_row, labels_in_range,
                                    row_sq_norm)
-from mixfit.kernels.kmeans_gemm import _partial, gemm_buffers
+from mixfit.kernels.kmeans_gemm import _partial, gather_row, gemm_buffers
 
 __all__ = ["yinyang_full", "yinyang_gemm_block", "yinyang_gemm_blocks"]
 
@@ -445,12 +445,8 @@ def yinyang_gemm_block(X, weight, x_sq, centers, grouped, members, group_start,
                     group_start, group_of, shift, x_row, failing, near_d1, near_c1, near_d2)
                 n_direct += n_computed
                 if not decided:
-                    gathered[n_gathered] = X[i]
-                    gathered_sq[n_gathered] = x_sq[i]
-                    if weighted:
-                        gathered_weight[n_gathered] = w
-                    gathered_rows[n_gathered] = i
-                    n_gathered += 1
+                    n_gathered = gather_row(X, x_sq, i, w, weighted, gathered, gathered_sq,
+                                            gathered_weight, gathered_rows, n_gathered)
                     if n_gathered == rows:
                         n_gemm += n_gathered
                         chunk_inertia, chunk_changed = _gemm_rows(

@@ -3,9 +3,10 @@
 Ding, Zhao, Shen, Musuvathi and Mytkowicz, "Yinyang K-Means: A Drop-In
 Replacement of the Classic K-Means with Consistent Speedup", ICML 2015. The
 centres are cut once, at the first call, into about K / 10 groups (K / 5 where
-rows are long, see :func:`group_count`) by a few Lloyd iterations over the centres themselves; each row then keeps a float32
-lower bound per group (see :mod:`mixfit.kernels.kmeans_yinyang` for the
-filters and why the labels are Lloyd's). Where Hamerly's one bound per row
+rows are long, see :func:`group_count`) by a few Lloyd iterations over the
+centres themselves; each row then keeps a float32 lower bound per group (see
+:mod:`mixfit.kernels.kmeans_yinyang` for the filters and why the labels are
+Lloyd's). Where Hamerly's one bound per row
 (:mod:`mixfit.engine.kmeans_hamerly`) is undone by any near centre, the group
 bounds still rule out the far groups, so a row computes the distances to the
 centres of its own region only.

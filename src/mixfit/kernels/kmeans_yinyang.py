@@ -315,13 +315,13 @@ def yinyang_gemm_block(X, weight, x_sq, centers, grouped, members, group_start,
     """Yinyang's E-step for a block: global filter, group filter, GEMM for the rest.
 
     Chunk by chunk (``chunk_size`` rows, still in cache), each row's bounds are
-    lowered and tested; rows that pass keep their label. When the rows that
-    fail would need more than ``1 / direct_cost`` of the chunk's GEMM in
-    distances (early iterations, while centres move far), the whole chunk goes
-    through the GEMM at once. The other failing rows of the block then go
-    through the group filter (:func:`_group_filter`); those whose nearest centre
-    wins by more than ``tau`` take it and renewed bounds, the near ties are
-    gathered for the GEMM.
+    tested (:func:`_screen_row`); rows that pass keep their label. When the
+    rows that fail would need more than ``1 / direct_cost`` of the chunk's GEMM
+    in distances (early iterations, while centres move far), the whole chunk
+    goes through the GEMM at once. Otherwise each failing row goes through the
+    group filter (:func:`_filter_row`) while still in cache; those whose
+    nearest centre wins by more than ``tau`` take it and renewed bounds, the
+    near ties are gathered for the GEMM.
 
     Parameters
     ----------

@@ -12,11 +12,15 @@ __all__ = ["PREFETCH_AHEAD", "nearest_arrays", "nearest_signature", "prefetch_ro
            "transpose_8x8"]
 
 #: Rows ahead of the 8 being computed whose cache lines a micro-kernel asks
-#: for: 8 to 64 measured (one thread, 100,000 × 64 × 3 float32, distances
-#: only), 16 best at 11.4 ns a row against 13.2-13.8 without; whole fits, 2
-#: threads, 0.90-0.93 of the time at 64 × {3, 8} float32 and 32 × 3 float64,
-#: even (within noise) at 8 to 16 features.
-PREFETCH_AHEAD = 16
+#: for. First tuned on 100,000 × 64 × 3 float32 (25 MB, mostly in the shared
+#: cache; one thread, distances only): 16 best, 11.4 ns a row against
+#: 13.2-13.8 without. From memory (1e6 rows) 16 was worse than none: 22 ns a
+#: row against 16.5-17.2 at 64 × 3 float32, and 8 rows 16.4-17.3 (32 to 128
+#: rows 23-28). Whole fits, 2 threads, 8 / 16 rows: 0.87-0.89 at 1e6 × 64 × 3
+#: float32, 0.86-0.96 at 1e6 × 32 × 3 float64, 0.96 at 1e6 × 64 × 3 float64,
+#: even at 1e6 × 160 × 3 (4 to 8 rows the same), 1e5 × {64, 32} × 3 and 1e5 ×
+#: 64 × 16.
+PREFETCH_AHEAD = 8
 
 
 def _is_float_array(ty, ndim):

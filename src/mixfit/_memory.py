@@ -199,7 +199,7 @@ def _stacklevel():
     return level
 
 
-def check_fit(estimate, *, what, advice, pending_bytes=0):
+def check_fit(estimate, *, what, advice, pending_bytes=0, warn=True):
     """Refuse a fit that cannot fit in memory; warn about one that is very large.
 
     Parameters
@@ -213,6 +213,13 @@ def check_fit(estimate, *, what, advice, pending_bytes=0):
     pending_bytes : int
         Memory still to be allocated outside the fit (the data, when the check
         runs before it is read); counted against the limit.
+    warn : bool, default=True
+        False: refuse only (a second check of the same fit, which warned already).
+
+    Returns
+    -------
+    warned : bool
+        Whether the fit is large enough to be warned about (and was, if ``warn``).
 
     Raises
     ------
@@ -232,7 +239,8 @@ def check_fit(estimate, *, what, advice, pending_bytes=0):
                 "e.g. 16G.)"
             )
     slow = estimate.flops > WARN_FLOPS
-    if estimate.bytes > WARN_BYTES or slow:
+    large = estimate.bytes > WARN_BYTES or slow
+    if large and warn:
         time = (
             f" and about {estimate.flops:.1e} floating-point operations per iteration "
             "(tens of seconds or more each)" if slow else ""
@@ -243,6 +251,7 @@ def check_fit(estimate, *, what, advice, pending_bytes=0):
             LargeFitWarning,
             stacklevel=_stacklevel(),
         )
+    return large
 
 
 def _largest_parts(estimate, count=2):
@@ -278,15 +287,15 @@ def check_gaussian_mixture(shape, n_components, covariance_type, *, pending_byte
     )
 
 
-def check_kmeans(shape, n_clusters, *, pending_bytes=0, **options):
-    """:func:`check_fit` of a ``KMeans`` fit on data of ``shape``.
+def check_kmeans(shape, n_clusters, *, pending_bytes=0, warn=True, **options):
+    """:func:`check_fit` of a ``KMeans`` fit on data of ``shape``, and its answer.
 
     ``options`` are those of :func:`kmeans_bytes`.
     """
     n_samples, n_features = shape
     nnz = options.get("nnz")
     stored = "" if nnz is None else f" sparse (with {nnz} stored values)"
-    check_fit(
+    return check_fit(
         kmeans_bytes(n_samples, n_features, n_clusters, **options),
         what=f"KMeans(n_clusters={n_clusters}) on {n_samples} × {n_features}{stored} data",
         advice=(
@@ -295,6 +304,7 @@ def check_kmeans(shape, n_clusters, *, pending_bytes=0, **options):
             "or pass a smaller chunk_size"
         ),
         pending_bytes=pending_bytes,
+        warn=warn,
     )
 
 

@@ -38,7 +38,7 @@ _CANCELLATION = 1e6
 
 
 def distance_shift_and_variance(X, sample_weight=None, n_jobs=1, variance=True,
-                                row_squares=None):
+                                row_squares=None, moments=None):
     """:func:`distance_shift`, and the mean over columns of the (weighted) variances.
 
     The variance is what K-means' ``tol`` is relative to (scikit-learn's
@@ -49,6 +49,9 @@ def distance_shift_and_variance(X, sample_weight=None, n_jobs=1, variance=True,
     370 ms fit on 50,000 text-like rows). Dense data need the pass for the shift;
     ``row_squares`` (dense X only, an array of n) is filled with each row's
     ``‖x‖²`` in that pass (see :func:`mixfit.kernels.moments.column_moments`).
+    ``moments``: ``(column means, mean ‖x‖²)`` of dense X where the caller
+    has them (:func:`mixfit.kernels.moments.finite_column_moments`); no pass
+    is then made, and ``row_squares`` are taken to be filled already.
 
     Returns
     -------
@@ -62,7 +65,8 @@ def distance_shift_and_variance(X, sample_weight=None, n_jobs=1, variance=True,
         mean, mean_square_norm = _sparse_column_moments(X, sample_weight)
         spread = max(mean_square_norm - float(mean @ mean), 0.0)
         return np.zeros_like(mean), spread / n_features
-    mean, mean_square_norm = _column_moments(X, sample_weight, n_jobs, row_squares)
+    mean, mean_square_norm = (_column_moments(X, sample_weight, n_jobs, row_squares)
+                              if moments is None else moments)
     offset = float(mean @ mean)
     spread = max(mean_square_norm - offset, 0.0)
     if offset > _CANCELLATION * spread:
@@ -71,18 +75,23 @@ def distance_shift_and_variance(X, sample_weight=None, n_jobs=1, variance=True,
     return shift, spread / n_features
 
 
-def shift_variance_and_norms(X, sample_weight=None, n_jobs=1, variance=True, norms=True):
+def shift_variance_and_norms(X, sample_weight=None, n_jobs=1, variance=True, norms=True,
+                             moments=None, row_norms=None):
     """:func:`distance_shift_and_variance`, and each row's ``‖x‖²`` from the same pass.
 
     The norms (X's dtype, summed in float64) are what K-means keeps for its
     distances when there is no shift; None where there is one (those of
     ``x − shift`` are needed, and the runs make them), for sparse X, or
-    without ``norms``.
+    without ``norms``. ``moments`` and ``row_norms``: the moments and the
+    norms of dense X from the caller's own pass (``row_norms`` None: none kept).
     """
-    keep = norms and not _is_sparse(X)
-    row_norms = np.empty(X.shape[0], dtype=X.dtype) if keep else None
+    if moments is None:
+        keep = norms and not _is_sparse(X)
+        row_norms = np.empty(X.shape[0], dtype=X.dtype) if keep else None
+    elif not norms:
+        row_norms = None
     shift, mean_variance = distance_shift_and_variance(X, sample_weight, n_jobs, variance,
-                                                       row_squares=row_norms)
+                                                       row_squares=row_norms, moments=moments)
     return shift, mean_variance, None if np.any(shift) else row_norms
 
 

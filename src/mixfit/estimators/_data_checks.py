@@ -114,7 +114,7 @@ def column_magnitudes(X):
 
 
 def check_data(estimator, X, *, reset, ensure_min_samples=1, magnitudes=False,
-               accept_sparse=False, allow_nan=False):
+               accept_sparse=False, allow_nan=False, defer_finite=False):
     """Validate a data matrix for an estimator (``validate_data`` plus clearer errors).
 
     Parameters
@@ -135,14 +135,21 @@ def check_data(estimator, X, *, reset, ensure_min_samples=1, magnitudes=False,
     allow_nan : bool, default=False
         Whether NaN (missing values) is taken; infinite values are refused
         either way. The magnitudes then ignore NaN.
+    defer_finite : bool, default=False
+        With ``magnitudes`` (and not ``allow_nan``): a dense C-contiguous X
+        comes back unchecked for finiteness, with magnitudes None, for a
+        caller that reads it anyway
+        (:func:`mixfit.kernels.moments.finite_column_moments`) and calls
+        :func:`refuse_non_finite` where it is not finite.
 
     Returns
     -------
     X : ndarray or CSR matrix of shape (n_samples, n_features), float32 or float64
         float32 stays float32; other numeric input becomes float64.
-    magnitudes : ndarray of shape (n_features,), float64
-        Only with ``magnitudes=True``.
+    magnitudes : ndarray of shape (n_features,), float64, or None
+        Only with ``magnitudes=True``; None where ``defer_finite`` deferred them.
     """
+    defer_finite = defer_finite and magnitudes and not allow_nan
     if not reset:
         _check_n_features(estimator, X)
     if _is_sparse(X):
@@ -157,7 +164,8 @@ def check_data(estimator, X, *, reset, ensure_min_samples=1, magnitudes=False,
             estimator.n_features_in_ = X.shape[1]
             if hasattr(estimator, "feature_names_in_"):
                 del estimator.feature_names_in_  # as validate_data does for unnamed columns
-        return _checked_finite(estimator, X, magnitudes, allow_nan=allow_nan)
+        return _checked_finite(estimator, X, magnitudes, allow_nan=allow_nan,
+                               defer=defer_finite)
     from sklearn.utils.validation import validate_data
 
     _check_ndim(X)
@@ -187,7 +195,8 @@ def check_data(estimator, X, *, reset, ensure_min_samples=1, magnitudes=False,
             f"X must be numeric, but {where}; encode or drop the non-numeric "
             f"column(s) {columns} first."
         ) from None
-    return _checked_finite(estimator, X, magnitudes, names, allow_nan=allow_nan)
+    return _checked_finite(estimator, X, magnitudes, names, allow_nan=allow_nan,
+                           defer=defer_finite)
 
 
 def _check_n_features(estimator, X):
@@ -213,8 +222,20 @@ def _check_n_features(estimator, X):
     )
 
 
-def _checked_finite(estimator, X, magnitudes, names=None, *, allow_nan=False):
-    """X once :func:`check_finite` passes, with its columns' magnitudes if asked for."""
+def refuse_non_finite(estimator, X):
+    """Raise :func:`check_finite`'s error for X (fitted by ``estimator``), which a
+    pass over it found not finite: the counts, the columns and the fix."""
+    check_finite(X, names=getattr(estimator, "feature_names_in_", None),
+                 advice=_nan_advice(estimator))
+    raise AssertionError("refuse_non_finite: X is finite")  # the caller's pass was wrong
+
+
+def _checked_finite(estimator, X, magnitudes, names=None, *, allow_nan=False, defer=False):
+    """X once :func:`check_finite` passes, with its columns' magnitudes if asked for
+    (``(X, None)`` for a dense C-contiguous X where ``defer``: see :func:`check_data`;
+    not for named columns, which the error names as the table did)."""
+    if defer and X.flags.c_contiguous and names is None:
+        return X, None
     advice = _nan_advice(estimator)
     if not magnitudes:
         check_finite(X, names=names, allow_nan=allow_nan, advice=advice)

@@ -6,7 +6,6 @@ import dataclasses
 import warnings
 
 import numpy as np
-from scipy import sparse
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -22,24 +21,21 @@ from mixfit._parallel import check_n_jobs
 from mixfit._validation import (
     MAX_COUNT,
     check_chunk_size,
-    check_n_samples_at_least,
     check_nonnegative_float,
     check_positive_int,
-    check_sample_weight,
     check_seed,
     check_verbose,
 )
 from mixfit.estimators._dask_data import is_dask_array, lazy_query
-from mixfit.estimators._data_checks import check_data, data_scale
 from mixfit.estimators._kmeans_dask import fit_kmeans_dask
-from mixfit.estimators._large_data import is_memory_mapped, start_rows
+from mixfit.estimators._large_data import start_rows
+from mixfit.estimators._kmeans_data import kmeans_data
 from mixfit.estimators._kmeans_runs import (
     _callback_with_shift,
     _count_distinct,
     _is_numeric_table,
     _same_partition,
 )
-from mixfit.engine.column_stats import shift_variance_and_norms
 from mixfit.estimators._fit_state import (
     forget_data_records,
     keeps_state_on_failure,
@@ -389,53 +385,29 @@ class KMeans(
             return fit_kmeans_dask(self, X, sample_weight, _INITS, _RANDOM_INITS)
         self._check_params()
         algorithm = self._engine_algorithm()
-        # The finiteness check also gives each column's largest magnitude (one
-        # threaded pass; data_scale then needs no pass of its own).
-        X, magnitudes = check_data(self, X, reset=True, accept_sparse=True, magnitudes=True)
-        mapped = is_memory_mapped(X)
-        # Weights come back scaled to a largest weight in [1, 2) (exact): the fit
-        # then does not depend on their overall size; weight_scale converts the
-        # inertia back to the user's units.
-        sample_weight, weight_scale = check_sample_weight(
-            sample_weight, X.shape[0], return_scale=True
-        )
-        check_n_samples_at_least(X, self.n_clusters, "n_clusters", sample_weight)
         chunk_size = self.chunk_size  # None: the engine chooses from n_clusters
         n_jobs = check_n_jobs(self.n_jobs)
-
+        # Validated, measured and in range (see _kmeans_data); results come back
+        # in the user's units (scale, weight_scale).
+        data = kmeans_data(self, X, sample_weight, n_jobs, variance=self.tol > 0)
+        X, user_X, sample_weight, scale = data.X, data.user_X, data.sample_weight, data.scale
+        mapped, shift, row_norms, weight_scale = (data.mapped, data.shift, data.row_norms,
+                                                  data.weight_scale)
         n_init = resolve_kmeans_n_init(self, _RANDOM_INITS)
         fixed_init = (
             None if isinstance(self.init, str) or callable(self.init)
-            else self._check_init_array(X)
+            else self._check_init_array(user_X)
         )
-        # Data too large or too small to square safely is clustered in units of a
-        # power of two (exact); float32 then runs in float64, whose range holds
-        # the squared distances and the inertia. Results come back in data units.
-        scale = data_scale(X, getattr(self, "feature_names_in_", None), magnitudes)
-        # Before anything of size n or n·d is allocated (see mixfit._memory),
-        # unless a GaussianMixture's check included this fit.
-        if not getattr(self, "_memory_checked", False):
-            self._check_memory(X.shape, X.dtype.itemsize, n_jobs, rescaled=scale != 1.0,
-                               nnz=X.nnz if sparse.issparse(X) else None)
-        user_X = X  # what a callable init is given: the data in its own units
-        if scale != 1.0:
-            X = X.astype(np.float64) / scale
-            if fixed_init is not None:
-                fixed_init = fixed_init.astype(np.float64) / scale
         if fixed_init is not None:
+            if scale != 1.0:
+                fixed_init = fixed_init.astype(np.float64) / scale
             seeds = [None]  # one run from the given centres: no seed is drawn
         else:
             rng = check_seed(self.random_state)
             seeds = rng.randint(np.iinfo(np.int32).max, size=n_init)
-        # Data far from the origin get their distances relative to the data mean:
-        # in float32 the GEMM formula ‖x‖² − 2x·c + ‖c‖² loses the digits that
-        # the offset holds (zeros otherwise, which skips the subtraction).
         # tol is relative to the data's mean column variance, as scikit-learn's is:
         # a run stops when the centres' squared shift falls within tol × variance.
-        # The same pass gives the rows' norms (a memory map keeps none).
-        shift, variance, row_norms = shift_variance_and_norms(
-            X, sample_weight, n_jobs, variance=self.tol > 0, norms=not mapped)
-        tol = self.tol * variance
+        tol = self.tol * data.variance
         callback = callback_in_user_units(self.callback, scale, weight_scale)
 
         # Every run's start is chosen on X as given (n_init × K × d numbers), so
@@ -545,17 +517,19 @@ class KMeans(
         )
 
     def _check_memory(self, shape, itemsize, n_jobs=None, *, rescaled=False, pending_bytes=0,
-                      nnz=None):
+                      nnz=None, warn=True):
         """Refuse or warn about a fit on data of this shape (:mod:`mixfit._memory`).
 
         ``nnz``: the number of stored values of sparse data (None for dense).
+        ``warn``: as for :func:`mixfit._memory.check_fit`. Returns whether the
+        fit is large enough to be warned about.
         """
-        check_kmeans(
+        return check_kmeans(
             shape, self.n_clusters, itemsize=itemsize, chunk_size=self.chunk_size,
             n_jobs=check_n_jobs(self.n_jobs) if n_jobs is None else n_jobs,
             algorithm=self.algorithm, init=self.init if isinstance(self.init, str) else None,
             n_init=resolve_kmeans_n_init(self, _RANDOM_INITS, warn=False),
-            rescaled=rescaled, pending_bytes=pending_bytes, nnz=nnz,
+            rescaled=rescaled, pending_bytes=pending_bytes, nnz=nnz, warn=warn,
         )
 
     @keeps_state_on_failure

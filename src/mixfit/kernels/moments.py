@@ -17,7 +17,7 @@ from numba import njit
 from mixfit.kernels.checks import require
 from mixfit._parallel import map_ranges
 
-__all__ = ["column_moments", "finite_column_magnitudes"]
+__all__ = ["column_moments", "finite_column_magnitudes", "finite_column_moments"]
 
 #: Rows per group, and at most this many groups (each holds d partial sums).
 _GROUP_ROWS = 4096
@@ -51,6 +51,16 @@ def _moment_rows(X, weight, begin, end, slot, sums, squares, row_squares):
     squares[slot] += square_sum
 
 
+def _checked_row_squares(row_squares, X):
+    """``row_squares`` as the kernels take it: an empty array for None."""
+    if row_squares is None:
+        return np.empty(0, dtype=X.dtype)
+    if row_squares.shape != (X.shape[0],) or not row_squares.flags.writeable:
+        raise ValueError(f"row_squares must be a writeable array of shape ({X.shape[0]},), "
+                         f"got {row_squares.shape}.")
+    return row_squares
+
+
 def column_moments(X, sample_weight=None, n_jobs=1, row_squares=None):
     """(Weighted) column means and mean of ``‖x‖²``, float64, for finite X.
 
@@ -80,11 +90,7 @@ def column_moments(X, sample_weight=None, n_jobs=1, row_squares=None):
     bounds = [n_samples * group // n_groups for group in range(n_groups + 1)]
     sums = np.zeros((n_groups, n_features))
     squares = np.zeros(n_groups)
-    if row_squares is None:
-        row_squares = np.empty(0, dtype=X.dtype)
-    elif row_squares.shape != (n_samples,) or not row_squares.flags.writeable:
-        raise ValueError(f"row_squares must be a writeable array of shape ({n_samples},), "
-                         f"got {row_squares.shape}.")
+    row_squares = _checked_row_squares(row_squares, X)
 
     def run(group_begin, group_end):
         for group in range(group_begin, group_end):
@@ -159,3 +165,89 @@ def finite_column_magnitudes(X, n_jobs=1):
 
     map_ranges(run, n_groups, n_jobs, work_per_item=-(-n_samples // n_groups) * n_features)
     return bool(finite.all()), largest.max(axis=0)
+
+
+@njit(nogil=True, cache=True, fastmath={"reassoc", "contract"})
+def _finite_moment_rows(X, weight, begin, end, slot, sums, squares, row_squares, largest,
+                        finite):
+    """:func:`_moment_rows` and :func:`_finite_max_abs_rows` of rows ``begin … end − 1``
+    in one read of each row (its two loops run on the row while it is in cache)."""
+    n_samples, n_features = X.shape
+    weighted = weight.shape[0] > 0
+    keep_rows = row_squares.shape[0] > 0
+    require(0 <= begin <= end <= n_samples and (not weighted or weight.shape[0] == n_samples)
+            and 0 <= slot < sums.shape[0] and sums.shape[1] == n_features
+            and squares.shape[0] == sums.shape[0] and largest.shape == sums.shape
+            and finite.shape[0] == sums.shape[0]
+            and (not keep_rows or row_squares.shape[0] == n_samples), "_finite_moment_rows",
+            "rows begin..end of X, an empty or (n,) weight, slot inside sums and largest "
+            "(slots, d), squares and finite (slots,), an empty or (n,) row_squares")
+    top = np.zeros(n_features, dtype=X.dtype)
+    limit = X.dtype.type(np.inf)
+    n_bad = 0
+    square_sum = 0.0
+    for i in range(begin, end):
+        # As in _finite_max_abs_rows: in X's dtype, failures counted (vectorises).
+        for j in range(n_features):
+            value = abs(X[i, j])
+            top[j] = value if value > top[j] else top[j]
+            n_bad += not (value < limit)
+        w = weight[i] if weighted else 1.0
+        row_square = 0.0
+        for j in range(n_features):
+            value = np.float64(X[i, j])
+            sums[slot, j] += w * value
+            row_square += value * value
+        square_sum += w * row_square
+        if keep_rows:
+            row_squares[i] = row_square
+    squares[slot] += square_sum
+    for j in range(n_features):
+        largest[slot, j] = max(largest[slot, j], np.float64(top[j]))
+    if n_bad:
+        finite[slot] = 0
+
+
+def finite_column_moments(X, sample_weight=None, n_jobs=1, row_squares=None):
+    """:func:`finite_column_magnitudes` and :func:`column_moments` in one pass over X.
+
+    A K-means fit needs both of its data (whether it is finite, how large, its
+    column means and mean ``‖x‖²``, each row's ``‖x‖²``); reading X once
+    instead of twice is one of the ~23 passes of a 20-iteration fit.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float32 or float64, C-contiguous
+    sample_weight, n_jobs, row_squares
+        As for :func:`column_moments`.
+
+    Returns
+    -------
+    finite : bool
+    magnitudes : ndarray of shape (n_features,), float64
+    means : ndarray of shape (n_features,)
+    mean_square_norm : float
+        All but ``finite`` meaningful only where ``finite``.
+    """
+    n_samples, n_features = X.shape
+    weights = (
+        np.empty(0) if sample_weight is None
+        else np.ascontiguousarray(sample_weight, dtype=np.float64)
+    )
+    n_groups = max(1, min(_MAX_GROUPS, -(-n_samples // _GROUP_ROWS)))
+    bounds = [n_samples * group // n_groups for group in range(n_groups + 1)]
+    sums = np.zeros((n_groups, n_features))
+    squares = np.zeros(n_groups)
+    largest = np.zeros((n_groups, n_features))
+    finite = np.ones(n_groups, dtype=np.int8)
+    row_squares = _checked_row_squares(row_squares, X)
+
+    def run(group_begin, group_end):
+        for group in range(group_begin, group_end):
+            _finite_moment_rows(X, weights, bounds[group], bounds[group + 1], group, sums,
+                                squares, row_squares, largest, finite)
+
+    map_ranges(run, n_groups, n_jobs, work_per_item=-(-n_samples // n_groups) * n_features)
+    count = float(n_samples if sample_weight is None else weights.sum())
+    return (bool(finite.all()), largest.max(axis=0), sums.sum(axis=0) / count,
+            float(squares.sum()) / count)

@@ -109,9 +109,15 @@ def _nearest_8_rows(typingctx, X, row0, C_t, c_sq, best, labels):
         n_vectors = builder.udiv(n_padded, ir.Constant(i64, LANES))
         labels_undef = ir.Constant(lvty, ir.Undefined)
         splat = ir.Constant(ir.VectorType(i32, LANES), [0] * LANES)
-        fma = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(vty, [vty, vty, vty]),
-            "llvm.fma.v%d%s" % (LANES, "f32" if x_ty.dtype == types.float32 else "f64"))
+        suffix = "f32" if x_ty.dtype == types.float32 else "f64"
+
+        def fma(vector_ty):
+            return cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(vector_ty, [vector_ty] * 3),
+                "llvm.fma.v%d%s" % (vector_ty.count, suffix))
+
+        def load(pointer, vector_ty):
+            return builder.load(builder.bitcast(pointer, vector_ty.as_pointer()), align=4)
 
         # Float32 sweeps two vectors of centres as one of 16 lanes (one AVX-512
         # register where there are: half the broadcasts and multiply-adds, the
@@ -119,16 +125,6 @@ def _nearest_8_rows(typingctx, X, row0, C_t, c_sq, best, labels):
         # row at 32 × 16, 19.4 -> 17.3 in cache at 64 × 16; whole fits 0.95-0.99.
         wide = x_ty.dtype == types.float32
         wide_ty = ir.VectorType(fty, 2 * LANES)
-        wide_undef = ir.Constant(wide_ty, ir.Undefined)
-        wide_fma = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(wide_ty, [wide_ty] * 3),
-            "llvm.fma.v%df32" % (2 * LANES)) if wide else None
-
-        def load_vector(pointer):
-            return builder.load(builder.bitcast(pointer, vty.as_pointer()), align=4)
-
-        def load_wide(pointer):
-            return builder.load(builder.bitcast(pointer, wide_ty.as_pointer()), align=4)
 
         def lane(value):
             return ir.Constant(i32, value)
@@ -154,53 +150,40 @@ def _nearest_8_rows(typingctx, X, row0, C_t, c_sq, best, labels):
             return builder.shuffle_vector(builder.insert_element(vector_undef, x, lane(0)),
                                           vector_undef, mask([0] * vector_ty.count))
 
-        def accumulate(first, n_groups):
-            """Each row's sums for the n_groups vectors of centres from ``first``."""
-            groups = sums[:n_groups]
+        def accumulate(first, groups):
+            """Each row's sums for the centres from ``first``: ``groups[g][r]``, row
+            ``r``'s vector of the g-th run of as many centres as the vector has lanes."""
+            vector_ty = groups[0][0].type.pointee
+            width = vector_ty.count
             for g, group in enumerate(groups):
-                start = builder.add(first, ir.Constant(i64, g * LANES))
-                norms = load_vector(builder.gep(csqa.data, [start]))
+                norms = load(builder.gep(csqa.data, [
+                    builder.add(first, ir.Constant(i64, g * width))]), vector_ty)
                 for total in group:
                     builder.store(norms, total)
             with cgutils.for_range(builder, n_features) as features:
                 j = features.index
                 row_of_centres = builder.add(builder.mul(j, n_padded), first)
-                centres = [load_vector(builder.gep(cta.data, [
-                    builder.add(row_of_centres, ir.Constant(i64, g * LANES))]))
-                    for g in range(n_groups)]
+                centres = [load(builder.gep(cta.data, [
+                    builder.add(row_of_centres, ir.Constant(i64, g * width))]), vector_ty)
+                    for g in range(len(groups))]
                 for r in range(ROWS):
-                    x = broadcast(r, j, vty)
-                    for g in range(n_groups):
-                        total = groups[g][r]
-                        builder.store(builder.call(fma, [x, centres[g], builder.load(total)]),
-                                      total)
-
-        def accumulate_wide(first):
-            """:func:`accumulate` for two vectors of centres as one of 16 lanes: the
-            same multiply-adds lane by lane (the same sums), in half the instructions
-            where the machine's vectors hold 16 (float32 with AVX-512)."""
-            norms = load_wide(builder.gep(csqa.data, [first]))
-            for total in wide_sums:
-                builder.store(norms, total)
-            with cgutils.for_range(builder, n_features) as features:
-                j = features.index
-                centres = load_wide(builder.gep(cta.data, [
-                    builder.add(builder.mul(j, n_padded), first)]))
-                for r, total in enumerate(wide_sums):
-                    x = broadcast(r, j, wide_ty)
-                    builder.store(builder.call(wide_fma, [x, centres, builder.load(total)]),
-                                  total)
+                    x = broadcast(r, j, vector_ty)
+                    for g, group in enumerate(groups):
+                        total = group[r]
+                        builder.store(builder.call(fma(vector_ty), [
+                            x, centres[g], builder.load(total)]), total)
 
         def sweep(first, n_groups):
             """Centres ``first …`` (n_groups vectors): sums over the features, then the argmin."""
             if wide and n_groups == 2:
-                accumulate_wide(first)
+                accumulate(first, [wide_sums])
                 # Each row's 16 sums as the two 8-lane vectors of its groups.
+                wide_undef = ir.Constant(wide_ty, ir.Undefined)
                 halves = [[builder.shuffle_vector(builder.load(total), wide_undef,
                                                   mask(range(h * LANES, (h + 1) * LANES)))
                            for total in wide_sums] for h in range(2)]
             else:
-                accumulate(first, n_groups)
+                accumulate(first, sums[:n_groups])
                 halves = [[builder.load(total) for total in group]
                           for group in sums[:n_groups]]
             value = builder.load(best_value)

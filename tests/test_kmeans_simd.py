@@ -130,6 +130,56 @@ def test_simd_sums_are_the_bits_of_the_gemm_paths_loop(dtype, n_features, weight
     assert sums.tobytes() == expected.tobytes()
 
 
+def _nearest(X, C_t, c_sq, with_second):
+    """_nearest_in_chunk over all of X: (best, labels, second or None)."""
+    n_samples, n_features = X.shape
+    best = np.empty(n_samples, X.dtype)
+    labels = np.empty(n_samples, np.int32)
+    second = np.empty(n_samples, X.dtype) if with_second else None
+    tail = np.empty((simd.ROWS, n_features), X.dtype)
+    simd._nearest_in_chunk(X, n_samples, C_t, c_sq, best, labels, tail,
+                           np.empty(simd.ROWS, X.dtype), np.empty(simd.ROWS, np.int32), second,
+                           np.empty(simd.ROWS, X.dtype) if with_second else None)
+    return best, labels, second
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_features, n_clusters", [(5, 3), (6, 4), (2, 9), (7, 16), (3, 32),
+                                                   (4, 40), (2, 56), (9, 17)])
+def test_second_smallest_is_the_kernels_own_runner_up(dtype, n_features, n_clusters):
+    # The two-bound E-step takes its lower bounds from the micro-kernel's
+    # second smallest value. Each centre's value is computed lane by lane
+    # alike wherever the centre sits, so a run with that centre alone (the
+    # others padding) gives it bit for bit: the second value must be the
+    # smallest of the other centres' values, the best and the labels those of
+    # a run without it. 700 rows: 87 groups of 8 and a tail of 4.
+    X, rng = _blobs(n_features + n_clusters, 700, n_features, dtype)
+    centers = rng.uniform(-4, 4, size=(n_clusters, n_features)).astype(dtype)
+    centers[0] = centers[1] = X[0]  # a tie (row 0's): the runner-up's value equals the best
+    C_neg2, c_sq = -2 * centers, np.einsum("ij,ij->i", centers, centers)
+    C_t, c_sq_pad = simd.padded_centres(C_neg2, c_sq)
+    best, labels, second = _nearest(X, C_t, c_sq_pad, True)
+    plain = _nearest(X, C_t, c_sq_pad, False)
+    assert best.tobytes() == plain[0].tobytes()
+    np.testing.assert_array_equal(labels, plain[1])
+    values = np.empty((len(X), n_clusters), dtype)
+    for k in range(n_clusters):
+        if n_clusters <= 4:  # the paired layout, centre k alone in it
+            one_C, one_sq = simd.padded_centres(C_neg2[k:k + 1], c_sq[k:k + 1])
+        else:  # the (d, 8) layout, centre k in lane 0
+            one_C = np.zeros((n_features, simd.LANES), dtype)
+            one_C[:, 0] = C_neg2[k]
+            one_sq = np.full(simd.LANES, np.inf, dtype)
+            one_sq[0] = c_sq[k]
+        values[:, k] = _nearest(X, one_C, one_sq, False)[0]
+    np.testing.assert_array_equal(labels, values.argmin(axis=1))
+    assert best.tobytes() == values.min(axis=1).tobytes()
+    others = values.copy()
+    others[np.arange(len(X)), labels] = np.inf
+    assert second.tobytes() == others.min(axis=1).tobytes()
+    assert labels[0] == 0 and second[0] == best[0]
+
+
 def test_ties_go_to_the_lowest_index_across_lanes_and_vectors():
     # Centres 3, 11 and 19 are the same point (lanes 3 of three vectors of 8):
     # every row nearest to it must get 3, as np.argmin would.
@@ -199,24 +249,30 @@ def test_the_simd_shapes_are_chosen_in_one_place():
     assert uses_simd(160, 3, np.float32) and uses_simd(256, 4, np.float64)
     assert not uses_simd(257, 3, np.float64) and not uses_simd(784, 4, np.float32)
     assert uses_simd(64, 16, np.float64) and uses_simd(32, 32, np.float32)  # 1,024 terms
-    assert not uses_simd(40, 32, np.float32)  # 1,280 terms: the GEMM path's bounds win
+    assert not uses_simd(40, 32, np.float64)  # 1,280 terms: the GEMM path's bounds win
+    # ... but float32 with 8 to 64 clusters up to 160 features and 5,120 terms
+    # (with two bounds from 32 clusters, :data:`TWO_BOUND_SIMD`).
+    assert uses_simd(40, 32, np.float32) and uses_simd(64, 64, np.float32)
+    assert uses_simd(160, 32, np.float32) and uses_simd(100, 8, np.float32)
+    assert not uses_simd(160, 33, np.float32) and not uses_simd(161, 8, np.float32)
+    assert not uses_simd(64, 65, np.float32) and not uses_simd(64, 32, np.float64)
     # Up to 256 clusters within the 1,024 terms (the GEMM path's bounds took
     # 1.3-2.4x as long over 20 iterations); float64 at 1-3 features over 32
     # clusters stays on the direct kernels, whose Hamerly bounds pay there.
     assert uses_simd(8, 64, np.float64) and uses_simd(16, 64, np.float32)
     assert uses_simd(8, 128, np.float32) and uses_simd(4, 256, np.float32)
-    assert not uses_simd(32, 64, np.float32)
+    assert not uses_simd(32, 64, np.float64) and not uses_simd(40, 128, np.float32)
     # Any number of terms with at most 16 features (BLAS's inner dimension too
     # short), up to 1,024 clusters.
     assert uses_simd(8, 256, np.float64) and uses_simd(16, 1024, np.float32)
     assert uses_simd(3, 1024, np.float64) and not uses_simd(8, 1025, np.float32)
-    assert not uses_simd(17, 64, np.float32) and not uses_simd(32, 1024, np.float64)
+    assert not uses_simd(17, 128, np.float32) and not uses_simd(32, 1024, np.float64)
     assert uses_simd(2, 64, np.float64)
     assert kmeans_steps._e_step_kernel(2, 64, np.float64) == "direct"
     # Float64 from 96 to 256 features and 8 clusters, up to 1,280 terms (BLAS's
     # double GEMM with 8 to 16 columns): not float32, not beyond.
     assert uses_simd(160, 8, np.float64) and uses_simd(128, 10, np.float64)
-    assert not uses_simd(160, 8, np.float32) and not uses_simd(80, 10, np.float64)
+    assert not uses_simd(257, 8, np.float32) and not uses_simd(80, 10, np.float64)
     assert not uses_simd(160, 16, np.float64) and not uses_simd(257, 4 + 4, np.float64)
 
 

@@ -33,8 +33,9 @@ class _TwoBoundHamerly(_Hamerly):
     """Hamerly's E-step with upper and lower bounds per row, reading only the rows it
     computes; the statistics are carried from call to call (see the module).
 
-    The labels are those of the GEMM path's unpruned pass (the bounds must beat
-    its rounding bound), so those of Lloyd's E-step for the same centres. The
+    The labels are those of Lloyd's E-step for the same centres: the computed
+    rows go through its kernel (the GEMM, or the SIMD micro-kernel at its
+    shapes), and the bounds must beat that kernel's rounding bound. The
     sums are the same up to rounding: they are added up in a different order
     (the statistics of the first call, then each call's changes).
     """
@@ -94,7 +95,7 @@ class _TwoBoundHamerly(_Hamerly):
         gemm = _Gemm(centers, self.shift, X.dtype, bounds=True)
         if self.simd:
             # Lloyd's E-step labels these shapes by the SIMD micro-kernel: the
-            # computed rows take its labels too (their bounds come from the GEMM).
+            # computed rows go through it too (labels and bounds).
             C = _shifted_centers(centers, self.shift, X.dtype)
             C_t, c_sq_pad = simd.padded_centres(-2 * C, _row_sq_norms(C))
         else:

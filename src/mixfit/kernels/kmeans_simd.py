@@ -7,9 +7,11 @@ and the ``(n_clusters, rows)`` block it writes is read again by the argmin.
 numba does not vectorise across centres by itself (its superword vectoriser is
 off, and a running sum per centre in an array goes through memory every step),
 so :func:`_nearest_8_rows` writes the vector code in LLVM IR (a numba
-intrinsic): the accumulators of 8 rows × 8 or 16 centres stay in vector
-registers while the features stream past, then the 8 × 8 blocks are transposed
-in registers so that the argmin runs down the centres for 8 rows at once. Per
+intrinsic): the accumulators of 8 rows × 8 or 16 centres (32 for float32 rows
+of :data:`QUAD_MIN_FEATURES` or more) stay in vector registers while the
+features stream past, then the 8 × 8 blocks are transposed in registers so
+that the argmin (and, for the two-bound E-step, the runner-up) runs down the
+centres for 8 rows at once. Per
 100,000-row E-step of one thread this took 0.47-0.6× the time of the GEMM and
 argmin at 16 × 8, 8 × 8 and 3 × 8 (float32), 0.4-0.55× for float64 up to
 32 clusters (see :data:`mixfit.engine.kmeans_steps.SIMD_SHAPES`).
@@ -42,7 +44,7 @@ from mixfit.kernels.kmeans import (add_row, add_rows_in_order, labels_in_range, 
 from mixfit.kernels.kmeans_simd_pairs import MAX_CLUSTERS as MAX_PAIRED_CLUSTERS
 from mixfit.kernels.kmeans_simd_pairs import nearest_8_rows_paired, paired_centres
 from mixfit.kernels.simd_ir import (PREFETCH_AHEAD, nearest_arrays, nearest_signature,
-                                     prefetch_rows, transpose_8x8)
+                                     prefetch_rows, take_nearer, transpose_8x8)
 
 __all__ = ["LANES", "ROWS", "lloyd_simd_block", "lloyd_simd_blocks", "padded_centres"]
 
@@ -54,6 +56,14 @@ LANES = 8
 #: Rows whose accumulators are held at once: 8 independent chains of
 #: multiply-adds keep both FMA units busy despite their 4-cycle latency.
 ROWS = 8
+
+#: Float32 rows of at least this many features sweep 32 centres at a time (two
+#: 16-lane vectors of accumulators per row) rather than 16. One thread, ns a
+#: row in cache / from memory (1e6 rows): 23.5 → 21.4 / 26.4 → 23.5 at 32 × 32,
+#: 38.5 → 36.9 / 56.9 → 43.4 at 64 × 32, 104 → 93 / 131 → 119 at 160 × 32;
+#: but at 8 × 64 19.4 → 22.4 (the argmin's shuffles dominate short rows, and
+#: twice the accumulators crowd the registers), 16 × 64 even.
+QUAD_MIN_FEATURES = 32
 
 #: Rows per chunk: shifted into a buffer when the fit shifts them, and summed
 #: into the statistics while in cache.
@@ -83,23 +93,25 @@ def padded_centres(C_neg2, c_sq):
 
 
 @intrinsic
-def _nearest_8_rows(typingctx, X, row0, C_t, c_sq, best, labels):
+def _nearest_8_rows(typingctx, X, row0, C_t, c_sq, best, labels, second):
     """``best[row0 + r]``, ``labels[row0 + r]`` for the 8 rows ``row0 …`` of ``X``.
 
     ``best`` gets the smallest ``c_sq[k] + Σ_j X[row0 + r, j] C_t[j, k]`` over
-    the padded centres and ``labels`` (int32) its ``k``, the lowest on ties.
+    the padded centres and ``labels`` (int32) its ``k``, the lowest on ties;
+    ``second`` (unless None) the smallest over the other centres.
     Unchecked: the caller guarantees ``row0 + 8 ≤`` the rows of ``X``,
     ``best`` and ``labels``, ``C_t`` of shape ``(n_features, Kp)`` with ``Kp``
     a multiple of :data:`LANES` and ``c_sq`` of ``Kp`` values, all C-contiguous
     and of X's dtype.
     """
-    sig = nearest_signature(X, row0, C_t, c_sq, best, labels)
+    sig = nearest_signature(X, row0, C_t, c_sq, best, labels, second)
     if sig is None:
         return None
 
     def codegen(context, builder, signature, args):
         x_ty = signature.args[0]
-        xa, cta, csqa, besta, laba, row0 = nearest_arrays(context, builder, signature, args)
+        xa, cta, csqa, besta, laba, row0, seconda = nearest_arrays(context, builder, signature,
+                                                                   args)
         i32, i64 = ir.IntType(32), ir.IntType(64)
         fty = context.get_value_type(x_ty.dtype)
         vty = ir.VectorType(fty, LANES)
@@ -134,10 +146,13 @@ def _nearest_8_rows(typingctx, X, row0, C_t, c_sq, best, labels):
 
         # Allocas in the entry block: LLVM keeps them in registers (mem2reg).
         sums = [[cgutils.alloca_once(builder, vty) for _ in range(ROWS)] for _ in range(2)]
-        wide_sums = [cgutils.alloca_once(builder, wide_ty) for _ in range(ROWS)]
+        wide_sums = [[cgutils.alloca_once(builder, wide_ty) for _ in range(ROWS)]
+                     for _ in range(2)]
         best_value = cgutils.alloca_once(builder, vty)
         best_label = cgutils.alloca_once(builder, lvty)
+        second_value = cgutils.alloca_once(builder, vty)
         builder.store(ir.Constant(vty, [float("inf")] * ROWS), best_value)
+        builder.store(ir.Constant(vty, [float("inf")] * ROWS), second_value)
         builder.store(ir.Constant(lvty, [0] * ROWS), best_label)
         rows = [builder.gep(xa.data, [builder.mul(builder.add(row0, ir.Constant(i64, r)),
                                                    n_features)]) for r in range(ROWS)]
@@ -175,26 +190,27 @@ def _nearest_8_rows(typingctx, X, row0, C_t, c_sq, best, labels):
 
         def sweep(first, n_groups):
             """Centres ``first …`` (n_groups vectors): sums over the features, then the argmin."""
-            if wide and n_groups == 2:
-                accumulate(first, [wide_sums])
+            if wide and n_groups % 2 == 0:
+                accumulate(first, wide_sums[:n_groups // 2])
                 # Each row's 16 sums as the two 8-lane vectors of its groups.
                 wide_undef = ir.Constant(wide_ty, ir.Undefined)
                 halves = [[builder.shuffle_vector(builder.load(total), wide_undef,
                                                   mask(range(h * LANES, (h + 1) * LANES)))
-                           for total in wide_sums] for h in range(2)]
+                           for total in group] for group in wide_sums[:n_groups // 2]
+                          for h in range(2)]
             else:
                 accumulate(first, sums[:n_groups])
                 halves = [[builder.load(total) for total in group]
                           for group in sums[:n_groups]]
             value = builder.load(best_value)
             label = builder.load(best_label)
+            runner_up = None if seconda is None else builder.load(second_value)
             for g, group in enumerate(halves):
                 # Column k: centre k of this vector for the 8 rows.
                 columns = transpose_8x8(builder, group)
                 start = builder.trunc(builder.add(first, ir.Constant(i64, g * LANES)), i32)
                 for k, column in enumerate(columns):
-                    smaller = builder.fcmp_ordered("<", column, value)
-                    value = builder.select(smaller, column, value)
+                    smaller, value, runner_up = take_nearer(builder, column, value, runner_up)
                     k_label = builder.add(start, ir.Constant(i32, k))
                     k_labels = builder.shuffle_vector(
                         builder.insert_element(labels_undef, k_label, lane(0)), labels_undef,
@@ -202,12 +218,28 @@ def _nearest_8_rows(typingctx, X, row0, C_t, c_sq, best, labels):
                     label = builder.select(smaller, k_labels, label)
             builder.store(value, best_value)
             builder.store(label, best_label)
+            if seconda is not None:
+                builder.store(runner_up, second_value)
 
         # Two vectors of centres per sweep where there are (each row's value is
         # then loaded and broadcast once for 16 centres), the odd one alone.
-        n_pairs = builder.udiv(n_vectors, ir.Constant(i64, 2))
+        if wide:
+            # Float32 from QUAD_MIN_FEATURES features on: 32 centres a sweep (two
+            # 16-lane vectors a row, 16 accumulators), each row's value broadcast
+            # once for all of them.
+            long_rows = builder.icmp_unsigned(">=", n_features,
+                                              ir.Constant(i64, QUAD_MIN_FEATURES))
+            n_quads = builder.select(long_rows, builder.udiv(n_vectors, ir.Constant(i64, 4)),
+                                     ir.Constant(i64, 0))
+            with cgutils.for_range(builder, n_quads) as quads:
+                sweep(builder.mul(quads.index, ir.Constant(i64, 4 * LANES)), 4)
+            done = builder.mul(n_quads, ir.Constant(i64, 4))
+        else:
+            done = ir.Constant(i64, 0)
+        n_pairs = builder.udiv(builder.sub(n_vectors, done), ir.Constant(i64, 2))
         with cgutils.for_range(builder, n_pairs) as pairs:
-            sweep(builder.mul(pairs.index, ir.Constant(i64, 2 * LANES)), 2)
+            sweep(builder.add(builder.mul(done, ir.Constant(i64, LANES)),
+                              builder.mul(pairs.index, ir.Constant(i64, 2 * LANES))), 2)
         odd = builder.icmp_unsigned("!=", builder.urem(n_vectors, ir.Constant(i64, 2)),
                                     ir.Constant(i64, 0))
         with builder.if_then(odd):
@@ -217,6 +249,9 @@ def _nearest_8_rows(typingctx, X, row0, C_t, c_sq, best, labels):
                       builder.bitcast(builder.gep(besta.data, [row0]), vty.as_pointer()), align=4)
         builder.store(builder.load(best_label),
                       builder.bitcast(builder.gep(laba.data, [row0]), lvty.as_pointer()), align=4)
+        if seconda is not None:
+            builder.store(builder.load(second_value), builder.bitcast(
+                builder.gep(seconda.data, [row0]), vty.as_pointer()), align=4)
         return context.get_dummy_value()
 
     return sig, codegen
@@ -224,12 +259,13 @@ def _nearest_8_rows(typingctx, X, row0, C_t, c_sq, best, labels):
 
 @njit(**_OPTIONS)
 def _nearest_in_chunk(rows, n_rows, C_t, c_sq_pad, best, chunk_labels, tail, tail_best,
-                      tail_labels):
+                      tail_labels, second, tail_second):
     """:func:`_nearest_8_rows` for the first ``n_rows`` rows of ``rows`` (C-contiguous).
 
     A last group of fewer than 8 rows is copied into ``tail`` (8 × d, zeros
     beyond them) so that it gets the same arithmetic (results via ``tail_best``
-    and ``tail_labels``, 8 each).
+    and ``tail_labels``, 8 each). ``second`` (with ``tail_second``, 8 values)
+    gets each row's second smallest value, unless None.
     """
     # The paired layout (at most 4 centres) has ceil(d / 2) rows, the other d.
     paired = C_t.shape[0] != rows.shape[1]
@@ -241,19 +277,22 @@ def _nearest_in_chunk(rows, n_rows, C_t, c_sq_pad, best, chunk_labels, tail, tai
     full = n_rows - n_rows % ROWS
     for i in range(0, full, ROWS):
         if paired:
-            nearest_8_rows_paired(rows, i, C_t, c_sq_pad, best, chunk_labels)
+            nearest_8_rows_paired(rows, i, C_t, c_sq_pad, best, chunk_labels, second)
         else:
-            _nearest_8_rows(rows, i, C_t, c_sq_pad, best, chunk_labels)
+            _nearest_8_rows(rows, i, C_t, c_sq_pad, best, chunk_labels, second)
     if full < n_rows:
         tail[:, :] = 0
         tail[:n_rows - full] = rows[full:n_rows]
         if paired:
-            nearest_8_rows_paired(tail, 0, C_t, c_sq_pad, tail_best, tail_labels)
+            nearest_8_rows_paired(tail, 0, C_t, c_sq_pad, tail_best, tail_labels, tail_second)
         else:
-            _nearest_8_rows(tail, 0, C_t, c_sq_pad, tail_best, tail_labels)
+            _nearest_8_rows(tail, 0, C_t, c_sq_pad, tail_best, tail_labels, tail_second)
         for r in range(n_rows - full):
             best[full + r] = tail_best[r]
             chunk_labels[full + r] = tail_labels[r]
+        if second is not None:
+            for r in range(n_rows - full):
+                second[full + r] = tail_second[r]
 
 
 @njit(**_OPTIONS)
@@ -333,13 +372,13 @@ def lloyd_simd_block(X, shift, C_t, c_sq_pad, n_clusters, x_sq, weight, labels, 
                 for j in range(n_features):
                     buffer[i, j] = X[start + i, j] - shift[j] if shifted else X[start + i, j]
             _nearest_in_chunk(buffer, n_rows, C_t, c_sq_pad, best, chunk_labels, tail,
-                              tail_best, tail_labels)
+                              tail_best, tail_labels, None, None)
         else:
             # A view for C-ordered X (the copy is compiled for other layouts,
             # which take the branch above).
             rows = np.ascontiguousarray(X[start:start + n_rows])
             _nearest_in_chunk(rows, n_rows, C_t, c_sq_pad, best, chunk_labels, tail, tail_best,
-                              tail_labels)
+                              tail_labels, None, None)
         for t in range(n_rows):
             i = start + t
             label = chunk_labels[t]

@@ -24,7 +24,7 @@ from numba.core import cgutils
 from numba.core.extending import intrinsic
 
 from mixfit.kernels.simd_ir import (PREFETCH_AHEAD, nearest_arrays, nearest_signature,
-                                     prefetch_rows, transpose_8x8)
+                                     prefetch_rows, take_nearer, transpose_8x8)
 
 __all__ = ["MAX_CLUSTERS", "paired_centres"]
 
@@ -66,21 +66,23 @@ def paired_centres(C_neg2, c_sq):
 
 
 @intrinsic
-def nearest_8_rows_paired(typingctx, X, row0, C_p, c_sq_p, best, labels):
-    """``best[row0 + r]``, ``labels[row0 + r]`` for the 8 rows ``row0 …`` of ``X``,
-    from centres in the paired layout (:func:`paired_centres`).
+def nearest_8_rows_paired(typingctx, X, row0, C_p, c_sq_p, best, labels, second):
+    """``best[row0 + r]``, ``labels[row0 + r]`` (and, unless ``second`` is None,
+    ``second[row0 + r]``: the smallest over the other centres) for the 8 rows
+    ``row0 …`` of ``X``, from centres in the paired layout (:func:`paired_centres`).
 
     Unchecked: the caller guarantees ``row0 + 8 ≤`` the rows of ``X``,
     ``best`` and ``labels``, ``C_p`` of shape ``(ceil(d / 2), 8)`` and
     ``c_sq_p`` of 8 values, all C-contiguous and of X's dtype.
     """
-    sig = nearest_signature(X, row0, C_p, c_sq_p, best, labels)
+    sig = nearest_signature(X, row0, C_p, c_sq_p, best, labels, second)
     if sig is None:
         return None
 
     def codegen(context, builder, signature, args):
         x_ty = signature.args[0]
-        xa, cpa, csqa, besta, laba, row0 = nearest_arrays(context, builder, signature, args)
+        xa, cpa, csqa, besta, laba, row0, seconda = nearest_arrays(context, builder, signature,
+                                                                   args)
         i32, i64 = ir.IntType(32), ir.IntType(64)
         fty = context.get_value_type(x_ty.dtype)
         vty = ir.VectorType(fty, _LANES)
@@ -145,6 +147,7 @@ def nearest_8_rows_paired(typingctx, X, row0, C_p, c_sq_p, best, labels):
                                            mask([0] * _LANES))
                 builder.store(builder.call(fma, [x, centres, builder.load(sums[r])]), sums[r])
         value = ir.Constant(vty, [float("inf")] * _ROWS)
+        runner_up = None if seconda is None else value
         label = ir.Constant(lvty, [0] * _ROWS)
         # Each row's even sums plus its odd sums (lanes 0-3: centres 0-3), then
         # centre k of the 8 rows gathered across them.
@@ -155,13 +158,15 @@ def nearest_8_rows_paired(typingctx, X, row0, C_p, c_sq_p, best, labels):
             odd_sums = builder.shuffle_vector(both, undef, mask([1, 3, 5, 7]))
             by_row.append(builder.fadd(even, odd_sums))
         for k, column in enumerate(transpose_8x8(builder, by_row)):
-            smaller = builder.fcmp_ordered("<", column, value)
-            value = builder.select(smaller, column, value)
+            smaller, value, runner_up = take_nearer(builder, column, value, runner_up)
             label = builder.select(smaller, ir.Constant(lvty, [k] * _ROWS), label)
         builder.store(value,
                       builder.bitcast(builder.gep(besta.data, [row0]), vty.as_pointer()), align=4)
         builder.store(label,
                       builder.bitcast(builder.gep(laba.data, [row0]), lvty.as_pointer()), align=4)
+        if seconda is not None:
+            builder.store(runner_up, builder.bitcast(builder.gep(seconda.data, [row0]),
+                                                     vty.as_pointer()), align=4)
         return context.get_dummy_value()
 
     return sig, codegen

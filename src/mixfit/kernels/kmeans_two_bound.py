@@ -1,4 +1,5 @@
-"""Hamerly's E-step with both bounds kept, reading only the rows it computes, by GEMM.
+"""Hamerly's E-step with both bounds kept, reading only the rows it computes, by
+GEMM or by the SIMD micro-kernel.
 
 Why: with few clusters and tens to hundreds of features an E-step is little
 arithmetic per byte of X, so its time is one read of X from memory (100,000 ×
@@ -13,13 +14,14 @@ cluster leaves its old one and joins the new one. The caller adds the change
 to the statistics of its last call; the inertia then follows from them (see
 :class:`mixfit.engine.kmeans_two_bound._TwoBoundHamerly`).
 
-The labels are those of the unpruned GEMM pass, as for
+The labels are those of the unpruned pass of the same shape (GEMM, or the
+SIMD micro-kernel where Lloyd's E-step runs it), as for
 :func:`~mixfit.kernels.kmeans_gemm.hamerly_gemm_block`: a row keeps its label
-only when its bounds beat the GEMM's rounding bound ``tau``, and the other rows
-go through the same GEMM, whose argmin (that of
-:func:`~mixfit.kernels.kmeans.hamerly_full`) gives their labels and both
-bounds: the upper one is the smallest GEMM distance plus ``tau``, stored in
-float32 rounded *up*, and raised by the move of the row's centre each call.
+only when its bounds beat the rounding bound ``tau`` (which covers either
+kernel's arithmetic), and the other rows go through the same kernel, whose
+nearest and second nearest values give their labels and both bounds: the
+upper one is the smallest distance plus ``tau``, stored in float32 rounded
+*up*, and raised by the move of the row's centre each call.
 """
 
 from __future__ import annotations
@@ -58,59 +60,47 @@ def _holds(lo, u, half_gap_a, tau):
 
 
 @njit(**_OPTIONS)
-def _two_bound_full(partial_t, c_sq, x_sq, X, weight, rows, old, given, tau_coef, c_max_sq,
-                    labels, lower, upper, has_stats, change, counts):
-    """Labels and both bounds of gathered rows from their GEMM block, and the change of statistics.
+def _two_bound_update(nearest, own, other, x_sq, X, weight, rows, old, tau_coef, c_max_sq,
+                      labels, lower, upper, has_stats, change, counts):
+    """Labels and both bounds of computed rows, and the change of statistics.
 
-    The labels are the GEMM's argmin (as in
-    :func:`mixfit.kernels.kmeans.hamerly_full`), or ``given`` when it is not
-    empty (the SIMD micro-kernel's, at the shapes where Lloyd's E-step runs
-    it). The bounds come from the GEMM's distances and its rounding bound
-    ``tau``: the upper one from the distance to the row's centre plus ``tau``,
-    the lower one from the smallest distance to another centre less ``tau``.
-    ``old`` holds the rows' labels before. A row whose label changed leaves
-    ``old`` (when ``has_stats``: the caller holds statistics of the old labels)
-    and joins its new cluster: ``counts`` and ``change[:, :d]`` take its
-    weight and weighted values, ``change[:, d]`` its weighted ``‖x − shift‖²``.
-    Without ``has_stats`` every row joins its cluster.
+    Row ``r`` (``rows[r]`` of the block) is nearest to centre ``nearest[r]``,
+    at ``own[r]`` and to the nearest other one at ``other[r]`` (``‖c‖² − 2x·c``
+    as the GEMM or the micro-kernel computed it, in X's dtype). The bounds come
+    from those values and the rounding bound ``tau``: the upper one from ``own``
+    plus ``tau``, the lower one from ``other`` less ``tau``. ``old`` holds the
+    rows' labels before. A row whose label changed leaves ``old`` (when
+    ``has_stats``: the caller holds statistics of the old labels) and joins its
+    new cluster: ``counts`` and ``change[:, :d]`` take its weight and weighted
+    values, ``change[:, d]`` its weighted ``‖x − shift‖²``. Without
+    ``has_stats`` every row joins its cluster.
 
     Returns
     -------
     n_changed : int
         Rows with positive weight whose label changed.
     """
-    n_clusters, m = partial_t.shape
+    m = nearest.shape[0]
+    n_clusters = counts.shape[0]
     n_features = X.shape[1]
     weighted = weight.shape[0] > 0
-    with_given = given.shape[0] > 0
-    require(n_clusters >= 1 and c_sq.shape[0] == n_clusters and x_sq.shape[0] >= m
+    require(own.shape[0] >= m and other.shape[0] >= m and x_sq.shape[0] >= m
             and X.shape[0] >= m and rows.shape[0] >= m and old.shape[0] >= m
-            and (not with_given or given.shape[0] >= m)
-            and (not weighted or weight.shape[0] >= m) and counts.shape[0] == n_clusters
-            and change.shape[0] == n_clusters and change.shape[1] == n_features + 1,
-            "_two_bound_full", "partial_t (K, m), c_sq and counts (K,), change (K, d + 1), "
-            "and m gathered rows")
+            and (not weighted or weight.shape[0] >= m) and change.shape[0] == n_clusters
+            and change.shape[1] == n_features + 1,
+            "_two_bound_update", "own, other, x_sq, X, rows, old (and weight) of the m "
+            "computed rows; change (K, d + 1) and counts (K,)")
     for r in range(m):
         require(0 <= rows[r] < labels.shape[0] and rows[r] < lower.shape[0]
-                and rows[r] < upper.shape[0]
-                and (not with_given or 0 <= given[r] < n_clusters), "_two_bound_full",
-                "rows must index labels and bounds; given labels in [0, K)")
-    chunk_labels, best, second = nearest_two_columns(partial_t, c_sq)
+                and rows[r] < upper.shape[0] and 0 <= nearest[r] < n_clusters,
+                "_two_bound_update", "rows must index labels and bounds; labels in [0, K)")
     n_changed = 0
     for r in range(m):
-        new = chunk_labels[r]
-        own = np.float64(best[r])
-        other = np.float64(second[r])
-        if with_given and given[r] != new:
-            # A near tie that the two kernels' roundings decide differently:
-            # the GEMM's nearest is then one of the other centres.
-            new = given[r]
-            own = np.float64(partial_t[new, r] + c_sq[new])
-            other = np.float64(best[r])
+        new = nearest[r]
         xx = np.float64(x_sq[r])
         tau = tau_coef * (xx + c_max_sq)
-        low_sq = other + xx - tau
-        up_sq = own + xx + tau
+        low_sq = np.float64(other[r]) + xx - tau
+        up_sq = np.float64(own[r]) + xx + tau
         i = rows[r]
         w = weight[r] if weighted else 1.0
         a = old[r]
@@ -136,26 +126,34 @@ def _two_bound_full(partial_t, c_sq, x_sq, X, weight, rows, old, given, tau_coef
 @njit(**_OPTIONS)
 def _two_bound_rows(X_rows, weight_rows, x_sq_rows, rows, old, shift, C_neg2, C_neg2_t, c_sq,
                     tau_coef, c_max_sq, C_t, c_sq_pad, labels, lower, upper, has_stats, change,
-                    counts, shifted_buffer, wide, partial_flat, simd_best, simd_labels, tail,
-                    tail_best, tail_labels):
-    """GEMM and :func:`_two_bound_full` for some rows (``rows`` index them); with
-    ``C_t`` not empty, their labels by the SIMD micro-kernel first."""
+                    counts, shifted_buffer, wide, partial_flat, simd_best, simd_second,
+                    simd_labels, tail, tail_best, tail_second, tail_labels):
+    """The computed rows (``rows`` index them): their nearest and second nearest
+    centres by the GEMM (its argmin, as :func:`mixfit.kernels.kmeans.hamerly_full`'s),
+    or with ``C_t`` not empty by the SIMD micro-kernel, then
+    :func:`_two_bound_update`."""
     m = X_rows.shape[0]
+    if C_t.shape[0] > 0:
+        # The rows as the GEMM would read them: shifted into the buffer, else in place.
+        rows_in = X_rows
+        if shift.shape[0] > 0:
+            rows_in = shifted_buffer[:m]
+            for i in range(m):
+                for j in range(X_rows.shape[1]):
+                    rows_in[i, j] = X_rows[i, j] - shift[j]
+        _nearest_in_chunk(np.ascontiguousarray(rows_in), m, C_t, c_sq_pad, simd_best,
+                          simd_labels, tail, tail_best, tail_labels, simd_second, tail_second)
+        return _two_bound_update(simd_labels[:m], simd_best, simd_second, x_sq_rows, X_rows,
+                                 weight_rows, rows, old, tau_coef, c_max_sq, labels, lower,
+                                 upper, has_stats, change, counts)
     partial_t = _partial(X_rows, shift, C_neg2, C_neg2_t, C_neg2_t.shape[0] > 0,
                          shifted_buffer, wide, partial_flat)
-    given = simd_labels[:0]
-    if C_t.shape[0] > 0:
-        # The rows as the GEMM read them: shifted into the buffer where _partial
-        # copies them, else in place.
-        if shift.shape[0] > 0 or not X_rows.flags.c_contiguous:
-            _nearest_in_chunk(shifted_buffer, m, C_t, c_sq_pad, simd_best, simd_labels, tail,
-                              tail_best, tail_labels)
-        else:
-            _nearest_in_chunk(np.ascontiguousarray(X_rows), m, C_t, c_sq_pad, simd_best,
-                              simd_labels, tail, tail_best, tail_labels)
-        given = simd_labels[:m]
-    return _two_bound_full(partial_t, c_sq, x_sq_rows, X_rows, weight_rows, rows, old, given,
-                           tau_coef, c_max_sq, labels, lower, upper, has_stats, change, counts)
+    require(partial_t.shape[0] == counts.shape[0] and c_sq.shape[0] == counts.shape[0],
+            "_two_bound_rows", "C_neg2 and c_sq of the K centres")
+    nearest, best, second = nearest_two_columns(partial_t, c_sq)
+    return _two_bound_update(nearest, best, second, x_sq_rows, X_rows, weight_rows, rows, old,
+                             tau_coef, c_max_sq, labels, lower, upper, has_stats, change,
+                             counts)
 
 
 @njit(**_OPTIONS)
@@ -178,11 +176,12 @@ def two_bound_block(X, weight, x_sq, centers, labels, lower, upper, half_gap, dr
     C_t, c_sq_pad : ndarray, X's dtype
         Empty (shapes ``(0, 0)`` and ``(0,)``), or the SIMD micro-kernel's
         padded centres (:func:`mixfit.kernels.kmeans_simd.padded_centres`):
-        then the computed rows take that kernel's labels, as Lloyd's E-step
-        does at these shapes. Its rounding has the GEMM's bound (a sum of ``d``
-        products in X's dtype, rows shifted alike; the paired layout's two sums
-        of ``d / 2`` products and their total round less), so the bound test
-        covers it.
+        then the computed rows go through that kernel instead of the GEMM (its
+        labels, and its smallest and second smallest values for the bounds),
+        as Lloyd's E-step does at these shapes. Its rounding has the GEMM's
+        bound (a sum of ``d`` products in X's dtype, rows shifted alike; the
+        paired layout's two sums of ``d / 2`` products and their total round
+        less), so ``tau`` covers it.
     upper : ndarray of shape (m,), float32
         Upper bounds on each row's distance to its centre (``+inf``: unknown),
         raised in place.
@@ -245,9 +244,11 @@ def two_bound_block(X, weight, x_sq, centers, labels, lower, upper, half_gap, dr
             "two_bound_block", "C_t (d, 8j) or paired (ceil(d/2), 8) with c_sq_pad of its "
             "columns, or both empty")
     simd_best = np.empty(rows if simd else 0, dtype=X.dtype)
+    simd_second = np.empty(rows if simd else 0, dtype=X.dtype)
     simd_labels = np.empty(rows if simd else 0, dtype=np.int32)
     tail = np.empty((ROWS if simd else 0, n_features), dtype=X.dtype)
     tail_best = np.empty(ROWS if simd else 0, dtype=X.dtype)
+    tail_second = np.empty(ROWS if simd else 0, dtype=X.dtype)
     tail_labels = np.empty(ROWS if simd else 0, dtype=np.int32)
     n_changed = 0
     n_gathered = 0
@@ -281,7 +282,7 @@ def two_bound_block(X, weight, x_sq, centers, labels, lower, upper, half_gap, dr
                 X[start:stop], w_rows, x_sq[start:stop], chunk_rows[:count], old, shift, C_neg2,
                 C_neg2_t, c_sq, tau_coef, c_max_sq, C_t, c_sq_pad, labels, lower, upper,
                 has_stats, change, counts, shifted_buffer, wide, partial_flat, simd_best,
-                simd_labels, tail, tail_best, tail_labels)
+                simd_second, simd_labels, tail, tail_best, tail_second, tail_labels)
             continue
         n_computed += n_fail
         for r in range(count):
@@ -297,7 +298,8 @@ def two_bound_block(X, weight, x_sq, centers, labels, lower, upper, half_gap, dr
                     gathered, gathered_weight, gathered_sq, gathered_rows, gathered_old, shift,
                     C_neg2, C_neg2_t, c_sq, tau_coef, c_max_sq, C_t, c_sq_pad, labels, lower,
                     upper, has_stats, change, counts, shifted_buffer, wide, partial_flat,
-                    simd_best, simd_labels, tail, tail_best, tail_labels)
+                    simd_best, simd_second, simd_labels, tail, tail_best, tail_second,
+                    tail_labels)
                 n_gathered = 0
     if n_gathered > 0:
         w_rows = gathered_weight[:n_gathered] if weighted else gathered_weight
@@ -305,7 +307,7 @@ def two_bound_block(X, weight, x_sq, centers, labels, lower, upper, half_gap, dr
             gathered[:n_gathered], w_rows, gathered_sq[:n_gathered], gathered_rows[:n_gathered],
             gathered_old, shift, C_neg2, C_neg2_t, c_sq, tau_coef, c_max_sq, C_t, c_sq_pad,
             labels, lower, upper, has_stats, change, counts, shifted_buffer, wide, partial_flat,
-            simd_best, simd_labels, tail, tail_best, tail_labels)
+            simd_best, simd_second, simd_labels, tail, tail_best, tail_second, tail_labels)
     return n_changed, n_computed
 
 

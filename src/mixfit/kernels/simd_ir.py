@@ -9,7 +9,7 @@ from numba import types
 from numba.core import cgutils
 
 __all__ = ["PREFETCH_AHEAD", "nearest_arrays", "nearest_signature", "prefetch_rows",
-           "transpose_8x8"]
+           "take_nearer", "transpose_8x8"]
 
 #: Rows ahead of the 8 being computed whose cache lines a micro-kernel asks
 #: for. First tuned on 100,000 × 64 × 3 float32 (25 MB, mostly in the shared
@@ -28,29 +28,48 @@ def _is_float_array(ty, ndim):
             and ty.dtype in (types.float32, types.float64))
 
 
-def nearest_signature(X, row0, C, c_sq, best, labels):
-    """The signature of a ``(X, row0, C, c_sq, best, labels)`` nearest-centre
-    intrinsic, or None where the types do not fit: C-contiguous float arrays of
-    X's dtype (X and C 2-D, c_sq and best 1-D), an integer row and int32 labels."""
+def nearest_signature(X, row0, C, c_sq, best, labels, second):
+    """The signature of a ``(X, row0, C, c_sq, best, labels, second)``
+    nearest-centre intrinsic, or None where the types do not fit: C-contiguous
+    float arrays of X's dtype (X and C 2-D, c_sq and best 1-D), an integer row,
+    int32 labels, and ``second`` None or a 1-D array like ``best``."""
     if not (_is_float_array(X, 2) and isinstance(row0, types.Integer)
             and _is_float_array(C, 2) and _is_float_array(c_sq, 1)
             and _is_float_array(best, 1) and C.dtype == c_sq.dtype == best.dtype == X.dtype
             and isinstance(labels, types.Array) and labels.ndim == 1 and labels.layout == "C"
-            and labels.dtype == types.int32):
+            and labels.dtype == types.int32
+            and (isinstance(second, types.NoneType)
+                 or (_is_float_array(second, 1) and second.dtype == X.dtype))):
         return None
-    return types.void(X, types.intp, C, c_sq, best, labels)
+    return types.void(X, types.intp, C, c_sq, best, labels, second)
 
 
 def nearest_arrays(context, builder, signature, args):
     """The arrays of such an intrinsic's arguments, and its row: ``(X, C, c_sq, best,
-    labels, row0)``, the arrays as numba's array structures."""
-    x_ty, _, c_ty, csq_ty, best_ty, lab_ty = signature.args
+    labels, row0, second)``, the arrays as numba's array structures (``second``
+    None where none is wanted)."""
+    x_ty, _, c_ty, csq_ty, best_ty, lab_ty, second_ty = signature.args
+    second = (None if isinstance(second_ty, types.NoneType)
+              else context.make_array(second_ty)(context, builder, args[6]))
     return (context.make_array(x_ty)(context, builder, args[0]),
             context.make_array(c_ty)(context, builder, args[2]),
             context.make_array(csq_ty)(context, builder, args[3]),
             context.make_array(best_ty)(context, builder, args[4]),
             context.make_array(lab_ty)(context, builder, args[5]),
-            args[1])
+            args[1], second)
+
+
+def take_nearer(builder, column, value, second):
+    """Fold one centre's values for 8 rows (``column``) into the running
+    smallest ``value`` and, unless ``second`` is None, the running second
+    smallest: returns ``(smaller, value, second)``, ``smaller`` the lanes where
+    this centre is now the nearest (strict ``<``: the lowest index keeps a tie,
+    whose value then becomes the second smallest too)."""
+    smaller = builder.fcmp_ordered("<", column, value)
+    if second is not None:
+        below_second = builder.fcmp_ordered("<", column, second)
+        second = builder.select(smaller, value, builder.select(below_second, column, second))
+    return smaller, builder.select(smaller, column, value), second
 
 
 def transpose_8x8(builder, vectors):

@@ -40,18 +40,27 @@ def _exact_inertia(X, weight, centers, labels):
     return float(d2.sum() if weight is None else (weight * d2).sum())
 
 
-def test_the_shapes_are_the_gemm_kernels():
-    # The two-bound pass computes its rows by the GEMM; at these shapes Lloyd does too.
-    for n_features, n_clusters in [(80, 10), (80, 9), (48, 24)]:
+def test_the_shapes_are_the_gemm_kernels_or_the_micro_kernels():
+    # The two-bound pass computes its rows as Lloyd's E-step does: by the GEMM
+    # at these shapes, and for float32 by the SIMD micro-kernel at most
+    # (8 to 64 clusters, up to 160 features and 5,120 terms), which the tests
+    # below thereby cover too.
+    for n_features, n_clusters in [(200, 10), (200, 9), (200, 24)]:
         for dtype in (np.float32, np.float64):
             assert _e_step_kernel(n_features, n_clusters, np.dtype(dtype)) == "gemm"
+    for n_features, n_clusters in [(80, 10), (80, 9), (48, 24)]:
+        assert _e_step_kernel(n_features, n_clusters, np.dtype(np.float64)) == "gemm"
+        assert _e_step_kernel(n_features, n_clusters, np.dtype(np.float32)) == "simd"
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("class_name", ["_TwoBoundHamerly", "_AutoTwoBound"])
-def test_two_bounds_give_the_labels_of_the_unpruned_fit(dtype, weighted, class_name):
-    X, rng = _blobs(8000, 80, 30, dtype, spread=10.0)  # converges slowly enough to prune
+@pytest.mark.parametrize("n_features", [80, 200])
+def test_two_bounds_give_the_labels_of_the_unpruned_fit(dtype, weighted, class_name,
+                                                         n_features):
+    # Converges slowly enough to prune.
+    X, rng = _blobs(8000, n_features, 30, dtype, spread=10.0 * np.sqrt(n_features / 80))
     weight = rng.uniform(0.0, 3.0, size=len(X)) if weighted else None
     if weighted:
         weight[::17] = 0.0  # zero weights count neither in the sums nor as changes
@@ -106,8 +115,9 @@ def test_far_from_the_origin_with_a_shift(dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_bounds_and_statistics_hold_while_centres_drift(dtype):
-    X, rng = _blobs(4000, 80, 12, dtype)
+@pytest.mark.parametrize("n_features", [80, 200])
+def test_bounds_and_statistics_hold_while_centres_drift(dtype, n_features):
+    X, rng = _blobs(4000, n_features, 12, dtype)
     n_clusters = 9
     centers = X[rng.choice(len(X), n_clusters, replace=False)].astype(np.float64)
     runner = kmeans_steps._runner(1, X, n_clusters, 256)
@@ -153,8 +163,9 @@ def test_relocated_empty_clusters_leave_the_carried_statistics_alone():
 
 
 @pytest.mark.parametrize("weighted", [False, True])
-def test_the_thread_count_and_the_threads_change_nothing(weighted):
-    X, rng = _blobs(40000, 48, 25, np.float32)
+@pytest.mark.parametrize("n_features", [48, 200])
+def test_the_thread_count_and_the_threads_change_nothing(weighted, n_features):
+    X, rng = _blobs(40000, n_features, 25, np.float32)
     weight = rng.uniform(0.5, 2.0, size=len(X)) if weighted else None
     init = X[rng.choice(len(X), 24, replace=False)].astype(np.float64)
     one, _ = _fit(X, init, kmeans_two_bound._AutoTwoBound, weight, chunk_size=256)
@@ -198,24 +209,61 @@ def test_auto_keeps_two_bounds_only_where_measured(monkeypatch):
 def test_two_bounds_from_16_clusters_on_large_data_and_never_below_8():
     from mixfit.engine.kmeans import TWO_BOUND_LARGE, _auto_algorithm
 
-    # 100 × 16 float32: 1,600 features × clusters, Lloyd's but on large data.
+    # 100 × 16 float64: 1,600 features × clusters, Lloyd's but on large data.
     min_bytes = TWO_BOUND_LARGE["large_bytes"]
-    rows = -(-min_bytes // (100 * 4))
-    large = np.broadcast_to(np.float32(0), (rows, 100))  # no memory: a view of one value
+    rows = -(-min_bytes // (100 * 8))
+    large = np.broadcast_to(0.0, (rows, 100))  # no memory: a view of one value
     small = large[:rows - 1]
     assert large.nbytes >= min_bytes > small.nbytes
-    assert _e_step_kernel(100, 16, np.dtype(np.float32)) == "gemm"
+    assert _e_step_kernel(100, 16, np.dtype(np.float64)) == "gemm"
     assert _auto_algorithm(large, 16, "numba", False) == "auto-two-bound"
     assert _auto_algorithm(small, 16, "numba", False) == "lloyd"
     assert _auto_algorithm(large, 15, "numba", False) == "lloyd"
     # Few clusters (the GEMM path at 784 features, the paired SIMD kernel at 160)
-    # and the SIMD shapes: Lloyd's carried statistics at any size.
+    # and the SIMD shapes below 16 clusters: Lloyd's carried statistics at any size.
     huge = np.broadcast_to(0.0, (1 << 22, 784))
     assert _auto_algorithm(huge, 3, "numba", False) == "lloyd"
     assert _e_step_kernel(160, 3, np.dtype(np.float64)) == "simd"
     assert _auto_algorithm(huge[:, :160], 3, "numba", False) == "lloyd"
     assert _e_step_kernel(32, 8, np.dtype(np.float64)) == "simd"
     assert _auto_algorithm(huge[:, :32], 8, "numba", False) == "lloyd"
+
+
+def test_at_the_simd_shapes_two_bounds_from_32_clusters_or_on_large_data():
+    from mixfit.engine.kmeans import TWO_BOUND_SIMD, _auto_algorithm
+
+    def auto(n_samples, n_features, n_clusters, dtype=np.float32):
+        X = np.broadcast_to(np.zeros((), dtype), (n_samples, n_features))
+        assert _e_step_kernel(n_features, n_clusters, X.dtype) == "simd"
+        return _auto_algorithm(X, n_clusters, "numba", False)
+
+    # From 32 clusters beyond 1,024 terms at any size (the pruned passes of
+    # the micro-kernel took 0.70-0.80 of the GEMM path's there) ...
+    assert auto(3000, 64, 32) == auto(3000, 40, 32) == auto(3000, 160, 32) == "auto-two-bound"
+    # ... not within them (Lloyd's E-step by the micro-kernel took 0.71-0.94
+    # of the bounds' time at 100,000 rows), ...
+    assert auto(3000, 32, 32) == auto(3000, 16, 64) == auto(3000, 100, 16) == "lloyd"
+    # ... where from 16 clusters and 1,024 terms large data pay.
+    rows = -(-TWO_BOUND_SIMD["bytes"] // (32 * 4))
+    assert auto(rows, 32, 32) == auto(rows, 64, 16) == "auto-two-bound"
+    assert auto(rows - 1, 32, 32) == "lloyd"
+    assert auto(rows, 32, 16) == auto(rows * 2, 16, 16) == "lloyd"  # 512 and 256 terms
+    assert auto(rows * 2, 64, 8) == "lloyd"  # 8 clusters
+
+
+@pytest.mark.parametrize("n_features, n_clusters", [(64, 32), (160, 24), (48, 42)])
+def test_float32_fits_at_the_new_simd_shapes_agree_with_lloyd_and_predict(n_features,
+                                                                           n_clusters):
+    from mixfit import KMeans
+
+    X, rng = _blobs(20000, n_features, 40, np.float32, spread=8.0)
+    init = X[rng.choice(len(X), n_clusters, replace=False)]
+    fits = {algorithm: KMeans(n_clusters, init=init, n_init=1, max_iter=30, tol=0.0,
+                              algorithm=algorithm).fit(X)
+            for algorithm in ("auto", "lloyd")}
+    np.testing.assert_array_equal(fits["auto"].labels_, fits["lloyd"].labels_)
+    np.testing.assert_array_equal(fits["auto"].predict(X), fits["auto"].labels_)
+    assert fits["auto"].n_iter_ == fits["lloyd"].n_iter_
 
 
 def test_the_memory_estimate_counts_the_two_bounds():

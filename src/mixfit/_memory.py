@@ -89,7 +89,8 @@ _YINYANG_MOST_FEW_GROUPS = 64
 # mixfit.engine.kmeans.TWO_BOUND_MAX_CLUSTERS, TWO_BOUND_MIN_FEATURES,
 # TWO_BOUND_MANY_CLUSTERS, TWO_BOUND_WORK and TWO_BOUND_LARGE: "auto" keeps two
 # float32 bounds per row there (where the E-step is the GEMM's; counted for
-# the SIMD shapes too, which keep none: an estimate errs high).
+# the SIMD shapes too, which keep them on a subset, TWO_BOUND_SIMD: an
+# estimate errs high).
 _TWO_BOUND_MAX_CLUSTERS = 128
 _TWO_BOUND_MIN_FEATURES = 16
 _TWO_BOUND_MANY_CLUSTERS = 32

@@ -63,7 +63,7 @@ HAMERLY_MIN_CLUSTERS = 64
 
 #: Below this many clusters, ``algorithm="auto"`` keeps Hamerly's two bounds
 #: per row (:mod:`mixfit.engine.kmeans_two_bound`) where the E-step is the
-#: GEMM's (not the SIMD or direct kernels') and has at least
+#: GEMM's or the SIMD micro-kernel's (not the direct kernels') and has at least
 #: :data:`TWO_BOUND_MIN_FEATURES` features: there a pass is about one read of X
 #: and a screen of every row (Hamerly's one bound), and the rows whose two
 #: bounds hold are not read. Measured at 20 iterations, 2 threads, time of
@@ -83,7 +83,7 @@ TWO_BOUND_MAX_CLUSTERS = 128
 #: 100,000 × {2, 3} × {3, 8} and 8 × 3).
 TWO_BOUND_MIN_FEATURES = 16
 
-#: ... and on the GEMM kernels only (never the SIMD or direct ones), from
+#: ... and on the GEMM kernels (for the SIMD kernel see :data:`TWO_BOUND_SIMD`), from
 #: :data:`TWO_BOUND_MANY_CLUSTERS` clusters on; from ``clusters`` with at least
 #: ``work`` features × clusters; or from ``large_clusters`` on data of
 #: ``large_bytes`` or more. Elsewhere Lloyd's E-step, whose statistics are
@@ -99,6 +99,24 @@ TWO_BOUND_MIN_FEATURES = 16
 TWO_BOUND_MANY_CLUSTERS = 32
 TWO_BOUND_WORK = {"clusters": 8, "work": 2048}
 TWO_BOUND_LARGE = {"large_clusters": 16, "large_bytes": 1 << 27}
+
+#: ... and on the SIMD micro-kernel's shapes (whose computed rows the bounds
+#: then send through that kernel, which also gives each row's second nearest
+#: centre), from ``clusters`` with at least ``work`` features × clusters on
+#: data of ``bytes`` or more, or from ``many_clusters`` with more than
+#: ``more_work`` features × clusters. Two bounds / Lloyd's E-step by the same
+#: kernel, "auto", 20 iterations, 2 threads, identical labels: 1e6 rows, 0.57
+#: at 32 × 32 float64, 0.68 at 32 × 32 float32, 0.76-0.90 at 64 × 16, but
+#: 1.03-1.04 at {16, 32} × 16 float32; 100,000 rows (where a pass is cheap,
+#: the data in cache), 1.06-1.41 at 16 × 32, 32 × 32 and 16 × 64 (both
+#: dtypes), yet from 1,024 terms on the pruning pays there too (see
+#: :data:`mixfit.engine.kmeans_simd.SIMD_FLOAT32`: 0.70-0.80 of the GEMM
+#: path's two bounds where Lloyd's E-step took 1.07-1.48). Below 16 clusters
+#: it lost but at 160 features: 1e6 rows, 0.77-0.90 at 160 × 3 and 0.83 at
+#: 160 × 8 float64, but 1.00 at 64 × 3 float64, 1.15-1.43 at 64 × 8, 1.26 at
+#: 64 × 3 float32 and 2.16 at 32 × 3 float64.
+TWO_BOUND_SIMD = {"clusters": 16, "work": 1024, "bytes": 1 << 27,
+                  "many_clusters": 32, "more_work": 1024}
 
 
 #: From this many clusters on, and :data:`YINYANG_MIN_FEATURES` features (both
@@ -151,13 +169,21 @@ def _auto_algorithm(X, n_clusters, kernel, lean):
             and X.shape[1] >= YINYANG_MIN_FEATURES.get(X.dtype, np.inf)):
         return "auto-yinyang"
     n_features = X.shape[1]
-    pays = (n_clusters >= TWO_BOUND_MANY_CLUSTERS
-            or (n_clusters >= TWO_BOUND_WORK["clusters"]
-                and n_features * n_clusters >= TWO_BOUND_WORK["work"])
-            or (n_clusters >= TWO_BOUND_LARGE["large_clusters"]
-                and X.nbytes >= TWO_BOUND_LARGE["large_bytes"]))
+    e_step_kernel = _e_step_kernel(n_features, n_clusters, X.dtype)
+    if e_step_kernel == "simd":
+        pays = ((n_clusters >= TWO_BOUND_SIMD["clusters"]
+                 and n_features * n_clusters >= TWO_BOUND_SIMD["work"]
+                 and X.nbytes >= TWO_BOUND_SIMD["bytes"])
+                or (n_clusters >= TWO_BOUND_SIMD["many_clusters"]
+                    and n_features * n_clusters > TWO_BOUND_SIMD["more_work"]))
+    else:
+        pays = (n_clusters >= TWO_BOUND_MANY_CLUSTERS
+                or (n_clusters >= TWO_BOUND_WORK["clusters"]
+                    and n_features * n_clusters >= TWO_BOUND_WORK["work"])
+                or (n_clusters >= TWO_BOUND_LARGE["large_clusters"]
+                    and X.nbytes >= TWO_BOUND_LARGE["large_bytes"]))
     if (pays and n_clusters < TWO_BOUND_MAX_CLUSTERS and n_features >= TWO_BOUND_MIN_FEATURES
-            and _e_step_kernel(n_features, n_clusters, X.dtype) == "gemm"):
+            and e_step_kernel in ("gemm", "simd")):
         return "auto-two-bound"
     if n_clusters >= HAMERLY_MIN_CLUSTERS and _e_step_kernel(n_features, n_clusters,
                                                               X.dtype) != "simd":
@@ -324,7 +350,8 @@ def lloyd(
         :data:`TWO_BOUND_MAX_CLUSTERS` clusters, with
         :data:`TWO_BOUND_MIN_FEATURES` features or more on the GEMM kernels
         (from 32 clusters; from 8 with at least 2,048 features × clusters;
-        from 16 on data of 128 MiB or more), the same turns with Hamerly's
+        from 16 on data of 128 MiB or more) or the SIMD micro-kernel's
+        (:data:`TWO_BOUND_SIMD`), the same turns with Hamerly's
         upper and lower bound per row and the statistics carried between
         calls, so that rows the bounds settle are
         not read (:class:`~mixfit.engine.kmeans_two_bound._AutoTwoBound`; same
@@ -333,9 +360,10 @@ def lloyd(
         "hamerly" there gives the results of "lloyd" bit for bit, and
         "yinyang" runs it). Where the SIMD micro-kernel runs
         (:func:`~mixfit.engine.kmeans_simd.uses_simd`: 3 to 1,024 clusters, few
-        features) "auto", "hamerly", "elkan" and "yinyang" run "lloyd", with the labels
+        features) "hamerly", "elkan" and "yinyang" run "lloyd", with the labels
         they would give (1.4 to 2.7 times faster at 8 to 32 clusters; see
-        :class:`mixfit.KMeans` for 3 to 7); where the direct kernels run
+        :class:`mixfit.KMeans` for 3 to 7), and "auto" runs "lloyd" or the two
+        bounds above; where the direct kernels run
         (float64, at most 3 features) "yinyang" runs "hamerly".
     kernel : {"numba", "numpy"}
         "numba": a GEMM plus one fused pass per chunk (argmin, distances,
@@ -413,11 +441,6 @@ def lloyd(
         # none at all is what pays.
         algorithm = "lloyd" if _e_step_kernel(X.shape[1], n_clusters, X.dtype) == "simd" else "hamerly"
     runner = _runner(n_jobs, X, n_clusters, chunk_size)
-    if algorithm == "auto-two-bound":
-        # Its computed rows go through a GEMM at the SIMD kernel's shapes too:
-        # BLAS at one thread per block (threaded, it took 7 ms a call against
-        # 0.3 at 100,000 × 32 × 16 float32).
-        runner.blas = True
     with runner:
         if algorithm == "auto-two-bound":
             from mixfit.engine.kmeans_two_bound import _AutoTwoBound

@@ -162,7 +162,9 @@ class KMeans(
         on the benchmark grid from 256 clusters; below 128 clusters, from 16
         features on where the E-step is a GEMM (from 32 clusters; from 8 with
         at least 2,048 features × clusters; from 16 on data of 128 MiB or
-        more), Hamerly's upper and lower bound per sample once labels settle
+        more) or the SIMD kernel (from 32 clusters beyond 1,024 features ×
+        clusters; from 16 with at least 1,024 on data of 128 MiB or more),
+        Hamerly's upper and lower bound per sample once labels settle
         (two more float32 per sample), so that settled samples are not even
         read, the cluster sums carried between iterations (the same labels as
         "lloyd"; sums and inertia equal to rounding); and "hamerly" from 64
@@ -173,10 +175,12 @@ class KMeans(
         (with ``n_clusters=1`` it warns and runs "lloyd", as scikit-learn does).
         Where the SIMD kernel runs (8 to 1,024 clusters, or 3 to 7 from 16
         features, at most 1,024 features × clusters or any number with at
-        most 16 features, and float64 from 8 clusters and 96 to 256 features
-        up to 1,280 features × clusters; float64 with at most 3 features, over
-        32 clusters and at most 2,048 features × clusters excepted) "auto",
-        "hamerly", "elkan" and "yinyang" run "lloyd", whose labels they would
+        most 16 features; float32 with 8 to 64 clusters and up to 160
+        features and 5,120 features × clusters; float64 from 8 clusters and
+        96 to 256 features up to 1,280 features × clusters; float64 with at
+        most 3 features, over 32 clusters and at most 2,048 features ×
+        clusters excepted) "auto" runs "lloyd" but for the two bounds above,
+        and "hamerly", "elkan" and "yinyang" run "lloyd", whose labels they would
         give: it was 1.4 to 2.7 times faster there than the bounds at 8 to 32
         clusters, 1.3 to 2.8 times over 20 iterations at 64 to 1,024 (0.98 to
         1.7 times run on to 100 or 150), 1.5 to 2.1 times over 20 iterations at

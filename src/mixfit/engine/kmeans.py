@@ -106,9 +106,9 @@ TWO_BOUND_LARGE = {"large_clusters": 16, "large_bytes": 1 << 27}
 #: data of ``bytes`` or more, or from ``many_clusters`` with more than
 #: ``more_work`` features × clusters. Two bounds / Lloyd's E-step by the same
 #: kernel, "auto", 20 iterations, 2 threads, identical labels: 1e6 rows, 0.57
-#: at 32 × 32 float64, 0.68 at 32 × 32 float32, 0.76-0.90 at 64 × 16, but
-#: 1.03-1.04 at {16, 32} × 16 float32; 100,000 rows (where a pass is cheap,
-#: the data in cache), 1.06-1.41 at 16 × 32, 32 × 32 and 16 × 64 (both
+#: at 32 × 32 float64, 0.68 at 32 × 32 float32, 0.74-0.90 at 64 × 16, but
+#: 1.03-1.05 at {16, 32} × 16 float32; 100,000 rows (where a pass is cheap,
+#: the data in cache), 1.04-1.41 at 16 × 32, 32 × 32 and 16 × 64 (both
 #: dtypes), yet from 1,024 terms on the pruning pays there too (see
 #: :data:`mixfit.engine.kmeans_simd.SIMD_FLOAT32`: 0.70-0.80 of the GEMM
 #: path's two bounds where Lloyd's E-step took 1.07-1.48). Below 16 clusters

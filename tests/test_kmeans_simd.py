@@ -64,7 +64,11 @@ def _run(X, centers, shift, weight=None, keep_sums=True):
                                                    (20, 5), (40, 7),
                                                    # the paired layout (K <= 4), d even and odd
                                                    (2, 3), (3, 4), (15, 2), (17, 2), (31, 4),
-                                                   (64, 3), (161, 4)])
+                                                   (64, 3), (161, 4),
+                                                   # float32 sweeps of 32 centres (from 32
+                                                   # features): alone, then a pair and an
+                                                   # odd vector after them
+                                                   (32, 32), (33, 40), (40, 56), (150, 30)])
 @pytest.mark.parametrize("shifted", [False, True])
 def test_simd_block_equals_float64_reference(dtype, n_samples, n_features, n_clusters, shifted):
     X, rng = _blobs(n_features * 7 + n_clusters + n_samples, n_samples, n_features, dtype,
@@ -145,7 +149,8 @@ def _nearest(X, C_t, c_sq, with_second):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n_features, n_clusters", [(5, 3), (6, 4), (2, 9), (7, 16), (3, 32),
-                                                   (4, 40), (2, 56), (9, 17)])
+                                                   (4, 40), (2, 56), (9, 17), (32, 64),
+                                                   (40, 56)])
 def test_second_smallest_is_the_kernels_own_runner_up(dtype, n_features, n_clusters):
     # The two-bound E-step takes its lower bounds from the micro-kernel's
     # second smallest value. Each centre's value is computed lane by lane

@@ -185,8 +185,7 @@ def _auto_algorithm(X, n_clusters, kernel, lean):
     if (pays and n_clusters < TWO_BOUND_MAX_CLUSTERS and n_features >= TWO_BOUND_MIN_FEATURES
             and e_step_kernel in ("gemm", "simd")):
         return "auto-two-bound"
-    if n_clusters >= HAMERLY_MIN_CLUSTERS and _e_step_kernel(n_features, n_clusters,
-                                                              X.dtype) != "simd":
+    if n_clusters >= HAMERLY_MIN_CLUSTERS and e_step_kernel != "simd":
         return "adaptive"
     return "lloyd"
 

@@ -230,7 +230,7 @@ def squared_distances(X, centers, *, chunk_size, shift=None):
     return out
 
 
-def assign(X, centers, *, chunk_size, shift=None, kernel="numba", n_jobs=1):
+def assign(X, centers, *, chunk_size, shift=None, kernel="numba", n_jobs=1, labelling=False):
     """Label each row with its nearest centre (the K-means E-step).
 
     Parameters
@@ -246,6 +246,10 @@ def assign(X, centers, *, chunk_size, shift=None, kernel="numba", n_jobs=1):
         The fused numba pass (threaded) or the numpy reference; same labels.
     n_jobs : int
         Threads for the numba kernel.
+    labelling : bool
+        Choose the numba kernel by the rule for estimators that label by such
+        passes alone (``_e_step_kernel(..., labelling=True)``), rather than as a
+        fit's E-step of this shape (whose labels ``predict`` must reproduce).
 
     Returns
     -------
@@ -267,13 +271,14 @@ def assign(X, centers, *, chunk_size, shift=None, kernel="numba", n_jobs=1):
     labels = np.empty(n_samples, dtype=np.int64)
     min_sq_dist = np.empty(n_samples, dtype=np.float64)
     if kernel == "numba":
-        from mixfit.engine.kmeans_steps import _fused_e_step, _runner
+        from mixfit.engine.kmeans_steps import _e_step_kernel, _fused_e_step, _runner
 
         chunk_size = _resolve_chunk_size(chunk_size, centers.shape[0], X)
-        with _runner(n_jobs, X, centers.shape[0], chunk_size) as runner:
+        e_step = _e_step_kernel(X.shape[1], centers.shape[0], X.dtype, labelling)
+        with _runner(n_jobs, X, centers.shape[0], chunk_size, labelling) as runner:
             # Row norms inside the fused kernel, in float64: no shifted copy of X.
             _fused_e_step(X, centers, None, chunk_size, None, shift, runner, labels, min_sq_dist,
-                          fast_norms=True)
+                          fast_norms=True, kernel=e_step)
         return labels, min_sq_dist
     if kernel != "numpy":
         raise ValueError(f"kernel must be 'numba' or 'numpy', got {kernel!r}.")

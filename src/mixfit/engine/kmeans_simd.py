@@ -145,6 +145,38 @@ def uses_simd(n_features, n_clusters, dtype):
     return clusters_fit and low <= n_features * n_clusters <= high
 
 
+#: Passes that only label rows, for estimators whose labels come from such
+#: passes alone (:class:`mixfit.MiniBatchKMeans`: its batches and final
+#: labels, and its ``predict``): the micro-kernel from 8 clusters whenever its
+#: K × d centres take at most this many bytes, where they stay in L2 while the
+#: rows stream past. One labelling pass over 100,000 rows, 2 threads,
+#: micro-kernel / GEMM path: float64 0.78 at 160 × 64, 0.87 at 160 × 16, 0.88
+#: at 160 × 32 and 160 × 256, 0.75 at 64 × 32, 0.73 at 64 × 64, 0.85 at
+#: 64 × 256, 0.79 at 32 × 256, 0.74 at 32 × 1024, 0.77 at 784 × 64; float32
+#: 0.73 at 160 × 64, 0.89 at 160 × 256, 0.92 at 64 × 256, 0.91 at 784 × 16,
+#: 0.84 at 784 × 64, 0.89 at 784 × 256. Beyond, the centres spill from L2:
+#: 1.18 at 160 × 1024 float64 (1.3 MiB), 1.39 at 784 × 256 float64, 1.91 at
+#: 784 × 1024 float32. (A fit's E-steps keep :func:`uses_simd`: there the
+#: GEMM path's bounds and carried statistics weigh in too.)
+LABELLING_CENTRE_BYTES = 1 << 20
+
+
+def uses_simd_for_labelling(n_features, n_clusters, dtype):
+    """Whether a pass that only labels rows of this shape runs the micro-kernel.
+
+    :func:`uses_simd`'s shapes and, from 8 clusters, any shape whose centres
+    take at most :data:`LABELLING_CENTRE_BYTES`. An estimator that labels
+    with this rule must label its training rows and ``predict``'s with it
+    alike, so that the two agree on every label.
+    """
+    if uses_simd(n_features, n_clusters, dtype):
+        return True
+    itemsize = np.dtype(dtype).itemsize
+    return (np.dtype(dtype) in (np.float32, np.float64)
+            and SIMD_CLUSTERS[0] <= n_clusters <= SIMD_CLUSTERS[1]
+            and n_clusters * n_features * itemsize <= LABELLING_CENTRE_BYTES)
+
+
 def simd_e_step(X, centers, sample_weight, blocks, x_squared_norms, shift, runner, labels,
                 min_sq_dist, sums=True, changes_only=False):
     """:func:`mixfit.engine.kmeans_steps._fused_e_step` by the SIMD micro-kernel.

@@ -33,7 +33,7 @@ from mixfit.kernels import kmeans_gemm as gemm_kernels
 from mixfit.kernels.parallel import numba_threads_usable, run_on_threads
 from mixfit._parallel import map_ranges, shared_pool
 from mixfit._validation import row_chunks
-from mixfit.engine.kmeans_simd import simd_e_step, uses_simd
+from mixfit.engine.kmeans_simd import simd_e_step, uses_simd, uses_simd_for_labelling
 from mixfit.engine.kmeans_common import (
     KMeansStats,
     _e_step,
@@ -104,16 +104,21 @@ def _uses_direct(n_features, n_clusters, dtype):
                  or not uses_simd(n_features, n_clusters, dtype)))
 
 
-def _e_step_kernel(n_features, n_clusters, dtype):
-    """Which kernel an unpruned E-step of this shape runs: "direct", "simd" or "gemm"."""
+def _e_step_kernel(n_features, n_clusters, dtype, labelling=False):
+    """Which kernel an unpruned E-step of this shape runs: "direct", "simd" or "gemm".
+
+    ``labelling=True``: the choice for estimators that label by such passes
+    alone (:func:`~mixfit.engine.kmeans_simd.uses_simd_for_labelling`).
+    """
     if _uses_direct(n_features, n_clusters, dtype):
         return "direct"
-    if uses_simd(n_features, n_clusters, dtype):
+    simd_rule = uses_simd_for_labelling if labelling else uses_simd
+    if simd_rule(n_features, n_clusters, dtype):
         return "simd"
     return "gemm"
 
 
-def _runner(n_jobs, X, n_clusters, chunk_size):
+def _runner(n_jobs, X, n_clusters, chunk_size, labelling=False):
     """The :class:`_Runner` for E-steps over ``X``: threads only where they pay.
 
     A second thread is used only when each gets at least :data:`MIN_THREAD_WORK`
@@ -128,7 +133,7 @@ def _runner(n_jobs, X, n_clusters, chunk_size):
         n_threads = max(1, min(n_threads, work // POOL_THREAD_WORK))
     n_blocks = len(_blocks(n_samples, chunk_size, row_work=n_features * max(1, n_clusters)))
     return _Runner(n_threads, n_blocks,
-                   blas=_e_step_kernel(n_features, n_clusters, X.dtype) == "gemm")
+                   blas=_e_step_kernel(n_features, n_clusters, X.dtype, labelling) == "gemm")
 
 
 class _Runner:
@@ -432,7 +437,7 @@ def _all_row_sq_norms(X, shift, chunk_size):
 
 def _fused_e_step(X, centers, sample_weight, chunk_size, x_squared_norms, shift, runner,
                   labels, min_sq_dist=_NOTHING, fast_norms=False, block_rows=None,
-                  sums=True, changes_only=False):
+                  sums=True, changes_only=False, kernel=None):
     """The E-step by a GEMM and one fused numba pass per chunk, on threads.
 
     Writes ``labels`` (and ``min_sq_dist`` unless empty) in place and returns
@@ -447,13 +452,15 @@ def _fused_e_step(X, centers, sample_weight, chunk_size, x_squared_norms, shift,
     array (the caller adds them up itself; not on the direct path).
     ``changes_only=True``: the statistics returned
     are their change since the labels ``labels`` held (see
-    :func:`mixfit.kernels.kmeans.lloyd_chunk`).
+    :func:`mixfit.kernels.kmeans.lloyd_chunk`). ``kernel``: "direct", "simd"
+    or "gemm" (:func:`_e_step_kernel`'s choice when None).
     """
     n_samples, n_features = X.shape
     n_clusters = centers.shape[0]
     keep_dist = min_sq_dist.shape[0] > 0
     blocks = _blocks(n_samples, chunk_size, block_rows, row_work=n_features * n_clusters)
-    kernel = _e_step_kernel(n_features, n_clusters, X.dtype)
+    if kernel is None:
+        kernel = _e_step_kernel(n_features, n_clusters, X.dtype)
     if kernel == "direct":
         return _direct_e_step(X, centers, sample_weight, blocks, runner, labels, min_sq_dist,
                               changes_only)

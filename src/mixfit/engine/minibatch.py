@@ -35,8 +35,8 @@ from scipy import sparse
 
 from mixfit.engine.kmeans_common import KMeansStats
 from mixfit.engine.kmeans_common import auto_chunk_size
-from mixfit.engine.kmeans_steps import (_BLOCK_ROWS, _NOTHING, _blocks, _fused_e_step, _Runner,
-                                        _uses_direct)
+from mixfit.engine.kmeans_steps import (_BLOCK_ROWS, _NOTHING, _blocks, _e_step_kernel,
+                                        _fused_e_step, _Runner)
 from mixfit.engine.sparse_rows import dense_rows
 from mixfit.kernels import kmeans as kernels
 from mixfit.kernels import kmeans_sparse as sparse_kernels
@@ -71,8 +71,14 @@ def resolve_chunk_size(chunk_size, n_clusters, X):
 #: work. A batch is cut into blocks of whole chunks holding at least this many,
 #: so that a batch of heavy rows runs on every thread: as one 1024-row block it
 #: ran on one core, 1.5-2× scikit-learn's time at d = 784, K ≥ 64. Lighter
-#: batches stay one block (a thread's hand-off costs tens of µs).
-MIN_BLOCK_WORK = 1 << 24
+#: batches stay one block (a thread's hand-off costs microseconds on numba's
+#: threads, tens of µs on the Python pool). 2²² rather than 2²⁴ once batches
+#: of up to 64 clusters ran the micro-kernel: the E-steps of a pass over
+#: 100,000 rows (97 batches of 1,024) took 49 rather than 61 ms at 160 × 64
+#: float64, 55 rather than 68 at 64 × 256 float64, 66 rather than 71 at
+#: 160 × 256 float32, the same at 784 × 64 float32, 32 × 64 float32 and
+#: 16 × 64 float64 (2²⁰: 49-56, 54, 68 ms).
+MIN_BLOCK_WORK = 1 << 22
 
 
 def batch_block_rows(chunk_size, n_features, n_clusters):
@@ -144,12 +150,17 @@ def batch_statistics(X, centers, sample_weight=None, *, shift=None, chunk_size, 
         # the blocks label the batch without sums and one pass over it adds
         # them up (at 784 × 256, 4 blocks of a 1,024-row batch: a fit's steps
         # took 0.88-0.93 of the time with the sums in the blocks).
-        if 2 * n_clusters * n_blocks <= n_samples or _uses_direct(n_features, n_clusters, X.dtype):
+        # Batches are labelled as MiniBatchKMeans labels its rows (the kernel
+        # rule for labelling passes).
+        kernel = _e_step_kernel(n_features, n_clusters, X.dtype, labelling=True)
+        if 2 * n_clusters * n_blocks <= n_samples or kernel == "direct":
             _, stats = _fused_e_step(X, centers, sample_weight, chunk_size, None, shift,
-                                     runner, labels, fast_norms=True, block_rows=block_rows)
+                                     runner, labels, fast_norms=True, block_rows=block_rows,
+                                     kernel=kernel)
             return stats
         _, stats = _fused_e_step(X, centers, sample_weight, chunk_size, None, shift, runner,
-                                 labels, fast_norms=True, block_rows=block_rows, sums=False)
+                                 labels, fast_norms=True, block_rows=block_rows, sums=False,
+                                 kernel=kernel)
         sums = np.zeros((n_clusters, n_features))
         kernels.add_rows_by_label(X, labels, _NOTHING if sample_weight is None
                                   else sample_weight, sums)

@@ -55,10 +55,16 @@ class KMeansQueries:
         centers = self.cluster_centers_.astype(np.float64) / scale
         return X.astype(np.float64) / scale, centers, scale, shift
 
+    #: Whether the fitted labels come from labelling passes alone (then
+    #: ``_assign`` takes the kernel rule for those), rather than from a fit's
+    #: E-step, whose kernel ``predict`` must use to reproduce them.
+    _labels_by_labelling_passes = False
+
     def _assign(self, X, centers, shift):
         return engine.assign(
             X, centers, chunk_size=self.chunk_size, shift=shift,
             n_jobs=check_n_jobs(getattr(self, "n_jobs", None)),
+            labelling=self._labels_by_labelling_passes,
         )
 
     def predict(self, X):

@@ -226,6 +226,9 @@ class MiniBatchKMeans(
     fit_predict = KMeans.fit_predict
     fit_transform = KMeans.fit_transform
     transform = KMeans.transform
+    # labels_ and predict both come from labelling passes (engine.assign), and
+    # so do the batches' labels: the kernel rule for those.
+    _labels_by_labelling_passes = True
 
     @property
     def _n_init(self):

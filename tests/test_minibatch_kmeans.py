@@ -56,14 +56,23 @@ def test_batch_update_equals_per_sample_learning_rates():
     np.testing.assert_array_equal(new[2], centers[2])  # untouched centres stay exactly
 
 
-def test_batch_blocks_are_whole_chunks_sized_by_work_alone():
-    # Light batches stay one block; heavy ones are cut into whole chunks of at
-    # least MIN_BLOCK_WORK distance terms (never more than the engine's block).
-    assert minibatch.batch_block_rows(256, 2, 3) == 16384
-    rows = minibatch.batch_block_rows(64, 200, 300)
-    assert rows % 64 == 0 and rows * 200 * 300 >= minibatch.MIN_BLOCK_WORK
-    assert (rows - 64) * 200 * 300 < minibatch.MIN_BLOCK_WORK
-    assert minibatch.batch_block_rows(256, 784, 1024) == 256
+def test_batch_blocks_are_equal_and_sized_by_work_alone():
+    # Light batches stay one block (cut only at the engine's block size);
+    # heavy ones into a power of two of equal blocks, each holding at least
+    # MIN_BLOCK_WORK distance terms and a chunk's rows.
+    assert minibatch.batch_block_rows(1024, 256, 2, 3) == 1024
+    assert minibatch.batch_block_rows(100_000, 256, 2, 3) == 14_286  # 7 blocks ≤ 16,384 rows
+    # 1024 × 160 × 32 is 1.25 × MIN_BLOCK_WORK: one block, not a long and a short one.
+    assert minibatch.batch_block_rows(1024, 195, 160, 32) == 1024
+    assert minibatch.batch_block_rows(1024, 256, 160, 64) == 512  # 2.5 × MIN_BLOCK_WORK
+    assert minibatch.batch_block_rows(1024, 64, 64, 256) == 256  # 4 × MIN_BLOCK_WORK
+    assert minibatch.batch_block_rows(1024, 64, 200, 300) == 128  # 14.6 ×: 8 blocks
+    # ... never fewer rows than a GEMM chunk
+    assert minibatch.batch_block_rows(1024, 256, 784, 1024) == 256
+    assert minibatch.batch_block_rows(1000, 64, 200, 300) == 125
+    for n_rows, chunk, d, k in [(1024, 64, 200, 300), (1000, 64, 200, 300), (1024, 256, 160, 64)]:
+        rows = minibatch.batch_block_rows(n_rows, chunk, d, k)
+        assert rows * d * k >= minibatch.MIN_BLOCK_WORK and rows >= chunk
 
 
 @pytest.mark.parametrize("weighted", [False, True])
@@ -75,7 +84,7 @@ def test_heavy_batch_in_blocks_is_the_same_for_any_n_jobs(weighted):
     centers = X[rng.choice(1024, 300, replace=False)] + 0.01
     weight = rng.uniform(0.5, 2.0, 1024) if weighted else None
     chunk = 64
-    assert 1024 // minibatch.batch_block_rows(chunk, 200, 300) >= 2
+    assert 1024 // minibatch.batch_block_rows(1024, chunk, 200, 300) >= 2
     results = []
     for n_jobs in (1, 2):
         with minibatch.batch_runner(n_jobs, 1024, chunk, 200, 300) as runner:

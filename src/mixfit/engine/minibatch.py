@@ -68,30 +68,40 @@ def resolve_chunk_size(chunk_size, n_clusters, X):
 
 
 #: Fewest distance terms (rows × n_features × n_clusters) in a batch's block of
-#: work. A batch is cut into blocks of whole chunks holding at least this many,
-#: so that a batch of heavy rows runs on every thread: as one 1024-row block it
-#: ran on one core, 1.5-2× scikit-learn's time at d = 784, K ≥ 64. Lighter
-#: batches stay one block (a thread's hand-off costs microseconds on numba's
-#: threads, tens of µs on the Python pool). 2²² rather than 2²⁴ once batches
-#: of up to 64 clusters ran the micro-kernel: the E-steps of a pass over
-#: 100,000 rows (97 batches of 1,024) took 49 rather than 61 ms at 160 × 64
-#: float64, 55 rather than 68 at 64 × 256 float64, 66 rather than 71 at
-#: 160 × 256 float32, the same at 784 × 64 float32, 32 × 64 float32 and
-#: 16 × 64 float64 (2²⁰: 49-56, 54, 68 ms).
+#: work. A batch is cut into equal blocks holding at least this many, so that
+#: a batch of heavy rows runs on every thread: as one 1024-row block it ran on
+#: one core, 1.5-2× scikit-learn's time at d = 784, K ≥ 64. Lighter batches
+#: stay one block (a thread's hand-off costs microseconds on numba's threads,
+#: tens of µs on the Python pool). 2²² rather than 2²⁴ once batches of up to
+#: 64 clusters ran the micro-kernel: the E-steps of a pass over 100,000 rows
+#: (97 batches of 1,024) took 49 rather than 61 ms at 160 × 64 float64, 55
+#: rather than 68 at 64 × 256 float64, 66 rather than 71 at 160 × 256
+#: float32, the same at 784 × 64 float32, 32 × 64 float32 and 16 × 64
+#: float64 (2²⁰: 49-56, 54, 68 ms).
 MIN_BLOCK_WORK = 1 << 22
 
+#: Fewest rows in a batch's block (the micro-kernel takes rows 8 at a time).
+MIN_BLOCK_ROWS = 64
 
-def batch_block_rows(chunk_size, n_features, n_clusters):
-    """Rows per block of work for batches of this shape: whole chunks, at least
-    :data:`MIN_BLOCK_WORK` distance terms, at most the K-means engine's block.
 
-    A function of the shape alone, never of the thread count, so that the
-    order in which blocks are summed (hence every rounding) is the same for any
-    ``n_jobs``.
+def batch_block_rows(n_rows, chunk_size, n_features, n_clusters):
+    """Rows per block of work for a batch of ``n_rows`` rows of this shape.
+
+    The batch is cut into a power of two of equal blocks (so that they share
+    out evenly over 2, 4, ... threads), as many as keep :data:`MIN_BLOCK_WORK`
+    distance terms and a GEMM chunk of ``chunk_size`` rows (at least
+    :data:`MIN_BLOCK_ROWS`) each, of at most the K-means engine's block. Blocks of whole GEMM chunks left a short one at
+    160 × 32 float32 (chunks of 195 rows: blocks of 780 and 244, the batch's
+    E-steps 24.7 ms a pass against 21.4 as one block). A function of the shape
+    alone, never of the thread count, so that the order in which blocks are
+    summed (hence every rounding) is the same for any ``n_jobs``.
     """
-    per_chunk = chunk_size * max(1, n_features) * max(1, n_clusters)
-    n_chunks = -(-MIN_BLOCK_WORK // per_chunk)
-    return chunk_size * max(1, min(n_chunks, _BLOCK_ROWS // chunk_size))
+    n_rows = max(1, int(n_rows))
+    work = n_rows * max(1, n_features) * max(1, n_clusters)
+    most = max(1, min(work // MIN_BLOCK_WORK, n_rows // max(MIN_BLOCK_ROWS, chunk_size)))
+    n_blocks = 1 << (most.bit_length() - 1)
+    n_blocks = max(n_blocks, -(-n_rows // _BLOCK_ROWS))
+    return -(-n_rows // n_blocks)
 
 
 @contextmanager
@@ -104,7 +114,7 @@ def batch_runner(n_jobs, batch_size, chunk_size, n_features, n_clusters):
     20 times longer on them (4 ms instead of 0.17 ms for 256 × 64 × 64, on two
     busy cores).
     """
-    block_rows = batch_block_rows(chunk_size, n_features, n_clusters)
+    block_rows = batch_block_rows(batch_size, chunk_size, n_features, n_clusters)
     with _Runner(n_jobs, len(_blocks(batch_size, chunk_size, block_rows))) as runner:
         yield runner
 
@@ -143,7 +153,7 @@ def batch_statistics(X, centers, sample_weight=None, *, shift=None, chunk_size, 
         # Row norms inside the fused kernel: a numpy pass over the batch (a
         # shifted copy, then a reduction) cost a quarter of a fit at d = 784.
         n_clusters, n_features = centers.shape
-        block_rows = batch_block_rows(chunk_size, n_features, n_clusters)
+        block_rows = batch_block_rows(n_samples, chunk_size, n_features, n_clusters)
         n_blocks = -(-n_samples // block_rows)
         # Sums in the blocks cost each block a zeroed K × d array, and their
         # total a pass over them all; once that outweighs half the batch's rows,

@@ -365,7 +365,7 @@ class MiniBatchKMeans(
                 max_iter=self.max_iter, tol=self.tol * variance,
                 max_no_improvement=self.max_no_improvement,
                 reassignment_ratio=self.reassignment_ratio, rng=rng, shift=shift,
-                chunk_size=chunk_size, runner=runner, log=log,
+                chunk_size=chunk_size, runner=runner, log=log, n_jobs=n_jobs,
             )
         centers = np.ascontiguousarray(run.centers, dtype=X.dtype)  # float64 when rescaled
         # Fitted state is set only from here on, once nothing can fail any more

@@ -9,9 +9,8 @@ checked through each one's ``n_steps_``) with early stopping off
 (``max_no_improvement=None``, ``tol=0``), the default ``reassignment_ratio``,
 ``compute_labels=True`` (the labels of every row are part of what a user waits
 for), ``n_init=1`` and ``random_state=0``; mixfit gets every core (``n_jobs``),
-scikit-learn its default OpenMP threads. Each is timed best of several fits,
-the two in turn (at least one each, more while they take under two seconds in
-all).
+scikit-learn its default OpenMP threads. Each is timed best of several fits
+back to back (at least one, more while they take under a second in all).
 
 The two draw different batches, so they cannot end at the same centres: each
 one's final inertia is recomputed on the whole data in float64, and a ratio is
@@ -60,6 +59,8 @@ INERTIA_SLACK = 1.05
 #: The pilot passes over this fraction of the rows (at least ``PILOT_MIN_ROWS``).
 PILOT_FRACTION = 10
 PILOT_MIN_ROWS = 2 * BATCH
+#: Seconds of rest before an implementation's timings (see ``_time``).
+PAUSE = 0.3
 
 
 # ---------------------------------------------------------------- the child
@@ -92,29 +93,26 @@ def _pilot(impl, X, C, cores, budget):
     return None
 
 
-def _time_side_by_side(X, C, cores, budget):
-    """Each implementation's best time of one pass over X, its steps and final inertia
-    (or why it was skipped). The two fit in turn, so that both see the same
-    spells of a shared machine's speed (which drifted by 10-20% over minutes)."""
-    results, times, fitted = {}, {}, {}
-    for impl in ("mixfit", PEER):
-        reason = _pilot(impl, X, C, cores, budget)
-        if reason is None:
-            times[impl] = []
-        else:
-            results[impl] = {"skipped": reason}
-    runs = 0
-    while times and (runs == 0 or (sum(map(sum, times.values())) < 2.0 and runs < 15)):
-        for impl in times:
-            seconds, fitted[impl] = _fit(impl, X, C, cores)
-            times[impl].append(seconds)
-        runs += 1
-    for impl, taken in times.items():
-        est = fitted[impl]
-        results[impl] = {"seconds": min(taken), "runs": len(taken),
-                         "n_steps": int(est.n_steps_),
-                         "inertia64": h.inertia64(X, est.cluster_centers_)}
-    return results
+def _time(impl, X, C, cores, budget):
+    """Best time of one pass over X, its steps and final inertia, or why it was skipped.
+
+    A pause first: the previous implementation's threads (OpenBLAS's spin for
+    about 0.1 s after a threaded call, OpenMP's for milliseconds) must not take
+    a core from this one's fits. Fitted in turn with no pause, scikit-learn's
+    fits took 1.5-2× their time alone after mixfit's (before mixfit's final
+    dot product stopped waking OpenBLAS's threads), so each implementation's
+    fits run back to back.
+    """
+    time.sleep(PAUSE)
+    reason = _pilot(impl, X, C, cores, budget)
+    if reason is not None:
+        return {"skipped": reason}
+    times = []
+    while not times or (sum(times) < 1.0 and len(times) < 15):
+        seconds, est = _fit(impl, X, C, cores)
+        times.append(seconds)
+    return {"seconds": min(times), "runs": len(times), "n_steps": int(est.n_steps_),
+            "inertia64": h.inertia64(X, est.cluster_centers_)}
 
 
 def child(spec):
@@ -136,7 +134,8 @@ def child(spec):
     for k in spec["ks"]:
         C = h.initial_rows(X, k, SEED)
         row = {"n": n, "d": d, "k": k, "dtype": dtype}
-        row.update(_time_side_by_side(X, C, cores, spec["budget"]))
+        for impl in ("mixfit", PEER):
+            row[impl] = _time(impl, X, C, cores, spec["budget"])
         results.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)  # progress, for the parent's log
     return {"rows": results}

@@ -157,24 +157,31 @@ def uses_simd(n_features, n_clusters, dtype):
 #: 0.84 at 784 × 64, 0.89 at 784 × 256. Beyond, the centres spill from L2:
 #: 1.18 at 160 × 1024 float64 (1.3 MiB), 1.39 at 784 × 256 float64, 1.91 at
 #: 784 × 1024 float32. (A fit's E-steps keep :func:`uses_simd`: there the
-#: GEMM path's bounds and carried statistics weigh in too.)
+#: GEMM path's bounds and carried statistics weigh in too.) Also float64 0.83
+#: at 64 × 1024, 0.93 at 160 × 512, 0.84 at 256 × 256, 0.86 at 784 × 128; but
+#: float32 at 1,024 clusters 0.96-1.01 at 32, 64 and 128 features and 1.15 at
+#: 160 (0.97-1.01 at 512 clusters), hence :data:`LABELLING_FLOAT32_CLUSTERS`.
 LABELLING_CENTRE_BYTES = 1 << 20
+#: ... and for float32 data at most this many clusters.
+LABELLING_FLOAT32_CLUSTERS = 512
 
 
 def uses_simd_for_labelling(n_features, n_clusters, dtype):
     """Whether a pass that only labels rows of this shape runs the micro-kernel.
 
-    :func:`uses_simd`'s shapes and, from 8 clusters, any shape whose centres
-    take at most :data:`LABELLING_CENTRE_BYTES`. An estimator that labels
+    :func:`uses_simd`'s shapes and, from 8 clusters (float32: up to
+    :data:`LABELLING_FLOAT32_CLUSTERS`), any shape whose centres take at most
+    :data:`LABELLING_CENTRE_BYTES`. An estimator that labels
     with this rule must label its training rows and ``predict``'s with it
     alike, so that the two agree on every label.
     """
     if uses_simd(n_features, n_clusters, dtype):
         return True
-    itemsize = np.dtype(dtype).itemsize
-    return (np.dtype(dtype) in (np.float32, np.float64)
-            and SIMD_CLUSTERS[0] <= n_clusters <= SIMD_CLUSTERS[1]
-            and n_clusters * n_features * itemsize <= LABELLING_CENTRE_BYTES)
+    dtype = np.dtype(dtype)
+    most_clusters = LABELLING_FLOAT32_CLUSTERS if dtype == np.float32 else SIMD_CLUSTERS[1]
+    return (dtype in (np.float32, np.float64)
+            and SIMD_CLUSTERS[0] <= n_clusters <= most_clusters
+            and n_clusters * n_features * dtype.itemsize <= LABELLING_CENTRE_BYTES)
 
 
 def simd_e_step(X, centers, sample_weight, blocks, x_squared_norms, shift, runner, labels,

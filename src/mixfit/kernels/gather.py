@@ -27,6 +27,12 @@ def _check(X, rows, out):
             "gather_rows", "out of shape (len(rows), n_features) and rows in [0, n_samples)")
 
 
+@njit(inline="always", **_OPTIONS)
+def _copy_row(X, row, out, i):
+    for j in range(X.shape[1]):
+        out[i, j] = X[row, j]
+
+
 @njit(**_OPTIONS)
 def gather_rows(X, rows, out):
     """``out[i] = X[rows[i]]`` for every i, on the calling thread.
@@ -40,19 +46,17 @@ def gather_rows(X, rows, out):
         Written in place.
     """
     _check(X, rows, out)
-    n_features = X.shape[1]
     for i in range(rows.shape[0]):
-        row = rows[i]
-        for j in range(n_features):
-            out[i, j] = X[row, j]
+        _copy_row(X, rows[i], out, i)
 
 
 @njit(parallel=True, **_OPTIONS)
 def gather_rows_parallel(X, rows, out):
-    """:func:`gather_rows` on numba's threads (rows shared out among them)."""
+    """:func:`gather_rows` on numba's threads (rows shared out among them).
+
+    Kept apart from it: where numba's threading layer cannot take regions from
+    several threads (:mod:`mixfit.kernels.parallel`), only the serial one may run.
+    """
     _check(X, rows, out)
-    n_features = X.shape[1]
     for i in prange(rows.shape[0]):
-        row = rows[i]
-        for j in range(n_features):
-            out[i, j] = X[row, j]
+        _copy_row(X, rows[i], out, i)

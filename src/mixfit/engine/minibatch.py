@@ -93,11 +93,12 @@ def batch_block_rows(n_rows, chunk_size, n_features, n_clusters):
     The batch is cut into a power of two of equal blocks (so that they share
     out evenly over 2, 4, ... threads), as many as keep :data:`MIN_BLOCK_WORK`
     distance terms and a GEMM chunk of ``chunk_size`` rows (at least
-    :data:`MIN_BLOCK_ROWS`) each, of at most the K-means engine's block. Blocks of whole GEMM chunks left a short one at
-    160 × 32 float32 (chunks of 195 rows: blocks of 780 and 244, the batch's
-    E-steps 24.7 ms a pass against 21.4 as one block). A function of the shape
-    alone, never of the thread count, so that the order in which blocks are
-    summed (hence every rounding) is the same for any ``n_jobs``.
+    :data:`MIN_BLOCK_ROWS`) each, of at most the K-means engine's block.
+    Blocks of whole GEMM chunks left a short one at 160 × 32 float32 (chunks
+    of 195 rows: blocks of 780 and 244, the batch's E-steps 24.7 ms a pass
+    against 21.4 as one block). A function of the shape alone, never of the
+    thread count, so that the order in which blocks are summed (hence every
+    rounding) is the same for any ``n_jobs``.
     """
     n_rows = max(1, int(n_rows))
     work = n_rows * max(1, n_features) * max(1, n_clusters)

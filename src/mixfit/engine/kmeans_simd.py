@@ -169,31 +169,50 @@ LABELLING_FLOAT32_CLUSTERS = 512
 def uses_simd_for_labelling(n_features, n_clusters, dtype):
     """Whether a pass that only labels rows of this shape runs the micro-kernel.
 
-    :func:`uses_simd`'s shapes and, from 8 clusters (float32: up to
+    :func:`uses_simd`'s shapes; 3 to 7 clusters from 16 features on, however
+    many (a labelling pass over 100,000 rows, micro-kernel / GEMM path:
+    float64 0.85 at 784 × 3, 0.78 at 320 × 3, 0.73 at 160 × 5, 0.92 at
+    512 × 4, 0.97 at 784 × 5, 0.99 at 784 × 7; float32 0.96 at 784 × 3, 1.02
+    at 784 × 5, 0.98 at 784 × 7, 0.91 at 160 × 7; a MiniBatchKMeans fit, its
+    batches read in place, 0.82 at 784 × 3 float64, 0.91 float32, 0.74 at
+    320 × 3 float64, 0.89 at 160 × 5); and, from 8 clusters (float32: up to
     :data:`LABELLING_FLOAT32_CLUSTERS`), any shape whose centres take at most
-    :data:`LABELLING_CENTRE_BYTES`. An estimator that labels
-    with this rule must label its training rows and ``predict``'s with it
-    alike, so that the two agree on every label.
+    :data:`LABELLING_CENTRE_BYTES`. An estimator that labels with this rule
+    must label its training rows and ``predict``'s with it alike, so that the
+    two agree on every label.
     """
     if uses_simd(n_features, n_clusters, dtype):
         return True
     dtype = np.dtype(dtype)
     most_clusters = LABELLING_FLOAT32_CLUSTERS if dtype == np.float32 else SIMD_CLUSTERS[1]
+    few_clusters, few_min_features = SIMD_FEW_CLUSTERS
+    if few_clusters <= n_clusters < SIMD_CLUSTERS[0]:
+        return dtype in (np.float32, np.float64) and n_features >= few_min_features
     return (dtype in (np.float32, np.float64)
             and SIMD_CLUSTERS[0] <= n_clusters <= most_clusters
             and n_clusters * n_features * dtype.itemsize <= LABELLING_CENTRE_BYTES)
 
 
 def simd_e_step(X, centers, sample_weight, blocks, x_squared_norms, shift, runner, labels,
-                min_sq_dist, sums=True, changes_only=False):
+                min_sq_dist, sums=True, changes_only=False, row_index=None):
     """:func:`mixfit.engine.kmeans_steps._fused_e_step` by the SIMD micro-kernel.
 
     ``x_squared_norms`` (``‖x − shift‖²``, X's dtype) None: each row's norm is
     computed in float64 in the kernel. Blocks and their sum order are those of
     the GEMM path, so the thread count changes nothing. ``changes_only``: the
     statistics returned are their change since the labels ``labels`` held
-    (see :func:`mixfit.kernels.kmeans_simd.lloyd_simd_block`).
+    (see :func:`mixfit.kernels.kmeans_simd.lloyd_simd_block`). ``row_index``
+    (int64, unless None): the rows are ``X[row_index]`` (X C-contiguous), read
+    in place; ``blocks``, ``labels`` are then the indexed rows', and the E-step
+    is unweighted, with the norms in the kernel, no distances kept and every
+    row's statistics.
     """
+    if row_index is not None:
+        if (sample_weight is not None or x_squared_norms is not None or changes_only
+                or min_sq_dist.shape[0] or not sums):
+            raise ValueError("simd_e_step: rows read through row_index take no weights, norms, "
+                             "distances or changes_only, and give their sums")
+        return _simd_e_step_indexed(X, centers, blocks, shift, runner, labels, row_index)
     n_features = X.shape[1]
     n_clusters = centers.shape[0]
     C = _shifted_centers(centers, shift, X.dtype)
@@ -225,6 +244,34 @@ def simd_e_step(X, centers, sample_weight, blocks, x_squared_norms, shift, runne
             _NOTHING if sample_weight is None else sample_weight[rows], labels[rows],
             min_sq_dist[rows] if keep_dist else _NOTHING, block_sums, counts, changes_only,
         )
+        return counts, block_sums, inertia, n_changed
+
+    return runner.map_sums(block, blocks)
+
+
+def _simd_e_step_indexed(X, centers, blocks, shift, runner, labels, row_index):
+    """:func:`simd_e_step` for the rows ``X[row_index]``, read where they lie."""
+    n_features = X.shape[1]
+    n_clusters = centers.shape[0]
+    C = _shifted_centers(centers, shift, X.dtype)
+    C_t, c_sq_pad = simd.padded_centres(-2 * C, _row_sq_norms(C))
+    shift_or_nothing = (np.empty(0, dtype=X.dtype) if shift is None
+                        else np.ascontiguousarray(shift, dtype=X.dtype))
+    if runner.on_numba_threads(len(blocks)):
+        def driver(starts, sums, counts, inertia, n_changed):
+            simd.lloyd_simd_rows_blocks(X, row_index, starts, shift_or_nothing, C_t, c_sq_pad,
+                                        n_clusters, labels, sums, counts, inertia, n_changed)
+
+        return runner.sum_numba_blocks(blocks, n_clusters, n_clusters, n_features, driver)
+
+    no_values = np.empty(0, dtype=X.dtype)
+
+    def block(rows):
+        counts = np.zeros(n_clusters)
+        block_sums = np.zeros((n_clusters, n_features))
+        inertia, n_changed = simd.lloyd_simd_block(
+            X, shift_or_nothing, C_t, c_sq_pad, n_clusters, no_values, _NOTHING, labels[rows],
+            no_values, block_sums, counts, False, row_index[rows])
         return counts, block_sums, inertia, n_changed
 
     return runner.map_sums(block, blocks)

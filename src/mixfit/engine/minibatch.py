@@ -35,13 +35,13 @@ from scipy import sparse
 
 from mixfit.engine.kmeans_common import KMeansStats
 from mixfit.engine.kmeans_common import auto_chunk_size
+from mixfit.engine.kmeans_simd import simd_e_step
 from mixfit.engine.kmeans_steps import (_BLOCK_ROWS, _NOTHING, _blocks, _e_step_kernel,
                                         _fused_e_step, _Runner)
+from mixfit.engine.minibatch_rows import BatchRows, IndexedRows, RowSampler
 from mixfit.engine.sparse_rows import dense_rows
-from mixfit.kernels import gather
 from mixfit.kernels import kmeans as kernels
 from mixfit.kernels import kmeans_sparse as sparse_kernels
-from mixfit.kernels.parallel import numba_threads_usable, run_on_threads
 
 #: An empty (0, 0) array: "no sums wanted" for the sparse labelling kernel.
 _NO_SUMS = np.empty((0, 0))
@@ -49,6 +49,7 @@ _NO_SUMS = np.empty((0, 0))
 __all__ = [
     "BatchRows",
     "EarlyStopping",
+    "IndexedRows",
     "MiniBatchResult",
     "RowSampler",
     "batch_block_rows",
@@ -58,6 +59,7 @@ __all__ = [
     "resolve_chunk_size",
     "minibatch_kmeans",
     "minibatch_step",
+    "reads_rows_in_place",
     "reassign",
     "update_centers",
 ]
@@ -83,6 +85,15 @@ def resolve_chunk_size(chunk_size, n_clusters, X):
 #: float64 (2²⁰: 49-56, 54, 68 ms).
 MIN_BLOCK_WORK = 1 << 22
 
+#: Clusters a batch's work is counted for at least: with fewer, a step is the
+#: reading of its rows, which pays for a second thread once they are wide
+#: (from 512 features). A pass over 100,000 rows, rows read in place, two
+#: blocks against one: 149 against 207 ms at 784 × 3 float64, 92 against 121
+#: float32, 164 against 222 at 784 × 8 float64. Counting 64 clusters (two
+#: blocks from 128 features) gained nothing at 320 × 3 (88-90 ms) and lost
+#: at 160 × 5 float64 (59 against 55) and 64 × 3 (29 against 27).
+MIN_BLOCK_CLUSTERS = 16
+
 #: Fewest rows in a batch's block (the micro-kernel takes rows 8 at a time).
 MIN_BLOCK_ROWS = 64
 
@@ -101,7 +112,7 @@ def batch_block_rows(n_rows, chunk_size, n_features, n_clusters):
     rounding) is the same for any ``n_jobs``.
     """
     n_rows = max(1, int(n_rows))
-    work = n_rows * max(1, n_features) * max(1, n_clusters)
+    work = n_rows * max(1, n_features) * max(1, n_clusters, MIN_BLOCK_CLUSTERS)
     most = max(1, min(work // MIN_BLOCK_WORK, n_rows // max(MIN_BLOCK_ROWS, chunk_size)))
     n_blocks = 1 << (most.bit_length() - 1)
     n_blocks = max(n_blocks, -(-n_rows // _BLOCK_ROWS))
@@ -128,8 +139,9 @@ def batch_statistics(X, centers, sample_weight=None, *, shift=None, chunk_size, 
 
     Parameters
     ----------
-    X : ndarray or CSR matrix of shape (m, n_features), float32 or float64
-        The batch (validated).
+    X : ndarray, CSR matrix or IndexedRows of shape (m, n_features), float32 or float64
+        The batch (validated); an :class:`IndexedRows` is read in place where
+        :func:`reads_rows_in_place` holds for its shape, else copied out first.
     centers : ndarray of shape (n_clusters, n_features)
         For CSR batches best float64 in Fortran order (see :func:`centres_for`):
         the sparse kernel reads them as a contiguous ``(n_features, n_clusters)``
@@ -157,17 +169,17 @@ def batch_statistics(X, centers, sample_weight=None, *, shift=None, chunk_size, 
         # Row norms inside the fused kernel: a numpy pass over the batch (a
         # shifted copy, then a reduction) cost a quarter of a fit at d = 784.
         n_clusters, n_features = centers.shape
-        block_rows = batch_block_rows(n_samples, chunk_size, n_features, n_clusters)
-        n_blocks = -(-n_samples // block_rows)
-        # Sums in the blocks cost each block a zeroed K × d array, and their
-        # total a pass over them all; once that outweighs half the batch's rows,
-        # the blocks label the batch without sums and one pass over it adds
-        # them up (at 784 × 256, 4 blocks of a 1,024-row batch: a fit's steps
-        # took 0.88-0.93 of the time with the sums in the blocks).
-        # Batches are labelled as MiniBatchKMeans labels its rows (the kernel
-        # rule for labelling passes).
-        kernel = _e_step_kernel(n_features, n_clusters, X.dtype, labelling=True)
-        if 2 * n_clusters * n_blocks <= n_samples or kernel == "direct":
+        block_rows, kernel, sums_in_blocks = _batch_plan(n_samples, chunk_size, n_features,
+                                                         n_clusters, X.dtype)
+        if isinstance(X, IndexedRows):
+            if kernel == "simd" and sample_weight is None and sums_in_blocks:
+                blocks = _blocks(n_samples, chunk_size, block_rows,
+                                 row_work=n_features * n_clusters)
+                _, stats = simd_e_step(X.data, centers, None, blocks, None, shift, runner,
+                                       labels, _NOTHING, row_index=X.rows)
+                return stats
+            X = X.take()
+        if sums_in_blocks:
             _, stats = _fused_e_step(X, centers, sample_weight, chunk_size, None, shift,
                                      runner, labels, fast_norms=True, block_rows=block_rows,
                                      kernel=kernel)
@@ -202,6 +214,47 @@ def batch_statistics(X, centers, sample_weight=None, *, shift=None, chunk_size, 
     sums = sparse.coo_matrix((values, (np.repeat(labels, row_lengths), X.indices)),
                              shape=(n_clusters, X.shape[1]))
     return KMeansStats(counts, sums, float(inertia))
+
+
+def _batch_plan(n_rows, chunk_size, n_features, n_clusters, dtype):
+    """How a dense batch is labelled: ``(block_rows, kernel, sums_in_blocks)``.
+
+    Batches are labelled as MiniBatchKMeans labels its rows (the kernel rule
+    for labelling passes). Sums in the blocks cost each block a zeroed K × d
+    array, and their total a pass over them all; once that outweighs half the
+    batch's rows, the blocks label the batch without sums and one pass over it
+    adds them up (at 784 × 256, 4 blocks of a 1,024-row batch: a fit's steps
+    took 0.88-0.93 of the time with the sums in the blocks).
+    """
+    block_rows = batch_block_rows(n_rows, chunk_size, n_features, n_clusters)
+    n_blocks = -(-n_rows // block_rows)
+    kernel = _e_step_kernel(n_features, n_clusters, dtype, labelling=True)
+    return block_rows, kernel, 2 * n_clusters * n_blocks <= n_rows or kernel == "direct"
+
+
+def reads_rows_in_place(X, batch_size, chunk_size, n_clusters, n_jobs=1):
+    """Whether batches of X are best read where they lie (:class:`IndexedRows`).
+
+    Where the SIMD micro-kernel labels the batch with the sums in its blocks:
+    it copies each chunk of rows into a buffer of its own anyway (shifted),
+    and reads them through their index as fast as from a copied batch. But
+    only where the blocks share the reading out over the threads as the copy
+    would (two blocks or more, or a copy on one thread): a pass over 100,000
+    rows (97 batches of 1,024), 2 threads, in place against copied, took 176
+    against 187 ms at 784 × 16 float64, 212-219 against 224-232 at 784 × 32
+    float64, 177 against 185 at 784 × 64 float32, 71 against 82 at 160 × 64
+    float64; but as one block 201 against 190 at 784 × 3 float64 and 17-18
+    against 15-16 at 32 × 8 float32. On one thread 256 against 300 at
+    784 × 3 float64, 369 against 388 at 784 × 32. The choice changes no
+    result: both read the same values in the same order.
+    """
+    if sparse.issparse(X) or not BatchRows.copies_by_kernel(X):
+        return False
+    block_rows, kernel, sums_in_blocks = _batch_plan(batch_size, chunk_size, X.shape[1],
+                                                     n_clusters, X.dtype)
+    if kernel != "simd" or not sums_in_blocks:
+        return False
+    return block_rows < batch_size or not BatchRows.copies_in_parallel(X, batch_size, n_jobs)
 
 
 def centres_for(X, centers):
@@ -326,69 +379,10 @@ def reassign(centers, weight_sums, X, ratio, rng):
     if n_reassigned == 0:
         return 0
     rows = rng.choice(n_rows, replace=False, size=n_reassigned)
-    centers[to_reassign] = dense_rows(X, rows)
+    centers[to_reassign] = X.take(rows) if isinstance(X, IndexedRows) else dense_rows(X, rows)
     if not to_reassign.all():  # ratio > 1 may leave no centre in place
         weight_sums[to_reassign] = np.min(weight_sums[~to_reassign])
     return n_reassigned
-
-
-class RowSampler:
-    """Draws batches of row indices with replacement, with probability ∝ weight.
-
-    Without weights (or with equal ones) the draw is ``rng.randint``; otherwise
-    the cumulative weights are computed once and each draw is a binary search,
-    O(batch × log n) rather than O(n) per batch.
-    """
-
-    def __init__(self, n_samples, sample_weight=None):
-        self.n_samples = n_samples
-        uniform = sample_weight is None or np.all(sample_weight == sample_weight[0])
-        self.cumulative = None if uniform else np.cumsum(sample_weight, dtype=np.float64)
-
-    def draw(self, rng, size):
-        """``size`` row indices, from ``rng`` (a numpy RandomState)."""
-        if self.cumulative is None:
-            return rng.randint(0, self.n_samples, size)
-        total = self.cumulative[-1]
-        picks = np.searchsorted(self.cumulative, rng.random_sample(size) * total, side="right")
-        return np.minimum(picks, self.n_samples - 1, out=picks)
-
-
-#: Fewest bytes in a batch for its rows to be copied on several threads.
-GATHER_THREAD_BYTES = 1 << 16
-
-
-class BatchRows:
-    """Takes a batch's rows out of X: ``X[rows]``, into a buffer kept between batches.
-
-    Dense C-ordered float arrays (memory maps included) are copied by
-    :mod:`mixfit.kernels.gather`, on ``n_jobs`` numba threads from
-    :data:`GATHER_THREAD_BYTES` a batch; a batch of 1,024 of 100,000 rows
-    took 0.16 ms at 160 float64 features and 0.51 ms at 784 float32 by numpy's
-    ``X[rows]``, 0.05 and 0.23 ms so. Other data (CSR, other layouts) is
-    indexed by numpy. A batch is valid until the next one is taken.
-    """
-
-    def __init__(self, X, batch_size, n_jobs=1):
-        dense = (isinstance(X, np.ndarray) and X.ndim == 2 and X.flags.c_contiguous
-                 and X.dtype in (np.float32, np.float64))
-        self.X = np.asarray(X) if dense else X  # a memory map as a plain array view
-        self.buffer = np.empty((batch_size, X.shape[1]), dtype=X.dtype) if dense else None
-        self.n_threads = max(1, int(n_jobs))
-        self.parallel = (dense and self.n_threads > 1 and numba_threads_usable()
-                         and self.buffer.nbytes >= GATHER_THREAD_BYTES)
-
-    def __call__(self, rows):
-        """The rows ``rows`` (int array of at most ``batch_size``) of X."""
-        if self.buffer is None:
-            return self.X[rows]
-        rows = np.asarray(rows, dtype=np.int64)
-        out = self.buffer[:rows.shape[0]]
-        if self.parallel:
-            run_on_threads(self.n_threads, lambda: gather.gather_rows_parallel(self.X, rows, out))
-        else:
-            gather.gather_rows(self.X, rows, out)
-        return out
 
 
 class EarlyStopping:
@@ -573,7 +567,8 @@ def minibatch_kmeans(X, centers, *, sample_weight=None, batch_size, max_iter, to
     stopping = EarlyStopping(batch_size, n_samples, tol, max_no_improvement, log)
     clock = ReassignClock(centers.shape[0])
     n_steps = max(1, (max_iter * n_samples) // batch_size)
-    take = BatchRows(X, batch_size, n_jobs)
+    take = BatchRows(X, batch_size, n_jobs, in_place=reads_rows_in_place(
+        X, batch_size, chunk_size, centers.shape[0], n_jobs))
     batch_inertia = 0.0
     step = 0
     for step in range(n_steps):

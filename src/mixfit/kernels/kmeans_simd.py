@@ -46,7 +46,8 @@ from mixfit.kernels.kmeans_simd_pairs import nearest_8_rows_paired, paired_centr
 from mixfit.kernels.simd_ir import (PREFETCH_AHEAD, nearest_arrays, nearest_signature,
                                      prefetch_rows, take_nearer, transpose_8x8)
 
-__all__ = ["LANES", "ROWS", "lloyd_simd_block", "lloyd_simd_blocks", "padded_centres"]
+__all__ = ["CHUNK_BYTES", "LANES", "ROWS", "chunk_rows_for", "lloyd_simd_block", "lloyd_simd_blocks",
+           "lloyd_simd_rows_blocks", "padded_centres"]
 
 _OPTIONS = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
 
@@ -68,6 +69,26 @@ QUAD_MIN_FEATURES = 32
 #: Rows per chunk: shifted into a buffer when the fit shifts them, and summed
 #: into the statistics while in cache.
 _CHUNK_ROWS = 256
+
+#: Most bytes of rows per chunk (wide rows make shorter chunks): a chunk is
+#: read from memory once, into the buffer (shifted, or through an index), and
+#: again from cache for its norms and sums, so it and its copy must stay in
+#: L2. 256 rows of 784 float64 features (1.6 MB) did not: a labelling pass
+#: over 100,000 rows took 70 rather than 77-79 ms at 784 × 16 float64 and 117
+#: rather than 131-135 at 784 × 64 (even at 784 × 32 float32 and 160 × 64
+#: float64). A MiniBatchKMeans pass (rows read through an index) at 2¹⁶,
+#: 2¹⁷, 2¹⁸, 2¹⁹ bytes: 180, 182, 178, 183 ms at 784 × 16 float64; 219, 216,
+#: 224, 244 at 784 × 32 float64; 171, 174, 184, 189 at 784 × 64 float32; 68,
+#: 70, 70, 79 at 160 × 64 float64.
+CHUNK_BYTES = 1 << 17
+
+
+@njit(inline="always", **_OPTIONS)
+def chunk_rows_for(n_features, itemsize):
+    """Rows per chunk: :data:`CHUNK_BYTES` of them, in whole groups of
+    :data:`ROWS`, at most :data:`_CHUNK_ROWS` (no label depends on it)."""
+    rows = CHUNK_BYTES // max(1, n_features * itemsize)
+    return max(ROWS, min(_CHUNK_ROWS, rows - rows % ROWS))
 
 
 def padded_centres(C_neg2, c_sq):
@@ -297,7 +318,7 @@ def _nearest_in_chunk(rows, n_rows, C_t, c_sq_pad, best, chunk_labels, tail, tai
 
 @njit(**_OPTIONS)
 def lloyd_simd_block(X, shift, C_t, c_sq_pad, n_clusters, x_sq, weight, labels, min_sq_dist,
-                     sums, counts, changes_only=False):
+                     sums, counts, changes_only=False, row_index=None):
     """Labels and statistics of a block of rows by the SIMD micro-kernel.
 
     Parameters
@@ -322,13 +343,20 @@ def lloyd_simd_block(X, shift, C_t, c_sq_pad, n_clusters, x_sq, weight, labels, 
         order. A row that keeps its label costs no addition (see
         :class:`mixfit.engine.kmeans_steps._LloydEStep`, which carries the
         statistics from one E-step to the next).
+    row_index : ndarray of shape (m,), int64, or None
+        The block's rows are ``X[row_index]`` (X C-contiguous): read where they
+        lie, never copied out whole (a chunk at a time, which stays in cache
+        for the norms and sums). Every other array is the
+        block's, as when the rows are given. The arithmetic is the same either
+        way, so ``X[row_index]`` given as X gets the same labels and statistics.
 
     Returns
     -------
     inertia : float
     n_changed : int
     """
-    m, n_features = X.shape
+    n_features = X.shape[1]
+    m = X.shape[0] if row_index is None else row_index.shape[0]
     n_padded = C_t.shape[1]
     shifted = shift.shape[0] > 0
     with_norms = x_sq.shape[0] > 0
@@ -350,27 +378,32 @@ def lloyd_simd_block(X, shift, C_t, c_sq_pad, n_clusters, x_sq, weight, labels, 
             "m rows; sums (K, d) or (0, d), counts (K,)")
     require(not changes_only or labels_in_range(labels, n_clusters), "lloyd_simd_block",
             "with changes_only, every row's previous label in [0, n_clusters)")
-    # The micro-kernel reads rows contiguously: shifted or non-contiguous rows
-    # are copied (X's layout is the same for every chunk).
-    copies = shifted or not X.flags.c_contiguous
-    buffer = np.empty((_CHUNK_ROWS if copies else 0, n_features), dtype=X.dtype)
+    if row_index is not None:
+        require(X.flags.c_contiguous and labels_in_range(row_index, X.shape[0]),
+                "lloyd_simd_block", "row_index within X's rows, X C-contiguous")
+    # The micro-kernel reads rows contiguously: shifted, non-contiguous or
+    # indexed rows are copied (X's layout is the same for every chunk).
+    copies = shifted or not X.flags.c_contiguous or row_index is not None
+    chunk_rows = chunk_rows_for(n_features, X.itemsize)
+    buffer = np.empty((chunk_rows if copies else 0, n_features), dtype=X.dtype)
     tail = np.empty((ROWS, n_features), dtype=X.dtype)
     tail_best = np.empty(ROWS, dtype=X.dtype)
     tail_labels = np.empty(ROWS, dtype=np.int32)
-    best = np.empty(_CHUNK_ROWS, dtype=X.dtype)
-    chunk_labels = np.empty(_CHUNK_ROWS, dtype=np.int32)
+    best = np.empty(chunk_rows, dtype=X.dtype)
+    chunk_labels = np.empty(chunk_rows, dtype=np.int32)
     origin = np.zeros((1, n_features))  # the shift as a float64 "centre" for the norms
     norm_scratch = np.empty(n_features, dtype=X.dtype)
     for j in range(shift.shape[0]):
         origin[0, j] = shift[j]
     inertia = 0.0
     n_changed = 0
-    for start in range(0, m, _CHUNK_ROWS):
-        n_rows = min(_CHUNK_ROWS, m - start)
+    for start in range(0, m, chunk_rows):
+        n_rows = min(chunk_rows, m - start)
         if copies:
             for i in range(n_rows):
+                source = start + i if row_index is None else row_index[start + i]
                 for j in range(n_features):
-                    buffer[i, j] = X[start + i, j] - shift[j] if shifted else X[start + i, j]
+                    buffer[i, j] = X[source, j] - shift[j] if shifted else X[source, j]
             _nearest_in_chunk(buffer, n_rows, C_t, c_sq_pad, best, chunk_labels, tail,
                               tail_best, tail_labels, None, None)
         else:
@@ -381,9 +414,10 @@ def lloyd_simd_block(X, shift, C_t, c_sq_pad, n_clusters, x_sq, weight, labels, 
                               tail_labels, None, None)
         for t in range(n_rows):
             i = start + t
+            source = i if row_index is None else row_index[i]
             label = chunk_labels[t]
             norm = (np.float64(x_sq[i]) if with_norms
-                    else row_sq_norm(X, i, origin, norm_scratch))
+                    else row_sq_norm(X, source, origin, norm_scratch))
             dist = np.float64(best[t]) + norm
             if dist < 0.0:
                 dist = 0.0
@@ -398,11 +432,15 @@ def lloyd_simd_block(X, shift, C_t, c_sq_pad, n_clusters, x_sq, weight, labels, 
                 counts[previous] -= w
                 counts[label] += w
                 if with_sums:
-                    subtract_row(sums, previous, X, i, w, weighted)
-                    add_row(sums, label, X, i, w, weighted)
+                    subtract_row(sums, previous, X, source, w, weighted)
+                    add_row(sums, label, X, source, w, weighted)
         if not changes_only:
-            add_rows_in_order(X[start:start + n_rows], chunk_labels[:n_rows],
-                              weight[start:start + n_rows], sums, counts)
+            if row_index is None:
+                add_rows_in_order(X[start:start + n_rows], chunk_labels[:n_rows],
+                                  weight[start:start + n_rows], sums, counts)
+            else:
+                add_rows_in_order(X, chunk_labels[:n_rows], weight[start:start + n_rows],
+                                  sums, counts, row_index[start:start + n_rows])
     return inertia, n_changed
 
 
@@ -426,5 +464,30 @@ def lloyd_simd_blocks(X, starts, shift, C_t, c_sq_pad, n_clusters, x_sq, weight,
         block_inertia, block_changed = lloyd_simd_block(
             X[lo:hi], shift, C_t, c_sq_pad, n_clusters, x_sq[lo:hi], weight[lo:hi],
             labels[lo:hi], min_sq_dist[lo:hi], sums[b], counts[b], changes_only)
+        inertia[b] = block_inertia
+        n_changed[b] = block_changed
+
+
+@njit(parallel=True, **_OPTIONS)
+def lloyd_simd_rows_blocks(X, row_index, starts, shift, C_t, c_sq_pad, n_clusters, labels,
+                           sums, counts, inertia, n_changed):
+    """:func:`lloyd_simd_blocks` for the rows ``X[row_index]``, read where they lie.
+
+    Block ``b`` is ``row_index[starts[b]:starts[b + 1]]`` (``labels`` is the
+    indexed rows'); unweighted, norms computed in the kernel, every row's
+    statistics (:func:`lloyd_simd_block` with a ``row_index``).
+    """
+    n_blocks = starts.shape[0] - 1
+    check_blocks("lloyd_simd_rows_blocks", row_index.shape[0], starts, sums, counts, inertia,
+                 n_changed)
+    require(X.flags.c_contiguous and labels.shape[0] == row_index.shape[0]
+            and labels_in_range(row_index, X.shape[0]), "lloyd_simd_rows_blocks",
+            "X C-contiguous, row_index within its rows, labels of row_index's length")
+    no_values = np.empty(0, dtype=X.dtype)
+    for b in prange(n_blocks):
+        lo, hi = starts[b], starts[b + 1]
+        block_inertia, block_changed = lloyd_simd_block(
+            X, shift, C_t, c_sq_pad, n_clusters, no_values, np.empty(0), labels[lo:hi],
+            no_values, sums[b], counts[b], False, row_index[lo:hi])
         inertia[b] = block_inertia
         n_changed[b] = block_changed

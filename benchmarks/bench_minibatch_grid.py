@@ -46,8 +46,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _harness as h  # noqa: E402
 from bench_kmeans_grid import (  # noqa: E402
-    BLOBS, BOX, KMEANS, SEED, Grid, add_arguments, collect, publish,
-    skipped_note, tables)
+    BLOBS, BOX, GEMM_MIN_K, GRID_DTYPES, KMEANS, SEED, Grid, add_arguments, collect,
+    publish, skipped_note, tables)
 
 SCRIPT = Path(__file__).resolve()
 BATCH = 1024
@@ -179,8 +179,41 @@ def inertia_note(cells, run):
             f"over {len(both)} cell{'s' if len(both) > 1 else ''} (a ratio counts up to {INERTIA_SLACK}); {steps_text}")
 
 
+def gemm_share(result, row, ceilings):
+    """The distances' flops of a fit (its batches', then the final labels') over its time,
+    as a fraction of the GEMM ceiling: 2·(n_steps·batch + n)·K·d flops."""
+    if "seconds" not in result:
+        return None
+    flops = 2.0 * (result["n_steps"] * BATCH + row["n"]) * row["k"] * row["d"]
+    return flops / result["seconds"] / (ceilings[row["dtype"]] * 1e9)
+
+
+def ceiling_note(cells, run):
+    """The line on the GEMM ceiling at K ≥ 64: both fits' share of it, where it was measured."""
+    ceilings = run.get("ceilings")
+    if not ceilings:
+        return None
+    shares = []
+    for d, k in sorted(cells):
+        row = cells[d, k]
+        ours, theirs = (gemm_share(row[impl], row, ceilings) for impl in ("mixfit", PEER))
+        if k >= GEMM_MIN_K and ours is not None and theirs is not None:
+            shares.append(f"d={d} K={k}: {ours:.0%} ({theirs:.0%})")
+    if not shares:
+        return None
+    return ("share of the GEMM ceiling at K ≥ 64, mixfit (scikit-learn), counting "
+            "2·(n_steps·1024 + n)·K·d flops (the batches' and the final labels' distances): "
+            + ", ".join(shares))
+
+
+def footnote(cells, run):
+    """The lines under a panel: the inertias and steps compared, then the GEMM ceiling."""
+    notes = [note for note in (inertia_note(cells, run), ceiling_note(cells, run)) if note]
+    return "\n\n".join(notes) if notes else None
+
+
 MINIBATCH = Grid("minibatch-grid", ("mixfit", PEER), ratio, "mixfit / scikit-learn",
-                 footnote=inertia_note, after=KMEANS.markers[1])
+                 footnote=footnote, after=KMEANS.markers[1])
 
 
 # ---------------------------------------------------------------- the parent
@@ -191,7 +224,9 @@ def main(argv=None):
                   "(seconds, predicted from a tenth of the rows; default 60)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    run, rows = collect(args, SCRIPT, lambda: {"environment": h.environment()})
+    run, rows = collect(args, SCRIPT, lambda: {
+        "environment": h.environment(),
+        "ceilings": {dt: h.gemm_gflops(dt) for dt in GRID_DTYPES}})
     header = [f"MiniBatchKMeans grid: mixfit / scikit-learn, one pass (max_iter=1, "
               f"batch_size={BATCH}: n // {BATCH} steps), no early stopping "
               "(max_no_improvement=None, tol=0), compute_labels=True, same data and "

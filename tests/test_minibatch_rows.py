@@ -97,3 +97,12 @@ def test_centre_update_is_the_same_arithmetic_on_both_paths(reached):
     minibatch.update_centers(new_centers, new_sums, KMeansStats(counts, sums, 0.0))
     assert new_centers.tobytes() == expected.tobytes()  # in place: the steps rely on it
     np.testing.assert_array_equal(new_sums, weight_sums + counts)
+
+
+def test_move_centres_refuses_arrays_of_other_shapes():
+    from mixfit.kernels import kmeans_totals
+
+    with pytest.raises(ValueError, match="move_centres"):
+        kmeans_totals.move_centres(np.zeros((3, 4)), np.ones(3), np.zeros((3, 5)), np.ones(3))
+    with pytest.raises(ValueError, match="move_centres"):
+        kmeans_totals.move_centres(np.zeros((3, 4)), np.ones(2), np.zeros((3, 4)), np.ones(3))

@@ -69,7 +69,9 @@ def _shifted_centers(centers, shift, dtype):
     # so float32 centres far from the origin keep their digits.
     if shift is None:
         return np.asarray(centers, dtype=dtype)
-    return (np.asarray(centers, dtype=np.float64) - shift).astype(dtype)
+    # No second copy when the working dtype is float64 (1,024 × 784 centres: a
+    # copy of 6.4 MB in every mini-batch step).
+    return (np.asarray(centers, dtype=np.float64) - shift).astype(dtype, copy=False)
 
 
 def _row_sq_norms(X_chunk):

@@ -376,8 +376,9 @@ class _Gemm:
 
     def __init__(self, centers, shift, dtype, bounds=False):
         C = _shifted_centers(centers, shift, dtype)
-        self.C_neg2 = -2 * C
         self.c_sq = _row_sq_norms(C)
+        # −2C in place where C is a copy of the caller's centres (exact either way).
+        self.C_neg2 = np.multiply(C, -2, out=None if np.may_share_memory(C, centers) else C)
         self.shift = None if shift is None else shift.astype(dtype)
         # BLAS runs a product with few output columns (K) and a long inner
         # dimension (d) about 25% faster as X·Cᵀ than as C·Xᵀ (measured at

@@ -106,3 +106,42 @@ def test_move_centres_refuses_arrays_of_other_shapes():
         kmeans_totals.move_centres(np.zeros((3, 4)), np.ones(3), np.zeros((3, 5)), np.ones(3))
     with pytest.raises(ValueError, match="move_centres"):
         kmeans_totals.move_centres(np.zeros((3, 4)), np.ones(2), np.zeros((3, 4)), np.ones(3))
+
+
+def test_sparse_sums_move_fortran_centres_as_they_move_c_ordered_ones():
+    # Fortran-ordered centres (CSR data) take one numba call; C-ordered ones
+    # numpy's np.add.at. Repeated (centre, column) pairs add up in both, and a
+    # centre the batch did not reach stays exactly where it was.
+    rng = np.random.RandomState(3)
+    centers = rng.normal(size=(6, 40))
+    weight_sums = rng.uniform(1.0, 9.0, 6)
+    rows = rng.randint(0, 6, 300)
+    rows = rows[rows != 4]
+    cols = rng.randint(0, 40, rows.size)
+    rows[:3], cols[:3] = 2, 7
+    counts = np.bincount(rows, minlength=6).astype(np.float64)
+    sums = sparse.coo_matrix((rng.normal(size=rows.size), (rows, cols)), shape=(6, 40))
+    moved = []
+    for order in ("F", "C"):
+        new_centers, new_sums = np.array(centers, order=order), weight_sums.copy()
+        minibatch.update_centers(new_centers, new_sums, KMeansStats(counts, sums, 0.0))
+        moved.append(new_centers)
+    assert moved[0].tobytes(order="C") == moved[1].tobytes(order="C")
+    assert np.array_equal(moved[0][4], centers[4])
+    dense = np.zeros((6, 40))
+    np.add.at(dense, (rows, cols), sums.data)
+    new = weight_sums + counts
+    expected = centers * (weight_sums / new)[:, None] + dense * (1.0 / new)[:, None]
+    expected[4] = centers[4]
+    np.testing.assert_allclose(moved[0], expected, rtol=1e-12, atol=1e-12)
+
+
+def test_move_centres_by_triples_refuses_coordinates_outside_the_centres():
+    from mixfit.kernels import kmeans_totals
+
+    centers_t = np.zeros((5, 3))
+    for row, col in ((3, 0), (0, 5), (-1, 0)):
+        with pytest.raises(ValueError, match="move_centres_by_triples"):
+            kmeans_totals.move_centres_by_triples(
+                centers_t, np.ones(3), np.array([row], dtype=np.int32),
+                np.array([col], dtype=np.int32), np.ones(1), np.ones(3))

@@ -298,19 +298,7 @@ def update_centers(centers, weight_sums, stats):
     keep = weight_sums[touched] / new_sums
     rate = 1.0 / new_sums
     if sparse.issparse(stats.sums):
-        # Scale the touched centres, then add the batch's few stored values.
-        factor = np.ones(centers.shape[0])
-        factor[touched] = keep
-        _scale_rows(centers, factor)
-        full_rate = np.zeros(centers.shape[0])
-        full_rate[touched] = rate
-        sums = stats.sums.tocoo()  # may repeat a (centre, column): np.add.at adds all
-        added = sums.data * full_rate[sums.row]
-        if centers.flags.f_contiguous:  # the flat buffer skips 2-D index arithmetic
-            flat = centers.reshape(-1, order="F")
-            np.add.at(flat, sums.col.astype(np.int64) * centers.shape[0] + sums.row, added)
-        else:
-            np.add.at(centers, (sums.row, sums.col), added)
+        _move_by_sparse_sums(centers, stats.sums, touched, keep, rate)
     elif touched.size == centers.shape[0] and centers.flags.c_contiguous:
         # Every centre reached (the common case): in place, the same roundings
         # without the fancy-indexed copies (0.18 ms a step at 784 × 64) or
@@ -321,6 +309,29 @@ def update_centers(centers, weight_sums, stats):
                             + stats.sums[touched] * rate[:, None])
     weight_sums[touched] = new_sums
     return centers, weight_sums
+
+
+def _move_by_sparse_sums(centers, sums, touched, keep, rate):
+    """:func:`update_centers` for a CSR batch's sums (a scipy sparse matrix): the
+    touched centres scaled by ``keep``, then the batch's few stored values added."""
+    factor = np.ones(centers.shape[0])
+    factor[touched] = keep
+    full_rate = np.zeros(centers.shape[0])
+    full_rate[touched] = rate
+    sums = sums.tocoo()  # may repeat a (centre, column): all of them add up
+    if centers.flags.f_contiguous and not centers.flags.c_contiguous:
+        # One numba call: numpy's passes and calls here took 0.25 ms of a
+        # 2.5 ms step at 20 × 50,000 centres.
+        totals.move_centres_by_triples(centers.T, factor, sums.row, sums.col,
+                                       np.asarray(sums.data, dtype=np.float64), full_rate)
+        return
+    _scale_rows(centers, factor)
+    added = sums.data * full_rate[sums.row]
+    if centers.flags.f_contiguous:  # the flat buffer skips 2-D index arithmetic
+        flat = centers.reshape(-1, order="F")
+        np.add.at(flat, sums.col.astype(np.int64) * centers.shape[0] + sums.row, added)
+    else:
+        np.add.at(centers, (sums.row, sums.col), added)
 
 
 #: Rows of the transposed (Fortran-order) centres scaled per call in _scale_rows.

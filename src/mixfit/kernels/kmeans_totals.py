@@ -133,3 +133,32 @@ def move_centres(centers, keep, sums, rate):
             scaled = centers[k, j] * kept
             added = sums[k, j] * step
             centers[k, j] = scaled + added
+
+
+@njit(**_OPTIONS)
+def move_centres_by_triples(centers_t, factor, rows, cols, values, rate):
+    """The mini-batch update of sparse data's centres, in place, in one call.
+
+    ``centers_t`` is the ``(n_features, n_clusters)`` C-ordered view of the
+    Fortran-ordered centres. Every centre ``k`` is scaled by ``factor[k]``,
+    then each triple adds ``values[i] · rate[rows[i]]`` at ``(rows[i], cols[i])``,
+    in order (repeated coordinates add up): numpy's tiled scaling and
+    ``np.add.at`` element for element, without the index arrays, the products'
+    temporary and the calls around them.
+    """
+    n_features, n_clusters = centers_t.shape
+    n_values = values.shape[0]
+    bad = 0
+    for i in range(n_values):
+        bad += ((rows[i] < 0) | (rows[i] >= n_clusters)
+                | (cols[i] < 0) | (cols[i] >= n_features))
+    require(bad == 0 and rows.shape[0] == n_values and cols.shape[0] == n_values
+            and factor.shape[0] == n_clusters and rate.shape[0] == n_clusters,
+            "move_centres_by_triples", "rows within the centres, cols within the features, "
+            "one row and col per value, factor and rate (n_clusters,)")
+    for j in range(n_features):
+        for k in range(n_clusters):
+            centers_t[j, k] *= factor[k]
+    for i in range(n_values):
+        k = rows[i]
+        centers_t[cols[i], k] += values[i] * rate[k]

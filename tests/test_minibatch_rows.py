@@ -145,3 +145,14 @@ def test_move_centres_by_triples_refuses_coordinates_outside_the_centres():
             kmeans_totals.move_centres_by_triples(
                 centers_t, np.ones(3), np.array([row], dtype=np.int32),
                 np.array([col], dtype=np.int32), np.ones(1), np.ones(3))
+
+
+def test_column_sq_norms_are_the_centres_squared_norms():
+    from mixfit.kernels import kmeans_sparse
+
+    rng = np.random.RandomState(4)
+    centers = np.asfortranarray(rng.normal(size=(7, 300)))
+    c_sq = kmeans_sparse.column_sq_norms(centers.T, np.empty(7))
+    np.testing.assert_allclose(c_sq, (centers ** 2).sum(axis=1), rtol=1e-14)
+    with pytest.raises(ValueError, match="column_sq_norms"):
+        kmeans_sparse.column_sq_norms(centers.T, np.empty(6))

@@ -196,7 +196,7 @@ def batch_statistics(X, centers, sample_weight=None, *, shift=None, chunk_size, 
     # The distances use the float64 centres as they are (the kernel multiplies in
     # float64 either way): no rounded copy per step.
     centers_t = np.ascontiguousarray(np.asarray(centers, dtype=np.float64).T)
-    c_sq = np.einsum("ji,ji->i", centers_t, centers_t)
+    c_sq = sparse_kernels.column_sq_norms(centers_t, np.empty(n_clusters))
     x_sq = sparse_kernels.row_sq_norms(X.data, X.indptr, np.empty(n_samples))
     weight = _NOTHING if sample_weight is None else sample_weight
     inertia, _ = sparse_kernels.lloyd_rows(

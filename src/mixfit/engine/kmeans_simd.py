@@ -215,10 +215,7 @@ def simd_e_step(X, centers, sample_weight, blocks, x_squared_norms, shift, runne
         return _simd_e_step_indexed(X, centers, blocks, shift, runner, labels, row_index)
     n_features = X.shape[1]
     n_clusters = centers.shape[0]
-    C = _shifted_centers(centers, shift, X.dtype)
-    C_t, c_sq_pad = simd.padded_centres(-2 * C, _row_sq_norms(C))
-    shift_or_nothing = (np.empty(0, dtype=X.dtype) if shift is None
-                        else np.ascontiguousarray(shift, dtype=X.dtype))
+    C_t, c_sq_pad, shift_or_nothing = _kernel_operands(centers, shift, X.dtype)
     no_norms = np.empty(0, dtype=X.dtype)
     keep_dist = min_sq_dist.shape[0] > 0
     sum_rows = n_clusters if sums else 0
@@ -249,14 +246,21 @@ def simd_e_step(X, centers, sample_weight, blocks, x_squared_norms, shift, runne
     return runner.map_sums(block, blocks)
 
 
+def _kernel_operands(centers, shift, dtype):
+    """The micro-kernel's centres ``(−2(c − shift))ᵀ`` and ``‖c − shift‖²``, padded,
+    and the shift in X's dtype (empty for none)."""
+    C = _shifted_centers(centers, shift, dtype)
+    C_t, c_sq_pad = simd.padded_centres(-2 * C, _row_sq_norms(C))
+    shift_or_nothing = (np.empty(0, dtype=dtype) if shift is None
+                        else np.ascontiguousarray(shift, dtype=dtype))
+    return C_t, c_sq_pad, shift_or_nothing
+
+
 def _simd_e_step_indexed(X, centers, blocks, shift, runner, labels, row_index):
     """:func:`simd_e_step` for the rows ``X[row_index]``, read where they lie."""
     n_features = X.shape[1]
     n_clusters = centers.shape[0]
-    C = _shifted_centers(centers, shift, X.dtype)
-    C_t, c_sq_pad = simd.padded_centres(-2 * C, _row_sq_norms(C))
-    shift_or_nothing = (np.empty(0, dtype=X.dtype) if shift is None
-                        else np.ascontiguousarray(shift, dtype=X.dtype))
+    C_t, c_sq_pad, shift_or_nothing = _kernel_operands(centers, shift, X.dtype)
     if runner.on_numba_threads(len(blocks)):
         def driver(starts, sums, counts, inertia, n_changed):
             simd.lloyd_simd_rows_blocks(X, row_index, starts, shift_or_nothing, C_t, c_sq_pad,

@@ -46,8 +46,8 @@ from mixfit.kernels.kmeans_simd_pairs import nearest_8_rows_paired, paired_centr
 from mixfit.kernels.simd_ir import (PREFETCH_AHEAD, nearest_arrays, nearest_signature,
                                      prefetch_rows, take_nearer, transpose_8x8)
 
-__all__ = ["CHUNK_BYTES", "LANES", "ROWS", "chunk_rows_for", "lloyd_simd_block", "lloyd_simd_blocks",
-           "lloyd_simd_rows_blocks", "padded_centres"]
+__all__ = ["CHUNK_BYTES", "LANES", "ROWS", "chunk_rows_for", "lloyd_simd_block",
+           "lloyd_simd_blocks", "lloyd_simd_rows_blocks", "padded_centres"]
 
 _OPTIONS = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
 
@@ -346,9 +346,9 @@ def lloyd_simd_block(X, shift, C_t, c_sq_pad, n_clusters, x_sq, weight, labels, 
     row_index : ndarray of shape (m,), int64, or None
         The block's rows are ``X[row_index]`` (X C-contiguous): read where they
         lie, never copied out whole (a chunk at a time, which stays in cache
-        for the norms and sums). Every other array is the
-        block's, as when the rows are given. The arithmetic is the same either
-        way, so ``X[row_index]`` given as X gets the same labels and statistics.
+        for the norms and sums). Every other array is the block's, as when the
+        rows are given. The arithmetic is the same either way, so
+        ``X[row_index]`` given as X gets the same labels and statistics.
 
     Returns
     -------

@@ -14,7 +14,7 @@ from scipy import sparse
 from sklearn.datasets import make_blobs
 
 from mixfit import KMeans, MiniBatchKMeans
-from mixfit.engine import minibatch
+from mixfit.engine import minibatch, sparse_rows
 from mixfit.engine.kmeans_common import KMeansStats
 
 
@@ -144,7 +144,7 @@ def test_scaling_rows_in_blocks_scales_each_centre(order):
     centers = np.array(rng.normal(size=(3, 5000)), order=order)  # several blocks
     factor = rng.uniform(size=3)
     expected = centers * factor[:, None]
-    minibatch._scale_rows(centers, factor)
+    sparse_rows.scale_rows(centers, factor)
     np.testing.assert_array_equal(centers, expected)
 
 

@@ -271,14 +271,20 @@ def assign(X, centers, *, chunk_size, shift=None, kernel="numba", n_jobs=1, labe
     labels = np.empty(n_samples, dtype=np.int64)
     min_sq_dist = np.empty(n_samples, dtype=np.float64)
     if kernel == "numba":
+        from mixfit.engine.kmeans_projected import Projection, uses_projection
         from mixfit.engine.kmeans_steps import _e_step_kernel, _fused_e_step, _runner
 
         chunk_size = _resolve_chunk_size(chunk_size, centers.shape[0], X)
         e_step = _e_step_kernel(X.shape[1], centers.shape[0], X.dtype, labelling)
         with _runner(n_jobs, X, centers.shape[0], chunk_size, labelling) as runner:
-            # Row norms inside the fused kernel, in float64: no shifted copy of X.
-            _fused_e_step(X, centers, None, chunk_size, None, shift, runner, labels, min_sq_dist,
-                          fast_norms=True, kernel=e_step)
+            done = 0
+            if labelling and uses_projection(X.shape[1], centers.shape[0], X.dtype):
+                done = Projection(centers, X.dtype).label(X, centers, labels, min_sq_dist,
+                                                          runner)
+            if done < n_samples:
+                # Row norms inside the fused kernel, in float64: no shifted copy of X.
+                _fused_e_step(X[done:], centers, None, chunk_size, None, shift, runner,
+                              labels[done:], min_sq_dist[done:], fast_norms=True, kernel=e_step)
         return labels, min_sq_dist
     if kernel != "numpy":
         raise ValueError(f"kernel must be 'numba' or 'numpy', got {kernel!r}.")

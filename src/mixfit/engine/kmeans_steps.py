@@ -33,6 +33,7 @@ from mixfit.kernels import kmeans_gemm as gemm_kernels
 from mixfit.kernels.parallel import numba_threads_usable, run_on_threads
 from mixfit._parallel import map_ranges, shared_pool
 from mixfit._validation import row_chunks
+from mixfit.engine.kmeans_projected import uses_projection
 from mixfit.engine.kmeans_simd import simd_e_step, uses_simd, uses_simd_for_labelling
 from mixfit.engine.kmeans_common import (
     KMeansStats,
@@ -132,8 +133,9 @@ def _runner(n_jobs, X, n_clusters, chunk_size, labelling=False):
         # µs: a thread needs POOL_THREAD_WORK terms to pay for it.
         n_threads = max(1, min(n_threads, work // POOL_THREAD_WORK))
     n_blocks = len(_blocks(n_samples, chunk_size, row_work=n_features * max(1, n_clusters)))
-    return _Runner(n_threads, n_blocks,
-                   blas=_e_step_kernel(n_features, n_clusters, X.dtype, labelling) == "gemm")
+    blas = (_e_step_kernel(n_features, n_clusters, X.dtype, labelling) == "gemm"
+            or labelling and uses_projection(n_features, n_clusters, X.dtype))
+    return _Runner(n_threads, n_blocks, blas=blas)
 
 
 class _Runner:

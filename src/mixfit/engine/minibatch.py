@@ -35,7 +35,9 @@ from scipy import sparse
 
 from mixfit.engine.kmeans_common import KMeansStats
 from mixfit.engine.kmeans_common import auto_chunk_size
+from mixfit.engine.kmeans_projected import Projection, projected_statistics, uses_projection
 from mixfit.engine.kmeans_simd import simd_e_step
+from mixfit.engine.sparse_rows import move_by_sparse_sums
 from mixfit.engine.kmeans_steps import (_BLOCK_ROWS, _NOTHING, _blocks, _e_step_kernel,
                                         _fused_e_step, _Runner)
 from mixfit.engine.minibatch_rows import BatchRows, IndexedRows, RowSampler
@@ -135,7 +137,8 @@ def batch_runner(n_jobs, batch_size, chunk_size, n_features, n_clusters):
         yield runner
 
 
-def batch_statistics(X, centers, sample_weight=None, *, shift=None, chunk_size, runner):
+def batch_statistics(X, centers, sample_weight=None, *, shift=None, chunk_size, runner,
+                     projection=None):
     """Weights, sums and inertia of a batch assigned to its nearest centres.
 
     Parameters
@@ -155,6 +158,8 @@ def batch_statistics(X, centers, sample_weight=None, *, shift=None, chunk_size, 
         Rows per GEMM block (dense batches).
     runner : mixfit.engine.kmeans_steps._Runner
         The threads the dense blocks run on.
+    projection : mixfit.engine.kmeans_projected.Projection or None
+        Labels dense batches through its bounds while they pay.
 
     Returns
     -------
@@ -166,6 +171,11 @@ def batch_statistics(X, centers, sample_weight=None, *, shift=None, chunk_size, 
     """
     n_samples = X.shape[0]
     labels = np.empty(n_samples, dtype=np.int32)
+    if projection is not None and projection.pays and not sparse.issparse(X):
+        dense = X.take() if isinstance(X, IndexedRows) else X
+        stats = projected_statistics(projection, dense, centers, sample_weight, runner)
+        if stats is not None:
+            return stats
     if not sparse.issparse(X):
         # Row norms inside the fused kernel: a numpy pass over the batch (a
         # shifted copy, then a reduction) cost a quarter of a fit at d = 784.
@@ -298,7 +308,7 @@ def update_centers(centers, weight_sums, stats):
     keep = weight_sums[touched] / new_sums
     rate = 1.0 / new_sums
     if sparse.issparse(stats.sums):
-        _move_by_sparse_sums(centers, stats.sums, touched, keep, rate)
+        move_by_sparse_sums(centers, stats.sums, touched, keep, rate)
     elif touched.size == centers.shape[0] and centers.flags.c_contiguous:
         # Every centre reached (the common case): in place, the same roundings
         # without the fancy-indexed copies (0.18 ms a step at 784 × 64) or
@@ -309,52 +319,6 @@ def update_centers(centers, weight_sums, stats):
                             + stats.sums[touched] * rate[:, None])
     weight_sums[touched] = new_sums
     return centers, weight_sums
-
-
-def _move_by_sparse_sums(centers, sums, touched, keep, rate):
-    """:func:`update_centers` for a CSR batch's sums (a scipy sparse matrix): the
-    touched centres scaled by ``keep``, then the batch's few stored values added."""
-    factor = np.ones(centers.shape[0])
-    factor[touched] = keep
-    full_rate = np.zeros(centers.shape[0])
-    full_rate[touched] = rate
-    sums = sums.tocoo()  # may repeat a (centre, column): all of them add up
-    if centers.flags.f_contiguous and not centers.flags.c_contiguous:
-        # One numba call: numpy's passes and calls here took 0.25 ms of a
-        # 2.5 ms step at 20 × 50,000 centres.
-        totals.move_centres_by_triples(centers.T, factor, sums.row, sums.col,
-                                       np.asarray(sums.data, dtype=np.float64), full_rate)
-        return
-    _scale_rows(centers, factor)
-    added = sums.data * full_rate[sums.row]
-    if centers.flags.f_contiguous:  # the flat buffer skips 2-D index arithmetic
-        flat = centers.reshape(-1, order="F")
-        np.add.at(flat, sums.col.astype(np.int64) * centers.shape[0] + sums.row, added)
-    else:
-        np.add.at(centers, (sums.row, sums.col), added)
-
-
-#: Rows of the transposed (Fortran-order) centres scaled per call in _scale_rows.
-_SCALE_BLOCK = 2048
-
-
-def _scale_rows(centers, factor):
-    """``centers[k] *= factor[k]`` for every k, in place.
-
-    Fortran-order centres (CSR data) are scaled through their flat buffer in
-    blocks, by a tiled copy of ``factor``: broadcasting ran its inner loop over
-    only K values and took twice as long (1.05 ms against 0.57 for 20 × 50,000).
-    """
-    if not centers.flags.f_contiguous or centers.flags.c_contiguous:
-        centers *= factor[:, None]
-        return
-    n_clusters = centers.shape[0]
-    flat = centers.reshape(-1, order="F")
-    tiled = np.tile(factor, _SCALE_BLOCK)
-    step = _SCALE_BLOCK * n_clusters
-    for start in range(0, flat.size, step):
-        block = flat[start:start + step]
-        block *= tiled[:block.size]
 
 
 def reassign(centers, weight_sums, X, ratio, rng):
@@ -473,7 +437,7 @@ class ReassignClock:
 
 
 def minibatch_step(X, centers, weight_sums, sample_weight, *, rng, random_reassign,
-                   reassignment_ratio, shift, chunk_size, runner, log=None):
+                   reassignment_ratio, shift, chunk_size, runner, log=None, projection=None):
     """One mini-batch update: assign the batch, move the centres, maybe reassign.
 
     Parameters
@@ -494,6 +458,8 @@ def minibatch_step(X, centers, weight_sums, sample_weight, *, rng, random_reassi
         As :func:`batch_statistics`.
     log : callable or None
         Told how many centres were reassigned.
+    projection : Projection or None
+        As :func:`batch_statistics`.
 
     Returns
     -------
@@ -501,7 +467,7 @@ def minibatch_step(X, centers, weight_sums, sample_weight, *, rng, random_reassi
         Inertia of the batch for the centres *before* the update.
     """
     stats = batch_statistics(X, centers, sample_weight, shift=shift, chunk_size=chunk_size,
-                             runner=runner)
+                             runner=runner, projection=projection)
     update_centers(centers, weight_sums, stats)
     if random_reassign and reassignment_ratio > 0:
         n_moved = reassign(centers, weight_sums, X, reassignment_ratio, rng)
@@ -580,6 +546,10 @@ def minibatch_kmeans(X, centers, *, sample_weight=None, batch_size, max_iter, to
     n_steps = max(1, (max_iter * n_samples) // batch_size)
     take = BatchRows(X, batch_size, n_jobs, in_place=reads_rows_in_place(
         X, batch_size, chunk_size, centers.shape[0], n_jobs))
+    # One basis for the whole fit, from the first centres: any basis gives valid
+    # bounds, and a new one each step would cost a tenth of the step.
+    projection = (Projection(centers, X.dtype) if not sparse.issparse(X)
+                  and uses_projection(X.shape[1], centers.shape[0], X.dtype, steps=True) else None)
     batch_inertia = 0.0
     step = 0
     for step in range(n_steps):
@@ -590,7 +560,7 @@ def minibatch_kmeans(X, centers, *, sample_weight=None, batch_size, max_iter, to
             take(rows), centers, weight_sums, None, rng=rng,
             random_reassign=clock.due(batch_size, weight_sums),
             reassignment_ratio=reassignment_ratio, shift=shift, chunk_size=chunk_size,
-            runner=runner, log=log,
+            runner=runner, log=log, projection=projection,
         )
         moved = 0.0
         if previous is not None:

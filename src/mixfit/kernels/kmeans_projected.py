@@ -1,0 +1,247 @@
+"""numba kernel that labels rows by exact distances to the few centres a projection leaves.
+
+For many centres in many dimensions the labelling GEMM computes every row's
+distance to every centre, though almost all centres are plainly far. With an
+orthonormal basis ``P`` (``m × d``, rows) of a subspace in which the centres
+spread out (their leading principal directions), the squared distance of a
+row ``x`` to a centre ``c``, both shifted by the same ``s``, splits exactly as
+
+    ``‖x − c‖² = ‖P(x − c)‖² + ‖Q(x − c)‖²``,   ``Q = I − PᵀP``,
+
+and the reverse triangle inequality bounds the second term below by
+``(r_x − r_c)²`` with the residual norms ``r_v = ‖Qv‖``. The first term comes
+from an ``m``-column GEMM (``m`` much less than ``d``), the residual norms from
+``‖v‖² − ‖Pv‖²``. A row's exact distance is computed, as ``Σ_j (x_j − c_j)²``,
+only to the centres whose lower bound does not exceed the best exact distance
+found so far (the centre with the smallest bound first). On clustered data
+that leaves one to a few dozen centres of 1,024 (1.6% at 784 × 1,024 on 64
+Gaussian blobs with 32 directions, 0.7% on MNIST).
+
+Why the labels are those of the exact distances: every bound is lowered by
+``tau × (‖x − s‖² + ‖c − s‖²)`` (the residual norms widened to intervals by
+``tau × ‖v‖²``), with ``tau`` (:func:`bound_rounding`) covering the rounding
+of the shift, of both GEMMs in the data's dtype and of ``P``'s rounding to it;
+and a centre is skipped only when its lowered bound exceeds the best computed
+distance times ``1 + 2γ``, ``γ`` the relative rounding of a computed distance
+(:func:`mixfit.kernels.kmeans_direct.direct_rounding` in the dtype). A skipped
+centre's computed distance is then more than the best one: the label is the
+argmin of the computed distances over all centres (the lowest index on ties),
+whatever the block of rows or the number of threads.
+
+The exact distances run in the data's dtype with reassociation allowed (so
+that they vectorise): a sum of non-negative terms in any order stays within
+``(n_features + 2)`` units of rounding of the exact one, relative to the
+distance itself.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from mixfit.kernels.checks import require
+
+__all__ = ["bound_rounding", "centre_terms", "label_by_bounds", "rows_in_range"]
+
+_OPTIONS = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
+
+
+def bound_rounding(n_features, n_components, dtype):
+    """The relative slack ``tau`` of the lower bounds (see the module docstring).
+
+    Each rounded quantity (the shifted rows, their ``m`` projections, a
+    projected dot product, ``P`` itself) errs by at most ``(d + m + 4) u``
+    relative to the norms involved, times ``√m`` where a vector of ``m`` such
+    errors enters a norm; the factor 8 covers the products of those terms.
+    """
+    unit = float(np.finfo(dtype).eps) / 2
+    return 8.0 * math.sqrt(max(1, n_components)) * (n_features + n_components + 4) * unit
+
+
+@njit(**_OPTIONS)
+def _residual_interval(v_sq, p_sq, tau):
+    """Lower and upper bounds of ``‖Qv‖`` from the computed ``‖v‖²`` and ``‖Pv‖²``."""
+    r_sq = max(v_sq - p_sq, 0.0)
+    slack = tau * v_sq
+    return math.sqrt(max(r_sq - slack, 0.0)), math.sqrt(r_sq + slack)
+
+
+@njit(**_OPTIONS)
+def centre_terms(shifted, projected, tau, out):
+    """Per-centre terms of the bounds, into ``out`` of shape (3, n_clusters), float64.
+
+    ``out[0]``: ``‖Pc‖² − tau ‖c‖²``; ``out[1]``, ``out[2]``: the interval of
+    the residual norm ``‖Qc‖`` (``c`` a shifted centre).
+    """
+    require(out.shape[0] == 3 and out.shape[1] == shifted.shape[0] == projected.shape[0],
+            "centre_terms", "out of shape (3, K) for the K shifted and projected centres")
+    for k in range(shifted.shape[0]):
+        c_sq = _sq_norm(shifted[k])
+        p_sq = _sq_norm(projected[k])
+        low, high = _residual_interval(c_sq, p_sq, tau)
+        out[0, k] = p_sq - tau * c_sq
+        out[1, k] = low
+        out[2, k] = high
+    return out
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"}, error_model="numpy")
+def _sq_distance(x, c):
+    """``Σ_j (x_j − c_j)²`` in the arrays' dtype, in whatever order vectorises."""
+    total = x[0] - x[0]
+    for j in range(x.shape[0]):
+        diff = x[j] - c[j]
+        total += diff * diff
+    return total
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"}, error_model="numpy")
+def _sq_norm(v):
+    """``Σ_j v_j²`` in float64, in whatever order vectorises."""
+    total = 0.0
+    for j in range(v.shape[0]):
+        total += float(v[j]) * float(v[j])
+    return total
+
+
+@njit(**_OPTIONS)
+def _fill_bounds(row_term, low, high, terms, dots, bounds):
+    """Every centre's lower bound for one row, branch-free so that it vectorises."""
+    for k in range(bounds.shape[0]):
+        below = low - terms[2, k]
+        above = terms[1, k] - high
+        gap = below if below > above else above
+        gap = gap if gap > 0.0 else 0.0
+        bounds[k] = row_term + terms[0, k] + gap * gap - 2.0 * float(dots[k])
+
+
+@njit(**_OPTIONS)
+def _first_smallest(values):
+    """Index of the first smallest of ``values``.
+
+    The minimum over eight running lanes first (a plain loop's ``min`` chain
+    does not vectorise: 1 ns a value against 0.27), then a search for it.
+    """
+    n = values.shape[0]
+    l0 = l1 = l2 = l3 = l4 = l5 = l6 = l7 = np.inf
+    n8 = n - n % 8
+    for k in range(0, n8, 8):
+        l0 = values[k] if values[k] < l0 else l0
+        l1 = values[k + 1] if values[k + 1] < l1 else l1
+        l2 = values[k + 2] if values[k + 2] < l2 else l2
+        l3 = values[k + 3] if values[k + 3] < l3 else l3
+        l4 = values[k + 4] if values[k + 4] < l4 else l4
+        l5 = values[k + 5] if values[k + 5] < l5 else l5
+        l6 = values[k + 6] if values[k + 6] < l6 else l6
+        l7 = values[k + 7] if values[k + 7] < l7 else l7
+    low = min(min(min(l0, l1), min(l2, l3)), min(min(l4, l5), min(l6, l7)))
+    for k in range(n8, n):
+        low = values[k] if values[k] < low else low
+    for k in range(n):
+        if values[k] == low:
+            return k
+    return 0
+
+
+@njit(**_OPTIONS)
+def rows_in_range(rows, n_samples):
+    """Whether every row number lies in ``[0, n_samples)``."""
+    for i in range(rows.shape[0]):
+        if rows[i] < 0 or rows[i] >= n_samples:
+            return False
+    return True
+
+
+@njit(**_OPTIONS)
+def label_by_bounds(X, rows, shifted, projected, dots, terms, C, tau, gamma, bounds,
+                    labels, min_sq_dist):
+    """Label a block of rows: bounds from the projection, exact distances where needed.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        The data, unshifted (the exact distances read it).
+    rows : ndarray of shape (b,), int64
+        The block's rows of X, in order.
+    shifted : ndarray of shape (b, n_features), X's dtype
+        Those rows minus the shift.
+    projected : ndarray of shape (b, m), X's dtype
+        ``shifted @ P.T``.
+    dots : ndarray of shape (b, n_clusters), X's dtype
+        ``projected @ (projected centres).T``.
+    terms : ndarray of shape (3, n_clusters), float64
+        :func:`centre_terms`.
+    C : ndarray of shape (n_clusters, n_features), X's dtype
+        The centres, unshifted.
+    tau, gamma : float
+        :func:`bound_rounding` and the relative rounding of a computed distance.
+    bounds : ndarray of shape (n_clusters,), float64
+        Scratch.
+    labels : ndarray of shape (b,), int64 or int32
+    min_sq_dist : ndarray of shape (b,), float64
+        Written: each row's label and computed distance to it.
+
+    Returns
+    -------
+    n_exact : int
+        Exact distances computed (the block's cost beyond the GEMMs).
+    """
+    n_rows = rows.shape[0]
+    n_clusters = C.shape[0]
+    require(shifted.shape[0] == n_rows and projected.shape[0] == n_rows
+            and dots.shape[0] == n_rows and labels.shape[0] == n_rows
+            and min_sq_dist.shape[0] == n_rows, "label_by_bounds",
+            "shifted, projected, dots, labels and min_sq_dist of the block's rows")
+    require(shifted.shape[1] == X.shape[1] == C.shape[1] and n_clusters > 0
+            and dots.shape[1] == n_clusters == terms.shape[1] == bounds.shape[0]
+            and terms.shape[0] == 3, "label_by_bounds",
+            "X, shifted and C of one width, dots, terms (3, K) and bounds of K centres")
+    require(rows_in_range(rows, X.shape[0]), "label_by_bounds", "rows of X")
+    widen = 1.0 + 2.0 * gamma
+    n_exact = 0
+    order = np.empty(n_clusters, dtype=np.int64)
+    left = np.empty(n_clusters)
+    for i in range(n_rows):
+        x_sq = _sq_norm(shifted[i])
+        p_sq = _sq_norm(projected[i])
+        low, high = _residual_interval(x_sq, p_sq, tau)
+        row_term = p_sq - tau * x_sq
+        _fill_bounds(row_term, low, high, terms, dots[i], bounds)
+        first = _first_smallest(bounds)
+        x = X[rows[i]]
+        best = first
+        best_dist = float(_sq_distance(x, C[first]))
+        limit = best_dist * widen
+        # The centres the first exact distance leaves, nearest bound first: the
+        # best is usually found first and the others then skipped.
+        n_left = 0
+        for k in range(n_clusters):
+            if bounds[k] <= limit and k != first:
+                order[n_left] = k
+                left[n_left] = bounds[k]
+                n_left += 1
+        n_exact += 1
+        while n_left > 0:
+            # The smallest bound left (a selection: a few dozen are taken of a
+            # few dozen to hundreds), until it exceeds the best distance.
+            at = 0
+            for j in range(1, n_left):
+                if left[j] < left[at]:
+                    at = j
+            if left[at] > limit:
+                break
+            k = order[at]
+            n_left -= 1
+            order[at] = order[n_left]
+            left[at] = left[n_left]
+            dist = float(_sq_distance(x, C[k]))
+            n_exact += 1
+            if dist < best_dist or (dist == best_dist and k < best):
+                best = k
+                best_dist = dist
+                limit = best_dist * widen
+        labels[i] = best
+        min_sq_dist[i] = best_dist
+    return n_exact

@@ -91,14 +91,14 @@ def test_bounds_never_exceed_the_exact_distances(dtype, rel, offset):
     proj = shifted @ projection.basis_t
     dots = proj @ projected_t
     _, dist = _exact(X, Cd)
-    bounds = np.empty(C.shape[0])
-    for i in range(0, X.shape[0], 37):
-        label_by_bounds(X, rows[i:i + 1], shifted[i:i + 1], proj[i:i + 1], dots[i:i + 1],
-                        terms, Cd, projection.tau, projection.gamma, bounds,
-                        np.empty(1, np.int64), np.empty(1))
+    label_by_bounds(X, rows, shifted, proj, dots, terms, Cd, projection.tau, projection.gamma,
+                    np.empty(X.shape[0], np.int64), np.empty(X.shape[0]))
+    for i in range(X.shape[0]):
+        bounds = dots[i]  # overwritten with the bounds
         assert np.all(bounds <= dist[i]), (i, np.max(bounds - dist[i]))
         # and they are not vacuous: far centres are bounded well above zero
         assert np.median(bounds) > 0.1 * np.median(dist[i])
+        assert bounds.dtype == dtype
 
 
 @pytest.mark.parametrize("dtype, rel", [(np.float64, 1e-12), (np.float32, 2e-4)])
@@ -190,5 +190,5 @@ def test_the_kernel_refuses_rows_outside_the_data():
     proj = shifted @ projection.basis_t
     with pytest.raises(ValueError, match="rows of X"):
         label_by_bounds(X, rows, shifted, proj, proj @ projected_t, terms, Cd,
-                        projection.tau, projection.gamma, np.empty(5),
-                        np.empty(2, np.int64), np.empty(2))
+                        projection.tau, projection.gamma, np.empty(2, np.int64),
+                        np.empty(2))

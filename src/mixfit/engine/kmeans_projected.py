@@ -165,9 +165,8 @@ class Projection:
         shifted -= self.shift
         projected = shifted @ self.basis_t
         dots = projected @ projected_t
-        bounds = np.empty(C.shape[0])
         return label_by_bounds(X, rows, shifted, projected, dots, terms, C, self.tau,
-                               self.gamma, bounds, labels, min_sq_dist)
+                               self.gamma, labels, min_sq_dist)
 
     def label(self, X, centers, labels, min_sq_dist, runner, rows=None, state=None):
         """Label X (or its ``rows``) by blocks on ``runner``'s threads, while the bounds pay.

@@ -46,6 +46,9 @@ from mixfit.kernels.checks import require
 __all__ = ["bound_rounding", "centre_terms", "label_by_bounds", "rows_in_range"]
 
 _OPTIONS = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
+#: Relative lowering of a bound before it is stored in the dots' dtype (more
+#: than float32's rounding).
+_DOWN = 2.0 ** -20
 
 
 def bound_rounding(n_features, n_components, dtype):
@@ -107,14 +110,20 @@ def _sq_norm(v):
 
 
 @njit(**_OPTIONS)
-def _fill_bounds(row_term, low, high, terms, dots, bounds):
-    """Every centre's lower bound for one row, branch-free so that it vectorises."""
-    for k in range(bounds.shape[0]):
+def _fill_bounds(row_term, low, high, terms, dots):
+    """Every centre's lower bound for one row, over its dot products (in place).
+
+    Branch-free so that it vectorises; each bound is lowered by ``_DOWN``
+    relative before it is stored, so that it stays a lower bound once
+    rounded to float32 dots.
+    """
+    for k in range(dots.shape[0]):
         below = low - terms[2, k]
         above = terms[1, k] - high
         gap = below if below > above else above
         gap = gap if gap > 0.0 else 0.0
-        bounds[k] = row_term + terms[0, k] + gap * gap - 2.0 * float(dots[k])
+        bound = row_term + terms[0, k] + gap * gap - 2.0 * float(dots[k])
+        dots[k] = bound * (1.0 - _DOWN) if bound > 0.0 else bound * (1.0 + _DOWN)
 
 
 @njit(**_OPTIONS)
@@ -125,7 +134,7 @@ def _first_smallest(values):
     does not vectorise: 1 ns a value against 0.27), then a search for it.
     """
     n = values.shape[0]
-    l0 = l1 = l2 = l3 = l4 = l5 = l6 = l7 = np.inf
+    l0 = l1 = l2 = l3 = l4 = l5 = l6 = l7 = values[0]
     n8 = n - n % 8
     for k in range(0, n8, 8):
         l0 = values[k] if values[k] < l0 else l0
@@ -155,8 +164,8 @@ def rows_in_range(rows, n_samples):
 
 
 @njit(**_OPTIONS)
-def label_by_bounds(X, rows, shifted, projected, dots, terms, C, tau, gamma, bounds,
-                    labels, min_sq_dist):
+def label_by_bounds(X, rows, shifted, projected, dots, terms, C, tau, gamma, labels,
+                    min_sq_dist):
     """Label a block of rows: bounds from the projection, exact distances where needed.
 
     Parameters
@@ -170,15 +179,13 @@ def label_by_bounds(X, rows, shifted, projected, dots, terms, C, tau, gamma, bou
     projected : ndarray of shape (b, m), X's dtype
         ``shifted @ P.T``.
     dots : ndarray of shape (b, n_clusters), X's dtype
-        ``projected @ (projected centres).T``.
+        ``projected @ (projected centres).T``; overwritten with the bounds.
     terms : ndarray of shape (3, n_clusters), float64
         :func:`centre_terms`.
     C : ndarray of shape (n_clusters, n_features), X's dtype
         The centres, unshifted.
     tau, gamma : float
         :func:`bound_rounding` and the relative rounding of a computed distance.
-    bounds : ndarray of shape (n_clusters,), float64
-        Scratch.
     labels : ndarray of shape (b,), int64 or int32
     min_sq_dist : ndarray of shape (b,), float64
         Written: each row's label and computed distance to it.
@@ -187,6 +194,11 @@ def label_by_bounds(X, rows, shifted, projected, dots, terms, C, tau, gamma, bou
     -------
     n_exact : int
         Exact distances computed (the block's cost beyond the GEMMs).
+
+    Two sweeps: the bounds of every row first, then the exact distances with
+    the rows taken in order of the centre with their smallest bound, so that
+    rows near the same centres follow one another and find those centres' rows
+    in cache.
     """
     n_rows = rows.shape[0]
     n_clusters = C.shape[0]
@@ -195,37 +207,37 @@ def label_by_bounds(X, rows, shifted, projected, dots, terms, C, tau, gamma, bou
             and min_sq_dist.shape[0] == n_rows, "label_by_bounds",
             "shifted, projected, dots, labels and min_sq_dist of the block's rows")
     require(shifted.shape[1] == X.shape[1] == C.shape[1] and n_clusters > 0
-            and dots.shape[1] == n_clusters == terms.shape[1] == bounds.shape[0]
-            and terms.shape[0] == 3, "label_by_bounds",
-            "X, shifted and C of one width, dots, terms (3, K) and bounds of K centres")
+            and dots.shape[1] == n_clusters == terms.shape[1] and terms.shape[0] == 3,
+            "label_by_bounds", "X, shifted and C of one width, dots and terms (3, K) of K centres")
     require(rows_in_range(rows, X.shape[0]), "label_by_bounds", "rows of X")
-    widen = 1.0 + 2.0 * gamma
-    n_exact = 0
-    order = np.empty(n_clusters, dtype=np.int64)
-    left = np.empty(n_clusters)
+    first = np.empty(n_rows, dtype=np.int64)
     for i in range(n_rows):
         x_sq = _sq_norm(shifted[i])
         p_sq = _sq_norm(projected[i])
         low, high = _residual_interval(x_sq, p_sq, tau)
-        row_term = p_sq - tau * x_sq
-        _fill_bounds(row_term, low, high, terms, dots[i], bounds)
-        first = _first_smallest(bounds)
+        _fill_bounds(p_sq - tau * x_sq, low, high, terms, dots[i])
+        first[i] = _first_smallest(dots[i])
+    widen = 1.0 + 2.0 * gamma
+    n_exact = 0
+    order = np.empty(n_clusters, dtype=np.int64)
+    left = np.empty(n_clusters)
+    for i in np.argsort(first, kind="mergesort"):
+        bounds = dots[i]
         x = X[rows[i]]
-        best = first
-        best_dist = float(_sq_distance(x, C[first]))
+        best = first[i]
+        best_dist = float(_sq_distance(x, C[best]))
         limit = best_dist * widen
-        # The centres the first exact distance leaves, nearest bound first: the
-        # best is usually found first and the others then skipped.
+        # The centres the first exact distance leaves, then the smallest bound
+        # left (a selection: a few dozen taken of a few dozen to hundreds)
+        # until it exceeds the best distance: the best is usually found first.
         n_left = 0
         for k in range(n_clusters):
-            if bounds[k] <= limit and k != first:
+            if bounds[k] <= limit and k != first[i]:
                 order[n_left] = k
                 left[n_left] = bounds[k]
                 n_left += 1
         n_exact += 1
         while n_left > 0:
-            # The smallest bound left (a selection: a few dozen are taken of a
-            # few dozen to hundreds), until it exceeds the best distance.
             at = 0
             for j in range(1, n_left):
                 if left[j] < left[at]:

@@ -19,11 +19,10 @@ from mixfit.kernels.kmeans_projected import label_by_bounds
 @pytest.fixture
 def small_shapes_projected(monkeypatch):
     """The projection's rules lowered to the small shapes of these tests; counts its passes."""
-    monkeypatch.setattr(projected, "MIN_CLUSTERS", 64)
+    monkeypatch.setattr(projected, "MIN_CLUSTERS", {"float32": 64, "float64": 64})
     monkeypatch.setattr(projected, "MIN_FEATURES", {"float32": 64, "float64": 64})
     monkeypatch.setattr(projected, "MIN_WORK_FLOAT64", 0)
     monkeypatch.setattr(projected, "MIN_STEP_CLUSTERS", 64)
-    monkeypatch.setattr(projected, "MIN_STEP_FEATURES", {"float32": 64, "float64": 64})
     passes = []
     label = projected.Projection.label
 
@@ -140,12 +139,17 @@ def test_bounds_that_do_not_prune_hand_the_pass_back(small_shapes_projected):
 
 def test_the_rule_takes_the_shapes_where_it_was_measured_to_pay():
     assert projected.uses_projection(784, 1024, np.float32)
+    assert projected.uses_projection(784, 256, np.float64)
     assert projected.uses_projection(160, 1024, np.float64)
+    assert not projected.uses_projection(784, 256, np.float32)
     assert not projected.uses_projection(160, 1024, np.float32)
     assert not projected.uses_projection(784, 64, np.float64)
-    assert projected.uses_projection(784, 1024, np.float64, steps=True)
-    assert not projected.uses_projection(784, 256, np.float64, steps=True)
-    assert not projected.uses_projection(784, 1024, np.float32, steps=True)
+    assert not projected.uses_projection(64, 1024, np.float64)
+    for dtype in (np.float32, np.float64):
+        assert projected.uses_projection(784, 1024, dtype, steps=True)
+        assert not projected.uses_projection(784, 256, dtype, steps=True)
+    assert projected.uses_projection(160, 1024, np.float64, steps=True)
+    assert not projected.uses_projection(160, 1024, np.float32, steps=True)
 
 
 def test_few_centres_or_features_use_an_exact_basis():

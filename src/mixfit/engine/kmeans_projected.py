@@ -16,26 +16,27 @@ the GEMM path after its first block (:data:`MOST_EXACT_FRACTION`).
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from mixfit.engine.kmeans_common import KMeansStats
 from mixfit.kernels.kmeans import add_rows_in_order
-from mixfit.kernels.kmeans_projected import bound_rounding, centre_terms, label_by_bounds
+from mixfit.kernels.kmeans_projected import (bound_rounding, centre_state, label_blocks,
+                                             label_by_bounds)
+from mixfit.kernels.parallel import run_on_threads
 
-__all__ = ["MIN_CLUSTERS", "MIN_FEATURES", "MIN_STEP_CLUSTERS", "MIN_STEP_FEATURES",
-           "MIN_WORK_FLOAT64", "MOST_EXACT_FRACTION", "N_COMPONENTS",
+__all__ = ["MIN_CLUSTERS", "MIN_FEATURES", "MIN_STEP_CLUSTERS", "MIN_WORK_FLOAT64", "MOST_EXACT_FRACTION", "N_COMPONENTS",
            "Projection", "projected_statistics", "projection_basis", "uses_projection"]
 
 #: Directions of the projection (at most the features and the centres less one).
 N_COMPONENTS = 32
 #: Shapes whose labelling passes use the projection (:func:`uses_projection`).
-MIN_CLUSTERS = 256
+MIN_CLUSTERS = {"float32": 512, "float64": 256}
 MIN_FEATURES = {"float32": 400, "float64": 128}
 #: ... and for float64 at least this many features × clusters.
 MIN_WORK_FLOAT64 = 160 * 1024
-#: Shapes whose mini-batch steps use it too: their early centres are data rows,
-#: which the bounds separate poorly (20-60 exact distances a row at 784 × 1,024).
-MIN_STEP_FEATURES = {"float64": 400}
+#: Clusters from which a mini-batch fit's steps use it too.
 MIN_STEP_CLUSTERS = 1024
 #: A block that computes more exact distances than this fraction of
 #: ``rows × clusters`` shows that the bounds do not pay: the pass finishes on
@@ -45,6 +46,8 @@ MOST_EXACT_FRACTION = 1 / 16
 BLOCK_BYTES = 1 << 20
 #: Most rows per block: a 1,024-row batch makes four, shared by the threads.
 MOST_BLOCK_ROWS = 256
+#: Blocks of centres whose state is computed in parallel (a power of two).
+CENTRE_BLOCKS = 8
 #: The random start of the range finder: the basis depends on the centres alone.
 SEED = 0
 _NO_WEIGHT = np.empty(0)
@@ -53,19 +56,21 @@ _NO_WEIGHT = np.empty(0)
 def uses_projection(n_features, n_clusters, dtype, steps=False):
     """Whether labelling passes of this shape go through :class:`Projection`.
 
-    Measured on 100,000 rows of 64 Gaussian blobs (2 threads, labels of every
-    row for fitted centres, GEMM path against this one): 784 × 1,024 float64
-    1,316 against 597 ms, float32 505 against 378; 784 × 256 float64 365
-    against 267, float32 168 against 151; 160 × 1,024 float64 280 against
-    233, but float32 136 against 163 (its GEMM is cheap enough). A mini-batch
-    fit's steps (``steps=True``) only gained at 784 × 1,024 float64 (1,462
-    against 1,193 ms a pass); at 784 × 256 float64 they took 789 against 519.
+    Measured on 100,000 rows of 64 Gaussian blobs (2 threads, GEMM path
+    against this one). The labels of every row for fitted centres: 784 ×
+    1,024 float64 1,106-1,316 against 597 ms, float32 505-513 against
+    371-390; 784 × 256 float64 334-365 against 267-293, but float32 161-168
+    against 155-175; 160 × 1,024 float64 257-280 against 220-233, float32
+    118-136 against 157-163. A one-pass fit's steps (``steps=True``, whose
+    first centres are data rows, which the bounds separate poorly): 784 ×
+    1,024 float32 759 against 643 ms, float64 1,386 against 960, 160 × 1,024
+    float64 329 against 266; 784 × 256 the same (297 and 289 float32, 478
+    and 487 float64), 160 × 1,024 float32 175 against 202.
     """
     name = np.dtype(dtype).name
-    if steps:
-        return (n_clusters >= MIN_STEP_CLUSTERS
-                and n_features >= MIN_STEP_FEATURES.get(name, np.inf))
-    if n_clusters < MIN_CLUSTERS or n_features < MIN_FEATURES.get(name, np.inf):
+    if n_features < MIN_FEATURES.get(name, np.inf):
+        return False
+    if n_clusters < (MIN_STEP_CLUSTERS if steps else MIN_CLUSTERS.get(name, np.inf)):
         return False
     return name != "float64" or n_features * n_clusters >= MIN_WORK_FLOAT64
 
@@ -138,16 +143,26 @@ class Projection:
         self.tau = bound_rounding(n_features, n_components, self.dtype)
         unit = float(np.finfo(self.dtype).eps) / 2
         self.gamma = 2.0 * (n_features + 10) * unit
+        self._local = threading.local()
         self.pays = True
         self.n_exact = 0
         self.n_rows = 0
 
-    def centre_state(self, centers):
-        """What the blocks need of the current centres: ``(C, projected.T, terms)``."""
-        C = np.ascontiguousarray(centers, dtype=self.dtype)
-        shifted = C - self.shift
-        projected = shifted @ self.basis_t
-        terms = centre_terms(shifted, projected, self.tau, np.empty((3, C.shape[0])))
+    def centre_state(self, centers, n_threads=1):
+        """What the blocks need of the current centres: ``(C, projected.T, terms)``.
+
+        ``C`` holds the centres in the data's dtype; computed in blocks of
+        centres on up to ``n_threads`` of numba's threads (0.46 ms at 1,024 ×
+        784 float32 where numpy's calls on one thread took 1.4 ms).
+        """
+        centers = np.ascontiguousarray(centers)
+        n_clusters, n_features = centers.shape
+        C = np.empty((n_clusters, n_features), dtype=self.dtype)
+        projected = np.empty((n_clusters, self.basis_t.shape[1]), dtype=self.dtype)
+        terms = np.empty((3, n_clusters))
+        n_blocks = int(min(CENTRE_BLOCKS, n_clusters))
+        run_on_threads(n_threads, lambda: centre_state(centers, self.shift, self.basis_t,
+                                                       self.tau, C, projected, terms, n_blocks))
         return C, np.ascontiguousarray(projected.T), terms
 
     def block_rows(self, n_clusters):
@@ -161,12 +176,29 @@ class Projection:
         Returns the number of exact distances computed.
         """
         C, projected_t, terms = state
-        shifted = X[rows]
+        shifted, projected, dots = self._scratch(rows.shape[0], X.shape[1], C.shape[0])
+        np.take(X, rows, axis=0, out=shifted)
         shifted -= self.shift
-        projected = shifted @ self.basis_t
-        dots = projected @ projected_t
+        np.matmul(shifted, self.basis_t, out=projected)
+        np.matmul(projected, projected_t, out=dots)
         return label_by_bounds(X, rows, shifted, projected, dots, terms, C, self.tau,
                                self.gamma, labels, min_sq_dist)
+
+    def _scratch(self, n_rows, n_features, n_clusters):
+        """This thread's block arrays ``(shifted, projected, dots)``, kept between blocks.
+
+        Fresh arrays of a megabyte or more per block were mapped and faulted
+        in anew each time, and the two threads' page faults queued on each
+        other: a pass's steps at 784 × 1,024 float32 scaled 1.25× on two threads.
+        """
+        held = getattr(self._local, "arrays", None)
+        shape = (n_rows, n_features, n_clusters)
+        if held is None or held[0] != shape:
+            m = self.basis_t.shape[1]
+            held = (shape, np.empty((n_rows, n_features), self.dtype),
+                    np.empty((n_rows, m), self.dtype), np.empty((n_rows, n_clusters), self.dtype))
+            self._local.arrays = held
+        return held[1:]
 
     def label(self, X, centers, labels, min_sq_dist, runner, rows=None, state=None):
         """Label X (or its ``rows``) by blocks on ``runner``'s threads, while the bounds pay.
@@ -175,7 +207,7 @@ class Projection:
         first block showed the bounds do not pay: the caller labels the rest).
         """
         if state is None:
-            state = self.centre_state(centers)
+            state = self.centre_state(centers, runner.n_threads if runner.numba_threads else 1)
         n_clusters = state[0].shape[0]
         n_rows = X.shape[0] if rows is None else rows.shape[0]
         if rows is None:
@@ -200,7 +232,19 @@ class Projection:
             self._record(counts[0], min(step, n_rows), n_clusters)
             if not self.pays:
                 return min(step, n_rows)
-        runner.for_each(lambda b: block(b + probe), len(starts) - probe)
+        if runner.on_numba_threads(len(starts) - probe):
+            # On numba's threads: those of the parallel copy of the batch just
+            # before would otherwise spin on the second core while a pool
+            # thread waits for it (two threads gave 1.3x, not 2x, there).
+            bounds = np.array(starts[probe:] + [n_rows], dtype=np.int64) - starts[probe]
+            done = np.zeros(len(starts) - probe, dtype=np.int64)
+            first = starts[probe]
+            run_on_threads(runner.n_threads, lambda: label_blocks(
+                X, rows[first:], bounds, self.shift, self.basis_t, state[1], state[2],
+                state[0], self.tau, self.gamma, labels[first:], min_sq_dist[first:], done))
+            counts[probe:] = done.tolist()
+        else:
+            runner.for_each(lambda b: block(b + probe), len(starts) - probe)
         self._record(sum(counts[probe:]), n_rows - min(n_rows, probe * step), n_clusters)
         return n_rows
 

@@ -39,11 +39,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from mixfit.kernels.checks import require
 
-__all__ = ["bound_rounding", "centre_terms", "label_by_bounds", "rows_in_range"]
+__all__ = ["bound_rounding", "centre_state", "centre_terms", "label_block", "label_blocks", "label_by_bounds",
+           "rows_in_range"]
 
 _OPTIONS = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
 #: Relative lowering of a bound before it is stored in the dots' dtype (more
@@ -257,3 +258,78 @@ def label_by_bounds(X, rows, shifted, projected, dots, terms, C, tau, gamma, lab
         labels[i] = best
         min_sq_dist[i] = best_dist
     return n_exact
+
+
+@njit(**_OPTIONS)
+def label_block(X, rows, shift, basis_t, projected_t, terms, C, tau, gamma, labels,
+                min_sq_dist):
+    """One block from its rows alone: shifted copy, both GEMMs (numba's BLAS), labels.
+
+    Returns the block's number of exact distances (:func:`label_by_bounds`).
+    """
+    n_rows = rows.shape[0]
+    require(rows_in_range(rows, X.shape[0]) and shift.shape[0] == X.shape[1]
+            and basis_t.shape[0] == X.shape[1] and projected_t.shape[0] == basis_t.shape[1],
+            "label_block", "rows of X, a shift and a basis of X's width")
+    shifted = np.empty((n_rows, X.shape[1]), dtype=X.dtype)
+    for i in range(n_rows):
+        x = X[rows[i]]
+        for j in range(X.shape[1]):
+            shifted[i, j] = x[j] - shift[j]
+    projected = np.empty((n_rows, basis_t.shape[1]), dtype=X.dtype)
+    np.dot(shifted, basis_t, projected)
+    dots = np.empty((n_rows, projected_t.shape[1]), dtype=X.dtype)
+    np.dot(projected, projected_t, dots)
+    return label_by_bounds(X, rows, shifted, projected, dots, terms, C, tau, gamma, labels,
+                           min_sq_dist)
+
+
+@njit(parallel=True, **_OPTIONS)
+def label_blocks(X, rows, starts, shift, basis_t, projected_t, terms, C, tau, gamma, labels,
+                 min_sq_dist, n_exact):
+    """:func:`label_block` for the blocks ``rows[starts[b]:starts[b + 1]]``, on numba's threads.
+
+    Block ``b``'s exact distances into ``n_exact[b]``; BLAS runs on one thread
+    per block (the caller limits it).
+    """
+    n_blocks = starts.shape[0] - 1
+    require(n_exact.shape[0] == n_blocks and starts[0] == 0 and starts[n_blocks] == rows.shape[0]
+            and labels.shape[0] == rows.shape[0] == min_sq_dist.shape[0], "label_blocks",
+            "block starts from 0 to the rows' end, a count per block, a label per row")
+    for b in prange(n_blocks):
+        lo, hi = starts[b], starts[b + 1]
+        n_exact[b] = label_block(X, rows[lo:hi], shift, basis_t, projected_t, terms, C, tau,
+                                 gamma, labels[lo:hi], min_sq_dist[lo:hi])
+
+
+@njit(parallel=True, **_OPTIONS)
+def centre_state(centers, shift, basis_t, tau, C, projected, terms, n_blocks):
+    """The centres in the data's dtype, projected, and their terms, in blocks on numba's threads.
+
+    ``C`` gets ``centers`` rounded to its dtype, ``projected`` (K, m) the
+    shifted rows of ``C`` times ``basis_t``, ``terms`` (3, K) their
+    :func:`centre_terms`. Done once per mini-batch step: as numpy calls on
+    one thread (a copy, a shifted copy, a skinny GEMM) it took 1.4 ms at
+    1,024 × 784 float32, a seventh of the step.
+    """
+    n_clusters, n_features = centers.shape
+    require(C.shape[0] == n_clusters == projected.shape[0] == terms.shape[1]
+            and C.shape[1] == n_features == shift.shape[0] == basis_t.shape[0]
+            and projected.shape[1] == basis_t.shape[1] and terms.shape[0] == 3,
+            "centre_state", "C (K, d), projected (K, m), terms (3, K) for K centres of d features")
+    size = -(-n_clusters // n_blocks)
+    for b in prange(n_blocks):
+        lo = min(b * size, n_clusters)
+        hi = min(lo + size, n_clusters)
+        if hi == lo:
+            continue
+        shifted = np.empty((hi - lo, n_features), dtype=C.dtype)
+        for k in range(lo, hi):
+            for j in range(n_features):
+                value = C.dtype.type(centers[k, j])
+                C[k, j] = value
+                shifted[k - lo, j] = value - shift[j]
+        block = np.empty((hi - lo, basis_t.shape[1]), dtype=C.dtype)
+        np.dot(shifted, basis_t, block)
+        projected[lo:hi] = block
+        centre_terms(shifted, block, tau, terms[:, lo:hi])

@@ -40,7 +40,8 @@ from mixfit.engine.kmeans_simd import simd_e_step
 from mixfit.engine.sparse_rows import move_by_sparse_sums
 from mixfit.engine.kmeans_steps import (_BLOCK_ROWS, _NOTHING, _blocks, _e_step_kernel,
                                         _fused_e_step, _Runner)
-from mixfit.engine.minibatch_rows import BatchRows, IndexedRows, RowSampler
+from mixfit.engine.minibatch_rows import BatchRows, IndexedRows, RowSampler, reassignment
+from mixfit.engine.minibatch_sparse import ScaledCentres
 from mixfit.engine.sparse_rows import dense_rows
 from mixfit.kernels import kmeans as kernels
 from mixfit.kernels import kmeans_totals as totals
@@ -344,20 +345,12 @@ def reassign(centers, weight_sums, X, ratio, rng):
     -------
     n_reassigned : int
     """
-    if ratio <= 0:
+    chosen = reassignment(weight_sums, X.shape[0], ratio, rng)
+    if chosen is None:
         return 0
-    to_reassign = weight_sums < ratio * weight_sums.max()
-    n_rows = X.shape[0]
-    if to_reassign.sum() > 0.5 * n_rows:
-        to_reassign[np.argsort(weight_sums, kind="stable")[int(0.5 * n_rows):]] = False
-    n_reassigned = int(to_reassign.sum())
-    if n_reassigned == 0:
-        return 0
-    rows = rng.choice(n_rows, replace=False, size=n_reassigned)
+    to_reassign, rows = chosen
     centers[to_reassign] = X.take(rows) if isinstance(X, IndexedRows) else dense_rows(X, rows)
-    if not to_reassign.all():  # ratio > 1 may leave no centre in place
-        weight_sums[to_reassign] = np.min(weight_sums[~to_reassign])
-    return n_reassigned
+    return rows.shape[0]
 
 
 class EarlyStopping:
@@ -550,23 +543,34 @@ def minibatch_kmeans(X, centers, *, sample_weight=None, batch_size, max_iter, to
     # bounds, and a new one each step would cost a tenth of the step.
     projection = (Projection(centers, X.dtype) if not sparse.issparse(X)
                   and uses_projection(X.shape[1], centers.shape[0], X.dtype, steps=True) else None)
+    # CSR data: the centres kept scaled (a step's cost then follows its stored
+    # values, not K × d), unless tol asks for each step's move of the centres.
+    scaled = ScaledCentres(centers) if sparse.issparse(X) and tol <= 0.0 else None
     batch_inertia = 0.0
     step = 0
     for step in range(n_steps):
         rows = sampler.draw(rng, batch_size)
         # The centres' move is measured only when tol asks for it (a copy per step).
         previous = centers.copy() if tol > 0.0 else None
-        batch_inertia = minibatch_step(
-            take(rows), centers, weight_sums, None, rng=rng,
-            random_reassign=clock.due(batch_size, weight_sums),
-            reassignment_ratio=reassignment_ratio, shift=shift, chunk_size=chunk_size,
-            runner=runner, log=log, projection=projection,
-        )
+        if scaled is not None:
+            batch_inertia = scaled.step(
+                take(rows), weight_sums, rng=rng,
+                random_reassign=clock.due(batch_size, weight_sums),
+                reassignment_ratio=reassignment_ratio, log=log)
+        else:
+            batch_inertia = minibatch_step(
+                take(rows), centers, weight_sums, None, rng=rng,
+                random_reassign=clock.due(batch_size, weight_sums),
+                reassignment_ratio=reassignment_ratio, shift=shift, chunk_size=chunk_size,
+                runner=runner, log=log, projection=projection,
+            )
         moved = 0.0
         if previous is not None:
             previous -= centers
             moved = float(np.einsum("ij,ij->", previous, previous))
         if stopping(step, n_steps, moved, batch_inertia):
             break
+    if scaled is not None:
+        centers = scaled.centers()
     return MiniBatchResult(centers, weight_sums, step + 1, stopping.ewa_inertia,
                            batch_inertia / batch_size, clock.rows_since)

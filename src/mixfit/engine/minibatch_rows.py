@@ -13,7 +13,7 @@ import numpy as np
 from mixfit.kernels import gather
 from mixfit.kernels.parallel import numba_threads_usable, run_on_threads
 
-__all__ = ["BatchRows", "GATHER_THREAD_BYTES", "IndexedRows", "RowSampler"]
+__all__ = ["BatchRows", "GATHER_THREAD_BYTES", "IndexedRows", "RowSampler", "reassignment"]
 
 
 class IndexedRows:
@@ -118,3 +118,23 @@ class BatchRows:
         else:
             gather.gather_rows(self.X, rows, out)
         return out
+
+
+def reassignment(weight_sums, n_rows, ratio, rng):
+    """Which centres :func:`mixfit.engine.minibatch.reassign` moves, and to which of the batch's rows.
+
+    Returns ``(mask, rows)``, or None where no centre moves; ``weight_sums``
+    of the moved centres is set as :func:`mixfit.engine.minibatch.reassign` says.
+    """
+    if ratio <= 0:
+        return None
+    to_reassign = weight_sums < ratio * weight_sums.max()
+    if to_reassign.sum() > 0.5 * n_rows:
+        to_reassign[np.argsort(weight_sums, kind="stable")[int(0.5 * n_rows):]] = False
+    n_reassigned = int(to_reassign.sum())
+    if n_reassigned == 0:
+        return None
+    rows = rng.choice(n_rows, replace=False, size=n_reassigned)
+    if not to_reassign.all():  # ratio > 1 may leave no centre in place
+        weight_sums[to_reassign] = np.min(weight_sums[~to_reassign])
+    return to_reassign, rows

@@ -109,3 +109,17 @@ def test_sparse_fit_matches_the_dense_fit_and_the_eager_path():
     eager = mixfit.MiniBatchKMeans(10, tol=1e-300, **params).fit(X)
     np.testing.assert_allclose(fit.cluster_centers_, eager.cluster_centers_, rtol=1e-8,
                                atol=1e-10)
+
+
+def test_the_kernels_refuse_indices_and_labels_outside_the_centres():
+    from mixfit.kernels.kmeans_scaled import add_scaled_rows
+
+    centers_t = np.zeros((5, 3))
+    ones = np.ones(3)
+    data, indptr = np.ones(2), np.array([0, 1, 2])
+    with pytest.raises(ValueError, match="indices within the features"):
+        add_scaled_rows(centers_t, ones, ones.copy(), ones, np.zeros(2, np.int32), data,
+                        np.array([0, 5], np.int32), indptr)
+    with pytest.raises(ValueError, match="labels in"):
+        add_scaled_rows(centers_t, ones, ones.copy(), ones, np.array([0, 3], np.int32), data,
+                        np.array([0, 4], np.int32), indptr)

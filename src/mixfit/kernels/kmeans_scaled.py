@@ -88,14 +88,20 @@ def add_scaled_rows(centers_t, scale, v_sq, rate, labels, data, indices, indptr)
             and centers_t.shape[1] >= n_clusters and indptr[0] == 0
             and indptr[n_rows] <= data.shape[0] == indices.shape[0], "add_scaled_rows",
             "a label per row, rate and v_sq of K centres, indptr within data")
+    lowest, highest = n_features, -1
+    for p in range(indptr[n_rows]):
+        lowest = min(lowest, indices[p])
+        highest = max(highest, indices[p])
+    require(indptr[n_rows] == 0 or (lowest >= 0 and highest < n_features), "add_scaled_rows",
+            "indices within the features")
     for i in range(n_rows):
         k = labels[i]
-        require(0 <= k < n_clusters, "add_scaled_rows", "labels in [0, K)")
+        require(0 <= k < n_clusters and indptr[i] <= indptr[i + 1], "add_scaled_rows",
+                "labels in [0, K), indptr non-decreasing")
         factor = rate[k] / scale[k]
         change = 0.0
         for p in range(indptr[i], indptr[i + 1]):
             j = indices[p]
-            require(0 <= j < n_features, "add_scaled_rows", "indices within the features")
             old = centers_t[j, k]
             new = old + factor * np.float64(data[p])
             centers_t[j, k] = new

@@ -16,8 +16,6 @@ the GEMM path after its first block (:data:`MOST_EXACT_FRACTION`).
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 
 from mixfit.engine.kmeans_common import KMeansStats
@@ -26,8 +24,9 @@ from mixfit.kernels.kmeans_projected import (bound_rounding, centre_state, label
                                              label_by_bounds)
 from mixfit.kernels.parallel import run_on_threads
 
-__all__ = ["MIN_CLUSTERS", "MIN_FEATURES", "MIN_STEP_CLUSTERS", "MIN_WORK_FLOAT64", "MOST_EXACT_FRACTION", "N_COMPONENTS",
-           "Projection", "projected_statistics", "projection_basis", "uses_projection"]
+__all__ = ["MIN_CLUSTERS", "MIN_FEATURES", "MIN_STEP_CLUSTERS", "MIN_WORK_FLOAT64",
+           "MOST_EXACT_FRACTION", "N_COMPONENTS", "Projection", "projected_statistics",
+           "projection_basis", "uses_projection"]
 
 #: Directions of the projection (at most the features and the centres less one).
 N_COMPONENTS = 32
@@ -143,7 +142,6 @@ class Projection:
         self.tau = bound_rounding(n_features, n_components, self.dtype)
         unit = float(np.finfo(self.dtype).eps) / 2
         self.gamma = 2.0 * (n_features + 10) * unit
-        self._local = threading.local()
         self.pays = True
         self.n_exact = 0
         self.n_rows = 0
@@ -170,35 +168,18 @@ class Projection:
         rows = BLOCK_BYTES // max(1, n_clusters * self.dtype.itemsize)
         return int(min(MOST_BLOCK_ROWS, max(64, rows)))
 
-    def label_block(self, X, rows, state, labels, min_sq_dist):
+    def label_rows(self, X, rows, state, labels, min_sq_dist):
         """Label X's ``rows`` (int64 indices) into ``labels`` and ``min_sq_dist`` (views).
 
         Returns the number of exact distances computed.
         """
         C, projected_t, terms = state
-        shifted, projected, dots = self._scratch(rows.shape[0], X.shape[1], C.shape[0])
-        np.take(X, rows, axis=0, out=shifted)
+        shifted = X[rows]
         shifted -= self.shift
-        np.matmul(shifted, self.basis_t, out=projected)
-        np.matmul(projected, projected_t, out=dots)
+        projected = shifted @ self.basis_t
+        dots = projected @ projected_t
         return label_by_bounds(X, rows, shifted, projected, dots, terms, C, self.tau,
                                self.gamma, labels, min_sq_dist)
-
-    def _scratch(self, n_rows, n_features, n_clusters):
-        """This thread's block arrays ``(shifted, projected, dots)``, kept between blocks.
-
-        Fresh arrays of a megabyte or more per block were mapped and faulted
-        in anew each time, and the two threads' page faults queued on each
-        other: a pass's steps at 784 × 1,024 float32 scaled 1.25× on two threads.
-        """
-        held = getattr(self._local, "arrays", None)
-        shape = (n_rows, n_features, n_clusters)
-        if held is None or held[0] != shape:
-            m = self.basis_t.shape[1]
-            held = (shape, np.empty((n_rows, n_features), self.dtype),
-                    np.empty((n_rows, m), self.dtype), np.empty((n_rows, n_clusters), self.dtype))
-            self._local.arrays = held
-        return held[1:]
 
     def label(self, X, centers, labels, min_sq_dist, runner, rows=None, state=None):
         """Label X (or its ``rows``) by blocks on ``runner``'s threads, while the bounds pay.
@@ -218,7 +199,7 @@ class Projection:
 
         def block(b):
             start, stop = starts[b], min(starts[b] + step, n_rows)
-            counts[b] = self.label_block(X, rows[start:stop], state, labels[start:stop],
+            counts[b] = self.label_rows(X, rows[start:stop], state, labels[start:stop],
                                          min_sq_dist[start:stop])
 
         if not starts:

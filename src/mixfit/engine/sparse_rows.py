@@ -48,8 +48,9 @@ def rows_equal_to(X, rows, value):
 
 
 def move_by_sparse_sums(centers, sums, touched, keep, rate):
-    """:func:`mixfit.engine.minibatch.update_centers` for a CSR batch's sums (a scipy sparse matrix): the
-    touched centres scaled by ``keep``, then the batch's few stored values added."""
+    """:func:`mixfit.engine.minibatch.update_centers` for a CSR batch's sums (a scipy
+    sparse matrix): the touched centres scaled by ``keep``, then the batch's few
+    stored values added."""
     factor = np.ones(centers.shape[0])
     factor[touched] = keep
     full_rate = np.zeros(centers.shape[0])

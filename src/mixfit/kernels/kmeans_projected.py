@@ -43,8 +43,8 @@ from numba import njit, prange
 
 from mixfit.kernels.checks import require
 
-__all__ = ["bound_rounding", "centre_state", "centre_terms", "label_block", "label_blocks", "label_by_bounds",
-           "rows_in_range"]
+__all__ = ["bound_rounding", "centre_state", "centre_terms", "label_block", "label_blocks",
+           "label_by_bounds", "rows_in_range"]
 
 _OPTIONS = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
 #: Relative lowering of a bound before it is stored in the dots' dtype (more
@@ -66,7 +66,7 @@ def bound_rounding(n_features, n_components, dtype):
 
 @njit(**_OPTIONS)
 def _residual_interval(v_sq, p_sq, tau):
-    """Lower and upper bounds of ``‖Qv‖`` from the computed ``‖v‖²`` and ``‖Pv‖²``."""
+    """Lower and upper bounds of ``‖Qv‖`` from the computed ``‖v‖²``, ``‖Pv‖²``."""
     r_sq = max(v_sq - p_sq, 0.0)
     slack = tau * v_sq
     return math.sqrt(max(r_sq - slack, 0.0)), math.sqrt(r_sq + slack)

@@ -213,10 +213,12 @@ class Projection:
             self._record(counts[0], min(step, n_rows), n_clusters)
             if not self.pays:
                 return min(step, n_rows)
-        if runner.on_numba_threads(len(starts) - probe):
-            # On numba's threads: those of the parallel copy of the batch just
-            # before would otherwise spin on the second core while a pool
-            # thread waits for it (two threads gave 1.3x, not 2x, there).
+        if runner.numba_threads:
+            # On numba's threads, all blocks in one region (each holds only its
+            # own arrays): the OpenMP threads of a parallel region just before
+            # (the batch's copy, the centres' state) would otherwise spin on the
+            # second core while a pool thread waits for it (a mini-batch pass's
+            # steps on two threads gave 1.3x, not 2x, on the pool).
             bounds = np.array(starts[probe:] + [n_rows], dtype=np.int64) - starts[probe]
             done = np.zeros(len(starts) - probe, dtype=np.int64)
             first = starts[probe]

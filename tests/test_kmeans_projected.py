@@ -196,3 +196,29 @@ def test_the_kernel_refuses_rows_outside_the_data():
         label_by_bounds(X, rows, shifted, proj, proj @ projected_t, terms, Cd,
                         projection.tau, projection.gamma, np.empty(2, np.int64),
                         np.empty(2))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", ["constant", "two points", "low rank", "offset"])
+def test_degenerate_data_through_the_projection_gets_the_nearest_centres(
+        kind, dtype, monkeypatch):
+    rng = np.random.default_rng(0)
+    n, d, k = 1500, 400, 512  # a shape the rule sends through the projection
+    assert projected.uses_projection(d, k, np.dtype(dtype))
+    X = {"constant": np.ones((n, d)),
+         "two points": np.repeat(rng.standard_normal((2, d)), n // 2, axis=0),
+         "low rank": rng.standard_normal((n, 3)) @ rng.standard_normal((3, d)),
+         "offset": rng.standard_normal((n, d)) + 1e4}[kind].astype(dtype)
+    passes = []
+    label = projected.Projection.label
+    monkeypatch.setattr(projected.Projection, "label",
+                        lambda self, X, *a, **kw: passes.append(1) or label(self, X, *a, **kw))
+    km = mixfit.MiniBatchKMeans(k, batch_size=256, max_iter=1, random_state=0).fit(X)
+    assert passes  # the final labels went through it
+    rel = 1e-12 if dtype == np.float64 else 1e-4
+    _, dist = _exact(X, km.cluster_centers_.astype(dtype))
+    rows = np.arange(n)
+    scale = (X.astype(np.float64) ** 2).sum(axis=1)
+    assert np.all(dist[rows, km.labels_] <= dist.min(axis=1) + rel * (scale + 1))
+    np.testing.assert_array_equal(km.predict(X), km.labels_)
+    assert np.isfinite(km.inertia_)

@@ -37,12 +37,11 @@ from mixfit.engine.kmeans_common import KMeansStats
 from mixfit.engine.kmeans_common import auto_chunk_size
 from mixfit.engine.kmeans_projected import Projection, projected_statistics, uses_projection
 from mixfit.engine.kmeans_simd import simd_e_step
-from mixfit.engine.sparse_rows import move_by_sparse_sums
 from mixfit.engine.kmeans_steps import (_BLOCK_ROWS, _NOTHING, _blocks, _e_step_kernel,
                                         _fused_e_step, _Runner)
 from mixfit.engine.minibatch_rows import BatchRows, IndexedRows, RowSampler, reassignment
 from mixfit.engine.minibatch_sparse import ScaledCentres
-from mixfit.engine.sparse_rows import dense_rows
+from mixfit.engine.sparse_rows import dense_rows, move_by_sparse_sums
 from mixfit.kernels import kmeans as kernels
 from mixfit.kernels import kmeans_totals as totals
 from mixfit.kernels import kmeans_sparse as sparse_kernels

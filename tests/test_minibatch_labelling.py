@@ -37,7 +37,11 @@ def test_labelling_rule_thresholds():
     assert not uses_simd_for_labelling(64, 256, np.int64)
     # The fits' own choice is unchanged by it.
     assert kmeans_steps._e_step_kernel(160, 64, np.float64) == "gemm"
-    assert kmeans_steps._e_step_kernel(160, 64, np.float64, labelling=True) == "simd"
+    # Float64 labelling from 32 features and 8,192 terms is screened in float32.
+    assert kmeans_steps._e_step_kernel(160, 64, np.float64, labelling=True) == "screened"
+    assert kmeans_steps._e_step_kernel(160, 64, np.float32, labelling=True) == "simd"
+    assert kmeans_steps._e_step_kernel(64, 64, np.float64, labelling=True) == "simd"
+    assert kmeans_steps._e_step_kernel(16, 1024, np.float64, labelling=True) == "simd"
     assert kmeans_steps._e_step_kernel(2, 40, np.float64, labelling=True) == "direct"
 
 

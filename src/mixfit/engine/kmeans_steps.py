@@ -34,6 +34,7 @@ from mixfit.kernels.parallel import numba_threads_usable, run_on_threads
 from mixfit._parallel import map_ranges, shared_pool
 from mixfit._validation import row_chunks
 from mixfit.engine.kmeans_projected import uses_projection
+from mixfit.engine.kmeans_screened import screened_e_step, screens_in_float32
 from mixfit.engine.kmeans_simd import simd_e_step, uses_simd, uses_simd_for_labelling
 from mixfit.engine.kmeans_common import (
     KMeansStats,
@@ -106,15 +107,21 @@ def _uses_direct(n_features, n_clusters, dtype):
 
 
 def _e_step_kernel(n_features, n_clusters, dtype, labelling=False):
-    """Which kernel an unpruned E-step of this shape runs: "direct", "simd" or "gemm".
+    """Which kernel an unpruned E-step of this shape runs: "direct", "simd",
+    "screened" or "gemm".
 
     ``labelling=True``: the choice for estimators that label by such passes
-    alone (:func:`~mixfit.engine.kmeans_simd.uses_simd_for_labelling`).
+    alone (:func:`~mixfit.engine.kmeans_simd.uses_simd_for_labelling`), where
+    float64 rows of some shapes are labelled by the float32 micro-kernel,
+    screened (:func:`~mixfit.engine.kmeans_screened.screens_in_float32`; the
+    same labels as "simd").
     """
     if _uses_direct(n_features, n_clusters, dtype):
         return "direct"
     simd_rule = uses_simd_for_labelling if labelling else uses_simd
     if simd_rule(n_features, n_clusters, dtype):
+        if labelling and screens_in_float32(n_features, n_clusters, dtype):
+            return "screened"
         return "simd"
     return "gemm"
 
@@ -470,6 +477,11 @@ def _fused_e_step(X, centers, sample_weight, chunk_size, x_squared_norms, shift,
     if kernel == "simd":
         return simd_e_step(X, centers, sample_weight, blocks, x_squared_norms, shift, runner,
                            labels, min_sq_dist, sums, changes_only)
+    if kernel == "screened":
+        if changes_only or x_squared_norms is not None:
+            raise ValueError("_fused_e_step: the screened kernel takes no changes_only or norms")
+        return screened_e_step(X, centers, sample_weight, blocks, shift, runner, labels,
+                               min_sq_dist, sums)
     gemm = _Gemm(centers, shift, X.dtype)
     sum_rows = n_clusters if sums else 0
     if runner.on_numba_threads(len(blocks)) and (x_squared_norms is not None or fast_norms):

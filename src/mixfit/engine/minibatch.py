@@ -36,6 +36,7 @@ from scipy import sparse
 from mixfit.engine.kmeans_common import KMeansStats
 from mixfit.engine.kmeans_common import auto_chunk_size
 from mixfit.engine.kmeans_projected import Projection, projected_statistics, uses_projection
+from mixfit.engine.kmeans_screened import screened_e_step
 from mixfit.engine.kmeans_simd import simd_e_step
 from mixfit.engine.kmeans_steps import (_BLOCK_ROWS, _NOTHING, _blocks, _e_step_kernel,
                                         _fused_e_step, _Runner)
@@ -183,11 +184,15 @@ def batch_statistics(X, centers, sample_weight=None, *, shift=None, chunk_size, 
         block_rows, kernel, sums_in_blocks = _batch_plan(n_samples, chunk_size, n_features,
                                                          n_clusters, X.dtype)
         if isinstance(X, IndexedRows):
-            if kernel == "simd" and sample_weight is None and sums_in_blocks:
+            if kernel in ("simd", "screened") and sample_weight is None and sums_in_blocks:
                 blocks = _blocks(n_samples, chunk_size, block_rows,
                                  row_work=n_features * n_clusters)
-                _, stats = simd_e_step(X.data, centers, None, blocks, None, shift, runner,
-                                       labels, _NOTHING, row_index=X.rows)
+                if kernel == "screened":
+                    _, stats = screened_e_step(X.data, centers, None, blocks, shift, runner,
+                                               labels, _NOTHING, row_index=X.rows)
+                else:
+                    _, stats = simd_e_step(X.data, centers, None, blocks, None, shift, runner,
+                                           labels, _NOTHING, row_index=X.rows)
                 return stats
             X = X.take()
         if sums_in_blocks:
@@ -263,7 +268,7 @@ def reads_rows_in_place(X, batch_size, chunk_size, n_clusters, n_jobs=1):
         return False
     block_rows, kernel, sums_in_blocks = _batch_plan(batch_size, chunk_size, X.shape[1],
                                                      n_clusters, X.dtype)
-    if kernel != "simd" or not sums_in_blocks:
+    if kernel not in ("simd", "screened") or not sums_in_blocks:
         return False
     return block_rows < batch_size or not BatchRows.copies_in_parallel(X, batch_size, n_jobs)
 

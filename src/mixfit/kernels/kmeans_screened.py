@@ -33,15 +33,13 @@ depends on the machine's vectors only); counts and sums as
 from __future__ import annotations
 
 import numpy as np
-from llvmlite import ir
-from numba import njit, prange, types
-from numba.core import cgutils
-from numba.core.extending import intrinsic
+from numba import njit, prange
 
 from mixfit.kernels.checks import check_blocks, require
 from mixfit.kernels.kmeans import labels_in_range
 from mixfit.kernels.kmeans_simd import (LANES, ROWS, _nearest_8_rows, _nearest_in_chunk,
                                         chunk_rows_for)
+from mixfit.kernels.simd_ir import prefetch_row
 
 __all__ = ["LARGEST_CENTRE_SQ", "labelled_again", "lloyd_screened_block",
            "lloyd_screened_blocks", "screen_margin"]
@@ -80,37 +78,6 @@ def labelled_again(n_features, best, second, row_sq, centre_max_sq):
     if not (np.isfinite(best) and np.isfinite(second)):
         return True
     return not (second - best > screen_margin(n_features, row_sq, centre_max_sq))
-
-
-@intrinsic
-def _prefetch_row(typingctx, X, i):
-    """Ask for the cache lines of row ``i`` of the 2-D float64 ``X`` (its
-    ``n_features`` values from the row's first; a prefetch never faults, so a
-    row not contiguous or out of range is harmless, merely wasted)."""
-    if not (isinstance(X, types.Array) and X.ndim == 2 and X.dtype == types.float64
-            and isinstance(i, types.Integer)):
-        return None
-
-    def codegen(context, builder, signature, args):
-        array = context.make_array(signature.args[0])(context, builder, args[0])
-        i64, i8p = ir.IntType(64), ir.IntType(8).as_pointer()
-        n_features = cgutils.unpack_tuple(builder, array.shape, 2)[1]
-        row_stride = cgutils.unpack_tuple(builder, array.strides, 2)[0]
-        offset = builder.mul(builder.sext(args[1], i64), row_stride)
-        start = builder.gep(builder.bitcast(array.data, i8p), [offset])
-        n_lines = builder.udiv(builder.add(builder.mul(n_features, ir.Constant(i64, 8)),
-                                           ir.Constant(i64, 63)), ir.Constant(i64, 64))
-        prefetch = builder.module.declare_intrinsic(
-            "llvm.prefetch", (), ir.FunctionType(ir.VoidType(), [
-                i8p, ir.IntType(32), ir.IntType(32), ir.IntType(32)]))
-        with cgutils.for_range(builder, n_lines) as lines:
-            address = builder.gep(start, [builder.mul(lines.index, ir.Constant(i64, 64))])
-            builder.call(prefetch, [address, ir.Constant(ir.IntType(32), 0),
-                                    ir.Constant(ir.IntType(32), 3),
-                                    ir.Constant(ir.IntType(32), 1)])
-        return context.get_dummy_value()
-
-    return types.void(X, i), codegen
 
 
 @njit(nogil=True, cache=True, error_model="numpy", fastmath={"reassoc"})
@@ -272,7 +239,7 @@ def lloyd_screened_block(X, shift, C_t32, c_sq32, C_t64, c_sq64, centers, centre
             for group in range(0, n_rows, ROWS):
                 _nearest_8_rows(rows32, group, C_t32, c_sq32, best32, chunk_labels, second32)
                 for r in range(ahead + group, min(m, ahead + group + ROWS)):
-                    _prefetch_row(X, r if row_index is None else row_index[r])
+                    prefetch_row(X, r if row_index is None else row_index[r])
         else:
             _nearest_in_chunk(rows32, n_rows, C_t32, c_sq32, best32, chunk_labels, tail32,
                               tail_best32, tail_labels, second32, tail_second32)

@@ -113,9 +113,11 @@ def squared_shift(new_centers, centers):
 
 @njit(**_OPTIONS)
 def move_centres(centers, keep, sums, rate):
-    """``centers[k] = centers[k] · keep[k] + sums[k] · rate[k]`` for every k, in place.
+    """``centers[k] = centers[k] · keep[k] + sums[k] · rate[k]`` for every k whose
+    ``rate[k]`` is not 0, in place (the others, which the batch did not reach,
+    stay exactly where they are).
 
-    The mini-batch update of every centre (see
+    The mini-batch update of the centres (see
     :func:`mixfit.engine.minibatch.update_centers`) in one pass, each product
     rounded, then their sum: numpy's ``centers *= keep; centers += sums * rate``
     element for element, without its temporary and two more passes: an update
@@ -129,6 +131,8 @@ def move_centres(centers, keep, sums, rate):
             "centers and sums (K, d), keep and rate (K,)")
     for k in range(n_clusters):
         kept, step = keep[k], rate[k]
+        if step == 0.0:
+            continue
         for j in range(n_features):
             scaled = centers[k, j] * kept
             added = sums[k, j] * step

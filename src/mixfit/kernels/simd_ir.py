@@ -7,9 +7,10 @@ from __future__ import annotations
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
+from numba.core.extending import intrinsic
 
-__all__ = ["PREFETCH_AHEAD", "nearest_arrays", "nearest_signature", "prefetch_rows",
-           "take_nearer", "transpose_8x8"]
+__all__ = ["PREFETCH_AHEAD", "nearest_arrays", "nearest_signature", "prefetch_row",
+           "prefetch_rows", "take_nearer", "transpose_8x8"]
 
 #: Rows ahead of the 8 being computed whose cache lines a micro-kernel asks
 #: for. First tuned on 100,000 × 64 × 3 float32 (25 MB, mostly in the shared
@@ -139,3 +140,41 @@ def prefetch_rows(builder, X_data, first_row, n_rows, n_features):
         # read, high temporal locality, data cache
         builder.call(prefetch, [address, ir.Constant(ir.IntType(32), 0),
                                 ir.Constant(ir.IntType(32), 3), ir.Constant(ir.IntType(32), 1)])
+
+
+@intrinsic
+def prefetch_row(typingctx, X, i):
+    """Ask for the cache lines of row ``i`` of the 2-D float ``X`` (its
+    ``n_features`` values from the row's first), from numba code.
+
+    A prefetch never faults, so a row not contiguous or out of range is
+    harmless, merely wasted. Kernels that copy a chunk of rows into a buffer
+    of their own ask for the next chunk's rows while computing this one's:
+    otherwise each chunk's copy waits on memory while the arithmetic waits on
+    the copy.
+    """
+    if not (isinstance(X, types.Array) and X.ndim == 2
+            and X.dtype in (types.float32, types.float64) and isinstance(i, types.Integer)):
+        return None
+    itemsize = 4 if X.dtype == types.float32 else 8
+
+    def codegen(context, builder, signature, args):
+        array = context.make_array(signature.args[0])(context, builder, args[0])
+        i64, i8p = ir.IntType(64), ir.IntType(8).as_pointer()
+        n_features = cgutils.unpack_tuple(builder, array.shape, 2)[1]
+        row_stride = cgutils.unpack_tuple(builder, array.strides, 2)[0]
+        offset = builder.mul(args[1], row_stride)
+        start = builder.gep(builder.bitcast(array.data, i8p), [offset])
+        n_lines = builder.udiv(builder.add(builder.mul(n_features, ir.Constant(i64, itemsize)),
+                                           ir.Constant(i64, 63)), ir.Constant(i64, 64))
+        prefetch = builder.module.declare_intrinsic(
+            "llvm.prefetch", (), ir.FunctionType(ir.VoidType(), [
+                i8p, ir.IntType(32), ir.IntType(32), ir.IntType(32)]))
+        with cgutils.for_range(builder, n_lines) as lines:
+            address = builder.gep(start, [builder.mul(lines.index, ir.Constant(i64, 64))])
+            builder.call(prefetch, [address, ir.Constant(ir.IntType(32), 0),
+                                    ir.Constant(ir.IntType(32), 3),
+                                    ir.Constant(ir.IntType(32), 1)])
+        return context.get_dummy_value()
+
+    return types.void(X, types.intp), codegen

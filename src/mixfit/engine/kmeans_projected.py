@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from mixfit.engine.kmeans_common import KMeansStats
+from mixfit.engine.kmeans_screened import screens_in_float32
 from mixfit.kernels.kmeans import add_rows_in_order
 from mixfit.kernels.kmeans_projected import (bound_rounding, centre_state, label_blocks,
                                              label_by_bounds)
@@ -64,14 +65,18 @@ def uses_projection(n_features, n_clusters, dtype, steps=False):
     first centres are data rows, which the bounds separate poorly): 784 ×
     1,024 float32 759 against 643 ms, float64 1,386 against 960, 160 × 1,024
     float64 329 against 266; 784 × 256 the same (297 and 289 float32, 478
-    and 487 float64), 160 × 1,024 float32 175 against 202.
+    and 487 float64), 160 × 1,024 float32 175 against 202. Not the float64
+    shapes labelled in float32 (:func:`~mixfit.engine.kmeans_screened.screens_in_float32`),
+    which label faster so: every row's label 211 against 225 ms at 784 × 256,
+    139 against 193 at 160 × 1,024; a fit's steps 257 against 259 at 160 × 1,024.
     """
     name = np.dtype(dtype).name
     if n_features < MIN_FEATURES.get(name, np.inf):
         return False
     if n_clusters < (MIN_STEP_CLUSTERS if steps else MIN_CLUSTERS.get(name, np.inf)):
         return False
-    return name != "float64" or n_features * n_clusters >= MIN_WORK_FLOAT64
+    return name != "float64" or (n_features * n_clusters >= MIN_WORK_FLOAT64
+                                 and not screens_in_float32(n_features, n_clusters, dtype))
 
 
 def projection_basis(centers, n_components=N_COMPONENTS):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from mixfit.engine.kmeans_common import _row_sq_norms, _shifted_centers
-from mixfit.engine.kmeans_simd import simd_e_step
+from mixfit.engine.kmeans_simd import LABELLING_CENTRE_BYTES, simd_e_step
 from mixfit.kernels import kmeans_screened as screened
 from mixfit.kernels import kmeans_simd as simd
 
@@ -32,6 +32,7 @@ _NO_ROWS = np.empty(0, dtype=np.int64)
 #: 16 × 1024, 1.43 at 16 × 256, 1.6 at 8 × 256; 784 × 8 0.95.
 SCREEN_MIN_FEATURES = 32
 SCREEN_MIN_WORK = 8192
+SCREEN_MAX_CLUSTERS = 1024
 
 
 def screens_in_float32(n_features, n_clusters, dtype):
@@ -41,9 +42,10 @@ def screens_in_float32(n_features, n_clusters, dtype):
     holds; every caller of a shape then labels alike (the labels are the
     float64 micro-kernel's either way).
     """
-    return (np.dtype(dtype) == np.float64 and n_clusters >= simd.LANES
+    return (np.dtype(dtype) == np.float64 and simd.LANES <= n_clusters <= SCREEN_MAX_CLUSTERS
             and n_features >= SCREEN_MIN_FEATURES
-            and n_features * n_clusters >= SCREEN_MIN_WORK)
+            and n_features * n_clusters >= SCREEN_MIN_WORK
+            and n_features * n_clusters * 4 <= LABELLING_CENTRE_BYTES)
 
 
 class _Operands:

@@ -118,10 +118,10 @@ def _e_step_kernel(n_features, n_clusters, dtype, labelling=False):
     """
     if _uses_direct(n_features, n_clusters, dtype):
         return "direct"
+    if labelling and screens_in_float32(n_features, n_clusters, dtype):
+        return "screened"
     simd_rule = uses_simd_for_labelling if labelling else uses_simd
     if simd_rule(n_features, n_clusters, dtype):
-        if labelling and screens_in_float32(n_features, n_clusters, dtype):
-            return "screened"
         return "simd"
     return "gemm"
 

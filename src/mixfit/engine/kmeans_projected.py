@@ -68,7 +68,8 @@ def uses_projection(n_features, n_clusters, dtype, steps=False):
     and 487 float64), 160 × 1,024 float32 175 against 202. Not the float64
     shapes labelled in float32 (:func:`~mixfit.engine.kmeans_screened.screens_in_float32`),
     which label faster so: every row's label 211 against 225 ms at 784 × 256,
-    139 against 193 at 160 × 1,024; a fit's steps 257 against 259 at 160 × 1,024.
+    139 against 193 at 160 × 1,024. A fit's steps keep the projection: 355
+    against 424 ms screened at 256 × 1,024 float64 (259 and 257 at 160 × 1,024).
     """
     name = np.dtype(dtype).name
     if n_features < MIN_FEATURES.get(name, np.inf):
@@ -76,7 +77,8 @@ def uses_projection(n_features, n_clusters, dtype, steps=False):
     if n_clusters < (MIN_STEP_CLUSTERS if steps else MIN_CLUSTERS.get(name, np.inf)):
         return False
     return name != "float64" or (n_features * n_clusters >= MIN_WORK_FLOAT64
-                                 and not screens_in_float32(n_features, n_clusters, dtype))
+                                 and (steps or not screens_in_float32(n_features, n_clusters,
+                                                                      dtype)))
 
 
 def projection_basis(centers, n_components=N_COMPONENTS):

@@ -156,3 +156,25 @@ def test_column_sq_norms_are_the_centres_squared_norms():
     np.testing.assert_allclose(c_sq, (centers ** 2).sum(axis=1), rtol=1e-14)
     with pytest.raises(ValueError, match="column_sq_norms"):
         kmeans_sparse.column_sq_norms(centers.T, np.empty(6))
+
+
+@pytest.mark.parametrize("n_parts", [1, 2, 3, 7])
+def test_sums_shared_out_by_centres_are_the_serial_sums_to_the_last_bit(n_parts):
+    from mixfit.kernels import kmeans as kernels
+    from mixfit.kernels import kmeans_totals
+
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((500, 9)) * 1e3
+    rows = rng.integers(0, 500, size=300).astype(np.int64)
+    labels = rng.integers(0, 11, size=300).astype(np.int32)
+    serial = np.zeros((11, 9))
+    kernels.add_rows_by_label(X, labels, np.empty(0), serial, rows)
+    expected = np.zeros((11, 9))
+    np.add.at(expected, labels, X[rows])
+    np.testing.assert_allclose(serial, expected, rtol=1e-12)
+    shared = np.zeros((11, 9))
+    kmeans_totals.add_rows_by_label_parallel(X, labels, shared, rows, n_parts)
+    assert shared.tobytes() == serial.tobytes()
+    labels[5] = 11
+    with pytest.raises(ValueError, match="add_rows_by_label_parallel"):
+        kmeans_totals.add_rows_by_label_parallel(X, labels, shared, rows, n_parts)

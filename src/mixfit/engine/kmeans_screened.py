@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from mixfit.engine.kmeans_common import _row_sq_norms, _shifted_centers
 from mixfit.engine.kmeans_simd import LABELLING_CENTRE_BYTES, simd_e_step
 from mixfit.kernels import kmeans_screened as screened
 from mixfit.kernels import kmeans_simd as simd
@@ -52,16 +51,18 @@ class _Operands:
     """Both precisions' padded centres and the bound's ``max‖c − shift‖²``."""
 
     def __init__(self, centers, shift):
-        C = _shifted_centers(centers, shift, np.float64)
-        c_sq = _row_sq_norms(C)
-        self.C_t64, self.c_sq64 = simd.padded_centres(-2 * C, c_sq)
-        self.centre_max_sq = float(np.max(c_sq))
-        if self.usable:
-            self.C_t32 = self.C_t64.astype(np.float32)
-            self.c_sq32 = self.c_sq64.astype(np.float32)
+        n_clusters, n_features = centers.shape
+        n_padded = -(-n_clusters // simd.LANES) * simd.LANES
         self.centers = np.ascontiguousarray(centers, dtype=np.float64)
         self.shift = (np.empty(0) if shift is None
                       else np.ascontiguousarray(shift, dtype=np.float64))
+        self.C_t64 = np.empty((n_features, n_padded))
+        self.c_sq64 = np.empty(n_padded)
+        self.C_t32 = np.empty((n_features, n_padded), dtype=np.float32)
+        self.c_sq32 = np.empty(n_padded, dtype=np.float32)
+        with np.errstate(over="ignore"):  # unusable then (float32 overflows), never read
+            self.centre_max_sq = screened.screened_operands(
+                self.centers, self.shift, self.C_t64, self.c_sq64, self.C_t32, self.c_sq32)
 
     @property
     def usable(self):

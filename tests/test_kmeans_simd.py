@@ -328,3 +328,25 @@ def test_simd_fits_match_across_threads_predict_and_hamerly(dtype, n_clusters):
         warnings.simplefilter("ignore")
         model.fit(X)
     np.testing.assert_array_equal(model.predict(X), model.labels_)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_clusters", [5, 8, 13, 64])
+def test_padded_operands_are_the_shifted_centres_in_one_pass(dtype, n_clusters):
+    from mixfit.engine.kmeans_simd import padded_operands
+    from mixfit.kernels import kmeans_simd as simd_kernels
+
+    rng = np.random.default_rng(n_clusters)
+    centers = rng.standard_normal((n_clusters, 37)) * 3 + 100.0
+    shift = centers.mean(axis=0) + 0.5
+    C_t, c_sq = padded_operands(centers, shift, dtype)
+    rounded = (centers - shift).astype(dtype)  # shifted in float64, then rounded
+    padded = -(-n_clusters // 8) * 8
+    assert C_t.shape == (37, padded) and C_t.dtype == dtype and c_sq.dtype == dtype
+    np.testing.assert_array_equal(C_t[:, :n_clusters], -2 * rounded.T)
+    assert np.all(C_t[:, n_clusters:] == 0) and np.all(np.isinf(c_sq[n_clusters:]))
+    exact = (rounded.astype(np.float64) ** 2).sum(axis=1)
+    np.testing.assert_allclose(c_sq[:n_clusters], exact, rtol=2 * np.finfo(dtype).eps)
+    with pytest.raises(ValueError, match="padded_operands"):
+        simd_kernels.padded_operands(centers, shift, np.empty((37, padded + 1), dtype=dtype),
+                                     np.empty(padded + 1, dtype=dtype))

@@ -249,11 +249,28 @@ def simd_e_step(X, centers, sample_weight, blocks, x_squared_norms, shift, runne
 def _kernel_operands(centers, shift, dtype):
     """The micro-kernel's centres ``(−2(c − shift))ᵀ`` and ``‖c − shift‖²``, padded,
     and the shift in X's dtype (empty for none)."""
-    C = _shifted_centers(centers, shift, dtype)
-    C_t, c_sq_pad = simd.padded_centres(-2 * C, _row_sq_norms(C))
     shift_or_nothing = (np.empty(0, dtype=dtype) if shift is None
                         else np.ascontiguousarray(shift, dtype=dtype))
-    return C_t, c_sq_pad, shift_or_nothing
+    return (*padded_operands(centers, shift, dtype), shift_or_nothing)
+
+
+def padded_operands(centers, shift, dtype):
+    """``(C_t, c_sq_pad)``: the micro-kernel's padded centres in ``dtype``, the same
+    for every caller (E-steps, their two bounds, labelling passes), so that they
+    agree on every label. By :func:`mixfit.kernels.kmeans_simd.padded_operands`
+    (one numba pass), in the paired layout for at most 4 centres."""
+    n_clusters, n_features = centers.shape
+    if n_clusters <= simd.MAX_PAIRED_CLUSTERS and n_features >= 2:
+        C = _shifted_centers(centers, shift, dtype)
+        return simd.padded_centres(-2 * C, _row_sq_norms(C))
+    n_padded = -(-n_clusters // simd.LANES) * simd.LANES
+    C_t = np.empty((n_features, n_padded), dtype=dtype)
+    c_sq_pad = np.empty(n_padded, dtype=dtype)
+    with np.errstate(over="ignore"):  # as numpy's: norms beyond the dtype's range are inf
+        simd.padded_operands(np.ascontiguousarray(centers, dtype=np.float64),
+                             np.empty(0) if shift is None
+                             else np.ascontiguousarray(shift, dtype=np.float64), C_t, c_sq_pad)
+    return C_t, c_sq_pad
 
 
 def _simd_e_step_indexed(X, centers, blocks, shift, runner, labels, row_index):

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from mixfit.engine.kmeans_common import KMeansStats, _row_sq_norms, _shifted_centers
+from mixfit.engine.kmeans_common import KMeansStats
 from mixfit.engine.kmeans_hamerly import _AutoHamerly, _Hamerly
+from mixfit.engine.kmeans_simd import padded_operands
 from mixfit.engine.kmeans_steps import _NOTHING, _Gemm, _c_rows, _e_step_kernel
-from mixfit.kernels import kmeans_simd as simd
 from mixfit.kernels import kmeans_two_bound
 
 
@@ -96,8 +96,7 @@ class _TwoBoundHamerly(_Hamerly):
         if self.simd:
             # Lloyd's E-step labels these shapes by the SIMD micro-kernel: the
             # computed rows go through it too (labels and bounds).
-            C = _shifted_centers(centers, self.shift, X.dtype)
-            C_t, c_sq_pad = simd.padded_centres(-2 * C, _row_sq_norms(C))
+            C_t, c_sq_pad = padded_operands(centers, self.shift, X.dtype)
         else:
             C_t, c_sq_pad = np.empty((0, 0), dtype=X.dtype), np.empty(0, dtype=X.dtype)
 

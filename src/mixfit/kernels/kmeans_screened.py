@@ -38,7 +38,7 @@ from numba import njit, prange
 from mixfit.kernels.checks import check_blocks, require
 from mixfit.kernels.kmeans import labels_in_range
 from mixfit.kernels.kmeans_simd import (LANES, ROWS, _nearest_8_rows, _nearest_in_chunk,
-                                        chunk_rows_for)
+                                        chunk_rows_for, padded_operands)
 from mixfit.kernels.simd_ir import prefetch_row
 
 __all__ = ["LARGEST_CENTRE_SQ", "labelled_again", "lloyd_screened_block",
@@ -151,56 +151,21 @@ def _label_again(again, again_at, n_waiting, best, again_labels, C_t64, c_sq64, 
 
 @njit(**_OPTIONS)
 def screened_operands(centers, shift, C_t64, c_sq64, C_t32, c_sq32):
-    """Both precisions' micro-kernel operands of the centres, in one pass; returns
+    """Both precisions' micro-kernel operands of the centres; returns
     ``max_k ‖c_k − shift‖²``.
 
-    ``C_t64[j, k] = −2 (c_kj − shift_j)`` and ``c_sq64[k] = ‖c_k − shift‖²``
-    (float64, the sum vectorised), ``C_t32`` and ``c_sq32`` the same rounded
-    to float32; the padding columns beyond the centres zero with norms
-    ``+inf`` (see :func:`mixfit.kernels.kmeans_simd.padded_centres`). Numpy's
-    shift, transposing copy, padding and casts took 0.6 ms a mini-batch step
-    at 256 × 784.
+    ``C_t64``, ``c_sq64`` by :func:`mixfit.kernels.kmeans_simd.padded_operands`,
+    ``C_t32`` and ``c_sq32`` the same rounded to float32.
     """
-    n_clusters, n_features = centers.shape
-    n_padded = C_t64.shape[1]
-    shifted = shift.shape[0] > 0
-    require(C_t64.shape[0] == n_features and C_t32.shape[0] == n_features
-            and C_t32.shape[1] == n_padded and c_sq64.shape[0] == n_padded
-            and c_sq32.shape[0] == n_padded and n_clusters <= n_padded
-            and (not shifted or shift.shape[0] == n_features), "screened_operands",
-            "C_t64, C_t32 (d, padded), c_sq64, c_sq32 (padded,), shift (d,) or empty")
-    row = np.empty(n_features)
-    largest = 0.0
-    for k in range(n_clusters):
-        for j in range(n_features):
-            row[j] = centers[k, j] - shift[j] if shifted else centers[k, j]
-        total = _sq_norm(row)
-        c_sq64[k] = total
-        c_sq32[k] = np.float32(total)
-        largest = max(largest, total)
-    for k in range(n_clusters, n_padded):
-        c_sq64[k] = np.inf
-        c_sq32[k] = np.float32(np.inf)
-    # Feature by feature: the writes run along C_t's rows (centre by centre
-    # they went to d different cache lines each, 1 ms at 256 × 784).
-    for j in range(n_features):
-        at = shift[j] if shifted else 0.0
-        for k in range(n_clusters):
-            value = -2.0 * (centers[k, j] - at) if shifted else -2.0 * centers[k, j]
-            C_t64[j, k] = value
-            C_t32[j, k] = np.float32(value)
-        for k in range(n_clusters, n_padded):
-            C_t64[j, k] = 0.0
-            C_t32[j, k] = np.float32(0.0)
+    require(C_t32.shape == C_t64.shape and c_sq32.shape == c_sq64.shape, "screened_operands",
+            "C_t32 and c_sq32 of C_t64's and c_sq64's shapes")
+    largest = padded_operands(centers, shift, C_t64, c_sq64)
+    for j in range(C_t64.shape[0]):
+        for k in range(C_t64.shape[1]):
+            C_t32[j, k] = np.float32(C_t64[j, k])
+    for k in range(c_sq64.shape[0]):
+        c_sq32[k] = np.float32(c_sq64[k])
     return largest
-
-
-@njit(nogil=True, cache=True, error_model="numpy", fastmath={"reassoc"})
-def _sq_norm(row):
-    total = 0.0
-    for j in range(row.shape[0]):
-        total += row[j] * row[j]
-    return total
 
 
 @njit(**_OPTIONS)

@@ -97,15 +97,20 @@ def test_centre_update_is_the_same_arithmetic_on_both_paths(reached):
     minibatch.update_centers(new_centers, new_sums, KMeansStats(counts, sums, 0.0))
     assert new_centers.tobytes() == expected.tobytes()  # in place: the steps rely on it
     np.testing.assert_array_equal(new_sums, weight_sums + counts)
+    # Fortran-ordered centres take numpy's indexed path: the same bytes.
+    fortran, fortran_sums = np.asfortranarray(centers), weight_sums.copy()
+    minibatch.update_centers(fortran, fortran_sums, KMeansStats(counts, sums, 0.0))
+    assert np.ascontiguousarray(fortran).tobytes() == expected.tobytes()
+    np.testing.assert_array_equal(fortran_sums, new_sums)
 
 
 def test_move_centres_refuses_arrays_of_other_shapes():
     from mixfit.kernels import kmeans_totals
 
     with pytest.raises(ValueError, match="move_centres"):
-        kmeans_totals.move_centres(np.zeros((3, 4)), np.ones(3), np.zeros((3, 5)), np.ones(3))
+        kmeans_totals.move_centres(np.zeros((3, 4)), np.ones(3), np.ones(3), np.zeros((3, 5)))
     with pytest.raises(ValueError, match="move_centres"):
-        kmeans_totals.move_centres(np.zeros((3, 4)), np.ones(2), np.zeros((3, 4)), np.ones(3))
+        kmeans_totals.move_centres(np.zeros((3, 4)), np.ones(2), np.ones(3), np.zeros((3, 4)))
 
 
 def test_sparse_sums_move_fortran_centres_as_they_move_c_ordered_ones():

@@ -16,8 +16,9 @@ with unit roundoff ``u``, inputs rounded to float32 (relative ``u`` each) and
 no overflow, ``|v̂_k − v_k| ≤ (d + 3) u (1 + d u) B`` where ``B = ‖c_k‖² + 2
 Σ_j |x_j c_kj| ≤ 2 max‖c‖² + ‖x‖²``. Below float32's normal range the error
 of a rounding is at most ``2⁻¹⁵⁰`` absolute rather than relative, whence a
-term ``2⁻¹⁴⁰ (d + √d (2 max‖c‖ + ‖x‖))``, ``‖x‖`` taken as ``(1 + ‖x‖²) / 2``. A row keeps its float32 label when
-the second smallest value exceeds the smallest by more than twice the sum of
+term ``2⁻¹⁴⁰ (d + √d (2 max‖c‖ + ‖x‖))``, ``‖x‖`` taken as ``(1 + ‖x‖²) / 2``.
+A row keeps its float32 label when the second smallest value exceeds the
+smallest by more than twice the sum of
 both precisions' bounds, itself doubled (:func:`screen_margin`): the float64
 value of every other centre is then above the label's, so the float64 kernel
 picks the same centre. Rows with ``‖x‖² + max‖c‖² > 2¹²⁰`` (where a float32
@@ -26,8 +27,10 @@ float64. The caller keeps centres within :data:`LARGEST_CENTRE_SQ`.
 
 The distances (inertia, ``min_sq_dist``) are ``Σ_j (x_j − c_j)²`` in float64
 to the label's centre (unshifted; vectorised, the order of the additions
-depends on the machine's vectors only); counts and sums as
-:func:`mixfit.kernels.kmeans.add_rows_in_order`'s, rows in order.
+depends on the machine's vectors only); counts and sums in float64, rows in
+order, but a row labelled again joins them when 8 such rows have gathered
+(or at the block's end): an order fixed by the block's rows and centres, so
+the thread count changes no rounding.
 """
 
 from __future__ import annotations

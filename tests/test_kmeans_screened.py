@@ -228,3 +228,14 @@ def test_operands_are_the_padded_centres_in_both_precisions():
     np.testing.assert_array_equal(operands.C_t32, operands.C_t64.astype(np.float32))
     np.testing.assert_array_equal(operands.c_sq32, operands.c_sq64.astype(np.float32))
     assert operands.centre_max_sq == pytest.approx(c_sq[:13].max(), rel=1e-14)
+
+
+def test_minibatch_fit_does_not_depend_on_the_thread_count():
+    X = _blobs(6000, 64, 20, seed=11, offset=5.0)
+    assert kmeans_steps._e_step_kernel(64, 160, np.float64, labelling=True) == "screened"
+    fits = [mixfit.MiniBatchKMeans(160, batch_size=1024, max_iter=2, random_state=0, n_init=1,
+                                   max_no_improvement=None, n_jobs=n_jobs).fit(X)
+            for n_jobs in (1, 2)]
+    assert fits[0].cluster_centers_.tobytes() == fits[1].cluster_centers_.tobytes()
+    np.testing.assert_array_equal(fits[0].labels_, fits[1].labels_)
+    assert fits[0].inertia_ == fits[1].inertia_

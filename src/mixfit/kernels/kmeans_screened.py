@@ -158,17 +158,9 @@ def screened_operands(centers, shift, C_t64, c_sq64, C_t32, c_sq32):
     ``max_k ‖c_k − shift‖²``.
 
     ``C_t64``, ``c_sq64`` by :func:`mixfit.kernels.kmeans_simd.padded_operands`,
-    ``C_t32`` and ``c_sq32`` the same rounded to float32.
+    ``C_t32`` and ``c_sq32`` the same rounded to float32 in the same pass.
     """
-    require(C_t32.shape == C_t64.shape and c_sq32.shape == c_sq64.shape, "screened_operands",
-            "C_t32 and c_sq32 of C_t64's and c_sq64's shapes")
-    largest = padded_operands(centers, shift, C_t64, c_sq64)
-    for j in range(C_t64.shape[0]):
-        for k in range(C_t64.shape[1]):
-            C_t32[j, k] = np.float32(C_t64[j, k])
-    for k in range(c_sq64.shape[0]):
-        c_sq32[k] = np.float32(c_sq64[k])
-    return largest
+    return padded_operands(centers, shift, C_t64, c_sq64, C_t32, c_sq32)
 
 
 @njit(**_OPTIONS)

@@ -114,7 +114,7 @@ def padded_centres(C_neg2, c_sq):
 
 
 @njit(**_OPTIONS)
-def padded_operands(centers, shift, C_t, c_sq):
+def padded_operands(centers, shift, C_t, c_sq, C_t_low=None, c_sq_low=None):
     """The micro-kernel's centres in one pass, in ``C_t``'s dtype: returns ``max_k c_sq[k]``.
 
     ``C_t[j, k] = −2 r_kj`` and ``c_sq[k] = ‖r_k‖²`` (summed in float64, the
@@ -124,7 +124,9 @@ def padded_operands(centers, shift, C_t, c_sq):
     layout this is for more than
     :data:`~mixfit.kernels.kmeans_simd_pairs.MAX_CLUSTERS` centres). Numpy's
     shift, transposing copy, padding and casts took 1.4 ms a mini-batch step
-    at 256 × 784 float64, 0.1 ms at 64 × 784 float32.
+    at 256 × 784 float64, 0.1 ms at 64 × 784 float32. ``C_t_low`` and
+    ``c_sq_low`` (unless None): the same rounded to their (lower) dtype, in
+    the same pass (a pass of its own took 0.1 ms at 256 × 784).
     """
     n_clusters, n_features = centers.shape
     n_padded = C_t.shape[1]
@@ -133,6 +135,9 @@ def padded_operands(centers, shift, C_t, c_sq):
             and n_clusters <= n_padded and n_padded % LANES == 0
             and (not shifted or shift.shape[0] == n_features), "padded_operands",
             "C_t (d, 8j) for at most 8j centres, c_sq (8j,), shift (d,) or empty")
+    if C_t_low is not None:
+        require(C_t_low.shape == C_t.shape and c_sq_low.shape == c_sq.shape,
+                "padded_operands", "C_t_low and c_sq_low of C_t's and c_sq's shapes")
     row = np.empty(n_features, dtype=C_t.dtype)
     largest = 0.0
     for k in range(n_clusters):
@@ -143,6 +148,9 @@ def padded_operands(centers, shift, C_t, c_sq):
         largest = max(largest, np.float64(c_sq[k]))
     for k in range(n_clusters, n_padded):
         c_sq[k] = np.inf
+    if c_sq_low is not None:
+        for k in range(n_padded):
+            c_sq_low[k] = c_sq[k]
     # Feature by feature: the writes run along C_t's rows (centre by centre
     # they went to d different cache lines each: 1 ms at 256 × 784).
     for j in range(n_features):
@@ -152,6 +160,9 @@ def padded_operands(centers, shift, C_t, c_sq):
             C_t[j, k] *= -2
         for k in range(n_clusters, n_padded):
             C_t[j, k] = 0
+        if C_t_low is not None:
+            for k in range(n_padded):
+                C_t_low[j, k] = C_t[j, k]
     return largest
 
 

@@ -87,18 +87,37 @@ def test_bounds_never_exceed_the_exact_distances(dtype, rel, offset):
     projection = projected.Projection(C, dtype, n_components=12)
     Cd, projected_t, terms = projection.centre_state(C)
     rows = np.arange(X.shape[0], dtype=np.int64)
-    shifted = X[rows] - projection.shift
+    # as the kernel does: shifted in the data's dtype, rounded once to the bounds'
+    shifted = (X[rows] - projection.shift).astype(projection.bounds_dtype)
     proj = shifted @ projection.basis_t
     dots = proj @ projected_t
     _, dist = _exact(X, Cd)
     label_by_bounds(X, rows, shifted, proj, dots, terms, Cd, projection.tau, projection.gamma,
                     np.empty(X.shape[0], np.int64), np.empty(X.shape[0]))
+    assert projection.bounds_dtype == np.float32  # float64 data too: float32 bounds
     for i in range(X.shape[0]):
         bounds = dots[i]  # overwritten with the bounds
         assert np.all(bounds <= dist[i]), (i, np.max(bounds - dist[i]))
         # and they are not vacuous: far centres are bounded well above zero
         assert np.median(bounds) > 0.1 * np.median(dist[i])
-        assert bounds.dtype == dtype
+        assert bounds.dtype == np.float32
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e3])
+def test_float64_data_gets_the_same_labels_through_float32_and_float64_bounds(offset):
+    X = _blobs(2000, 80, 16, np.float64, offset=offset)
+    C = _fitted_centres(X, 100)
+    out = []
+    for bounds_dtype in (np.float32, np.float64):
+        projection = projected.Projection(C, np.float64, bounds_dtype=bounds_dtype)
+        assert projection.bounds_dtype == bounds_dtype
+        labels, min_sq_dist = np.empty(2000, dtype=np.int64), np.empty(2000)
+        with _Runner(2, 16) as runner:
+            assert projection.label(X, C, labels, min_sq_dist, runner) == 2000
+        out.append((labels, min_sq_dist))
+    np.testing.assert_array_equal(out[0][0], out[1][0])
+    np.testing.assert_array_equal(out[0][1], out[1][1])  # the same float64 distances
+    _check_labels(X, C, out[0][0], out[0][1], 1e-12)
 
 
 @pytest.mark.parametrize("dtype, rel", [(np.float64, 1e-12), (np.float32, 2e-4)])

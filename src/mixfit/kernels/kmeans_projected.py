@@ -20,7 +20,9 @@ Gaussian blobs with 32 directions, 0.7% on MNIST).
 Why the labels are those of the exact distances: every bound is lowered by
 ``tau × (‖x − s‖² + ‖c − s‖²)`` (the residual norms widened to intervals by
 ``tau × ‖v‖²``), with ``tau`` (:func:`bound_rounding`) covering the rounding
-of the shift, of both GEMMs in the data's dtype and of ``P``'s rounding to it;
+of the shift, of both GEMMs in the bounds' dtype (the basis's: the data's, or
+float32 for float64 data, whose shifted rows and centres are then rounded
+once to it, as float32 data's shift is) and of ``P``'s rounding to it;
 and a centre is skipped only when its lowered bound exceeds the best computed
 distance times ``1 + 2γ``, ``γ`` the relative rounding of a computed distance
 (:func:`mixfit.kernels.kmeans_direct.direct_rounding` in the dtype). A skipped
@@ -175,11 +177,11 @@ def label_by_bounds(X, rows, shifted, projected, dots, terms, C, tau, gamma, lab
         The data, unshifted (the exact distances read it).
     rows : ndarray of shape (b,), int64
         The block's rows of X, in order.
-    shifted : ndarray of shape (b, n_features), X's dtype
-        Those rows minus the shift.
-    projected : ndarray of shape (b, m), X's dtype
+    shifted : ndarray of shape (b, n_features), the bounds' dtype
+        Those rows minus the shift (X's dtype, or float32 for float64 X).
+    projected : ndarray of shape (b, m), the bounds' dtype
         ``shifted @ P.T``.
-    dots : ndarray of shape (b, n_clusters), X's dtype
+    dots : ndarray of shape (b, n_clusters), the bounds' dtype
         ``projected @ (projected centres).T``; overwritten with the bounds.
     terms : ndarray of shape (3, n_clusters), float64
         :func:`centre_terms`.
@@ -271,14 +273,16 @@ def label_block(X, rows, shift, basis_t, projected_t, terms, C, tau, gamma, labe
     require(rows_in_range(rows, X.shape[0]) and shift.shape[0] == X.shape[1]
             and basis_t.shape[0] == X.shape[1] and projected_t.shape[0] == basis_t.shape[1],
             "label_block", "rows of X, a shift and a basis of X's width")
-    shifted = np.empty((n_rows, X.shape[1]), dtype=X.dtype)
+    # The bounds in the basis's dtype (float32 for float64 data: each shifted
+    # value rounded once, as float32 data's shift is; the exact distances read X).
+    shifted = np.empty((n_rows, X.shape[1]), dtype=basis_t.dtype)
     for i in range(n_rows):
         x = X[rows[i]]
         for j in range(X.shape[1]):
             shifted[i, j] = x[j] - shift[j]
-    projected = np.empty((n_rows, basis_t.shape[1]), dtype=X.dtype)
+    projected = np.empty((n_rows, basis_t.shape[1]), dtype=basis_t.dtype)
     np.dot(shifted, basis_t, projected)
-    dots = np.empty((n_rows, projected_t.shape[1]), dtype=X.dtype)
+    dots = np.empty((n_rows, projected_t.shape[1]), dtype=basis_t.dtype)
     np.dot(projected, projected_t, dots)
     return label_by_bounds(X, rows, shifted, projected, dots, terms, C, tau, gamma, labels,
                            min_sq_dist)
@@ -323,13 +327,15 @@ def centre_state(centers, shift, basis_t, tau, C, projected, terms, n_blocks):
         hi = min(lo + size, n_clusters)
         if hi == lo:
             continue
-        shifted = np.empty((hi - lo, n_features), dtype=C.dtype)
+        # In the bounds' dtype (the basis's): float32 bounds for float64 data
+        # take each shifted centre rounded once, as a float32 centre's shift is.
+        shifted = np.empty((hi - lo, n_features), dtype=basis_t.dtype)
         for k in range(lo, hi):
             for j in range(n_features):
                 value = C.dtype.type(centers[k, j])
                 C[k, j] = value
                 shifted[k - lo, j] = value - shift[j]
-        block = np.empty((hi - lo, basis_t.shape[1]), dtype=C.dtype)
+        block = np.empty((hi - lo, basis_t.shape[1]), dtype=basis_t.dtype)
         np.dot(shifted, basis_t, block)
         projected[lo:hi] = block
         centre_terms(shifted, block, tau, terms[:, lo:hi])

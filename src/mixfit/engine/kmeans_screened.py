@@ -3,8 +3,9 @@
 :mod:`mixfit.kernels.kmeans_screened` labels float64 rows in float32 and
 labels again in float64 every row whose float32 margin the rounding could
 explain, so its labels are the float64 micro-kernel's. :func:`screens_in_float32`
-is where the shapes are chosen: passes that only label rows
-(:func:`mixfit.engine.kmeans_simd.uses_simd_for_labelling`), float64.
+is where the shapes are chosen, for float64 passes that only label rows
+(:func:`mixfit.engine.kmeans_steps._e_step_kernel` with ``labelling=True``
+asks it first, before the micro-kernel's own rule).
 """
 
 from __future__ import annotations
@@ -37,9 +38,11 @@ SCREEN_MAX_CLUSTERS = 1024
 def screens_in_float32(n_features, n_clusters, dtype):
     """Whether a float64 labelling pass of this shape runs screened in float32.
 
-    Called where :func:`~mixfit.engine.kmeans_simd.uses_simd_for_labelling`
-    holds; every caller of a shape then labels alike (the labels are the
-    float64 micro-kernel's either way).
+    Up to 1,024 clusters whose float32 centres take at most
+    :data:`~mixfit.engine.kmeans_simd.LABELLING_CENTRE_BYTES` (there they stay
+    in L2 while the rows stream past): 784 × 256 and 160 × 1,024, which the
+    float64 micro-kernel leaves to the GEMM (their float64 centres spill),
+    labelled here too. Every caller of a shape labels alike.
     """
     return (np.dtype(dtype) == np.float64 and simd.LANES <= n_clusters <= SCREEN_MAX_CLUSTERS
             and n_features >= SCREEN_MIN_FEATURES

@@ -13,15 +13,20 @@ __all__ = ["PREFETCH_AHEAD", "nearest_arrays", "nearest_signature", "prefetch_ro
            "prefetch_rows", "take_nearer", "transpose_8x8"]
 
 #: Rows ahead of the 8 being computed whose cache lines a micro-kernel asks
-#: for. First tuned on 100,000 × 64 × 3 float32 (25 MB, mostly in the shared
-#: cache; one thread, distances only): 16 best, 11.4 ns a row against
-#: 13.2-13.8 without. From memory (1e6 rows) 16 was worse than none: 22 ns a
-#: row against 16.5-17.2 at 64 × 3 float32, and 8 rows 16.4-17.3 (32 to 128
-#: rows 23-28). Whole fits, 2 threads, 8 / 16 rows: 0.87-0.89 at 1e6 × 64 × 3
-#: float32, 0.86-0.96 at 1e6 × 32 × 3 float64, 0.96 at 1e6 × 64 × 3 float64,
-#: even at 1e6 × 160 × 3 (4 to 8 rows the same), 1e5 × {64, 32} × 3 and 1e5 ×
-#: 64 × 16.
-PREFETCH_AHEAD = 8
+#: for, into L2 (:func:`prefetch_rows`). First tuned into L1 on 100,000 × 64 ×
+#: 3 float32 (25 MB, mostly in the shared cache): 16 best, 11.4 ns a row
+#: against 13.2-13.8 without; from memory 8 (16.4-17.3 ns a row against 22 at
+#: 16), as further lines into L1 evicted the rows being computed. Into L2,
+#: where 16 rows of 784 float64 features still take only 5 % of it, 16 rows
+#: ahead (on a host with less memory bandwidth than the first: 30 GB/s on two
+#: threads): whole fits of 20 iterations, 2 threads, against 8 rows into L1,
+#: two runs side by side, ms: 1e6 × 64 × 3 float64 993-1103 → 538-624, 1e6 ×
+#: 32 × 3 float64 396-451 → 274-312, 1e6 × 64 × 3 float32 374-386 → 293-315,
+#: 1e5 × 64 × 3 float64 106-114 → 64-69, 1e5 × 160 × 8 float32 65-66 → 42-50;
+#: even (within the noise) at 1e6 × 32 × 8 float32, 1e6 × 16 × 16 float64,
+#: 1e5 × 16 × 16 float64 and 1e5 × 8 × 8 float32. 32 rows into L2 measured
+#: the same.
+PREFETCH_AHEAD = 16
 
 
 def _is_float_array(ty, ndim):
@@ -123,7 +128,10 @@ def prefetch_rows(builder, X_data, first_row, n_rows, n_features):
 
     Why: the micro-kernels read 8 rows at once, a cache line of each every few
     features; from data beyond the L2 cache the hardware's prefetcher left
-    them waiting (13.2 ns a row against 9.6 from L2, at 64 × 3 float32).
+    them waiting (13.2 ns a row against 9.6 from L2, at 64 × 3 float32). Into
+    L2 rather than L1: lines asked for a block or two ahead into L1 evicted
+    the rows still being computed, and each waited on one of L1's few
+    outstanding misses (see :data:`PREFETCH_AHEAD`).
     """
     i64 = ir.IntType(64)
     i8p = ir.IntType(8).as_pointer()
@@ -137,9 +145,9 @@ def prefetch_rows(builder, X_data, first_row, n_rows, n_features):
     n_lines = builder.udiv(builder.add(n_bytes, ir.Constant(i64, 63)), ir.Constant(i64, 64))
     with cgutils.for_range(builder, n_lines) as lines:
         address = builder.gep(start, [builder.mul(lines.index, ir.Constant(i64, 64))])
-        # read, high temporal locality, data cache
+        # read, locality 2 (prefetcht1: into L2, not L1), data cache
         builder.call(prefetch, [address, ir.Constant(ir.IntType(32), 0),
-                                ir.Constant(ir.IntType(32), 3), ir.Constant(ir.IntType(32), 1)])
+                                ir.Constant(ir.IntType(32), 2), ir.Constant(ir.IntType(32), 1)])
 
 
 @intrinsic

@@ -43,7 +43,7 @@ from mixfit.kernels.kmeans import (add_row, add_rows_in_order, labels_in_range, 
                                    subtract_row)
 from mixfit.kernels.kmeans_simd_pairs import MAX_CLUSTERS as MAX_PAIRED_CLUSTERS
 from mixfit.kernels.kmeans_simd_pairs import nearest_8_rows_paired, paired_centres
-from mixfit.kernels.simd_ir import (PREFETCH_AHEAD, nearest_arrays, nearest_signature,
+from mixfit.kernels.simd_ir import (nearest_arrays, nearest_signature,
                                      prefetch_rows, take_nearer, transpose_8x8)
 
 __all__ = ["CHUNK_BYTES", "LANES", "ROWS", "chunk_rows_for", "lloyd_simd_block",
@@ -240,8 +240,7 @@ def _nearest_8_rows(typingctx, X, row0, C_t, c_sq, best, labels, second):
         builder.store(ir.Constant(lvty, [0] * ROWS), best_label)
         rows = [builder.gep(xa.data, [builder.mul(builder.add(row0, ir.Constant(i64, r)),
                                                    n_features)]) for r in range(ROWS)]
-        prefetch_rows(builder, xa.data, builder.add(row0, ir.Constant(i64, PREFETCH_AHEAD)),
-                      ROWS, n_features)
+        prefetch_rows(builder, xa.data, row0, ROWS, n_features)
 
         def broadcast(r, j, vector_ty):
             x = builder.load(builder.gep(rows[r], [j]))

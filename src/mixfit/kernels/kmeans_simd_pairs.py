@@ -23,7 +23,7 @@ from numba import types
 from numba.core import cgutils
 from numba.core.extending import intrinsic
 
-from mixfit.kernels.simd_ir import (PREFETCH_AHEAD, nearest_arrays, nearest_signature,
+from mixfit.kernels.simd_ir import (nearest_arrays, nearest_signature,
                                      prefetch_rows, take_nearer, transpose_8x8)
 
 __all__ = ["MAX_CLUSTERS", "paired_centres"]
@@ -111,8 +111,7 @@ def nearest_8_rows_paired(typingctx, X, row0, C_p, c_sq_p, best, labels, second)
             builder.store(norms, total)
         rows = [builder.gep(xa.data, [builder.mul(builder.add(row0, ir.Constant(i64, r)),
                                                    n_features)]) for r in range(_ROWS)]
-        prefetch_rows(builder, xa.data, builder.add(row0, ir.Constant(i64, PREFETCH_AHEAD)),
-                      _ROWS, n_features)
+        prefetch_rows(builder, xa.data, row0, _ROWS, n_features)
 
         def centre_row(p):
             pointer = builder.gep(cpa.data, [builder.mul(p, ir.Constant(i64, _LANES))])

@@ -9,24 +9,30 @@ from numba import types
 from numba.core import cgutils
 from numba.core.extending import intrinsic
 
-__all__ = ["PREFETCH_AHEAD", "nearest_arrays", "nearest_signature", "prefetch_row",
+__all__ = ["PREFETCH_AHEAD", "PREFETCH_BYTES", "nearest_arrays", "nearest_signature", "prefetch_row",
            "prefetch_rows", "take_nearer", "transpose_8x8"]
 
-#: Rows ahead of the 8 being computed whose cache lines a micro-kernel asks
-#: for, into L2 (:func:`prefetch_rows`). First tuned into L1 on 100,000 × 64 ×
-#: 3 float32 (25 MB, mostly in the shared cache): 16 best, 11.4 ns a row
-#: against 13.2-13.8 without; from memory 8 (16.4-17.3 ns a row against 22 at
-#: 16), as further lines into L1 evicted the rows being computed. Into L2,
-#: where 16 rows of 784 float64 features still take only 5 % of it, 16 rows
-#: ahead (on a host with less memory bandwidth than the first: 30 GB/s on two
-#: threads): whole fits of 20 iterations, 2 threads, against 8 rows into L1,
-#: two runs side by side, ms: 1e6 × 64 × 3 float64 993-1103 → 538-624, 1e6 ×
-#: 32 × 3 float64 396-451 → 274-312, 1e6 × 64 × 3 float32 374-386 → 293-315,
-#: 1e5 × 64 × 3 float64 106-114 → 64-69, 1e5 × 160 × 8 float32 65-66 → 42-50;
-#: even (within the noise) at 1e6 × 32 × 8 float32, 1e6 × 16 × 16 float64,
-#: 1e5 × 16 × 16 float64 and 1e5 × 8 × 8 float32. 32 rows into L2 measured
-#: the same.
+#: How far ahead of the 8 rows being computed a micro-kernel asks for rows,
+#: into L2 (:func:`prefetch_rows`): at least this many rows ...
 PREFETCH_AHEAD = 16
+#: ... and at least this many bytes. Tuned into L1 first, on an Intel Xeon
+#: (100,000 × 64 × 3 float32, mostly in its 480 MB shared cache): 16 rows
+#: best, 11.4 ns a row against 13.2-13.8 without; from memory 8 (16.4-17.3 ns
+#: a row against 22 at 16), as further lines into L1 evicted the rows being
+#: computed. On an AMD EPYC (Zen 4, 32 MB shared cache, 30 GB/s on two
+#: threads) into L2, 16 rows ahead, against 8 into L1 (whole fits of 20
+#: iterations, 2 threads, two runs side by side, ms): 1e6 × 64 × 3 float64
+#: 993-1103 → 538-624, 1e6 × 32 × 3 float64 396-451 → 274-312, 1e6 × 64 × 3
+#: float32 374-386 → 293-315, 1e5 × 64 × 3 float64 106-114 → 64-69, 1e5 ×
+#: 160 × 8 float32 65-66 → 42-50; even within the noise at 1e6 × 32 × 8
+#: float32 and 16 × 16 float64. Short rows then ran ahead of their
+#: prefetches (16 rows of 32 float32 features are 2 KB, 110 ns of work, less
+#: than memory's latency): 8 KB ahead, distances on two threads from memory,
+#: ns a row: 32 × 3 float32 8.4-9.6 → 5.6-6.4, 16 × 8 float32 7.1-7.4 →
+#: 5.3-5.7, 16 × 3 float64 7.2-8.3 → 5.9-6.6 (4 and 16 KB no better); fits
+#: at 1e6 × 32 × 3 float32 207-353 → 170-342, 1e6 × 16 × 8 float32 193-247
+#: → 151-185.
+PREFETCH_BYTES = 8192
 
 
 def _is_float_array(ty, ndim):
@@ -121,10 +127,11 @@ def transpose_8x8(builder, vectors):
     return columns
 
 
-def prefetch_rows(builder, X_data, first_row, n_rows, n_features):
-    """Prefetch ``n_rows`` rows of a C-contiguous array from ``first_row`` on, one
-    cache line (64 bytes) at a time; addresses past the array are harmless (a
-    prefetch never faults).
+def prefetch_rows(builder, X_data, row0, n_rows, n_features):
+    """Prefetch ``n_rows`` rows of a C-contiguous array, one cache line (64
+    bytes) at a time, :data:`PREFETCH_AHEAD` rows or :data:`PREFETCH_BYTES`
+    (whichever is further) past ``row0``, the first row being computed;
+    addresses past the array are harmless (a prefetch never faults).
 
     Why: the micro-kernels read 8 rows at once, a cache line of each every few
     features; from data beyond the L2 cache the hardware's prefetcher left
@@ -136,6 +143,12 @@ def prefetch_rows(builder, X_data, first_row, n_rows, n_features):
     i64 = ir.IntType(64)
     i8p = ir.IntType(8).as_pointer()
     itemsize = 4 if isinstance(X_data.type.pointee, ir.FloatType) else 8
+    row_bytes = builder.mul(n_features, ir.Constant(i64, itemsize))
+    ahead = builder.udiv(builder.add(ir.Constant(i64, PREFETCH_BYTES - 1), row_bytes),
+                         row_bytes)  # rows of at least PREFETCH_BYTES (n_features >= 1)
+    few = builder.icmp_unsigned("<", ahead, ir.Constant(i64, PREFETCH_AHEAD))
+    ahead = builder.select(few, ir.Constant(i64, PREFETCH_AHEAD), ahead)
+    first_row = builder.add(row0, ahead)
     prefetch = builder.module.declare_intrinsic(
         "llvm.prefetch", (), ir.FunctionType(ir.VoidType(), [
             i8p, ir.IntType(32), ir.IntType(32), ir.IntType(32)]))

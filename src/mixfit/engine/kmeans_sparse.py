@@ -25,7 +25,8 @@ from scipy import sparse
 from mixfit.kernels import kmeans_sparse as kernels
 from mixfit.kernels.sparse_dots import padded_width
 from mixfit.engine.kmeans_common import KMeansStats
-from mixfit.engine.kmeans_steps import _NOTHING, _Runner
+from mixfit.engine.kmeans_runner import _Runner
+from mixfit.engine.kmeans_steps import _NOTHING
 from mixfit._sparse_checks import canonical_csr
 from mixfit._validation import DEFAULT_CHUNK_SIZE, row_chunks
 from mixfit.engine.kmeans_loop import _lloyd_loop

@@ -158,7 +158,7 @@ def batch_statistics(X, centers, sample_weight=None, *, shift=None, chunk_size, 
         CSR batches take none.
     chunk_size : int
         Rows per GEMM block (dense batches).
-    runner : mixfit.engine.kmeans_steps._Runner
+    runner : mixfit.engine.kmeans_runner._Runner
         The threads the dense blocks run on.
     projection : mixfit.engine.kmeans_projected.Projection or None
         Labels dense batches through its bounds while they pay.

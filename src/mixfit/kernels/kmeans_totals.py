@@ -48,7 +48,7 @@ def update_centers(sums, counts, centers):
 def add_blocks_in_order(sums, counts, inertia, n_changed):
     """Per-block statistics added up in block order, block 0 first.
 
-    The additions (and so the roundings) of ``engine.kmeans_steps._add_parts``
+    The additions (and so the roundings) of ``engine.kmeans_runner._add_parts``
     over the blocks one by one, in one call: per E-step of a small fit, the
     Python loop over blocks cost about 25 µs, a tenth of an iteration at
     10,000 rows.

@@ -9,8 +9,9 @@ numba pass per block with no GEMM: the SIMD micro-kernel
 (:func:`~mixfit.engine.kmeans_simd.uses_simd`) or the direct kernels
 (:func:`_uses_direct`). Row
 blocks run on the shared thread pool (threads only where the work pays,
-:func:`_runner`) with BLAS at one thread; their statistics are summed in an order fixed by the number of
-blocks alone, so the thread count never changes a rounding. The pruned
+:func:`_runner`) with BLAS at one thread; their statistics are summed in an
+order fixed by the number of blocks alone, so the thread count never changes a
+rounding (:mod:`mixfit.engine.kmeans_runner`). The pruned
 E-steps build on these (:mod:`mixfit.engine.kmeans_hamerly`).
 """
 

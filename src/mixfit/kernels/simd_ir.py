@@ -9,8 +9,8 @@ from numba import types
 from numba.core import cgutils
 from numba.core.extending import intrinsic
 
-__all__ = ["PREFETCH_AHEAD", "PREFETCH_BYTES", "nearest_arrays", "nearest_signature", "prefetch_row",
-           "prefetch_rows", "take_nearer", "transpose_8x8"]
+__all__ = ["PREFETCH_AHEAD", "PREFETCH_BYTES", "nearest_arrays", "nearest_signature",
+           "prefetch_row", "prefetch_rows", "take_nearer", "transpose_8x8"]
 
 #: How far ahead of the 8 rows being computed a micro-kernel asks for rows,
 #: into L2 (:func:`prefetch_rows`): at least this many rows ...

@@ -1,6 +1,17 @@
 """Shared fixtures: small, well-separated data sets used across the tests."""
 
 import os
+from pathlib import Path
+
+# Under pytest-xdist (the README's test command runs two workers), each worker
+# keeps numba's compiled kernels in a cache folder of its own, set before numba
+# is imported: numba names a new cache entry's file after the entries it has
+# read, so two processes adding entries to one function's cache at the same
+# moment could pair one's index entry with the other's code.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if _WORKER:
+    _CACHE_ROOT = os.environ.get("NUMBA_CACHE_DIR") or Path(__file__).parent.parent / ".numba-cache"
+    os.environ["NUMBA_CACHE_DIR"] = str(Path(_CACHE_ROOT) / _WORKER)
 
 import numpy as np
 import pytest

@@ -219,12 +219,13 @@ def test_two_bounds_from_16_clusters_on_large_data_and_never_below_8():
     assert _auto_algorithm(large, 16, "numba", False) == "auto-two-bound"
     assert _auto_algorithm(small, 16, "numba", False) == "lloyd"
     assert _auto_algorithm(large, 15, "numba", False) == "lloyd"
-    # Few clusters (the GEMM path at 784 features, the paired SIMD kernel at 160)
-    # and the SIMD shapes below 16 clusters: Lloyd's carried statistics at any size.
+    # Few clusters (the GEMM path at 784 features) and the SIMD shapes below 16
+    # clusters: Lloyd's carried statistics at any size, but on long rows
+    # (TWO_BOUND_WIDE: the paired SIMD kernel at 160 features).
     huge = np.broadcast_to(0.0, (1 << 22, 784))
     assert _auto_algorithm(huge, 3, "numba", False) == "lloyd"
     assert _e_step_kernel(160, 3, np.dtype(np.float64)) == "simd"
-    assert _auto_algorithm(huge[:, :160], 3, "numba", False) == "lloyd"
+    assert _auto_algorithm(huge[:, :160], 3, "numba", False) == "auto-two-bound"
     assert _e_step_kernel(32, 8, np.dtype(np.float64)) == "simd"
     assert _auto_algorithm(huge[:, :32], 8, "numba", False) == "lloyd"
 
@@ -324,3 +325,56 @@ def test_auto_two_bounds_wait_for_two_calls_that_do_not_pay():
     assert two_bounds[0] == 1 + kmeans_two_bound.BAD_CALLS == 3
     reference = lloyd(X, centers, max_iter=60, tol=0.0, algorithm="lloyd")
     np.testing.assert_array_equal(result.labels, reference.labels)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_two_bounds_for_few_clusters_on_long_rows_of_large_data(dtype):
+    from mixfit.engine.kmeans import TWO_BOUND_WIDE, TWO_BOUND_WIDE_MAX_FEATURES, _auto_algorithm
+
+    wide = TWO_BOUND_WIDE[np.dtype(dtype)]
+    itemsize = np.dtype(dtype).itemsize
+
+    def data(n_features, n_bytes):  # no memory: a view of one value
+        return np.broadcast_to(dtype(0), (-(-n_bytes // (n_features * itemsize)), n_features))
+
+    large = data(wide["features"], wide["bytes"])
+    assert _auto_algorithm(large, 3, "numba", False) == "auto-two-bound"
+    assert _auto_algorithm(large, 8, "numba", False) == "auto-two-bound"
+    assert _auto_algorithm(large[:-1], 3, "numba", False) == "lloyd"  # smaller data
+    narrower = data(wide["features"] - 1, wide["bytes"])
+    assert _auto_algorithm(narrower, 3, "numba", False) == "lloyd"
+    longest = data(TWO_BOUND_WIDE_MAX_FEATURES, wide["bytes"])
+    assert _auto_algorithm(longest, 4, "numba", False) == "auto-two-bound"
+    longer = data(TWO_BOUND_WIDE_MAX_FEATURES + 1, wide["bytes"])
+    assert _auto_algorithm(longer, 3, "numba", False) == "lloyd"
+
+
+@pytest.mark.parametrize("n_features, n_clusters", [(96, 3), (160, 4), (160, 5), (160, 8)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_long_rows_with_few_clusters_get_lloyds_labels_through_two_bounds(
+        monkeypatch, n_features, n_clusters, dtype):
+    # The paired micro-kernel (3, 4 clusters), the GEMM kernels (5) and the
+    # 8-lane micro-kernel (8) under the two bounds, on data made "large" here.
+    from mixfit.engine import kmeans as kmeans_module
+
+    monkeypatch.setitem(kmeans_module.TWO_BOUND_WIDE, np.dtype(dtype),
+                        {"features": 96, "bytes": 0})
+    calls = []
+    original = kmeans_two_bound._AutoTwoBound.__call__
+
+    def counted(self, centers):
+        calls.append(True)
+        return original(self, centers)
+
+    monkeypatch.setattr(kmeans_two_bound._AutoTwoBound, "__call__", counted)
+    X, rng = _blobs(3000, n_features, 12, dtype, spread=4.0)
+    init = X[rng.choice(len(X), n_clusters, replace=False)].astype(np.float64)
+    for n_jobs in (1, 2):
+        result = lloyd(X, init, max_iter=30, tol=0.0, algorithm="auto", n_jobs=n_jobs)
+        reference = lloyd(X, init, max_iter=30, tol=0.0, algorithm="lloyd", n_jobs=n_jobs)
+        assert calls
+        np.testing.assert_array_equal(result.labels, reference.labels)
+        np.testing.assert_allclose(result.centers, reference.centers, rtol=RTOL[dtype],
+                                   atol=RTOL[dtype])
+        assert result.n_iter == reference.n_iter
+        np.testing.assert_allclose(result.inertia, reference.inertia, rtol=RTOL[dtype])

@@ -118,6 +118,23 @@ TWO_BOUND_LARGE = {"large_clusters": 16, "large_bytes": 1 << 27}
 TWO_BOUND_SIMD = {"clusters": 16, "work": 1024, "bytes": 1 << 27,
                   "many_clusters": 32, "more_work": 1024}
 
+#: ... and, however few the clusters, on long rows of large data (by dtype:
+#: from ``features`` features up to :data:`TWO_BOUND_WIDE_MAX_FEATURES`, on
+#: data of ``bytes`` or more), by either kernel: there an E-step streams X from
+#: memory, and the rows whose two bounds hold are not read. Measured on an AMD
+#: EPYC host (32 MB L3; the rules above were measured on a Xeon with 480 MB),
+#: "auto", 20 iterations or to convergence, 2 threads, two bounds / Lloyd's
+#: E-step (identical labels): float64, 1e6 rows, 0.77 at 96 × 3, 0.90 at
+#: 128 × 3, 0.73 at 160 × 3, 0.68 at 160 × 5, 0.75 at 160 × 8, 0.74 at
+#: 256 × 3, but 0.91 at 64 × 3 and 1.06 at 64 × 8; 100,000 rows (77 to 205 MB)
+#: 0.96-1.01 at {128, 160} × {3, 5}, 0.87 at 160 × 8, 1.00-1.03 at 784 ×
+#: {3, 8}. Float32, 1e6 rows, 0.82 at 160 × 3, 0.88 at 160 × 8, 0.62 at
+#: 256 × 4, but 1.04 at 96 × 3, 1.06 at 128 × 8, 1.26 at 64 × 3; 1.28 at
+#: 100,000 × 160 × 3.
+TWO_BOUND_WIDE = {np.dtype(np.float64): {"features": 96, "bytes": 1 << 28},
+                  np.dtype(np.float32): {"features": 160, "bytes": 1 << 29}}
+TWO_BOUND_WIDE_MAX_FEATURES = 256
+
 
 #: From this many clusters on, and :data:`YINYANG_MIN_FEATURES` features (both
 #: by dtype), ``algorithm="auto"`` prunes with Yinyang's group bounds instead
@@ -152,7 +169,7 @@ def _auto_algorithm(X, n_clusters, kernel, lean):
     :data:`TWO_BOUND_MAX_CLUSTERS` clusters from :data:`TWO_BOUND_MIN_FEATURES`
     features on, where the E-step is the GEMM kernels' and the shape or size
     is one where the bounds paid (:data:`TWO_BOUND_MANY_CLUSTERS`,
-    :data:`TWO_BOUND_WORK`, :data:`TWO_BOUND_LARGE`); "adaptive" where
+    :data:`TWO_BOUND_WORK`, :data:`TWO_BOUND_LARGE`, :data:`TWO_BOUND_WIDE`); "adaptive" where
     Hamerly's bounds may pay (Lloyd's or Hamerly's E-step by turns, see
     :class:`mixfit.engine.kmeans_hamerly._AutoHamerly`); else "lloyd".
 
@@ -182,8 +199,11 @@ def _auto_algorithm(X, n_clusters, kernel, lean):
                     and n_features * n_clusters >= TWO_BOUND_WORK["work"])
                 or (n_clusters >= TWO_BOUND_LARGE["large_clusters"]
                     and X.nbytes >= TWO_BOUND_LARGE["large_bytes"]))
-    if (pays and n_clusters < TWO_BOUND_MAX_CLUSTERS and n_features >= TWO_BOUND_MIN_FEATURES
-            and e_step_kernel in ("gemm", "simd")):
+    wide = TWO_BOUND_WIDE.get(X.dtype)
+    long_rows = (wide is not None and X.nbytes >= wide["bytes"]
+                 and wide["features"] <= n_features <= TWO_BOUND_WIDE_MAX_FEATURES)
+    if ((pays or long_rows) and n_clusters < TWO_BOUND_MAX_CLUSTERS
+            and n_features >= TWO_BOUND_MIN_FEATURES and e_step_kernel in ("gemm", "simd")):
         return "auto-two-bound"
     if n_clusters >= HAMERLY_MIN_CLUSTERS and e_step_kernel != "simd":
         return "adaptive"

@@ -164,7 +164,9 @@ class KMeans(
         at least 2,048 features × clusters; from 16 on data of 128 MiB or
         more) or the SIMD kernel (from 32 clusters beyond 1,024 features ×
         clusters; from 16 with at least 1,024 on data of 128 MiB or more),
-        Hamerly's upper and lower bound per sample once labels settle
+        and with any number of clusters on long rows of large data (float64:
+        96 to 256 features, 256 MiB or more; float32: 160 to 256 features,
+        512 MiB or more), Hamerly's upper and lower bound per sample once labels settle
         (two more float32 per sample), so that settled samples are not even
         read, the cluster sums carried between iterations (the same labels as
         "lloyd"; sums and inertia equal to rounding); and "hamerly" from 64

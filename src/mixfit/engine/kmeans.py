@@ -288,9 +288,12 @@ def assign(X, centers, *, chunk_size, shift=None, kernel="numba", n_jobs=1, labe
         return _kmeans_sparse.assign(X, centers, shift=shift, n_jobs=n_jobs)
     shift = _effective_shift(shift)
     n_samples = X.shape[0]
-    labels = np.empty(n_samples, dtype=np.int64)
     min_sq_dist = np.empty(n_samples, dtype=np.float64)
     if kernel == "numba":
+        # int32, as a fit's E-steps hold them: the kernels the fit compiled serve
+        # (int64 labels compiled each a second time: a first predict took 8.8 s
+        # with a cold cache at 20,000 × 16 × 8 float32).
+        labels = np.empty(n_samples, dtype=np.int32)
         from mixfit.engine.kmeans_projected import Projection, uses_projection
         from mixfit.engine.kmeans_steps import _e_step_kernel, _fused_e_step, _runner
 
@@ -308,9 +311,10 @@ def assign(X, centers, *, chunk_size, shift=None, kernel="numba", n_jobs=1, labe
                 _fused_e_step(X[done:], centers, None, chunk_size, None, shift, runner,
                               labels[done:], min_sq_dist[done:], fast_norms=True, kernel=e_step,
                               sums=e_step == "direct")
-        return labels, min_sq_dist
+        return labels.astype(np.int64), min_sq_dist
     if kernel != "numpy":
         raise ValueError(f"kernel must be 'numba' or 'numpy', got {kernel!r}.")
+    labels = np.empty(n_samples, dtype=np.int64)
     for sl, lab, dist in _iter_assign(X, centers, chunk_size, shift):
         labels[sl] = lab
         min_sq_dist[sl] = dist

@@ -296,7 +296,8 @@ def _fused_e_step(X, centers, sample_weight, chunk_size, x_squared_norms, shift,
         def driver(starts, block_sums, counts, inertia, n_changed):
             gemm_kernels.lloyd_gemm_blocks(
                 X, starts, gemm.shift_or_nothing, gemm.C_neg2, gemm.C_neg2_t, gemm.c_sq,
-                _NOTHING if x_squared_norms is None else x_squared_norms,
+                # Empty in X's dtype, as a fit's kept norms are: the same compiled kernel.
+                np.empty(0, X.dtype) if x_squared_norms is None else x_squared_norms,
                 _NOTHING if sample_weight is None else sample_weight, labels,
                 min_sq_dist if keep_dist else _NOTHING, block_sums, counts, inertia, n_changed,
                 chunk_size, changes_only,
@@ -310,7 +311,7 @@ def _fused_e_step(X, centers, sample_weight, chunk_size, x_squared_norms, shift,
         if x_squared_norms is not None:
             x_sq = x_squared_norms[rows]
         elif fast_norms:
-            x_sq = _NOTHING
+            x_sq = np.empty(0, X.dtype)  # as the numba driver's, above
         else:
             x_sq = _all_row_sq_norms(X[rows], gemm.shift, chunk_size)
         inertia, n_changed = gemm_kernels.lloyd_gemm_block(

@@ -28,7 +28,8 @@ def versions():
     return found
 
 warnings.simplefilter("ignore")
-estimator, n_features, n_clusters, dtype = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+estimator, dtype = sys.argv[1], sys.argv[4]
+n_features, n_clusters = int(sys.argv[2]), int(sys.argv[3])
 X = np.random.default_rng(0).normal(size=(20000, n_features)).astype(dtype)
 model = getattr(mixfit, estimator)(n_clusters, random_state=0, n_init=1).fit(X)
 before = versions()

@@ -169,8 +169,9 @@ def _auto_algorithm(X, n_clusters, kernel, lean):
     :data:`TWO_BOUND_MAX_CLUSTERS` clusters from :data:`TWO_BOUND_MIN_FEATURES`
     features on, where the E-step is the GEMM kernels' and the shape or size
     is one where the bounds paid (:data:`TWO_BOUND_MANY_CLUSTERS`,
-    :data:`TWO_BOUND_WORK`, :data:`TWO_BOUND_LARGE`, :data:`TWO_BOUND_WIDE`); "adaptive" where
-    Hamerly's bounds may pay (Lloyd's or Hamerly's E-step by turns, see
+    :data:`TWO_BOUND_WORK`, :data:`TWO_BOUND_LARGE`, :data:`TWO_BOUND_WIDE`);
+    "adaptive" where Hamerly's bounds may pay (Lloyd's or Hamerly's E-step by turns,
+    see
     :class:`mixfit.engine.kmeans_hamerly._AutoHamerly`); else "lloyd".
 
     Not for sparse data: on text-like CSR (many features, clusters close in

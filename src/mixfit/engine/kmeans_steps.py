@@ -292,12 +292,14 @@ def _fused_e_step(X, centers, sample_weight, chunk_size, x_squared_norms, shift,
                                min_sq_dist, sums)
     gemm = _Gemm(centers, shift, X.dtype)
     sum_rows = n_clusters if sums else 0
+    # Norms computed in the kernel: empty, in X's dtype as a fit's kept norms are,
+    # so that predict runs the kernel version the fit compiled.
+    no_norms = np.empty(0, X.dtype)
     if runner.on_numba_threads(len(blocks)) and (x_squared_norms is not None or fast_norms):
         def driver(starts, block_sums, counts, inertia, n_changed):
             gemm_kernels.lloyd_gemm_blocks(
                 X, starts, gemm.shift_or_nothing, gemm.C_neg2, gemm.C_neg2_t, gemm.c_sq,
-                # Empty in X's dtype, as a fit's kept norms are: the same compiled kernel.
-                np.empty(0, X.dtype) if x_squared_norms is None else x_squared_norms,
+                no_norms if x_squared_norms is None else x_squared_norms,
                 _NOTHING if sample_weight is None else sample_weight, labels,
                 min_sq_dist if keep_dist else _NOTHING, block_sums, counts, inertia, n_changed,
                 chunk_size, changes_only,
@@ -311,7 +313,7 @@ def _fused_e_step(X, centers, sample_weight, chunk_size, x_squared_norms, shift,
         if x_squared_norms is not None:
             x_sq = x_squared_norms[rows]
         elif fast_norms:
-            x_sq = np.empty(0, X.dtype)  # as the numba driver's, above
+            x_sq = no_norms
         else:
             x_sq = _all_row_sq_norms(X[rows], gemm.shift, chunk_size)
         inertia, n_changed = gemm_kernels.lloyd_gemm_block(

@@ -166,8 +166,8 @@ class KMeans(
         clusters; from 16 with at least 1,024 on data of 128 MiB or more),
         and with any number of clusters on long rows of large data (float64:
         96 to 256 features, 256 MiB or more; float32: 160 to 256 features,
-        512 MiB or more), Hamerly's upper and lower bound per sample once labels settle
-        (two more float32 per sample), so that settled samples are not even
+        512 MiB or more), Hamerly's upper and lower bound per sample once
+        labels settle (two more float32 per sample), so that settled samples are not even
         read, the cluster sums carried between iterations (the same labels as
         "lloyd"; sums and inertia equal to rounding); and "hamerly" from 64
         clusters on elsewhere, once labels settle; each only while it pays.

@@ -171,8 +171,7 @@ def _auto_algorithm(X, n_clusters, kernel, lean):
     is one where the bounds paid (:data:`TWO_BOUND_MANY_CLUSTERS`,
     :data:`TWO_BOUND_WORK`, :data:`TWO_BOUND_LARGE`, :data:`TWO_BOUND_WIDE`);
     "adaptive" where Hamerly's bounds may pay (Lloyd's or Hamerly's E-step by turns,
-    see
-    :class:`mixfit.engine.kmeans_hamerly._AutoHamerly`); else "lloyd".
+    see :class:`mixfit.engine.kmeans_hamerly._AutoHamerly`); else "lloyd".
 
     Not for sparse data: on text-like CSR (many features, clusters close in
     distance) the bounds rarely prune, and Hamerly ran 1.2-1.5× slower. Not for

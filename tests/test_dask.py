@@ -167,6 +167,10 @@ def test_fit_on_a_local_cluster_of_two_processes():
                                   host="127.0.0.1", dashboard_address=None,
                                   worker_dashboard_address=None) as cluster, \
             distributed.Client(cluster, timeout=60) as client:
+        # The cluster can return before its second process has joined (seconds under
+        # load, as when the tests run in two processes); blocks persisted then all
+        # go to the first.
+        client.wait_for_workers(2, timeout=60)
         D = da.from_array(X, chunks=(400, 3)).persist()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)

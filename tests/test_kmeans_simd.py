@@ -65,6 +65,8 @@ def _run(X, centers, shift, weight=None, keep_sums=True):
                                                    # the paired layout (K <= 4), d even and odd
                                                    (2, 3), (3, 4), (15, 2), (17, 2), (31, 4),
                                                    (64, 3), (161, 4),
+                                                   # features along the vectors
+                                                   (65, 3), (131, 3), (200, 2),
                                                    # float32 sweeps of 32 centres (from 32
                                                    # features): alone, then a pair and an
                                                    # odd vector after them
@@ -150,7 +152,10 @@ def _nearest(X, C_t, c_sq, with_second):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n_features, n_clusters", [(5, 3), (6, 4), (2, 9), (7, 16), (3, 32),
                                                    (4, 40), (2, 56), (9, 17), (32, 64),
-                                                   (40, 56)])
+                                                   (40, 56),
+                                                   # features along the vectors (float64 from
+                                                   # 64, float32 from 128; at most 3 centres)
+                                                   (64, 3), (65, 2), (130, 3), (131, 3)])
 def test_second_smallest_is_the_kernels_own_runner_up(dtype, n_features, n_clusters):
     # The two-bound E-step takes its lower bounds from the micro-kernel's
     # second smallest value. Each centre's value is computed lane by lane

@@ -43,6 +43,7 @@ from mixfit.kernels.kmeans import (add_row, add_rows_in_order, labels_in_range, 
                                    subtract_row)
 from mixfit.kernels.kmeans_simd_pairs import MAX_CLUSTERS as MAX_PAIRED_CLUSTERS
 from mixfit.kernels.kmeans_simd_pairs import nearest_8_rows_paired, paired_centres
+from mixfit.kernels.kmeans_simd_wide import nearest_by_feature, takes_by_feature
 from mixfit.kernels.simd_ir import (nearest_arrays, nearest_signature,
                                      prefetch_rows, take_nearer, transpose_8x8)
 
@@ -348,7 +349,10 @@ def _nearest_in_chunk(rows, n_rows, C_t, c_sq_pad, best, chunk_labels, tail, tai
     A last group of fewer than 8 rows is copied into ``tail`` (8 × d, zeros
     beyond them) so that it gets the same arithmetic (results via ``tail_best``
     and ``tail_labels``, 8 each). ``second`` (with ``tail_second``, 8 values)
-    gets each row's second smallest value, unless None.
+    gets each row's second smallest value, unless None. Long rows nearest of
+    at most 3 centres in the paired layout go to
+    :func:`~mixfit.kernels.kmeans_simd_wide.nearest_by_feature` (its
+    :func:`~mixfit.kernels.kmeans_simd_wide.takes_by_feature`).
     """
     # The paired layout (at most 4 centres) has ceil(d / 2) rows, the other d.
     paired = C_t.shape[0] != rows.shape[1]
@@ -357,6 +361,17 @@ def _nearest_in_chunk(rows, n_rows, C_t, c_sq_pad, best, chunk_labels, tail, tai
             if paired else C_t.shape[1] % LANES == 0 and c_sq_pad.shape[0] == C_t.shape[1],
             "_nearest_in_chunk", "C_t (d, 8j) and c_sq_pad (8j,), or the paired (ceil(d/2), 8) "
             "and (8,)")
+    if paired and takes_by_feature(rows.shape[1], rows.itemsize, c_sq_pad):
+        # Long rows: each centre's features along the vectors (no broadcast a pair).
+        # Rows already shifted: tail's last row, zeros, as the shift.
+        tail[ROWS - 1, :] = 0
+        if second is None:
+            nearest_by_feature(rows, n_rows, tail[ROWS - 1], C_t, c_sq_pad, best, chunk_labels,
+                               tail, tail_best, tail_labels, best, tail_best)
+        else:
+            nearest_by_feature(rows, n_rows, tail[ROWS - 1], C_t, c_sq_pad, best, chunk_labels,
+                               tail, tail_best, tail_labels, second, tail_second)
+        return
     full = n_rows - n_rows % ROWS
     for i in range(0, full, ROWS):
         if paired:
@@ -412,6 +427,11 @@ def lloyd_simd_block(X, shift, C_t, c_sq_pad, n_clusters, x_sq, weight, labels, 
         rows are given. The arithmetic is the same either way, so
         ``X[row_index]`` given as X gets the same labels and statistics.
 
+    Rows that :func:`~mixfit.kernels.kmeans_simd_wide.takes_by_feature` are
+    read in place (C-contiguous X) or copied unshifted, and the shift is
+    subtracted as they are read: one pass over the rows rather than a copy
+    and a pass (100,000 × 64 × 3 float64, one thread: 38.5 → 25.4 ns a row).
+
     Returns
     -------
     inertia : float
@@ -445,7 +465,12 @@ def lloyd_simd_block(X, shift, C_t, c_sq_pad, n_clusters, x_sq, weight, labels, 
                 "lloyd_simd_block", "row_index within X's rows, X C-contiguous")
     # The micro-kernel reads rows contiguously: shifted, non-contiguous or
     # indexed rows are copied (X's layout is the same for every chunk).
-    copies = shifted or not X.flags.c_contiguous or row_index is not None
+    # Long rows nearest of at most 3 centres subtract the shift as they read
+    # (:func:`~mixfit.kernels.kmeans_simd_wide.nearest_by_feature`): copied, if
+    # at all, unshifted.
+    by_feature = (C_t.shape[0] != n_features
+                  and takes_by_feature(n_features, X.itemsize, c_sq_pad))
+    copies = (shifted and not by_feature) or not X.flags.c_contiguous or row_index is not None
     chunk_rows = chunk_rows_for(n_features, X.itemsize)
     buffer = np.empty((chunk_rows if copies else 0, n_features), dtype=X.dtype)
     tail = np.empty((ROWS, n_features), dtype=X.dtype)
@@ -459,9 +484,23 @@ def lloyd_simd_block(X, shift, C_t, c_sq_pad, n_clusters, x_sq, weight, labels, 
         origin[0, j] = shift[j]
     inertia = 0.0
     n_changed = 0
+    row_shift = np.zeros(n_features, dtype=X.dtype)  # by_feature's: the shift or zeros
+    for j in range(shift.shape[0]):
+        row_shift[j] = shift[j]
     for start in range(0, m, chunk_rows):
         n_rows = min(chunk_rows, m - start)
-        if copies:
+        if by_feature and copies:
+            for i in range(n_rows):
+                source = start + i if row_index is None else row_index[start + i]
+                for j in range(n_features):
+                    buffer[i, j] = X[source, j]
+            nearest_by_feature(buffer, n_rows, row_shift, C_t, c_sq_pad, best, chunk_labels,
+                               tail, tail_best, tail_labels, best, tail_best)
+        elif by_feature:
+            nearest_by_feature(np.ascontiguousarray(X[start:start + n_rows]), n_rows, row_shift,
+                               C_t, c_sq_pad, best, chunk_labels, tail, tail_best, tail_labels,
+                               best, tail_best)
+        elif copies:
             for i in range(n_rows):
                 source = start + i if row_index is None else row_index[start + i]
                 for j in range(n_features):

@@ -10,7 +10,7 @@ from numba.core import cgutils
 from numba.core.extending import intrinsic
 
 __all__ = ["PREFETCH_AHEAD", "PREFETCH_BYTES", "nearest_arrays", "nearest_signature",
-           "prefetch_row", "prefetch_rows", "take_nearer", "transpose_8x8"]
+           "prefetch_row", "prefetch_row_into_l2", "prefetch_rows", "take_nearer", "transpose_8x8"]
 
 #: How far ahead of the 8 rows being computed a micro-kernel asks for rows,
 #: into L2 (:func:`prefetch_rows`): at least this many rows ...
@@ -163,17 +163,8 @@ def prefetch_rows(builder, X_data, row0, n_rows, n_features):
                                 ir.Constant(ir.IntType(32), 2), ir.Constant(ir.IntType(32), 1)])
 
 
-@intrinsic
-def prefetch_row(typingctx, X, i):
-    """Ask for the cache lines of row ``i`` of the 2-D float ``X`` (its
-    ``n_features`` values from the row's first), from numba code.
-
-    A prefetch never faults, so a row not contiguous or out of range is
-    harmless, merely wasted. Kernels that copy a chunk of rows into a buffer
-    of their own ask for the next chunk's rows while computing this one's:
-    otherwise each chunk's copy waits on memory while the arithmetic waits on
-    the copy.
-    """
+def _prefetch_row_typing(X, i, locality):
+    """The typing and codegen of a one-row prefetch intrinsic (see :func:`prefetch_row`)."""
     if not (isinstance(X, types.Array) and X.ndim == 2
             and X.dtype in (types.float32, types.float64) and isinstance(i, types.Integer)):
         return None
@@ -194,8 +185,30 @@ def prefetch_row(typingctx, X, i):
         with cgutils.for_range(builder, n_lines) as lines:
             address = builder.gep(start, [builder.mul(lines.index, ir.Constant(i64, 64))])
             builder.call(prefetch, [address, ir.Constant(ir.IntType(32), 0),
-                                    ir.Constant(ir.IntType(32), 3),
+                                    ir.Constant(ir.IntType(32), locality),
                                     ir.Constant(ir.IntType(32), 1)])
         return context.get_dummy_value()
 
     return types.void(X, types.intp), codegen
+
+
+@intrinsic
+def prefetch_row(typingctx, X, i):
+    """Ask for the cache lines of row ``i`` of the 2-D float ``X`` (its
+    ``n_features`` values from the row's first), from numba code.
+
+    A prefetch never faults, so a row not contiguous or out of range is
+    harmless, merely wasted. Kernels that copy a chunk of rows into a buffer
+    of their own ask for the next chunk's rows while computing this one's:
+    otherwise each chunk's copy waits on memory while the arithmetic waits on
+    the copy.
+    """
+    return _prefetch_row_typing(X, i, 3)  # locality 3: into L1
+
+
+@intrinsic
+def prefetch_row_into_l2(typingctx, X, i):
+    """:func:`prefetch_row` into L2 only (as :func:`prefetch_rows`), for rows
+    asked for a few rows ahead of their use, which lines into L1 would evict
+    from under the rows being computed."""
+    return _prefetch_row_typing(X, i, 2)

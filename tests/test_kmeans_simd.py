@@ -66,7 +66,7 @@ def _run(X, centers, shift, weight=None, keep_sums=True):
                                                    (2, 3), (3, 4), (15, 2), (17, 2), (31, 4),
                                                    (64, 3), (161, 4),
                                                    # features along the vectors
-                                                   (65, 3), (131, 3), (200, 2),
+                                                   (65, 3), (131, 3), (150, 2),
                                                    # float32 sweeps of 32 centres (from 32
                                                    # features): alone, then a pair and an
                                                    # odd vector after them

@@ -26,10 +26,12 @@ def _takes(n_features, dtype, n_clusters):
 
 
 def test_the_shapes_that_take_the_kernel():
-    assert _takes(64, np.float64, 3) and _takes(784, np.float64, 2)
+    assert _takes(64, np.float64, 3) and _takes(160, np.float64, 2)
     assert not _takes(63, np.float64, 3)  # the paired kernel was as fast from cache
+    assert not _takes(161, np.float64, 3)  # 2 KB rows, 4 at a time, lost from memory
     assert not _takes(64, np.float64, 4)  # 16 sums lost from memory
-    assert _takes(128, np.float32, 3) and not _takes(127, np.float32, 3)
+    assert _takes(128, np.float32, 3) and _takes(256, np.float32, 3)
+    assert not _takes(127, np.float32, 3) and not _takes(257, np.float32, 3)
 
 
 def _blobs(seed, n_samples, n_features, dtype, offset):

@@ -9,9 +9,8 @@ centre's running sum runs along the row's features (vectors of consecutive
 features, no shuffle in the loop), for 4 rows at once so that each vector of a
 centre serves 4 rows: 12 running sums, each reduced once at the end; the rows
 are asked for into L2 16 rows ahead (4 interleaved row streams left the
-hardware's prefetcher behind). With 4 centres (16 sums) it lost from memory
-(100,000 × 256 × 4 float64 fits: 95-102 → 118-121 ms), so 4 centres keep the
-paired kernel.
+hardware's prefetcher behind). Where it lost, the paired kernel stays (see
+:func:`takes_by_feature`).
 
 The sums are reassociated (``fastmath`` "reassoc" and "contract": LLVM splits
 each sum into vector lanes), so their rounding depends on the machine's
@@ -30,17 +29,17 @@ from numba import njit
 
 from mixfit.kernels.simd_ir import prefetch_row_into_l2
 
-__all__ = ["MIN_FEATURES_FLOAT32", "MIN_FEATURES_FLOAT64", "nearest_by_feature",
-           "takes_by_feature"]
+__all__ = ["FEATURES_FLOAT32", "FEATURES_FLOAT64", "nearest_by_feature", "takes_by_feature"]
 
 _OPTIONS = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
 _REASSOCIATED = dict(cache=True, nogil=True, fastmath={"reassoc", "contract"},
                      error_model="numpy")
 
-#: Fewest features for which rows take this kernel instead of the paired one
-#: (at most 3 centres), float64 and float32 (see :func:`takes_by_feature`).
-MIN_FEATURES_FLOAT64 = 64
-MIN_FEATURES_FLOAT32 = 128
+#: Features for which rows take this kernel instead of the paired one (at
+#: most 3 centres), from the first to the second, float64 and float32 (see
+#: :func:`takes_by_feature`).
+FEATURES_FLOAT64 = (64, 160)
+FEATURES_FLOAT32 = (128, 256)
 
 #: Rows computed together: each centre's vector serves 4 rows.
 _GROUP = 4
@@ -60,12 +59,20 @@ def takes_by_feature(n_features, itemsize, c_sq_p):
     → this kernel: float64 11.1 → 10.1 at 48 features, 14.8 → 12.5 at 64, 30.4
     → 23.3 at 128, 59.7 → 45.3 at 256; float32 (whose paired vectors hold half
     as many bytes) 5.6 → 7.8 at 48, 7.2 → 8.4 at 64, 15.5 → 12.6 at 128, 30.1
-    → 22.8 at 256. A fourth centre (lane 6 of ``c_sq_p`` finite) keeps the
-    paired kernel.
+    → 22.8 at 256. Whole fits (20 iterations, 2 threads, ms) where rows come
+    from memory: float64 1e6 × 64 × 3 509-545 → 412-434, 1e5 × 64 × 3 43-52 →
+    40-43, 1e5 × 160 × 3 79-91 → 72-76, 1e6 × 160 × 3 662-689 → 573-620;
+    float32 1e6 × 160 × 3 396-410 → 344-350, 1e5 × 256 × 3 136-150 → 121-124;
+    but float64 1e5 × 256 × 3 180-181 → 215-233 (2 KB rows, 4 at a time, from
+    memory), and below about 50,000 rows at 64 × 3 float64 (2e4: 6.7 → 8.5 ms,
+    1e4: 4.0 → 4.8; 5e4: 17.6 → 20.4). A fourth centre (lane 6 of ``c_sq_p``
+    finite) keeps the paired kernel: 16 sums lost from memory (1e5 × 256 × 4
+    float64 95-102 → 118-121 ms).
     """
     if c_sq_p[6] < np.inf:  # lane 2k: centre k's norm, +inf for padding
         return False
-    return n_features >= (MIN_FEATURES_FLOAT64 if itemsize == 8 else MIN_FEATURES_FLOAT32)
+    low, high = FEATURES_FLOAT64 if itemsize == 8 else FEATURES_FLOAT32
+    return low <= n_features <= high
 
 
 @njit(inline="always", **_OPTIONS)

@@ -181,11 +181,18 @@ def _blas_threads():
 @pytest.mark.parametrize("n_jobs", [1, 2])
 def test_runner_holds_blas_at_one_thread_on_the_gemm_path(n_jobs):
     # A threaded BLAS on a chunk's small GEMM costs more than it saves, one
-    # thread of ours or two; the direct kernels call no BLAS and set no limit.
-    X = np.zeros((200_000, 32))
+    # thread of ours or two. The direct kernels call no BLAS: on one thread
+    # they set no limit, on two they do (BLAS's threads would spin on our cores
+    # after any BLAS call of the fit).
+    X = np.zeros((200_000, 72))  # the GEMM path's at 64 clusters
+    assert kmeans_steps._e_step_kernel(72, 64, X.dtype) == "gemm"
     with kmeans_steps._runner(n_jobs, X, 64, 256):
         assert set(_blas_threads().values()) == {1}
     before = _blas_threads()
     with kmeans_steps._runner(n_jobs, X[:, :2], 64, 256) as runner:  # direct: float64, d·K 128
-        assert not runner.blas
-        assert _blas_threads() == before
+        assert not runner.blas and runner.n_threads == n_jobs
+        if n_jobs == 1:
+            assert _blas_threads() == before
+        else:
+            assert set(_blas_threads().values()) == {1}
+    assert _blas_threads() == before

@@ -59,7 +59,9 @@ class _Runner:
     the thread count never changes a sum. With one thread (or one block) the
     blocks run inline and no pool is touched: it costs more than a small fit.
     BLAS is limited through one cached controller (:func:`blas_controller`,
-    microseconds); ``blas=False`` (the direct kernels call no BLAS) leaves it alone.
+    microseconds) where the E-step's kernels call it (``blas``) or our threads
+    run: ``blas=False`` (the direct and SIMD kernels call no BLAS) leaves it
+    alone only for a fit on one thread.
     """
 
     def __init__(self, n_jobs, n_blocks, blas=True):
@@ -71,10 +73,16 @@ class _Runner:
         self._stack = ExitStack()
 
     def __enter__(self):
-        if self.blas:
+        if self.blas or self.n_threads > 1:
             # Even with one thread of ours: a threaded BLAS on a chunk's small
             # GEMM spends more time waking its threads than multiplying (4×
             # slower at 100,000 × 32 × 256 float32, Hamerly's gathered rows).
+            # And with our threads whatever the kernels: after any BLAS call of
+            # the fit (the bounds' gaps between centres, a K × K GEMM) its
+            # threads spin-wait on the cores ours need. At 100,000 × 32 × 256
+            # float32, two bounds over the SIMD micro-kernel, 2 threads, an
+            # E-step took 17-25 ms rather than 9-11 (a 20-iteration fit 492 →
+            # 214 ms).
             self._stack.enter_context(blas_controller().limit(limits=1, user_api="blas"))
         if self.n_threads > 1:
             # The process-wide pool for this many threads: started once, not per fit.

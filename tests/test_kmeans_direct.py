@@ -224,7 +224,11 @@ def test_auto_prunes_from_the_measured_number_of_clusters():
     assert _auto_algorithm(X40, HAMERLY_MIN_CLUSTERS, "numba", False) == "auto-two-bound"
     assert _auto_algorithm(X40, HAMERLY_MIN_CLUSTERS - 1, "numba", False) == "auto-two-bound"
     X40_f32 = np.broadcast_to(np.float32(0), (1000, 40))  # float64 here would be Yinyang's
-    assert _auto_algorithm(X40_f32, TWO_BOUND_MAX_CLUSTERS, "numba", False) == "adaptive"
+    # Beyond TWO_BOUND_MAX_CLUSTERS the two bounds only over the SIMD micro-kernel
+    # (up to 1,024 clusters); the GEMM path's fits take Hamerly's one bound.
+    assert _auto_algorithm(X40_f32, TWO_BOUND_MAX_CLUSTERS, "numba", False) == "auto-two-bound"
+    assert _auto_algorithm(X40_f32, 1024, "numba", False) == "auto-two-bound"
+    assert _auto_algorithm(X40_f32, 1025, "numba", False) == "adaptive"
     assert _auto_algorithm(X40, 1000, "numba", True) == "lloyd"  # lean: no bounds
     # The SIMD micro-kernel's shapes (up to 1,024 clusters): Lloyd's
     # E-step, never Hamerly's pruned passes (argued for the GEMM's rounding).
@@ -234,5 +238,6 @@ def test_auto_prunes_from_the_measured_number_of_clusters():
     assert _auto_algorithm(X8, 1024, "numba", False) == "lloyd"  # 8,192 terms at 8 features
     assert _auto_algorithm(X8, 1025, "numba", False) == "adaptive"
     X17 = np.broadcast_to(0.0, (1000, 17))
-    assert _auto_algorithm(X17, 64, "numba", False) == "auto-two-bound"  # 1,088: the GEMM
+    assert _auto_algorithm(X17, 64, "numba", False) == "auto-two-bound"  # 1,088: SIMD
+    assert _auto_algorithm(X17, 1025, "numba", False) == "adaptive"  # the GEMM
     assert _auto_algorithm(X40, 1000, "numpy", False) == "lloyd"

@@ -13,6 +13,7 @@ import pytest
 from threadpoolctl import threadpool_info
 
 from mixfit.engine import kmeans_steps
+from mixfit.engine.kmeans import lloyd
 from mixfit.kernels import kmeans, kmeans_gemm
 
 
@@ -196,3 +197,25 @@ def test_runner_holds_blas_at_one_thread_on_the_gemm_path(n_jobs):
         else:
             assert set(_blas_threads().values()) == {1}
     assert _blas_threads() == before
+
+
+def test_blas_is_held_at_one_thread_while_the_bounds_measure_the_centres(monkeypatch):
+    # The bounds' K × K GEMM of centre gaps runs inside a fit on our two threads
+    # over the SIMD micro-kernel (no GEMM of its own): BLAS must not start
+    # threads there, which then spin on the cores our E-steps need.
+    from mixfit.engine import kmeans_hamerly
+
+    seen = []
+    original = kmeans_hamerly._Hamerly._centre_geometry
+
+    def watched(self, centers64):
+        seen.append(set(_blas_threads().values()))
+        return original(self, centers64)
+
+    monkeypatch.setattr(kmeans_hamerly._Hamerly, "_centre_geometry", watched)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40_000, 24)).astype(np.float32)
+    assert kmeans_steps._e_step_kernel(24, 256, X.dtype) == "simd"
+    init = X[:256].astype(np.float64)
+    lloyd(X, init, max_iter=40, tol=0.0, algorithm="auto", n_jobs=2)
+    assert seen and all(threads == {1} for threads in seen)

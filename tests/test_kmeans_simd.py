@@ -259,24 +259,30 @@ def test_the_simd_shapes_are_chosen_in_one_place():
     assert uses_simd(160, 3, np.float32) and uses_simd(256, 4, np.float64)
     assert not uses_simd(257, 3, np.float64) and not uses_simd(784, 4, np.float32)
     assert uses_simd(64, 16, np.float64) and uses_simd(32, 32, np.float32)  # 1,024 terms
-    assert not uses_simd(40, 32, np.float64)  # 1,280 terms: the GEMM path's bounds win
+    # Beyond 1,024 terms, 17 to 64 features and 8 to 1,024 clusters in both
+    # dtypes (with two bounds, SIMD_MANY_CLUSTERS), but not where "auto" takes
+    # Yinyang's group bounds over the GEMM.
+    assert uses_simd(40, 32, np.float64) and uses_simd(17, 1024, np.float32)
+    assert uses_simd(64, 127, np.float64) and uses_simd(31, 128, np.float64)
+    assert uses_simd(63, 1024, np.float32) and not uses_simd(64, 128, np.float32)
+    assert not uses_simd(32, 128, np.float64) and not uses_simd(40, 1025, np.float32)
     # ... but float32 with 8 to 64 clusters up to 160 features and 5,120 terms
     # (with two bounds from 32 clusters, :data:`TWO_BOUND_SIMD`).
     assert uses_simd(40, 32, np.float32) and uses_simd(64, 64, np.float32)
     assert uses_simd(160, 32, np.float32) and uses_simd(100, 8, np.float32)
     assert not uses_simd(160, 33, np.float32) and not uses_simd(161, 8, np.float32)
-    assert not uses_simd(64, 65, np.float32) and not uses_simd(64, 32, np.float64)
+    assert not uses_simd(161, 33, np.float32) and not uses_simd(65, 32, np.float64)
     # Up to 256 clusters within the 1,024 terms (the GEMM path's bounds took
     # 1.3-2.4x as long over 20 iterations); float64 at 1-3 features over 32
     # clusters stays on the direct kernels, whose Hamerly bounds pay there.
     assert uses_simd(8, 64, np.float64) and uses_simd(16, 64, np.float32)
     assert uses_simd(8, 128, np.float32) and uses_simd(4, 256, np.float32)
-    assert not uses_simd(32, 64, np.float64) and not uses_simd(40, 128, np.float32)
+    assert uses_simd(32, 64, np.float64) and uses_simd(40, 128, np.float32)  # SIMD_MANY_CLUSTERS
     # Any number of terms with at most 16 features (BLAS's inner dimension too
     # short), up to 1,024 clusters.
     assert uses_simd(8, 256, np.float64) and uses_simd(16, 1024, np.float32)
     assert uses_simd(3, 1024, np.float64) and not uses_simd(8, 1025, np.float32)
-    assert not uses_simd(17, 128, np.float32) and not uses_simd(32, 1024, np.float64)
+    assert uses_simd(17, 128, np.float32) and not uses_simd(32, 1024, np.float64)  # Yinyang's
     assert uses_simd(2, 64, np.float64)
     assert kmeans_steps._e_step_kernel(2, 64, np.float64) == "direct"
     # Float64 from 96 to 256 features and 8 clusters, up to 1,280 terms (BLAS's

@@ -44,11 +44,11 @@ def test_the_shapes_are_the_gemm_kernels_or_the_micro_kernels():
     # The two-bound pass computes its rows as Lloyd's E-step does: by the GEMM
     # at these shapes, and for float32 by the SIMD micro-kernel at most
     # (8 to 64 clusters, up to 160 features and 5,120 terms), which the tests
-    # below thereby cover too.
+    # below thereby cover too; float64 up to 64 features is the micro-kernel's.
     for n_features, n_clusters in [(200, 10), (200, 9), (200, 24)]:
         for dtype in (np.float32, np.float64):
             assert _e_step_kernel(n_features, n_clusters, np.dtype(dtype)) == "gemm"
-    for n_features, n_clusters in [(80, 10), (80, 9), (48, 24)]:
+    for n_features, n_clusters in [(80, 10), (80, 9), (72, 24)]:
         assert _e_step_kernel(n_features, n_clusters, np.dtype(np.float64)) == "gemm"
         assert _e_step_kernel(n_features, n_clusters, np.dtype(np.float32)) == "simd"
 
@@ -81,7 +81,8 @@ def test_two_bounds_give_the_labels_of_the_unpruned_fit(dtype, weighted, class_n
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("n_features, n_clusters", [(24, 5), (20, 12), (24, 3), (17, 4)])
+@pytest.mark.parametrize("n_features, n_clusters",
+                         [(24, 5), (20, 12), (24, 3), (17, 4), (48, 40), (24, 200)])
 def test_at_the_simd_shapes_the_labels_are_the_micro_kernels(dtype, n_features, n_clusters):
     # Lloyd's E-step labels these shapes by the SIMD micro-kernel, whose rounding
     # differs from the GEMM's: the computed rows take its labels, so a fit and
@@ -196,6 +197,7 @@ def test_auto_keeps_two_bounds_only_where_measured(monkeypatch):
         (16, 16, False),  # the SIMD kernel's shape: Lloyd
         (80, 64, True),  # up to TWO_BOUND_MAX_CLUSTERS
         (80, TWO_BOUND_MAX_CLUSTERS, False),  # more clusters: Hamerly's one bound
+        (24, TWO_BOUND_MAX_CLUSTERS, True),  # ... but on the SIMD kernel's shapes
     ]:
         calls.clear()
         X, rng = _blobs(3000, n_features, 20, np.float64)

@@ -29,7 +29,8 @@ def _assert_same_fit(a, b, dtype):
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("n_clusters", [5, 40, 130])  # 5: one group; 130: 13 groups
 def test_yinyang_gives_the_labels_of_the_unpruned_fit(dtype, weighted, n_clusters):
-    X, rng = _blobs(6000, 24, 30, dtype)
+    # 130 clusters at 72 features: the GEMM path's (Yinyang runs on no other).
+    X, rng = _blobs(6000, 72 if n_clusters > 64 else 24, 30, dtype)
     weight = rng.uniform(0.0, 3.0, size=len(X)) if weighted else None
     init = X[rng.choice(len(X), n_clusters, replace=False)].astype(np.float64)
     for tol in (0.0, 1e-4):
@@ -188,8 +189,11 @@ def test_auto_runs_yinyang_from_the_measured_shapes():
         # Just below, Hamerly's bounds: two per row below TWO_BOUND_MAX_CLUSTERS.
         below = "auto-two-bound" if k - 1 < TWO_BOUND_MAX_CLUSTERS else "adaptive"
         assert _auto_algorithm(X, k - 1, "numba", False) == below
+        # Fewer features: the SIMD micro-kernel's two bounds up to 1,024
+        # clusters, then Hamerly's one bound over the GEMM.
         narrow = np.zeros((100, d - 1), dtype=dtype)
-        assert _auto_algorithm(narrow, k, "numba", False) == "adaptive"
+        assert _auto_algorithm(narrow, k, "numba", False) == "auto-two-bound"
+        assert _auto_algorithm(narrow, 1025, "numba", False) == "adaptive"
         assert _auto_algorithm(X, k, "numba", True) == "lloyd"  # lean
         assert _auto_algorithm(sparse.csr_matrix(X), k, "numba", False) == "lloyd"
 

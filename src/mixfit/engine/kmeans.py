@@ -75,7 +75,9 @@ HAMERLY_MIN_CLUSTERS = 64
 #: with these bounds / with Hamerly's one ("adaptive"): 0.54-0.77 at 100,000 ×
 #: {16, 32, 64, 160, 784} but 0.95 at 16 × 64 float64, 0.86-0.97 at 10,000
 #: rows; 0.93 at 100,000 × 32 × 100 float64; but 1.05-1.06 at 100,000 ×
-#: {32, 64} × 128 float32, 0.99 at 16 × 256 float64.
+#: {32, 64} × 128 float32, 0.99 at 16 × 256 float64. On the SIMD micro-kernel's
+#: shapes the two bounds run up to its 1,024 clusters (measured at
+#: :data:`mixfit.engine.kmeans_simd.SIMD_MANY_CLUSTERS`).
 TWO_BOUND_MAX_CLUSTERS = 128
 
 #: ... and the fewest features: below, the pass is so cheap that the bound
@@ -166,8 +168,9 @@ def _auto_algorithm(X, n_clusters, kernel, lean):
     "auto-yinyang" (:class:`mixfit.engine.kmeans_yinyang._AutoYinyang`) for
     many clusters and features; "auto-two-bound"
     (:class:`mixfit.engine.kmeans_two_bound._AutoTwoBound`) below
-    :data:`TWO_BOUND_MAX_CLUSTERS` clusters from :data:`TWO_BOUND_MIN_FEATURES`
-    features on, where the E-step is the GEMM kernels' and the shape or size
+    :data:`TWO_BOUND_MAX_CLUSTERS` clusters (any number on the SIMD
+    micro-kernel's shapes) from :data:`TWO_BOUND_MIN_FEATURES` features on,
+    where the E-step is the GEMM kernels' or the micro-kernel's and the shape or size
     is one where the bounds paid (:data:`TWO_BOUND_MANY_CLUSTERS`,
     :data:`TWO_BOUND_WORK`, :data:`TWO_BOUND_LARGE`, :data:`TWO_BOUND_WIDE`);
     "adaptive" where Hamerly's bounds may pay (Lloyd's or Hamerly's E-step by turns,
@@ -202,7 +205,8 @@ def _auto_algorithm(X, n_clusters, kernel, lean):
     wide = TWO_BOUND_WIDE.get(X.dtype)
     long_rows = (wide is not None and X.nbytes >= wide["bytes"]
                  and wide["features"] <= n_features <= TWO_BOUND_WIDE_MAX_FEATURES)
-    if ((pays or long_rows) and n_clusters < TWO_BOUND_MAX_CLUSTERS
+    if ((pays or long_rows)
+            and (n_clusters < TWO_BOUND_MAX_CLUSTERS or e_step_kernel == "simd")
             and n_features >= TWO_BOUND_MIN_FEATURES and e_step_kernel in ("gemm", "simd")):
         return "auto-two-bound"
     if n_clusters >= HAMERLY_MIN_CLUSTERS and e_step_kernel != "simd":

@@ -76,6 +76,34 @@ SIMD_WIDE_FLOAT64 = (96, 256, 1280)
 #: 100,000 × {32 × 64, 48 × 42, 64 × 64, 100 × 32, 160 × 32}.
 SIMD_FLOAT32 = {"clusters": 64, "features": 160, "work": 5120}
 
+#: From ``features`` features (above :data:`SIMD_NARROW_WORK`'s) to
+#: :data:`SIMD_MAX_FEATURES`, 8 to 1,024 clusters in both dtypes, but from
+#: ``group_bounds_clusters`` clusters only below ``group_bounds_features``
+#: features (by dtype), where ``algorithm="auto"`` takes Yinyang's group bounds
+#: over the GEMM (:data:`mixfit.engine.kmeans.YINYANG_MIN_CLUSTERS`, ``..._FEATURES``).
+#: Once BLAS was held at one thread while our threads ran (its threads had
+#: spun on our cores after the bounds' K × K GEMM), the micro-kernel's passes
+#: under the two bounds (:data:`mixfit.engine.kmeans.TWO_BOUND_SIMD`) beat
+#: the GEMM path's "auto" at every such shape measured. Whole fits, 2 threads,
+#: "auto" with the micro-kernel / as before, 20 iterations: 100,000 rows,
+#: float32 0.84 at 32 × 256, 0.85 at 32 × 1024, 0.75 at 24 × 128, 0.86 at
+#: 48 × 512, 0.76 at 20 × 256, 0.77 at 17 × 512, 0.87 at 60 × 1024, 0.84 at
+#: 32 × 96, 0.87 at 48 × 100, 0.85 at 64 × 100; float64 0.66 at 64 × 32,
+#: 0.77 at 48 × 64, 0.85 at 32 × 100, 0.79 at 64 × 64, 0.78 at 24 × 64,
+#: 0.85 at 24 × 128, 0.81 at 24 × 256, 0.81 at 24 × 1024; 1e6 rows, float32
+#: 0.76 at 32 × 256, float64 0.60 at 64 × 32; 10,000 rows 0.80-0.84 at
+#: 32 × 256 float32 and 24 × 1024 float64. To convergence (tol 1e-4): 0.75
+#: at 1e6 × 32 × 256 float32 (11.8 against 15.8 s), 0.71 at 100,000 × 32 ×
+#: 1024, 0.66-0.77 at 100,000 × {24 × 128, 48 × 512, 20 × 256} float32 and
+#: 24 × 256 float64. Lloyd's E-step alone by the micro-kernel took 0.67-0.83
+#: of the GEMM path's at 100,000 × {48 × 64, 32 × 100, 64 × 64, 24 × 1024}
+#: float64 and {64 × 100, 32 × 256} float32. Where Yinyang runs it lost:
+#: 1.2-1.9 at 100,000 × {32 × 256, 32 × 1024, 64 × 256} float64 and
+#: {64 × 256, 64 × 1024} float32.
+SIMD_MANY_CLUSTERS = {"features": 17, "group_bounds_clusters": 128,
+                      "group_bounds_features": {np.dtype(np.float32): 64,
+                                                np.dtype(np.float64): 32}}
+
 _NOTHING = np.empty(0)
 
 
@@ -110,8 +138,10 @@ def uses_simd(n_features, n_clusters, dtype):
     16 × 64 (1e4 to 1e6 rows, both dtypes), 0.49-0.60 at 8 × 128, 4 × 256 and
     3 × 256; run on to 150 iterations, where the bounds skip most rows,
     0.83-1.02 (8 × 64, 16 × 64 float32, 8 × 128, 4 × 256). "auto" runs
-    Lloyd's E-step at these shapes (never Hamerly's pruned passes, whose
-    exactness is argued for the GEMM's rounding), and float64 with at most 3
+    Lloyd's E-step at these shapes below 16 features (from 16 on, the two
+    bounds of :data:`mixfit.engine.kmeans.TWO_BOUND_SIMD`: 100,000 × 16 × 256
+    float64 and 16 × 1,024 float32 even over 20 iterations, 0.58-0.85 of the
+    time to convergence), and float64 with at most 3
     features and over 32 clusters stays on the direct kernels
     (:data:`mixfit.engine.kmeans_steps.DIRECT_OVER_SIMD_CLUSTERS`). Beyond
     1,024 terms only with at most 16 features (:data:`SIMD_NARROW_WORK`), up
@@ -131,6 +161,12 @@ def uses_simd(n_features, n_clusters, dtype):
     if (np.dtype(dtype) == np.float32 and SIMD_CLUSTERS[0] <= n_clusters <= SIMD_FLOAT32["clusters"]
             and n_features <= SIMD_FLOAT32["features"]
             and low <= n_features * n_clusters <= SIMD_FLOAT32["work"]):
+        return True
+    many = SIMD_MANY_CLUSTERS
+    if (many["features"] <= n_features <= SIMD_MAX_FEATURES
+            and SIMD_CLUSTERS[0] <= n_clusters <= SIMD_CLUSTERS[1]
+            and (n_clusters < many["group_bounds_clusters"]
+                 or n_features < many["group_bounds_features"][np.dtype(dtype)])):
         return True
     if n_features > SIMD_MAX_FEATURES:
         wide_min, wide_max, wide_work = SIMD_WIDE_FLOAT64

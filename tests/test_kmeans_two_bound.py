@@ -269,6 +269,31 @@ def test_float32_fits_at_the_new_simd_shapes_agree_with_lloyd_and_predict(n_feat
     assert fits["auto"].n_iter_ == fits["lloyd"].n_iter_
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_features, n_clusters", [(24, 200), (48, 40), (17, 300)])
+def test_many_clusters_on_the_micro_kernel_agree_with_lloyd_threads_and_predict(
+        dtype, n_features, n_clusters):
+    # SIMD_MANY_CLUSTERS: "auto" runs two bounds over the micro-kernel beyond
+    # TWO_BOUND_MAX_CLUSTERS; its labels are Lloyd's (same kernel), whatever the
+    # thread count, and predict's.
+    from mixfit import KMeans
+    from mixfit.engine.kmeans import _auto_algorithm
+
+    X, rng = _blobs(20000, n_features, 40, dtype, spread=8.0)
+    assert _e_step_kernel(n_features, n_clusters, np.dtype(dtype)) == "simd"
+    assert _auto_algorithm(X, n_clusters, "numba", False) == "auto-two-bound"
+    init = X[rng.choice(len(X), n_clusters, replace=False)]
+    fits = {(algorithm, n_jobs): KMeans(n_clusters, init=init, n_init=1, max_iter=40, tol=0.0,
+                                        algorithm=algorithm, n_jobs=n_jobs).fit(X)
+            for algorithm, n_jobs in (("auto", 1), ("auto", 2), ("lloyd", 2))}
+    auto = fits["auto", 2]
+    for other in (fits["auto", 1], fits["lloyd", 2]):
+        np.testing.assert_array_equal(auto.labels_, other.labels_)
+        assert auto.n_iter_ == other.n_iter_
+    assert auto.cluster_centers_.tobytes() == fits["auto", 1].cluster_centers_.tobytes()
+    np.testing.assert_array_equal(auto.predict(X), auto.labels_)
+
+
 def test_the_memory_estimate_counts_the_two_bounds():
     from mixfit._memory import kmeans_bytes
 

@@ -243,6 +243,20 @@ def test_simd_block_refuses_inconsistent_shapes():
                               np.zeros((17, 3)), np.zeros(17))
 
 
+def test_the_many_cluster_shapes_stop_where_yinyang_starts():
+    # SIMD_MANY_CLUSTERS repeats Yinyang's thresholds (engine/kmeans.py, which
+    # imports this module, so they cannot be imported here): Yinyang's pruning
+    # is argued for the GEMM's rounding, so the micro-kernel must not take its shapes.
+    from mixfit.engine.kmeans import YINYANG_MIN_CLUSTERS, YINYANG_MIN_FEATURES
+    from mixfit.engine.kmeans_simd import SIMD_MANY_CLUSTERS
+
+    for dtype in (np.dtype(np.float32), np.dtype(np.float64)):
+        assert SIMD_MANY_CLUSTERS["group_bounds_clusters"] == YINYANG_MIN_CLUSTERS[dtype]
+        assert SIMD_MANY_CLUSTERS["group_bounds_features"][dtype] == YINYANG_MIN_FEATURES[dtype]
+        k, d = YINYANG_MIN_CLUSTERS[dtype], YINYANG_MIN_FEATURES[dtype]
+        assert not uses_simd(d, k, dtype) and uses_simd(d - 1, k, dtype)
+
+
 def test_the_simd_shapes_are_chosen_in_one_place():
     assert uses_simd(16, 8, np.float32) and uses_simd(32, 16, np.float64)
     assert not uses_simd(2, 3, np.float32)  # the GEMM path was as fast

@@ -65,8 +65,10 @@ def _run(X, centers, shift, weight=None, keep_sums=True):
                                                    # the paired layout (K <= 4), d even and odd
                                                    (2, 3), (3, 4), (15, 2), (17, 2), (31, 4),
                                                    (64, 3), (161, 4),
-                                                   # features along the vectors
-                                                   (65, 3), (131, 3), (150, 2),
+                                                   # features along the vectors, 4,
+                                                   # 2 and 1 rows at a time by bytes
+                                                   (65, 3), (131, 3), (150, 2), (300, 3),
+                                                   (530, 2),
                                                    # float32 sweeps of 32 centres (from 32
                                                    # features): alone, then a pair and an
                                                    # odd vector after them
@@ -269,9 +271,15 @@ def test_the_simd_shapes_are_chosen_in_one_place():
     assert uses_simd(16, 3, np.float32) and uses_simd(64, 7, np.float64)
     assert not uses_simd(100, 5, np.float32) and not uses_simd(64, 2, np.float32)
     # 3 or 4 clusters keep the paired layout up to 256 features (BLAS's GEMM
-    # with 3 or 4 columns stays skinny), not beyond.
+    # with 3 or 4 columns stays skinny), not beyond for 4 ...
     assert uses_simd(160, 3, np.float32) and uses_simd(256, 4, np.float64)
-    assert not uses_simd(257, 3, np.float64) and not uses_simd(784, 4, np.float32)
+    assert not uses_simd(257, 4, np.float64) and not uses_simd(784, 4, np.float32)
+    # ... while 2 or 3 clusters take the long-row kernel however many features,
+    # from where it takes the rows (64 float64, 128 float32 features).
+    assert uses_simd(257, 3, np.float64) and uses_simd(784, 3, np.float32)
+    assert uses_simd(5000, 2, np.float64) and uses_simd(64, 2, np.float64)
+    assert uses_simd(128, 2, np.float32) and not uses_simd(127, 2, np.float32)
+    assert not uses_simd(63, 2, np.float64) and not uses_simd(784, 1, np.float32)
     assert uses_simd(64, 16, np.float64) and uses_simd(32, 32, np.float32)  # 1,024 terms
     # Beyond 1,024 terms, 17 to 64 features and 8 to 1,024 clusters in both
     # dtypes (with two bounds, SIMD_MANY_CLUSTERS), but not where "auto" takes

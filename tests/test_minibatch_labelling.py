@@ -25,10 +25,13 @@ def test_labelling_rule_thresholds():
     assert not uses_simd_for_labelling(129, 1024, np.float64)
     assert not uses_simd_for_labelling(784, 256, np.float64)
     assert uses_simd_for_labelling(784, 256, np.float32)  # 784 KiB
-    # 3 to 7 clusters from 16 features, however many.
-    assert not uses_simd(784, 3, np.float64) and uses_simd_for_labelling(784, 3, np.float64)
+    # 3 to 7 clusters from 16 features, however many (2 or 3 on long rows:
+    # the fits' rule too).
+    assert not uses_simd(784, 4, np.float64) and uses_simd_for_labelling(784, 4, np.float64)
+    assert uses_simd(784, 3, np.float64) and uses_simd_for_labelling(784, 3, np.float64)
     assert uses_simd_for_labelling(784, 7, np.float32)
-    assert not uses_simd_for_labelling(784, 2, np.float64)
+    assert uses_simd_for_labelling(784, 2, np.float64)
+    assert not uses_simd_for_labelling(63, 2, np.float64)
     assert not uses_simd_for_labelling(8, 5, np.float32)  # fewer than 16 features
     # float32 only up to 512 clusters
     assert uses_simd_for_labelling(160, LABELLING_FLOAT32_CLUSTERS, np.float32)

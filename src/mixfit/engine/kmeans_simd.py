@@ -14,6 +14,7 @@ import numpy as np
 
 from mixfit.engine.kmeans_common import _row_sq_norms, _shifted_centers
 from mixfit.kernels import kmeans_simd as simd
+from mixfit.kernels import kmeans_simd_wide as wide
 
 #: Shapes of the micro-kernel: clusters, features and features × clusters
 #: within these bounds (see :func:`uses_simd` for the measurements).
@@ -42,8 +43,24 @@ SIMD_PAIRED_MIN_FEATURES = 4
 #: 256 × 3; float32 0.88-0.95 at 160 × 3, 0.95 at 100 × 3, 0.98 at 256 × 3;
 #: 10,000 rows even at 160 × {3, 4}. Not beyond: at 784 × {3, 4} and 300 × 3
 #: it was 0.88-1.06, and 1.21 at 400 × 4 float64 (305 MiB, where the GEMM
-#: path's two bounds ran; with them here too it was 0.97).
+#: path's two bounds ran; with them here too it was 0.97). (That was before
+#: the long-row kernel; 2 or 3 clusters: :data:`BY_FEATURE_CLUSTERS`.)
 SIMD_PAIRED_MAX_FEATURES = 256
+
+#: ... and 2 or 3 clusters however long the rows, from the features where
+#: :func:`mixfit.kernels.kmeans_simd_wide.takes_by_feature` (features along
+#: the vectors, its dots written as vectors so that a row's values do not
+#: depend on how many rows are computed at once). Whole fits, 20 iterations
+#: (fewer where the labels settled), 2 threads, ms, GEMM path (or, up to 256
+#: features and 3 clusters, the kernel this one replaced) / this kernel:
+#: 100,000 rows, float32 784 × 3 116-117 / 82-94, 784 × 2 88-89 / 73, 128 × 2
+#: 49-50 / 36-37; float64 784 × 3 187 / 170-175, 320 × 3 99-102 / 69, 160 × 2
+#: 123-127 / 77-84, 64 × 2 47 / 36, 160 × 3 75 / 52-56, 256 × 3 189-191 /
+#: 130-134; 10,000 rows, 784 × 3 float32 9.6-9.8 / 6.5-7.4; but 10,000 rows in
+#: cache lost at 2 clusters (160 × 2 float64 4.4-4.7 / 5.7-6.1, 64 × 2 3.2-3.3
+#: / 4.2-4.3: BLAS's skinny GEMM from L3 beat it there), kept for a rule by
+#: shape alone, which fit and ``predict`` must share.
+BY_FEATURE_CLUSTERS = (2, 3)
 
 #: Float64 from 8 clusters and from this many features (beyond
 #: :data:`SIMD_MAX_FEATURES`) up to this many, and up to this many terms:
@@ -150,6 +167,8 @@ def uses_simd(n_features, n_clusters, dtype):
     3, 8 and 16 × 1,024 and 12 × 512 (1e4 and 1e5 rows; 0.60-0.69 run on to
     100), where at 32 to 48 features × 32 or 64 clusters it took 1.08-1.29
     times as long as the GEMM path's two bounds (though 0.51-0.94 at 64 × 32).
+    And 2 or 3 clusters from 64 features (float64) or 128 (float32), however
+    many: see :data:`BY_FEATURE_CLUSTERS`.
     """
     low, high = SIMD_WORK
     few_clusters, few_min_features = SIMD_FEW_CLUSTERS
@@ -157,6 +176,10 @@ def uses_simd(n_features, n_clusters, dtype):
         return False
     if (few_clusters <= n_clusters <= simd.MAX_PAIRED_CLUSTERS
             and SIMD_PAIRED_MIN_FEATURES <= n_features <= SIMD_PAIRED_MAX_FEATURES):
+        return True
+    if BY_FEATURE_CLUSTERS[0] <= n_clusters <= BY_FEATURE_CLUSTERS[1] and n_features >= (
+            wide.MIN_FEATURES_FLOAT64 if np.dtype(dtype) == np.float64
+            else wide.MIN_FEATURES_FLOAT32):
         return True
     if (np.dtype(dtype) == np.float32 and SIMD_CLUSTERS[0] <= n_clusters <= SIMD_FLOAT32["clusters"]
             and n_features <= SIMD_FLOAT32["features"]
@@ -276,6 +299,7 @@ def simd_e_step(X, centers, sample_weight, blocks, x_squared_norms, shift, runne
             no_norms if x_squared_norms is None else x_squared_norms[rows],
             _NOTHING if sample_weight is None else sample_weight[rows], labels[rows],
             min_sq_dist[rows] if keep_dist else _NOTHING, block_sums, counts, changes_only,
+            None, X.nbytes <= wide.IN_CACHE_BYTES,
         )
         return counts, block_sums, inertia, n_changed
 

@@ -43,7 +43,8 @@ from mixfit.kernels.kmeans import (add_row, add_rows_in_order, labels_in_range, 
                                    subtract_row)
 from mixfit.kernels.kmeans_simd_pairs import MAX_CLUSTERS as MAX_PAIRED_CLUSTERS
 from mixfit.kernels.kmeans_simd_pairs import nearest_8_rows_paired, paired_centres
-from mixfit.kernels.kmeans_simd_wide import nearest_by_feature, takes_by_feature
+from mixfit.kernels.kmeans_simd_wide import (IN_CACHE_BYTES, by_feature_operands,
+                                              nearest_by_feature, takes_by_feature)
 from mixfit.kernels.simd_ir import (nearest_arrays, nearest_signature,
                                      prefetch_rows, take_nearer, transpose_8x8)
 
@@ -363,14 +364,11 @@ def _nearest_in_chunk(rows, n_rows, C_t, c_sq_pad, best, chunk_labels, tail, tai
             "and (8,)")
     if paired and takes_by_feature(rows.shape[1], rows.itemsize, c_sq_pad):
         # Long rows: each centre's features along the vectors (no broadcast a pair).
-        # Rows already shifted: tail's last row, zeros, as the shift.
-        tail[ROWS - 1, :] = 0
-        if second is None:
-            nearest_by_feature(rows, n_rows, tail[ROWS - 1], C_t, c_sq_pad, best, chunk_labels,
-                               tail, tail_best, tail_labels, best, tail_best)
-        else:
-            nearest_by_feature(rows, n_rows, tail[ROWS - 1], C_t, c_sq_pad, best, chunk_labels,
-                               tail, tail_best, tail_labels, second, tail_second)
+        # Rows already shifted (no shift here); tail's first row (d >= 64
+        # values) is the scratch for the dots.
+        C_f, shift_f = by_feature_operands(C_t, tail_best[:0], rows.shape[1])
+        nearest_by_feature(rows, n_rows, shift_f, C_f, c_sq_pad, best, chunk_labels,
+                           best if second is None else second, tail[0], False)
         return
     full = n_rows - n_rows % ROWS
     for i in range(0, full, ROWS):
@@ -395,7 +393,7 @@ def _nearest_in_chunk(rows, n_rows, C_t, c_sq_pad, best, chunk_labels, tail, tai
 
 @njit(**_OPTIONS)
 def lloyd_simd_block(X, shift, C_t, c_sq_pad, n_clusters, x_sq, weight, labels, min_sq_dist,
-                     sums, counts, changes_only=False, row_index=None):
+                     sums, counts, changes_only=False, row_index=None, rows_in_cache=False):
     """Labels and statistics of a block of rows by the SIMD micro-kernel.
 
     Parameters
@@ -426,6 +424,11 @@ def lloyd_simd_block(X, shift, C_t, c_sq_pad, n_clusters, x_sq, weight, labels, 
         for the norms and sums). Every other array is the block's, as when the
         rows are given. The arithmetic is the same either way, so
         ``X[row_index]`` given as X gets the same labels and statistics.
+    rows_in_cache : bool
+        Whether all the rows being labelled (this block's and the others')
+        fit in cache: how many rows at a time
+        :func:`~mixfit.kernels.kmeans_simd_wide.nearest_by_feature` computes,
+        which changes no value.
 
     Rows that :func:`~mixfit.kernels.kmeans_simd_wide.takes_by_feature` are
     read in place (C-contiguous X) or copied unshifted, and the shift is
@@ -484,9 +487,9 @@ def lloyd_simd_block(X, shift, C_t, c_sq_pad, n_clusters, x_sq, weight, labels, 
         origin[0, j] = shift[j]
     inertia = 0.0
     n_changed = 0
-    row_shift = np.zeros(n_features, dtype=X.dtype)  # by_feature's: the shift or zeros
-    for j in range(shift.shape[0]):
-        row_shift[j] = shift[j]
+    # by_feature's centres as rows and the shift (zeros for none), padded.
+    C_f, shift_f = (by_feature_operands(C_t, shift, n_features) if by_feature
+                    else (np.zeros((3, 0), dtype=X.dtype), np.zeros(0, dtype=X.dtype)))
     for start in range(0, m, chunk_rows):
         n_rows = min(chunk_rows, m - start)
         if by_feature and copies:
@@ -494,12 +497,12 @@ def lloyd_simd_block(X, shift, C_t, c_sq_pad, n_clusters, x_sq, weight, labels, 
                 source = start + i if row_index is None else row_index[start + i]
                 for j in range(n_features):
                     buffer[i, j] = X[source, j]
-            nearest_by_feature(buffer, n_rows, row_shift, C_t, c_sq_pad, best, chunk_labels,
-                               tail, tail_best, tail_labels, best, tail_best)
+            # Copied: in cache whatever X; tail's first row: scratch for the dots.
+            nearest_by_feature(buffer, n_rows, shift_f, C_f, c_sq_pad, best, chunk_labels, best,
+                               tail[0], True)
         elif by_feature:
-            nearest_by_feature(np.ascontiguousarray(X[start:start + n_rows]), n_rows, row_shift,
-                               C_t, c_sq_pad, best, chunk_labels, tail, tail_best, tail_labels,
-                               best, tail_best)
+            nearest_by_feature(np.ascontiguousarray(X[start:start + n_rows]), n_rows, shift_f,
+                               C_f, c_sq_pad, best, chunk_labels, best, tail[0], rows_in_cache)
         elif copies:
             for i in range(n_rows):
                 source = start + i if row_index is None else row_index[start + i]
@@ -560,11 +563,13 @@ def lloyd_simd_blocks(X, starts, shift, C_t, c_sq_pad, n_clusters, x_sq, weight,
     """
     n_blocks = starts.shape[0] - 1
     check_blocks("lloyd_simd_blocks", X.shape[0], starts, sums, counts, inertia, n_changed)
+    in_cache = X.shape[0] * X.shape[1] * X.itemsize <= IN_CACHE_BYTES
     for b in prange(n_blocks):
         lo, hi = starts[b], starts[b + 1]
         block_inertia, block_changed = lloyd_simd_block(
             X[lo:hi], shift, C_t, c_sq_pad, n_clusters, x_sq[lo:hi], weight[lo:hi],
-            labels[lo:hi], min_sq_dist[lo:hi], sums[b], counts[b], changes_only)
+            labels[lo:hi], min_sq_dist[lo:hi], sums[b], counts[b], changes_only, None,
+            in_cache)
         inertia[b] = block_inertia
         n_changed[b] = block_changed
 

@@ -9,12 +9,13 @@ centre's running sums run along the row's features (vectors of consecutive
 features, no shuffle in the loop).
 
 The sums are written as vectors in LLVM IR (:func:`dots_1_row`,
-:func:`dots_2_rows`): feature j goes to lane ``j mod L`` of one of two running
-sums, whose lanes are added in a fixed order at the end. A row's values thus
-depend on its features alone, not on whether it is computed alone or next to
-another row, nor on its place in a chunk, block or thread, so the kernel may
-take rows one or two at a time as the memory they come from favours
-(:func:`nearest_by_feature`), and a fit's labels and ``predict``'s agree. The
+:func:`dots_2_rows`, :func:`dots_4_rows`): feature j goes to lane ``j mod L``
+of one of two running sums, whose lanes are added in a fixed order at the end.
+A row's values thus depend on its features alone, not on whether it is
+computed alone or next to other rows, nor on its place in a chunk, block or
+thread, so the kernel may take rows 1, 2 or 4 at a time as their length and
+the memory they come from favour (:func:`nearest_by_feature`), and a fit's
+labels and ``predict``'s agree. The
 loop it replaced (numba's, "reassoc" fast-math over 4 rows at once) left the
 vectorising to LLVM, which rounded 1-row and 4-row loops differently, and it
 ran 78 ns a row from memory at 160 × 3 float64 (one thread) against 43 now.

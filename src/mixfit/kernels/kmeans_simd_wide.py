@@ -15,10 +15,10 @@ A row's values thus depend on its features alone, not on whether it is
 computed alone or next to other rows, nor on its place in a chunk, block or
 thread, so the kernel may take rows 1, 2 or 4 at a time as their length and
 the memory they come from favour (:func:`nearest_by_feature`), and a fit's
-labels and ``predict``'s agree. The
-loop it replaced (numba's, "reassoc" fast-math over 4 rows at once) left the
-vectorising to LLVM, which rounded 1-row and 4-row loops differently, and it
-ran 78 ns a row from memory at 160 × 3 float64 (one thread) against 43 now.
+labels and ``predict``'s agree. The loop it replaced (numba's, "reassoc"
+fast-math over 4 rows at once) left the vectorising to LLVM, which rounded
+1-row and 4-row loops differently, and it ran 78 ns a row from memory at
+160 × 3 float64 (one thread) against 43 now.
 """
 
 from __future__ import annotations
